@@ -1,0 +1,60 @@
+"""Versioned schema migrations (Alembic), with the DDL itself kept as plain SQL files.
+
+Each revision in `sql/migrations/versions/NNNN_name.py` runs the `.sql` file of the same name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from smarketing.paths import MIGRATIONS_DIR
+from smarketing.warehouse.connection import ensure_database, warehouse_dsn
+
+# Arbitrary constant shared by every process that migrates this warehouse.
+MIGRATION_LOCK_KEY = 4_242_001
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    scheme, _, rest = dsn.partition("://")
+    return f"postgresql+psycopg://{rest}" if scheme in {"postgresql", "postgres"} else dsn
+
+
+def run_sql_file(revision_file: str) -> None:
+    """Execute the SQL file that sits next to an Alembic revision file."""
+    from alembic import op
+
+    op.execute(Path(revision_file).with_suffix(".sql").read_text(encoding="utf-8"))
+
+
+def _config(dsn: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would choke on '%' in passwords.
+    cfg.set_main_option("sqlalchemy.url", dsn.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(dsn: str | None = None, revision: str = "head") -> None:
+    dsn = dsn or warehouse_dsn()
+    ensure_database(dsn)
+    command.upgrade(_config(dsn), revision)
+
+
+def current_revision(dsn: str | None = None) -> str | None:
+    dsn = dsn or warehouse_dsn()
+    engine = create_engine(sqlalchemy_url(dsn))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn, opts={"version_table_schema": "ops"}).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config("postgresql://unused/")).get_current_head()
