@@ -1,0 +1,130 @@
+"""The `smarketing` command line.
+
+Commands import their modules lazily so that `smarketing --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="The sales-marketing agreement as scheduled, tested pipelines.", no_args_is_help=True)
+db_app = typer.Typer(help="The warehouse: create, migrate, inspect.", no_args_is_help=True)
+config_app = typer.Typer(help="The agreement file (config/smarketing.yaml).", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The synthetic CRM / marketing-automation world.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Land source data and build the core model.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(ingest_app, name="ingest")
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option("--dsn", help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local)."),
+]
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, sort_keys=True))
+
+
+# -- db -----------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(dsn: DsnOption = None) -> None:
+    """Create the warehouse database if missing and apply every pending migration."""
+    from smarketing.warehouse import migrate
+    from smarketing.warehouse.connection import redact_dsn, warehouse_dsn
+
+    target = dsn or warehouse_dsn()
+    migrate.upgrade(target)
+    typer.echo(f"warehouse {redact_dsn(target)} at revision {migrate.current_revision(target)}")
+
+
+@db_app.command("ensure-server")
+def db_ensure_server(dsn: DsnOption = None) -> None:
+    """Make sure a PostgreSQL server answers at the DSN (start a throwaway local cluster if needed)."""
+    from smarketing.warehouse.server import ServerUnavailable, ensure_server
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    try:
+        typer.echo(ensure_server(dsn or warehouse_dsn()))
+    except ServerUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(3) from exc
+
+
+@db_app.command("current")
+def db_current(dsn: DsnOption = None) -> None:
+    """Print the applied and the latest migration revision."""
+    from smarketing.warehouse import migrate
+
+    typer.echo(f"applied: {migrate.current_revision(dsn)}  head: {migrate.head_revision()}")
+
+
+# -- config -------------------------------------------------------------------------------------
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path | None, typer.Argument(help="Agreement file (default: config/smarketing.yaml).")] = None,
+) -> None:
+    """Validate the agreement; print every problem with its key path. Exit 2 when there are any."""
+    from smarketing.config import check_config
+    from smarketing.paths import DEFAULT_CONFIG
+
+    target = path or DEFAULT_CONFIG
+    problems = check_config(target)
+    if problems:
+        for problem in problems:
+            typer.echo(f"{target}: {problem}", err=True)
+        typer.echo(f"{target}: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{target}: ok")
+
+
+# -- sandbox ------------------------------------------------------------------------------------
+@sandbox_app.command("generate")
+def sandbox_generate(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the exports to.")],
+    contacts: Annotated[int, typer.Option("--contacts", min=1)] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    days: Annotated[int, typer.Option("--days", min=1)] = 180,
+    end: Annotated[
+        datetime | None, typer.Option("--end", help="Last instant of the world (UTC); default: a fixed date.")
+    ] = None,
+) -> None:
+    """Write a deterministic synthetic B2B world as CRM-style and marketing-tool-style CSV exports."""
+    from smarketing.sandbox.world import DEFAULT_END, generate_world
+
+    end_at = (end or DEFAULT_END).replace(tzinfo=(end or DEFAULT_END).tzinfo or UTC)
+    _print_json(generate_world(out, contacts=contacts, seed=seed, days=days, end=end_at))
+
+
+# -- ingest -------------------------------------------------------------------------------------
+@ingest_app.command("files")
+def ingest_files(
+    mapping: Annotated[Path, typer.Argument(help="Source mapping YAML (e.g. config/sources/sandbox_files.yaml).")],
+    root: Annotated[Path | None, typer.Option("--root", help="Directory the mapping's paths are relative to.")] = None,
+    dsn: DsnOption = None,
+) -> None:
+    """Land a file-export source into raw.* (a file already landed is skipped)."""
+    from smarketing.sources.files import ingest_source
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    _print_json(ingest_source(dsn or warehouse_dsn(), mapping, root=root, run_id="cli"))
+
+
+@ingest_app.command("core")
+def ingest_core(dsn: DsnOption = None) -> None:
+    """Fold newly landed raw batches into core.*."""
+    from smarketing.config import load_config
+    from smarketing.warehouse.connection import warehouse_dsn
+    from smarketing.warehouse.core_build import build_core
+
+    _print_json(build_core(dsn or warehouse_dsn(), load_config()))
+
+
+if __name__ == "__main__":
+    app()
