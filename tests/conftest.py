@@ -12,14 +12,20 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
-import pytest
+# Airflow reads its configuration once, at first import: point it at the test home (a migrated
+# SQLite metadata DB that `make test` prepares) before anything imports airflow.
+_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AIRFLOW_HOME", str(_ROOT / ".local" / "airflow-test"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(_ROOT / "plugins"))
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
-from smarketing.paths import PROJECT_ROOT, SHARED_DATA_DIR
-from smarketing.warehouse import migrate
-from smarketing.warehouse.connection import drop_database, with_database
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
 
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+from smarketing.paths import PROJECT_ROOT, SHARED_DATA_DIR  # noqa: E402
+from smarketing.warehouse import migrate  # noqa: E402
+from smarketing.warehouse.connection import drop_database, with_database  # noqa: E402
 
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

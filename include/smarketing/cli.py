@@ -12,7 +12,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The sales-marketing agreement as scheduled, tested pipelines.", no_args_is_help=True)
+app = typer.Typer(
+    help="The sales-marketing agreement as scheduled, tested pipelines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The warehouse: create, migrate, inspect.", no_args_is_help=True)
 config_app = typer.Typer(help="The agreement file (config/smarketing.yaml).", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The synthetic CRM / marketing-automation world.", no_args_is_help=True)
@@ -47,14 +51,10 @@ def db_upgrade(dsn: DsnOption = None) -> None:
 @db_app.command("ensure-server")
 def db_ensure_server(dsn: DsnOption = None) -> None:
     """Make sure a PostgreSQL server answers at the DSN (start a throwaway local cluster if needed)."""
-    from smarketing.warehouse.server import ServerUnavailable, ensure_server
+    from smarketing.warehouse.server import ensure_server
     from smarketing.warehouse.connection import warehouse_dsn
 
-    try:
-        typer.echo(ensure_server(dsn or warehouse_dsn()))
-    except ServerUnavailable as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(3) from exc
+    typer.echo(ensure_server(dsn or warehouse_dsn()))
 
 
 @db_app.command("current")
@@ -126,5 +126,37 @@ def ingest_core(dsn: DsnOption = None) -> None:
     _print_json(build_core(dsn or warehouse_dsn(), load_config()))
 
 
+# -- status -------------------------------------------------------------------------------------
+@app.command("status")
+def status(
+    dsn: DsnOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """What the warehouse holds: rows per table (empty tables left out)."""
+    from smarketing.warehouse.connection import redact_dsn, warehouse_dsn
+    from smarketing.warehouse.status import table_counts
+
+    target = dsn or warehouse_dsn()
+    counts = {name: n for name, n in table_counts(target).items() if n}
+    if as_json:
+        _print_json(counts)
+        return
+    typer.echo(f"warehouse {redact_dsn(target)}")
+    width = max((len(name) for name in counts), default=10)
+    for name, n in counts.items():
+        typer.echo(f"  {name:<{width}}  {n:>12,}")
+
+
+def main() -> None:
+    """Console entry point: user-facing errors become one line on stderr and a non-zero exit."""
+    from smarketing.errors import SmarketingError
+
+    try:
+        app()
+    except SmarketingError as exc:
+        typer.echo(f"smarketing: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

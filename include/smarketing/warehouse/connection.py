@@ -17,13 +17,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from smarketing.errors import SmarketingError
+
 CONN_ID = "smarketing_warehouse"
 CONN_ENV = "AIRFLOW_CONN_SMARKETING_WAREHOUSE"
 DSN_ENV = "SMARKETING_WAREHOUSE_DSN"
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/smarketing"
 
 
-class WarehouseUnavailable(RuntimeError):
+class WarehouseUnavailable(SmarketingError):
     """No PostgreSQL server answers at the configured DSN."""
 
 

@@ -40,21 +40,23 @@ def _config(dsn: str) -> Config:
     return cfg
 
 
-def upgrade(dsn: str | None = None, revision: str = "head") -> None:
+def upgrade(dsn: str | None = None, revision: str = "heads") -> None:
     dsn = dsn or warehouse_dsn()
     ensure_database(dsn)
     command.upgrade(_config(dsn), revision)
 
 
-def current_revision(dsn: str | None = None) -> str | None:
+def current_revision(dsn: str | None = None) -> str:
+    """Applied revisions, comma-separated (feature migrations branch from the foundation: several heads)."""
     dsn = dsn or warehouse_dsn()
     engine = create_engine(sqlalchemy_url(dsn))
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn, opts={"version_table_schema": "ops"}).get_current_revision()
+            context = MigrationContext.configure(conn, opts={"version_table_schema": "ops"})
+            return ",".join(sorted(context.get_current_heads()))
     finally:
         engine.dispose()
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config("postgresql://unused/")).get_current_head()
+def head_revision() -> str:
+    return ",".join(sorted(ScriptDirectory.from_config(_config("postgresql://unused/")).get_heads()))

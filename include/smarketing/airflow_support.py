@@ -1,0 +1,91 @@
+"""What every smarketing DAG shares: default arguments, timetables, assets, task-side helpers.
+
+Nothing here touches the database or the network at import time: DAG files import it while the
+scheduler parses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from airflow.sdk import Asset, CronDataIntervalTimetable
+
+from smarketing.warehouse.connection import warehouse_dsn
+
+OWNER = "smarketing"
+TIMEZONE = os.environ.get("SMARKETING_SCHEDULE_TIMEZONE", "UTC")
+
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+    "execution_timeout": timedelta(hours=2),
+}
+
+
+def hourly() -> CronDataIntervalTimetable:
+    """Runs at the top of every hour and covers the hour before it (a real data interval)."""
+    return CronDataIntervalTimetable("0 * * * *", timezone=TIMEZONE)
+
+
+def nightly(hour: int = 2) -> CronDataIntervalTimetable:
+    return CronDataIntervalTimetable(f"0 {hour} * * *", timezone=TIMEZONE)
+
+
+def warehouse_asset(name: str, schema: str, table: str) -> Asset:
+    """An Asset named after the warehouse table it stands for (`postgres://host:port/db/schema/table`)."""
+    parts = urlsplit(warehouse_dsn())
+    location = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    database = parts.path.lstrip("/") or "smarketing"
+    return Asset(name, uri=f"postgres://{location}/{database}/{schema}/{table}")
+
+
+CORE_ASSET = warehouse_asset("smarketing_core", "core", "leads")
+
+
+def task_dsn() -> str:
+    """Warehouse DSN inside a running task (asks Airflow's connection store too)."""
+    return warehouse_dsn(in_task=True)
+
+
+FILE_SOURCES_VARIABLE = "smarketing_file_sources"
+FILE_SOURCES_ENV = "SMARKETING_FILE_SOURCES"
+
+
+def configured_file_sources(override: list[dict] | None) -> list[dict]:
+    """File-export sources to land: the run's param, else the Airflow Variable, else the env variable.
+
+    Each entry is `{"mapping": "<path to mapping YAML>", "root": "<directory>" | null}`; relative
+    mapping paths are relative to the project root.
+    """
+    from airflow.sdk import Variable
+
+    if override:
+        return override
+    raw = Variable.get(FILE_SOURCES_VARIABLE, default=None) or os.environ.get(FILE_SOURCES_ENV)
+    return json.loads(raw) if raw else []
+
+
+def resolve_project_path(path: str) -> Path:
+    from smarketing.paths import PROJECT_ROOT
+
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
+
+
+def fail_on_config_error() -> str:
+    """Load the agreement; a broken file fails the task at once (no retries) listing every problem."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from smarketing.config import ConfigError, load_config
+
+    try:
+        return load_config().scoring.version
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc

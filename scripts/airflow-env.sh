@@ -1,0 +1,11 @@
+# Sourced by the Makefile's recipes: a self-contained Airflow home under .local/ (SQLite metadata DB),
+# this project's DAGs and plugins, no example DAGs. Override AIRFLOW_HOME to use another one.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$root/.local/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="$root/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$root/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__UNIT_TEST_MODE="${AIRFLOW__CORE__UNIT_TEST_MODE:-False}"
+export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}"
+export PATH="$root/.venv/bin:$PATH"
+mkdir -p "$AIRFLOW_HOME"
