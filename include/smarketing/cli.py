@@ -28,7 +28,10 @@ app.add_typer(ingest_app, name="ingest")
 
 DsnOption = Annotated[
     str | None,
-    typer.Option("--dsn", help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local)."),
+    typer.Option(
+        "--dsn",
+        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
+    ),
 ]
 
 
@@ -51,8 +54,8 @@ def db_upgrade(dsn: DsnOption = None) -> None:
 @db_app.command("ensure-server")
 def db_ensure_server(dsn: DsnOption = None) -> None:
     """Make sure a PostgreSQL server answers at the DSN (start a throwaway local cluster if needed)."""
-    from smarketing.warehouse.server import ensure_server
     from smarketing.warehouse.connection import warehouse_dsn
+    from smarketing.warehouse.server import ensure_server
 
     typer.echo(ensure_server(dsn or warehouse_dsn()))
 
@@ -68,7 +71,9 @@ def db_current(dsn: DsnOption = None) -> None:
 # -- config -------------------------------------------------------------------------------------
 @config_app.command("check")
 def config_check(
-    path: Annotated[Path | None, typer.Argument(help="Agreement file (default: config/smarketing.yaml).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Agreement file (default: config/smarketing.yaml).")
+    ] = None,
 ) -> None:
     """Validate the agreement; print every problem with its key path. Exit 2 when there are any."""
     from smarketing.config import check_config
@@ -105,8 +110,12 @@ def sandbox_generate(
 # -- ingest -------------------------------------------------------------------------------------
 @ingest_app.command("files")
 def ingest_files(
-    mapping: Annotated[Path, typer.Argument(help="Source mapping YAML (e.g. config/sources/sandbox_files.yaml).")],
-    root: Annotated[Path | None, typer.Option("--root", help="Directory the mapping's paths are relative to.")] = None,
+    mapping: Annotated[
+        Path, typer.Argument(help="Source mapping YAML (e.g. config/sources/sandbox_files.yaml).")
+    ],
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Directory the mapping's paths are relative to.")
+    ] = None,
     dsn: DsnOption = None,
 ) -> None:
     """Land a file-export source into raw.* (a file already landed is skipped)."""

@@ -45,7 +45,9 @@ def test_dag_policies(dagbag, path: Path) -> None:
     assert dag.doc_md and len(dag.doc_md.strip()) > 100, "module docstring must be the DAG's doc_md"
     assert "smarketing" in dag.tags
     assert dag.params is not None
-    assert not isinstance(dag.timetable, CronTriggerTimetable), "use CronDataIntervalTimetable: runs cover a data interval"
+    assert not isinstance(dag.timetable, CronTriggerTimetable), (
+        "use CronDataIntervalTimetable: runs cover a data interval"
+    )
     for task in dag.tasks:
         assert task.owner == "smarketing", task.task_id
         assert task.retries >= 2, task.task_id

@@ -46,7 +46,9 @@ def normalise_dsn(text: str) -> str:
     if text.startswith("{"):
         return _dsn_from_airflow_json(text)
     parts = urlsplit(text)
-    scheme = "postgresql" if parts.scheme in {"postgres", "postgresql", "postgresql+psycopg"} else parts.scheme
+    scheme = (
+        "postgresql" if parts.scheme in {"postgres", "postgresql", "postgresql+psycopg"} else parts.scheme
+    )
     # Airflow URIs may carry `__extra__` in the query string; libpq rejects unknown parameters.
     query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("__extra__"))
     return urlunsplit((scheme, parts.netloc, parts.path, query, parts.fragment))
@@ -57,7 +59,7 @@ def _dsn_from_airflow_metadata() -> str | None:
         from airflow.sdk import Connection
 
         return Connection.get(CONN_ID).get_uri()
-    except Exception:  # noqa: BLE001 - outside a task, or no such connection: fall back quietly
+    except Exception:
         return None
 
 

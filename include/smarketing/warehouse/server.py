@@ -63,7 +63,9 @@ def _unprivileged_user() -> str | None:
             return name
         except KeyError:
             continue
-    raise ServerUnavailable("running as root and no unprivileged account (postgres, nobody) exists to own a cluster")
+    raise ServerUnavailable(
+        "running as root and no unprivileged account (postgres, nobody) exists to own a cluster"
+    )
 
 
 def _run(cmd: list[str], user: str | None) -> None:
@@ -77,7 +79,9 @@ def start_local_cluster(dsn: str, base_dir: Path = LOCAL_DIR / "pg") -> Path:
     """initdb (once) and start a cluster under base_dir listening on the DSN's port. Returns the data dir."""
     bindir = find_bindir()
     if bindir is None:
-        raise ServerUnavailable(f"no PostgreSQL server answers at {redact_dsn(dsn)} and no PostgreSQL binaries were found. {INSTALL_HINT}")
+        raise ServerUnavailable(
+            f"no PostgreSQL server answers at {redact_dsn(dsn)} and no PostgreSQL binaries were found. {INSTALL_HINT}"
+        )
     parts = urlsplit(dsn)
     port = parts.port or 5432
     superuser = parts.username or "postgres"
@@ -88,9 +92,34 @@ def start_local_cluster(dsn: str, base_dir: Path = LOCAL_DIR / "pg") -> Path:
         if user:
             shutil.chown(directory, user=user)
     if not (data_dir / "PG_VERSION").exists():
-        _run([str(bindir / "initdb"), "-D", str(data_dir), "-U", superuser, "--auth=trust", "--encoding=UTF8", "--no-instructions"], user)
+        _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                superuser,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            user,
+        )
     options = f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1"
-    _run([str(bindir / "pg_ctl"), "-D", str(data_dir), "-l", str(base_dir / "server.log"), "-o", options, "-w", "start"], user)
+    _run(
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base_dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        ],
+        user,
+    )
     return data_dir
 
 
@@ -107,8 +136,12 @@ def ensure_server(dsn: str, base_dir: Path = LOCAL_DIR / "pg") -> str:
         return f"PostgreSQL answers at {redact_dsn(dsn)}"
     host = urlsplit(dsn).hostname or ""
     if host not in LOCAL_HOSTS:
-        raise ServerUnavailable(f"no PostgreSQL server answers at {redact_dsn(dsn)} (a remote host: start it there). {INSTALL_HINT}")
+        raise ServerUnavailable(
+            f"no PostgreSQL server answers at {redact_dsn(dsn)} (a remote host: start it there). {INSTALL_HINT}"
+        )
     data_dir = start_local_cluster(dsn, base_dir)
     if not server_answers(dsn, timeout_s=10):
-        raise ServerUnavailable(f"started a cluster in {data_dir} but it does not answer at {redact_dsn(dsn)}; see {base_dir / 'server.log'}")
+        raise ServerUnavailable(
+            f"started a cluster in {data_dir} but it does not answer at {redact_dsn(dsn)}; see {base_dir / 'server.log'}"
+        )
     return f"started a local PostgreSQL cluster in {data_dir} for {redact_dsn(dsn)}"
