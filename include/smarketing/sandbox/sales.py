@@ -1,0 +1,294 @@
+"""What sales does with the hand-overs: first touches, follow-ups, qualification, deals, lifecycle.
+
+Every rep action happens within the rep's own working hours (its time zone, Mon-Fri 09:00-18:00, local
+public holidays off). Each rep has a habit: most hand-overs are touched within four business hours, a
+share late, a share never. Qualification, opportunity and win chances rise with the contact's hidden
+fit and intent, which is what a scoring model is later measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from smarketing.sandbox.bizhours import HOUR, BusinessCalendar
+from smarketing.sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
+
+ENGAGEMENT_TYPES: tuple[str, ...] = ("CALL", "EMAIL", "MEETING", "NOTE", "TASK")
+CALL, EMAIL, MEETING, NOTE, TASK = range(len(ENGAGEMENT_TYPES))
+LIFECYCLE_STAGES: tuple[str, ...] = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "other",
+    "nurturing",
+    "disqualified",
+)
+SUBSCRIBER, LEAD, MQL, SQL, OPPORTUNITY, CUSTOMER, OTHER, NURTURING, DISQUALIFIED = range(
+    len(LIFECYCLE_STAGES)
+)
+DEAL_STAGES: tuple[str, ...] = (
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+)
+CLOSED_WON, CLOSED_LOST = 4, 5
+FIRST_TOUCH_WITHIN = 4 * HOUR
+ENGAGEMENT_ID_BASE = 30_000_000_000
+DEAL_ID_BASE = 9_100_000_000
+
+
+@dataclass
+class Activities:
+    contact: np.ndarray
+    owner: np.ndarray
+    kind: np.ndarray  # index into ENGAGEMENT_TYPES
+    at: np.ndarray
+
+
+@dataclass
+class Stages:
+    contact: np.ndarray
+    stage: np.ndarray  # index into LIFECYCLE_STAGES
+    at: np.ndarray
+
+
+@dataclass
+class Deals:
+    contact: np.ndarray
+    company: np.ndarray
+    amount: np.ndarray
+    stage: np.ndarray  # index into DEAL_STAGES
+    created: np.ndarray
+    closed: np.ndarray  # -1 while open
+    modified: np.ndarray
+
+
+@dataclass
+class Sales:
+    activities: Activities  # sorted by time
+    stages: Stages  # sorted by contact, then time
+    deals: Deals  # sorted by creation time
+    owner: np.ndarray  # CRM owner per contact, -1 for none
+    won: np.ndarray  # per contact: won a deal inside the window
+    current_stage: np.ndarray  # per contact, -1 when not in the CRM
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class RepClock:
+    """Business-hours arithmetic on each acting rep's own calendar."""
+
+    def __init__(self, owners: Owners, calendars: dict[str, BusinessCalendar]) -> None:
+        self.tz_of_owner = owners.timezone
+        self.calendars = [calendars[tz] for tz in TIMEZONES]
+
+    def add(self, owner: np.ndarray, t: np.ndarray, business_seconds: np.ndarray | float) -> np.ndarray:
+        out = np.empty(len(t), dtype=np.int64)
+        seconds = np.broadcast_to(np.asarray(business_seconds, dtype=np.float64), (len(t),))
+        tz = self.tz_of_owner[owner]
+        for code, calendar in enumerate(self.calendars):
+            rows = np.flatnonzero(tz == code)
+            if len(rows):
+                out[rows] = calendar.add(t[rows], seconds[rows])
+        return out
+
+
+class _Collector:
+    """Accumulates (contact, ..., time) rows from the simulation steps, dropping those past the window."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, mask: np.ndarray, *columns: np.ndarray | int) -> None:
+        *values, at = columns
+        at = np.asarray(at)
+        keep = mask & (at < self.end)
+        self.parts.append(tuple(np.broadcast_to(np.asarray(v), keep.shape)[keep] for v in (*values, at)))
+
+    def arrays(self, width: int) -> list[np.ndarray]:
+        if not self.parts:
+            return [np.zeros(0, dtype=np.int64) for _ in range(width)]
+        return [np.concatenate([p[i] for p in self.parts]).astype(np.int64) for i in range(width)]
+
+
+def _initial_stage(rng: np.random.Generator, contacts: Contacts) -> np.ndarray:
+    """Stage each CRM record is created with: most are leads, some newsletter subscribers or 'other'."""
+    n = len(contacts.created)
+    u = rng.random(n)
+    crm_only = contacts.system == 1
+    stage = np.where(crm_only, np.where(u < 0.15, OTHER, LEAD), np.where(u < 0.2, SUBSCRIBER, LEAD))
+    return np.where(contacts.in_crm, stage, -1)
+
+
+def _deal_amount(rng: np.random.Generator, employees: np.ndarray) -> np.ndarray:
+    raw = 2000 * np.clip(employees, 5, 50_000) ** 0.35 * rng.lognormal(0, 0.4, len(employees))
+    return np.maximum(np.round(raw, -2), 1000)
+
+
+def simulate(
+    rng: np.random.Generator,
+    contacts: Contacts,
+    companies: Companies,
+    owners: Owners,
+    mql_at: np.ndarray,
+    calendars: dict[str, BusinessCalendar],
+    window: Window,
+) -> Sales:
+    """Sales' side of the world for every hand-over (`mql_at` >= 0) and the CRM's lifecycle records."""
+    n = len(contacts.created)
+    clock = RepClock(owners, calendars)
+    acts = _Collector(window.end)
+    stages = _Collector(window.end)
+    territory = companies.owner[contacts.company]
+    in_crm = contacts.in_crm
+
+    stages.add(in_crm, np.arange(n), _initial_stage(rng, contacts), contacts.crm_created)
+
+    # Reps prospect a few of their accounts' contacts before marketing hands anyone over.
+    prospected = in_crm & contacts.owned_early & (rng.random(n) < 0.08)
+    p = np.flatnonzero(prospected)
+    when = clock.add(
+        territory[p],
+        contacts.crm_created[p]
+        + np.floor(rng.random(len(p)) * (window.end - contacts.crm_created[p])).astype(np.int64),
+        0,
+    )
+    before_mql = (mql_at[p] < 0) | (when < mql_at[p])
+    acts.add(before_mql, p, territory[p], np.where(rng.random(len(p)) < 0.6, CALL, EMAIL), when)
+
+    q = np.flatnonzero(mql_at >= 0)
+    m = len(q)
+    rep = territory[q]
+    fit, intent = contacts.fit[q], contacts.intent[q]
+    handed = mql_at[q]
+    stages.add(np.ones(m, bool), q, MQL, handed)
+    # The CRM workflow opens a follow-up task for the owner at hand-over: a task is not a touch.
+    acts.add(rng.random(m) < 0.7, q, rep, TASK, handed + rng.integers(5, 180, m))
+
+    u = rng.random(m)
+    never = u < owners.untouched_share[rep]
+    late = ~never & (u < owners.untouched_share[rep] + owners.late_share[rep])
+    delay = np.where(
+        late, 4.2 * HOUR + rng.gamma(1.5, 8 * HOUR, m), 0.02 * HOUR + 3.9 * HOUR * rng.beta(1.1, 2.2, m)
+    )
+    first_touch = clock.add(rep, handed, delay)
+    touched = ~never & (first_touch < window.end)
+    first_kind = np.where(rng.random(m) < 0.55, CALL, EMAIL)
+    acts.add(touched, q, rep, first_kind, first_touch)
+    acts.add(
+        touched & (first_kind == CALL) & (rng.random(m) < 0.4),
+        q,
+        rep,
+        NOTE,
+        first_touch + rng.integers(60, 600, m),
+    )
+
+    # Follow-ups, a business day or so apart.
+    follow = np.where(touched, rng.poisson(0.8 + 2.5 * intent), 0)
+    k = np.repeat(np.arange(m), follow)
+    gaps = rng.uniform(4, 30, len(k)) * HOUR
+    group_start = np.r_[0, np.cumsum(follow)[:-1]]
+    cum = np.cumsum(gaps)
+    cum -= np.repeat(cum[group_start[follow > 0]] - gaps[group_start[follow > 0]], follow[follow > 0])
+    follow_at = clock.add(rep[k], first_touch[k], cum)
+    follow_kind = rng.choice(3, len(k), p=[0.4, 0.45, 0.15])
+    acts.add(np.ones(len(k), bool), q[k], rep[k], follow_kind, follow_at)
+
+    # Qualification after the first conversations.
+    decided = clock.add(rep, first_touch, rng.uniform(2, 40, m) * HOUR)
+    decided_in = touched & (decided < window.end)
+    sql = decided_in & (rng.random(m) < sigmoid(-5.0 + 4.0 * fit + 5.0 * intent))
+    rejected = decided_in & ~sql
+    disqualify = rejected & (rng.random(m) < 0.6 * (1 - fit))
+    stages.add(sql, q, SQL, decided)
+    stages.add(disqualify, q, DISQUALIFIED, decided)
+    stages.add(rejected & ~disqualify & (rng.random(m) < 0.75), q, NURTURING, decided)
+    # Marketing takes back hand-overs nobody touched after a few weeks.
+    recycled_at = handed + rng.integers(14 * DAY, 30 * DAY, m)
+    stages.add(~touched & (rng.random(m) < 0.4), q, NURTURING, recycled_at)
+
+    opened_at = clock.add(rep, decided, rng.uniform(4, 80, m) * HOUR)
+    opportunity = sql & (opened_at < window.end) & (rng.random(m) < sigmoid(-2.3 + 2.0 * fit + 3.0 * intent))
+    stalled = sql & ~opportunity & (rng.random(m) < 0.4)
+    stages.add(stalled, q, NURTURING, clock.add(rep, decided + rng.integers(10 * DAY, 40 * DAY, m), 0))
+    stages.add(opportunity, q, OPPORTUNITY, opened_at)
+    acts.add(opportunity & (rng.random(m) < 0.8), q, rep, MEETING, opened_at)
+
+    deals = _deals(
+        rng, contacts, companies, q[opportunity], rep[opportunity], opened_at[opportunity], clock, window
+    )
+    won_q = deals.stage == CLOSED_WON
+    stages.add(won_q, deals.contact, CUSTOMER, deals.closed + rng.integers(60, 3600, len(won_q)))
+    lost = (deals.stage == CLOSED_LOST) & (rng.random(len(won_q)) < 0.5)
+    stages.add(lost, deals.contact, NURTURING, deals.closed + rng.integers(DAY, 10 * DAY, len(won_q)))
+
+    act_contact, act_owner, act_kind, act_at = acts.arrays(4)
+    order = np.lexsort((act_kind, act_contact, act_at))
+    st_contact, st_stage, st_at = stages.arrays(3)
+    st_order = np.lexsort((st_at, st_contact))
+    st_contact, st_stage, st_at = st_contact[st_order], st_stage[st_order], st_at[st_order]
+    current = np.full(n, -1, dtype=np.int64)
+    last = np.flatnonzero(np.r_[st_contact[1:] != st_contact[:-1], True]) if len(st_contact) else st_contact
+    current[st_contact[last]] = st_stage[last]
+
+    owner = np.where(in_crm & (contacts.owned_early | (mql_at >= 0)), territory, -1)
+    won = np.zeros(n, dtype=bool)
+    won[deals.contact[won_q]] = True
+    return Sales(
+        activities=Activities(act_contact[order], act_owner[order], act_kind[order], act_at[order]),
+        stages=Stages(st_contact, st_stage, st_at),
+        deals=deals,
+        owner=owner,
+        won=won,
+        current_stage=current,
+    )
+
+
+def _deals(
+    rng: np.random.Generator,
+    contacts: Contacts,
+    companies: Companies,
+    contact: np.ndarray,
+    rep: np.ndarray,
+    created: np.ndarray,
+    clock: RepClock,
+    window: Window,
+) -> Deals:
+    """One deal per opportunity; larger companies buy more and take longer to decide."""
+    d = len(contact)
+    company = contacts.company[contact]
+    employees = companies.employees[company]
+    fit, intent = contacts.fit[contact], contacts.intent[contact]
+    cycle_days = np.clip(rng.lognormal(np.log(30 * (np.maximum(employees, 1) / 200) ** 0.15), 0.5, d), 5, 240)
+    # Deals close at some point of the rep's working day, not at opening time.
+    close_at = clock.add(rep, created + (cycle_days * DAY).astype(np.int64), rng.uniform(0, 9, d) * HOUR)
+    closed = close_at < window.end
+    won = rng.random(d) < sigmoid(-6.8 + 4.0 * fit + 6.0 * intent)
+    progress = np.clip((window.end - created) / np.maximum(close_at - created, 1), 0, 0.999)
+    stage = np.where(closed, np.where(won, CLOSED_WON, CLOSED_LOST), np.floor(progress * 4).astype(np.int64))
+    modified = np.where(
+        closed,
+        close_at,
+        created + np.floor(rng.uniform(0.3, 1.0, d) * (window.end - created)).astype(np.int64),
+    )
+    order = np.argsort(created, kind="stable")
+    return Deals(
+        contact=contact[order],
+        company=company[order],
+        amount=_deal_amount(rng, employees)[order],
+        stage=stage[order],
+        created=created[order],
+        closed=np.where(closed, close_at, -1)[order],
+        modified=np.minimum(modified, window.end - 1)[order],
+    )
