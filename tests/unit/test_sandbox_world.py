@@ -269,6 +269,18 @@ def test_first_touch_is_mostly_on_time_sometimes_late_sometimes_never(
     assert 0.03 < never < 0.25
 
 
+def test_hand_overs_are_worked_by_the_leads_owner(tables: dict[str, pd.DataFrame]) -> None:
+    truth = tables["truth/contacts.csv"]
+    crm = tables["crm/contacts.csv"].set_index("contact_id")
+    handed = set(truth.contact_id[truth.mql_at != ""])
+    assert (crm.hubspot_owner_id.loc[sorted(handed)] != "").all()
+    engagements = tables["crm/engagements.csv"]
+    worked = engagements[engagements.contact_id.isin(handed)]
+    assert (worked.owner_id == crm.hubspot_owner_id.loc[worked.contact_id].to_numpy()).all()
+    owners = tables["crm/owners.csv"].set_index("owner_id")
+    assert (owners.active.loc[worked.owner_id] == "true").all()
+
+
 def test_won_deals_have_fitter_more_intent_contacts_than_lost_ones(tables: dict[str, pd.DataFrame]) -> None:
     truth = tables["truth/contacts.csv"].set_index("contact_id")
     deals = tables["crm/deals.csv"]
