@@ -20,6 +20,7 @@ even when another part of the file is broken.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import itertools
 import json
 import math
@@ -192,6 +193,15 @@ def _clock_input(value: object) -> object:
     return value
 
 
+def _end_clock_input(value: object) -> object:
+    # "24:00" is the only way to say "until midnight"; datetime.time cannot hold it, so it becomes None.
+    if value is None:
+        raise ValueError('write the end time, e.g. "18:00" (or "24:00" for midnight)')
+    if isinstance(value, str) and value.strip() == "24:00":
+        return None
+    return _clock_input(value)
+
+
 def _duration_input(value: object) -> object:
     if isinstance(value, str):
         minutes = parse_duration(value)
@@ -246,6 +256,7 @@ EventType = Annotated[str, AfterValidator(_event_type)]
 TouchType = Annotated[str, AfterValidator(_touch_type)]
 Currency = Annotated[str, AfterValidator(_currency)]
 ClockTime = Annotated[time, BeforeValidator(_clock_input)]
+EndTime = Annotated[time | None, BeforeValidator(_end_clock_input)]
 Minutes = Annotated[int, BeforeValidator(_duration_input)]
 BusinessMinutes = Annotated[int, BeforeValidator(_business_duration_input)]
 ExternalId = Annotated[Text, BeforeValidator(_external_id)]
@@ -289,16 +300,25 @@ class BusinessHours(_Model):
         "fri",
     )
     start: ClockTime = time(9, 0)
-    end: ClockTime = time(18, 0)
+    end: EndTime = time(18, 0)  # None: "24:00", the desk stays open until midnight
 
     @model_validator(mode="after")
     def _start_before_end(self) -> BusinessHours:
-        if self.start >= self.end:
+        if self.end is not None and self.start >= self.end:
             raise _located(
                 "BusinessHours",
                 [(("end",), f"must be later than start ({self.start:%H:%M}); got {self.end:%H:%M}")],
             )
         return self
+
+    @property
+    def start_minute(self) -> int:
+        return self.start.hour * 60 + self.start.minute
+
+    @property
+    def end_minute(self) -> int:
+        """Minutes after midnight when the day ends (1440 for "24:00")."""
+        return 24 * 60 if self.end is None else self.end.hour * 60 + self.end.minute
 
     @property
     def weekdays(self) -> frozenset[int]:
@@ -307,7 +327,8 @@ class BusinessHours(_Model):
 
     @property
     def minutes_per_day(self) -> int:
-        return (self.end.hour * 60 + self.end.minute) - (self.start.hour * 60 + self.start.minute)
+        """Length of one business day: what "one day" means on the business clock."""
+        return self.end_minute - self.start_minute
 
 
 @cache
@@ -533,7 +554,18 @@ class FitRule(_Model):
 
 
 def _derived_rule_id(rule: FitRule) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", f"{rule.field}_{rule.operator}".lower()).strip("_")
+    """`<field>_<operator>_<operand>`: stable when rules are reordered, so contribution history lines up."""
+    operand = rule.operand
+    if isinstance(operand, tuple):
+        text = "_".join(f"{v:g}" if isinstance(v, float) else str(v) for v in operand)
+    elif isinstance(operand, bool):
+        text = "true" if operand else "false"
+    else:
+        text = str(operand)
+    words = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    if rule.operator == "regex" or not words or len(words) > 40:
+        words = hashlib.sha1(text.encode()).hexdigest()[:8]
+    return re.sub(r"[^a-z0-9]+", "_", f"{rule.field}_{rule.operator}_{words}".lower()).strip("_")
 
 
 def _with_rule_ids(rules: tuple[FitRule, ...]) -> tuple[FitRule, ...]:
