@@ -761,6 +761,8 @@ class SalesSla(_Model):
     at_risk_share: Annotated[float, Strict(), Field(gt=0, lt=1)] = 0.75
     escalate_after_minutes: Annotated[BusinessMinutes | None, Field(alias="escalate_after")] = None
     accept_within_minutes: Annotated[BusinessMinutes | None, Field(alias="accept_within")] = None
+    # An owner whose CRM profile names another time zone keeps the business hours on their own wall clock.
+    owner_time_zones: Bool = True
 
     key_hints: ClassVar[dict[str, str]] = {"first_touch": _TIER_HINT, "hot_first_touch": _TIER_HINT}
 
@@ -819,6 +821,10 @@ class MarketingSla(_Model):
     """What marketing promises sales: this many MQLs a month."""
 
     mql_target: MqlTarget
+    # Behind pace: MQLs delivered so far fall short of the pro-rated target by more than this share.
+    behind_tolerance: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.1
+    # No pace alert before this share of the month has gone (early days are too noisy to judge).
+    alert_from_share: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.25
 
 
 class Sla(_Model):

@@ -659,6 +659,28 @@ def test_marketing_target_mistakes(tmp_path: Path, sample: dict[str, Any]) -> No
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "key_path", "expected"),
+    [
+        ({"behind_tolerance": 1.5}, "behind_tolerance", "must be less than 1"),
+        ({"alert_from_share": -0.1}, "alert_from_share", "must be at least 0"),
+        ({"alert_from_share": "a week"}, "alert_from_share", "expected a number"),
+    ],
+)
+def test_marketing_pace_settings(
+    tmp_path: Path, sample: dict[str, Any], change: dict[str, Any], key_path: str, expected: str
+) -> None:
+    problems = problems_after(tmp_path, sample, lambda d: d["sla"]["marketing"].update(change))
+    assert problem_at(problems, f"sla.marketing.{key_path}").startswith(expected)
+
+
+def test_owner_time_zones_is_a_switch(tmp_path: Path, sample: dict[str, Any]) -> None:
+    problems = problems_after(
+        tmp_path, sample, lambda d: d["sla"]["sales"].update(owner_time_zones="sometimes")
+    )
+    assert problem_at(problems, "sla.sales.owner_time_zones").startswith("expected true or false")
+
+
 def test_sla_grade_must_be_defined(tmp_path: Path, sample: dict[str, Any]) -> None:
     problems = problems_after(
         tmp_path, sample, lambda d: d["sla"]["sales"]["tiers"][0]["when"].update(min_grade="Z")
