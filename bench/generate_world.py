@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/generate_world.py --contacts 1000000
 
-Prints one JSON object. Baseline (2 cores, 1M contacts, 180 days): ~50 s, ~1.6 GB peak RSS,
+Prints one JSON object. Baseline (2 cores, 1M contacts, 180 days): 50-70 s wall (~52 s CPU), ~1.5 GB peak RSS,
 ~20.8M marketing events.
 """
 

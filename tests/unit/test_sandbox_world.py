@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from smarketing.sandbox import world as world_module
 from smarketing.sandbox.world import DEFAULT_END, generate_world
 
 DAYS = 180
@@ -115,6 +116,16 @@ def test_same_arguments_give_byte_identical_files(tmp_path: Path) -> None:
     digests = _digests(tmp_path / "a")
     assert set(digests) == {*COLUMNS, "world.json"}
     assert digests == _digests(tmp_path / "b")
+
+
+def test_events_are_written_in_batches_without_seams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(world_module, "BATCH_CONTACTS", 300)
+    rows = _generate(tmp_path / "a", contacts=1000)
+    assert rows == _generate(tmp_path / "b", contacts=1000)
+    assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
+    activity = _read(tmp_path / "a", "ma/activity.csv")
+    assert (activity.id.astype(int) == range(1, len(activity) + 1)).all()
+    assert activity.lead_id.astype(int).is_monotonic_increasing
 
 
 def test_another_seed_gives_another_world(tmp_path: Path) -> None:

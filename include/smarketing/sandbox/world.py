@@ -44,71 +44,33 @@ FORMAT_VERSION = 1
 BATCH_CONTACTS = 50_000
 STREAMS = {"owners": 1, "companies": 2, "contacts": 3, "marketing": 4, "sales": 5, "exports": 6}
 
-OWNERS_COLUMNS = (
-    "owner_id",
-    "first_name",
-    "last_name",
-    "email",
-    "team",
-    "manager_owner_id",
-    "timezone",
-    "active",
-    "updated_at",
+
+def _columns(header: str) -> tuple[str, ...]:
+    return tuple(header.split(","))
+
+
+# Export headers, exactly as the source mappings (config/sources/sandbox_*.yaml) expect them.
+OWNERS_COLUMNS = _columns(
+    "owner_id,first_name,last_name,email,team,manager_owner_id,timezone,active,updated_at"
 )
-COMPANIES_COLUMNS = (
-    "company_id",
-    "name",
-    "domain",
-    "industry",
-    "numberofemployees",
-    "annualrevenue",
-    "country",
-    "hs_lastmodifieddate",
+COMPANIES_COLUMNS = _columns(
+    "company_id,name,domain,industry,numberofemployees,annualrevenue,country,hs_lastmodifieddate"
 )
-CRM_CONTACTS_COLUMNS = (
-    "contact_id",
-    "email",
-    "firstname",
-    "lastname",
-    "jobtitle",
-    "country",
-    "associatedcompanyid",
-    "lifecyclestage",
-    "hubspot_owner_id",
-    "createdate",
-    "lastmodifieddate",
-    "hs_email_optout",
+CRM_CONTACTS_COLUMNS = _columns(
+    "contact_id,email,firstname,lastname,jobtitle,country,associatedcompanyid,"
+    "lifecyclestage,hubspot_owner_id,createdate,lastmodifieddate,hs_email_optout"
 )
-LIFECYCLE_COLUMNS = ("contact_id", "lifecyclestage", "entered_at")
-ENGAGEMENTS_COLUMNS = ("engagement_id", "contact_id", "owner_id", "type", "timestamp")
-DEALS_COLUMNS = (
-    "deal_id",
-    "contact_id",
-    "company_id",
-    "amount",
-    "dealstage",
-    "createdate",
-    "closedate",
-    "hs_lastmodifieddate",
+LIFECYCLE_COLUMNS = _columns("contact_id,lifecyclestage,entered_at")
+ENGAGEMENTS_COLUMNS = _columns("engagement_id,contact_id,owner_id,type,timestamp")
+DEALS_COLUMNS = _columns(
+    "deal_id,contact_id,company_id,amount,dealstage,createdate,closedate,hs_lastmodifieddate"
 )
-MA_CONTACTS_COLUMNS = (
-    "id",
-    "email",
-    "firstname",
-    "lastname",
-    "company",
-    "position",
-    "country",
-    "points",
-    "stage",
-    "tags",
-    "dnc_email",
-    "date_added",
-    "date_modified",
-    "last_active",
+MA_CONTACTS_COLUMNS = _columns(
+    "id,email,firstname,lastname,company,position,country,points,stage,tags,"
+    "dnc_email,date_added,date_modified,last_active"
 )
-MA_ACTIVITY_COLUMNS = ("id", "lead_id", "type", "timestamp", "campaign_id", "url", "topic")
-TRUTH_COLUMNS = ("contact_id", "ma_id", "fit", "intent", "mql_at", "won", "intent_peak_at", "persona")
+MA_ACTIVITY_COLUMNS = _columns("id,lead_id,type,timestamp,campaign_id,url,topic")
+TRUTH_COLUMNS = _columns("contact_id,ma_id,fit,intent,mql_at,won,intent_peak_at,persona")
 
 # The marketing tool's stage names for the CRM lifecycle stages (index = sales.LIFECYCLE_STAGES).
 MA_STAGE_NAMES = ("Subscriber", "Lead", "MQL", "SQL", "SQL", "Customer", "Lead", "Nurture", "Disqualified")
