@@ -248,36 +248,48 @@ def _last_per_group(groups: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[groups[1:] != groups[:-1], True]) if len(groups) else groups
 
 
-def _email_events(
-    rng: np.random.Generator, a: Audience, cat: Catalogue, window: Window
-) -> tuple[Events, np.ndarray]:
-    """Campaign sends, then opens, clicks (with their landing page view) and bounces; and unsubscribes."""
-    n = len(a.ma_id)
+def _sends(rng: np.random.Generator, a: Audience, cat: Catalogue) -> tuple[np.ndarray, np.ndarray]:
+    """(contact, campaign) of every e-mail sent: each campaign reaches a share of the consenting database."""
     send_t = cat.email_send
     receives = (
         (send_t[None, :] >= a.created[:, None])
         & a.consent[:, None]
-        & (rng.random((n, len(send_t))) < cat.email_reach[None, :])
+        & (rng.random((len(a.ma_id), len(send_t))) < cat.email_reach[None, :])
     )
-    lead, campaign = np.nonzero(receives)  # sorted by lead, then send time
-    at = send_t[campaign]
+    return np.nonzero(receives)  # sorted by contact, then send time
 
-    # Contacts who will opt out do so a few hours after one of the e-mails they got.
-    unsubscribed_at = np.full(n, -1, dtype=np.int64)
-    quitter = a.wants_out[lead]
-    if quitter.any():
-        cand = np.flatnonzero(quitter)
-        pick = cand[np.lexsort((rng.random(len(cand)), lead[cand]))]
+
+def _unsubscribes(
+    rng: np.random.Generator, a: Audience, lead: np.ndarray, at: np.ndarray, window: Window
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contacts who will opt out do so a few hours after one of the e-mails they got.
+
+    Returns the opt-out instant per contact (-1: none) and, per send, the send that triggered it (bool).
+    """
+    unsubscribed_at = np.full(len(a.ma_id), -1, dtype=np.int64)
+    trigger = np.zeros(len(at), dtype=bool)
+    candidates = np.flatnonzero(a.wants_out[lead])
+    if len(candidates):
+        pick = candidates[np.lexsort((rng.random(len(candidates)), lead[candidates]))]
         pick = pick[_last_per_group(lead[pick])]
         when = at[pick] + np.maximum(rng.lognormal(np.log(3 * 3600), 1.0, len(pick)), 60).astype(np.int64)
         ok = when < window.end
         unsubscribed_at[lead[pick[ok]]] = when[ok]
-        unsub_campaign = campaign[pick[ok]]
-        stop = unsubscribed_at[lead]
-        keep = (stop < 0) | (at <= stop)
-        lead, campaign, at = lead[keep], campaign[keep], at[keep]
-    else:
-        unsub_campaign = np.zeros(0, dtype=np.int64)
+        trigger[pick[ok]] = True
+    return unsubscribed_at, trigger
+
+
+def _email_events(
+    rng: np.random.Generator, a: Audience, cat: Catalogue, window: Window
+) -> tuple[Events, np.ndarray]:
+    """Campaign sends, then opens, clicks (with their landing page view) and bounces; and unsubscribes."""
+    lead, campaign = _sends(rng, a, cat)
+    at = cat.email_send[campaign]
+    unsubscribed_at, trigger = _unsubscribes(rng, a, lead, at, window)
+    # Nothing is sent after an opt-out.
+    stop = unsubscribed_at[lead]
+    keep = (stop < 0) | (at <= stop)
+    lead, campaign, at, trigger = lead[keep], campaign[keep], at[keep], trigger[keep]
 
     m = len(at)
     h = hotness(a, lead, at)
@@ -294,32 +306,37 @@ def _email_events(
     landed &= land_at < window.end
     landing = cat.email_landing[campaign]
 
-    who = np.flatnonzero(unsubscribed_at >= 0)
     parts = [
         _events(lead, SENT, at, campaign, -1),
         _events(lead[bounced], BOUNCED, at[bounced] + 1, campaign[bounced], -1),
         _events(lead[opened], READ, open_at[opened], campaign[opened], -1),
         _events(lead[clicked], CLICKED, click_at[clicked], campaign[clicked], -1),
         _events(lead[landed], HIT, land_at[landed], campaign[landed], landing[landed]),
-        _events(who, UNSUB, unsubscribed_at[who], unsub_campaign, -1),  # both ordered by contact
+        _events(lead[trigger], UNSUB, unsubscribed_at[lead[trigger]], campaign[trigger], -1),
     ]
     return Events.concat(parts), unsubscribed_at
 
 
-def _web_events(rng: np.random.Generator, a: Audience, cat: Catalogue, window: Window) -> Events:
-    """Browsing, forms, downloads, webinars and demo requests: more, and hotter, near the intent peak."""
+def _web_times(rng: np.random.Generator, a: Audience, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    """(contact, instant) of each web visit: keener contacts visit more, and mostly around their peak."""
     n = len(a.ma_id)
     active_days = (window.end - a.created) / DAY
     rate = (0.02 + 0.35 * a.intent) * rng.gamma(0.8, 1 / 0.8, n)
-    count = rng.poisson(rate * active_days)
-    lead = np.repeat(np.arange(n), count)
+    lead = np.repeat(np.arange(n), rng.poisson(rate * active_days))
     m = len(lead)
     c, end = a.created[lead], window.end
     near_peak = rng.random(m) < 0.25 + 0.6 * a.intent[lead]
     at = np.where(near_peak, a.peak[lead] + rng.normal(0, 1, m) * a.width[lead], -1).astype(np.int64)
     outside = (at < c) | (at >= end)
     at = np.where(outside, c + np.floor(rng.random(m) * (end - c)).astype(np.int64), at)
+    return lead, at
 
+
+def _web_pages(
+    rng: np.random.Generator, a: Audience, cat: Catalogue, lead: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each visit was (kind, url, webinar session): hotter contacts look at buying pages."""
+    m = len(lead)
     h = hotness(a, lead, at)
     weights = WEB_BASE[None, :] + WEB_SLOPE[None, :] * np.c_[h, h, h, h, h, h * h]
     cum = np.cumsum(weights, axis=1)
@@ -334,17 +351,23 @@ def _web_events(rng: np.random.Generator, a: Audience, cat: Catalogue, window: W
     url = np.where(kind == FORM, cat.forms[rng.integers(0, len(cat.forms), m)], url)
     url = np.where(kind == DOWNLOAD, cat.assets[rng.integers(0, len(cat.assets), m)], url)
     url = np.where(kind == DEMO, cat.demo, url)
-    # A registration is for the next webinar; attendance is on the day, if that day is inside the window.
+    # A registration is for the next webinar (webinars are scheduled beyond the window: there always is one).
     webinar = np.searchsorted(cat.webinar_at, at, side="right")
     url = np.where(kind == WEBINAR_REG, cat.webinar_url[np.minimum(webinar, len(cat.webinar_url) - 1)], url)
+    return kind, url, webinar
+
+
+def _web_events(rng: np.random.Generator, a: Audience, cat: Catalogue, window: Window) -> Events:
+    """Browsing, forms, downloads, webinars and demo requests; paid ads bring some of the visits."""
+    lead, at = _web_times(rng, a, window)
+    kind, url, webinar = _web_pages(rng, a, cat, lead, at)
     ads = cat.ads_first + np.minimum((at - window.start) // (30 * DAY), cat.ads_count - 1)
-    campaign = np.where(rng.random(m) < 0.1, ads, -1)
+    campaign = np.where(rng.random(len(at)) < 0.1, ads, -1)
     campaign = np.where(kind == WEBINAR_REG, cat.webinar_first + webinar, campaign)
-    registered = kind == WEBINAR_REG
-    reg = np.flatnonzero(registered)
-    session = webinar[reg]
-    attend_at = cat.webinar_at[session] + rng.integers(0, 600, len(reg))
-    attended = (rng.random(len(reg)) < 0.3 + 0.4 * a.intent[lead[reg]]) & (attend_at < end)
+    # Attendance is on the webinar's day, when that day is inside the window.
+    reg = np.flatnonzero(kind == WEBINAR_REG)
+    attend_at = cat.webinar_at[webinar[reg]] + rng.integers(0, 600, len(reg))
+    attended = (rng.random(len(reg)) < 0.3 + 0.4 * a.intent[lead[reg]]) & (attend_at < window.end)
     att = reg[attended]
     return Events.concat(
         [

@@ -399,30 +399,41 @@ def _ids_in_order(times: np.ndarray, present: np.ndarray, base: int) -> np.ndarr
     return ids
 
 
-def generate_contacts(rng: np.random.Generator, n: int, companies: Companies, window: Window) -> Contacts:
+def _sign_up_times(rng: np.random.Generator, n: int, window: Window) -> np.ndarray:
+    """Sorted first-appearance instants: any day of the window, mostly during the day."""
     days = window.seconds // DAY
-    # Sign-ups during the day mostly; the exact instant stays inside the window.
     time_of_day = np.clip(rng.normal(13 * 3600, 3.5 * 3600, n), 0, DAY - 1).astype(np.int64)
     created = np.sort(window.start + rng.integers(0, max(days, 1), n) * DAY + time_of_day)
-    created = np.minimum(created, window.end - 1)
-    system = choose(rng, list(SYSTEM_SHARES), n)
-    weight = np.minimum(companies.employees, 20_000).astype(np.float64) ** 0.6
-    company = choose(rng, weight, n)
-    persona = choose(rng, [p.weight for p in PERSONAS], n)
-    country = np.where(
-        rng.random(n) < 0.92, companies.country[company], choose(rng, [c.weight for c in COUNTRIES], n)
-    )
+    return np.minimum(created, window.end - 1)
+
+
+def _addresses(
+    rng: np.random.Generator,
+    persona: np.ndarray,
+    country: np.ndarray,
+    company: np.ndarray,
+    companies: Companies,
+) -> tuple[pa.Array, pa.Array, np.ndarray, pa.Array]:
+    """(first name, last name, free-mail?, unique e-mail): company addresses follow the company's pattern."""
     first, last, first_slug, last_slug = _names(rng, POOL_OF_COUNTRY[country])
-    free = rng.random(n) < np.array([p.free_mail for p in PERSONAS])[persona]
+    free = rng.random(len(persona)) < np.array([p.free_mail for p in PERSONAS])[persona]
     company_pattern = choose(rng, [0.5, 0.2, 0.1, 0.1, 0.1], len(companies.company_id))[company]
     local = _local_parts(rng, first_slug, last_slug, company_pattern, free)
-    domain = where(
-        free,
-        take(vocab.FREE_MAIL_DOMAINS, _free_mail_domains(rng, country)),
-        companies.domain.take(pa.array(company)),
-    )
-    email = _unique_emails(local, domain)
+    free_domain = take(vocab.FREE_MAIL_DOMAINS, _free_mail_domains(rng, country))
+    domain = where(free, free_domain, companies.domain.take(pa.array(company)))
+    return first, last, free, _unique_emails(local, domain)
 
+
+def _hidden_truth(
+    rng: np.random.Generator,
+    persona: np.ndarray,
+    company: np.ndarray,
+    companies: Companies,
+    created: np.ndarray,
+    window: Window,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(fit, intent, intent peak, peak width): fit from persona, size and industry; intent mostly low."""
+    n = len(persona)
     fit = (
         0.45 * np.array([p.fit for p in PERSONAS])[persona]
         + 0.35 * size_fit(companies.employees[company])
@@ -433,17 +444,37 @@ def generate_contacts(rng: np.random.Generator, n: int, companies: Companies, wi
     intent = np.clip(rng.beta(1.3, 3.5, n) + 0.15 * (fit - 0.5), 0, 1)
     peak = uniform_times(rng, created, window.end, n)
     width = rng.uniform(5, 25, n) * DAY
+    return fit, intent, peak, width
 
-    # Contacts in both systems appear first in one and are synced to the other minutes later.
+
+def _system_dates(
+    rng: np.random.Generator, system: np.ndarray, created: np.ndarray, window: Window
+) -> tuple[np.ndarray, np.ndarray]:
+    """(CRM created, marketing tool created), -1 where absent: a contact in both is synced minutes later."""
+    n = len(system)
     sync = rng.integers(30, 900, n)
     crm_first = rng.random(n) < 0.2
     later = np.minimum(created + sync, window.end - 1)
-    crm_created = np.where(
-        system == SYSTEM_MA_ONLY, -1, np.where(crm_first | (system == SYSTEM_CRM_ONLY), created, later)
+    crm_created = np.where(crm_first | (system == SYSTEM_CRM_ONLY), created, later)
+    ma_created = np.where(~crm_first | (system == SYSTEM_MA_ONLY), created, later)
+    return (
+        np.where(system == SYSTEM_MA_ONLY, -1, crm_created),
+        np.where(system == SYSTEM_CRM_ONLY, -1, ma_created),
     )
-    ma_created = np.where(
-        system == SYSTEM_CRM_ONLY, -1, np.where(~crm_first | (system == SYSTEM_MA_ONLY), created, later)
-    )
+
+
+def generate_contacts(rng: np.random.Generator, n: int, companies: Companies, window: Window) -> Contacts:
+    created = _sign_up_times(rng, n, window)
+    system = choose(rng, list(SYSTEM_SHARES), n)
+    weight = np.minimum(companies.employees, 20_000).astype(np.float64) ** 0.6
+    company = choose(rng, weight, n)
+    persona = choose(rng, [p.weight for p in PERSONAS], n)
+    # Most people work in their company's country.
+    at_home = rng.random(n) < 0.92
+    country = np.where(at_home, companies.country[company], choose(rng, [c.weight for c in COUNTRIES], n))
+    first, last, free, email = _addresses(rng, persona, country, company, companies)
+    fit, intent, peak, width = _hidden_truth(rng, persona, company, companies, created, window)
+    crm_created, ma_created = _system_dates(rng, system, created, window)
     return Contacts(
         created=created,
         system=system,

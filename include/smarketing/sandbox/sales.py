@@ -136,6 +136,20 @@ def _deal_amount(rng: np.random.Generator, employees: np.ndarray) -> np.ndarray:
     return np.maximum(np.round(raw, -2), 1000)
 
 
+@dataclass
+class _Handovers:
+    """The MQLs being worked: contact index, owning rep, hidden truth and hand-over instant."""
+
+    contact: np.ndarray
+    rep: np.ndarray
+    fit: np.ndarray
+    intent: np.ndarray
+    at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.contact)
+
+
 def simulate(
     rng: np.random.Generator,
     contacts: Contacts,
@@ -154,105 +168,164 @@ def simulate(
     in_crm = contacts.in_crm
 
     stages.add(in_crm, np.arange(n), _initial_stage(rng, contacts), contacts.crm_created)
+    _prospecting(rng, contacts, territory, mql_at, clock, window, acts)
+    q = np.flatnonzero(mql_at >= 0)
+    h = _Handovers(q, territory[q], contacts.fit[q], contacts.intent[q], mql_at[q])
+    stages.add(np.ones(len(h), bool), h.contact, MQL, h.at)
+    first_touch, touched = _first_touches(rng, h, owners, clock, window, acts)
+    _follow_ups(rng, h, first_touch, touched, clock, acts)
+    decided, sql = _qualification(rng, h, first_touch, touched, clock, window, stages)
+    deals = _opportunities(rng, h, contacts, companies, decided, sql, clock, window, acts, stages)
 
-    # Reps prospect a few of their accounts' contacts before marketing hands anyone over.
-    prospected = in_crm & contacts.owned_early & (rng.random(n) < 0.08)
-    p = np.flatnonzero(prospected)
+    act_contact, act_owner, act_kind, act_at = acts.arrays(4)
+    order = np.lexsort((act_kind, act_contact, act_at))
+    history = _history(stages)
+    won = np.zeros(n, dtype=bool)
+    won[deals.contact[deals.stage == CLOSED_WON]] = True
+    return Sales(
+        activities=Activities(act_contact[order], act_owner[order], act_kind[order], act_at[order]),
+        stages=history,
+        deals=deals,
+        owner=np.where(in_crm & (contacts.owned_early | (mql_at >= 0)), territory, -1),
+        won=won,
+        current_stage=_current_stage(history, n),
+    )
+
+
+def _prospecting(
+    rng: np.random.Generator,
+    contacts: Contacts,
+    territory: np.ndarray,
+    mql_at: np.ndarray,
+    clock: RepClock,
+    window: Window,
+    acts: _Collector,
+) -> None:
+    """Reps reach out to a few of their accounts' contacts before marketing hands anyone over."""
+    n = len(contacts.created)
+    p = np.flatnonzero(contacts.in_crm & contacts.owned_early & (rng.random(n) < 0.08))
+    created = contacts.crm_created[p]
     when = clock.add(
-        territory[p],
-        contacts.crm_created[p]
-        + np.floor(rng.random(len(p)) * (window.end - contacts.crm_created[p])).astype(np.int64),
-        0,
+        territory[p], created + np.floor(rng.random(len(p)) * (window.end - created)).astype(np.int64), 0
     )
     before_mql = (mql_at[p] < 0) | (when < mql_at[p])
     acts.add(before_mql, p, territory[p], np.where(rng.random(len(p)) < 0.6, CALL, EMAIL), when)
 
-    q = np.flatnonzero(mql_at >= 0)
-    m = len(q)
-    rep = territory[q]
-    fit, intent = contacts.fit[q], contacts.intent[q]
-    handed = mql_at[q]
-    stages.add(np.ones(m, bool), q, MQL, handed)
-    # The CRM workflow opens a follow-up task for the owner at hand-over: a task is not a touch.
-    acts.add(rng.random(m) < 0.7, q, rep, TASK, handed + rng.integers(5, 180, m))
 
+def _first_touches(
+    rng: np.random.Generator, h: _Handovers, owners: Owners, clock: RepClock, window: Window, acts: _Collector
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each rep's habit decides: on time (within 4 business hours), late, or never. Returns (at, touched)."""
+    m = len(h)
+    # The CRM workflow opens a follow-up task for the owner at hand-over: a task is not a touch.
+    acts.add(rng.random(m) < 0.7, h.contact, h.rep, TASK, h.at + rng.integers(5, 180, m))
     u = rng.random(m)
-    never = u < owners.untouched_share[rep]
-    late = ~never & (u < owners.untouched_share[rep] + owners.late_share[rep])
+    never = u < owners.untouched_share[h.rep]
+    late = ~never & (u < owners.untouched_share[h.rep] + owners.late_share[h.rep])
     delay = np.where(
         late, 4.2 * HOUR + rng.gamma(1.5, 8 * HOUR, m), 0.02 * HOUR + 3.9 * HOUR * rng.beta(1.1, 2.2, m)
     )
-    first_touch = clock.add(rep, handed, delay)
+    first_touch = clock.add(h.rep, h.at, delay)
     touched = ~never & (first_touch < window.end)
-    first_kind = np.where(rng.random(m) < 0.55, CALL, EMAIL)
-    acts.add(touched, q, rep, first_kind, first_touch)
-    acts.add(
-        touched & (first_kind == CALL) & (rng.random(m) < 0.4),
-        q,
-        rep,
-        NOTE,
-        first_touch + rng.integers(60, 600, m),
-    )
+    kind = np.where(rng.random(m) < 0.55, CALL, EMAIL)
+    acts.add(touched, h.contact, h.rep, kind, first_touch)
+    noted = touched & (kind == CALL) & (rng.random(m) < 0.4)
+    acts.add(noted, h.contact, h.rep, NOTE, first_touch + rng.integers(60, 600, m))
+    return first_touch, touched
 
-    # Follow-ups, a business day or so apart.
-    follow = np.where(touched, rng.poisson(0.8 + 2.5 * intent), 0)
-    k = np.repeat(np.arange(m), follow)
+
+def _follow_ups(
+    rng: np.random.Generator,
+    h: _Handovers,
+    first_touch: np.ndarray,
+    touched: np.ndarray,
+    clock: RepClock,
+    acts: _Collector,
+) -> None:
+    """More calls, e-mails and meetings, a business day or so apart; keener contacts get more."""
+    follow = np.where(touched, rng.poisson(0.8 + 2.5 * h.intent), 0)
+    k = np.repeat(np.arange(len(h)), follow)
     gaps = rng.uniform(4, 30, len(k)) * HOUR
-    group_start = np.r_[0, np.cumsum(follow)[:-1]]
-    cum = np.cumsum(gaps)
-    cum -= np.repeat(cum[group_start[follow > 0]] - gaps[group_start[follow > 0]], follow[follow > 0])
-    follow_at = clock.add(rep[k], first_touch[k], cum)
-    follow_kind = rng.choice(3, len(k), p=[0.4, 0.45, 0.15])
-    acts.add(np.ones(len(k), bool), q[k], rep[k], follow_kind, follow_at)
+    # Running total of the gaps within each hand-over's own follow-ups.
+    firsts = np.r_[0, np.cumsum(follow)[:-1]][follow > 0]
+    elapsed = np.cumsum(gaps)
+    elapsed -= np.repeat(elapsed[firsts] - gaps[firsts], follow[follow > 0])
+    at = clock.add(h.rep[k], first_touch[k], elapsed)
+    kind = rng.choice(3, len(k), p=[0.4, 0.45, 0.15])
+    acts.add(np.ones(len(k), bool), h.contact[k], h.rep[k], kind, at)
 
-    # Qualification after the first conversations.
-    decided = clock.add(rep, first_touch, rng.uniform(2, 40, m) * HOUR)
+
+def _qualification(
+    rng: np.random.Generator,
+    h: _Handovers,
+    first_touch: np.ndarray,
+    touched: np.ndarray,
+    clock: RepClock,
+    window: Window,
+    stages: _Collector,
+) -> tuple[np.ndarray, np.ndarray]:
+    """After the first conversations: sales-qualified, disqualified or back to nurturing. Returns (at, sql)."""
+    m = len(h)
+    decided = clock.add(h.rep, first_touch, rng.uniform(2, 40, m) * HOUR)
     decided_in = touched & (decided < window.end)
-    sql = decided_in & (rng.random(m) < sigmoid(-5.0 + 4.0 * fit + 5.0 * intent))
+    sql = decided_in & (rng.random(m) < sigmoid(-5.0 + 4.0 * h.fit + 5.0 * h.intent))
     rejected = decided_in & ~sql
-    disqualify = rejected & (rng.random(m) < 0.6 * (1 - fit))
-    stages.add(sql, q, SQL, decided)
-    stages.add(disqualify, q, DISQUALIFIED, decided)
-    stages.add(rejected & ~disqualify & (rng.random(m) < 0.75), q, NURTURING, decided)
+    disqualify = rejected & (rng.random(m) < 0.6 * (1 - h.fit))
+    stages.add(sql, h.contact, SQL, decided)
+    stages.add(disqualify, h.contact, DISQUALIFIED, decided)
+    stages.add(rejected & ~disqualify & (rng.random(m) < 0.75), h.contact, NURTURING, decided)
     # Marketing takes back hand-overs nobody touched after a few weeks.
-    recycled_at = handed + rng.integers(14 * DAY, 30 * DAY, m)
-    stages.add(~touched & (rng.random(m) < 0.4), q, NURTURING, recycled_at)
+    recycled_at = h.at + rng.integers(14 * DAY, 30 * DAY, m)
+    stages.add(~touched & (rng.random(m) < 0.4), h.contact, NURTURING, recycled_at)
+    return decided, sql
 
-    opened_at = clock.add(rep, decided, rng.uniform(4, 80, m) * HOUR)
-    opportunity = sql & (opened_at < window.end) & (rng.random(m) < sigmoid(-2.3 + 2.0 * fit + 3.0 * intent))
+
+def _opportunities(
+    rng: np.random.Generator,
+    h: _Handovers,
+    contacts: Contacts,
+    companies: Companies,
+    decided: np.ndarray,
+    sql: np.ndarray,
+    clock: RepClock,
+    window: Window,
+    acts: _Collector,
+    stages: _Collector,
+) -> Deals:
+    """Qualified leads become opportunities (with a deal) or stall; deals close won or lost, or stay open."""
+    m = len(h)
+    opened_at = clock.add(h.rep, decided, rng.uniform(4, 80, m) * HOUR)
+    chance = sigmoid(-2.3 + 2.0 * h.fit + 3.0 * h.intent)
+    opportunity = sql & (opened_at < window.end) & (rng.random(m) < chance)
     stalled = sql & ~opportunity & (rng.random(m) < 0.4)
-    stages.add(stalled, q, NURTURING, clock.add(rep, decided + rng.integers(10 * DAY, 40 * DAY, m), 0))
-    stages.add(opportunity, q, OPPORTUNITY, opened_at)
-    acts.add(opportunity & (rng.random(m) < 0.8), q, rep, MEETING, opened_at)
-
-    deals = _deals(
-        rng, contacts, companies, q[opportunity], rep[opportunity], opened_at[opportunity], clock, window
+    stages.add(
+        stalled, h.contact, NURTURING, clock.add(h.rep, decided + rng.integers(10 * DAY, 40 * DAY, m), 0)
     )
-    won_q = deals.stage == CLOSED_WON
-    stages.add(won_q, deals.contact, CUSTOMER, deals.closed + rng.integers(60, 3600, len(won_q)))
-    lost = (deals.stage == CLOSED_LOST) & (rng.random(len(won_q)) < 0.5)
-    stages.add(lost, deals.contact, NURTURING, deals.closed + rng.integers(DAY, 10 * DAY, len(won_q)))
+    stages.add(opportunity, h.contact, OPPORTUNITY, opened_at)
+    acts.add(opportunity & (rng.random(m) < 0.8), h.contact, h.rep, MEETING, opened_at)
 
-    act_contact, act_owner, act_kind, act_at = acts.arrays(4)
-    order = np.lexsort((act_kind, act_contact, act_at))
-    st_contact, st_stage, st_at = stages.arrays(3)
-    st_order = np.lexsort((st_at, st_contact))
-    st_contact, st_stage, st_at = st_contact[st_order], st_stage[st_order], st_at[st_order]
+    o = np.flatnonzero(opportunity)
+    deals = _deals(rng, contacts, companies, h.contact[o], h.rep[o], opened_at[o], clock, window)
+    won = deals.stage == CLOSED_WON
+    stages.add(won, deals.contact, CUSTOMER, deals.closed + rng.integers(60, 3600, len(won)))
+    lost = (deals.stage == CLOSED_LOST) & (rng.random(len(won)) < 0.5)
+    stages.add(lost, deals.contact, NURTURING, deals.closed + rng.integers(DAY, 10 * DAY, len(won)))
+    return deals
+
+
+def _history(stages: _Collector) -> Stages:
+    contact, stage, at = stages.arrays(3)
+    order = np.lexsort((at, contact))
+    return Stages(contact[order], stage[order], at[order])
+
+
+def _current_stage(history: Stages, n: int) -> np.ndarray:
+    """The stage each contact entered last (-1 for contacts not in the CRM)."""
     current = np.full(n, -1, dtype=np.int64)
-    last = np.flatnonzero(np.r_[st_contact[1:] != st_contact[:-1], True]) if len(st_contact) else st_contact
-    current[st_contact[last]] = st_stage[last]
-
-    owner = np.where(in_crm & (contacts.owned_early | (mql_at >= 0)), territory, -1)
-    won = np.zeros(n, dtype=bool)
-    won[deals.contact[won_q]] = True
-    return Sales(
-        activities=Activities(act_contact[order], act_owner[order], act_kind[order], act_at[order]),
-        stages=Stages(st_contact, st_stage, st_at),
-        deals=deals,
-        owner=owner,
-        won=won,
-        current_stage=current,
-    )
+    c = history.contact
+    last = np.flatnonzero(np.r_[c[1:] != c[:-1], True]) if len(c) else c
+    current[c[last]] = history.stage[last]
+    return current
 
 
 def _deals(
