@@ -7,10 +7,12 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from smarketing.sandbox import world as world_module
+from smarketing.sandbox.bizhours import calendars_for
 from smarketing.sandbox.world import DEFAULT_END, generate_world
 
 DAYS = 180
@@ -365,3 +367,23 @@ def test_end_must_be_an_aware_instant(tmp_path: Path) -> None:
         generate_world(tmp_path, contacts=10, seed=1, days=10, end=datetime(2026, 11, 16))
     other_zone = datetime(2026, 11, 16, 1, tzinfo=UTC).astimezone()
     assert generate_world(tmp_path, contacts=10, seed=1, days=10, end=other_zone)["truth/contacts.csv"] == 10
+
+
+def _utc(text: str, zone: str) -> int:
+    return int(pd.Timestamp(text, tz=zone).tz_convert("UTC").timestamp())
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "hours", "expected"),
+    [
+        ("Europe/Paris", "2026-10-09 17:30", 1.0, "2026-10-12 09:30"),  # Friday evening to Monday
+        ("Europe/Paris", "2026-07-13 17:30", 1.0, "2026-07-15 09:30"),  # over Bastille Day
+        ("Europe/Paris", "2026-10-23 16:00", 3.0, "2026-10-26 10:00"),  # over the end of summer time
+        ("Europe/Paris", "2026-10-10 11:00", 0.0, "2026-10-12 09:00"),  # Saturday snaps to Monday opening
+        ("America/New_York", "2026-11-25 17:00", 2.0, "2026-11-27 10:00"),  # over Thanksgiving
+    ],
+)
+def test_reps_act_within_their_own_business_hours(zone: str, start: str, hours: float, expected: str) -> None:
+    calendars = calendars_for((zone,), _utc("2026-06-01", "UTC"), _utc("2026-12-01", "UTC"), tail_days=30)
+    got = calendars[zone].add(np.array([_utc(start, zone)]), hours * 3600)
+    assert got[0] == _utc(expected, zone)
