@@ -30,14 +30,14 @@ CREATE TABLE sla.followups (
     business_minutes_to_touch  double precision,
     routing_minutes            double precision,
     rep_minutes                double precision,
-    accept_due_at              timestamptz NOT NULL,
+    accept_due_at              timestamptz,
     decision                   text        CHECK (decision IN ('accepted', 'rejected')),
     decided_at                 timestamptz,
     decision_stage             text,
-    accept_status              text        NOT NULL CHECK (accept_status IN
+    accept_status              text        CHECK (accept_status IN
                                    ('pending', 'met', 'breached_late', 'breached_open', 'excluded')),
-    escalate_at                timestamptz NOT NULL,
-    accept_escalate_at         timestamptz NOT NULL,
+    escalate_at                timestamptz,
+    accept_escalate_at         timestamptz,
     evaluated_at               timestamptz NOT NULL,
     updated_at                 timestamptz NOT NULL DEFAULT now()
 );
@@ -63,12 +63,12 @@ COMMENT ON COLUMN sla.followups.used_share IS 'Share of the allowed business tim
 COMMENT ON COLUMN sla.followups.business_minutes_to_touch IS 'Business minutes from the MQL moment to the first touch (routing plus rep delay).';
 COMMENT ON COLUMN sla.followups.routing_minutes IS 'Business minutes from the MQL moment until an owner had the lead (capped at the first touch).';
 COMMENT ON COLUMN sla.followups.rep_minutes IS 'Business minutes from the owner getting the lead to the first touch.';
-COMMENT ON COLUMN sla.followups.accept_due_at IS 'When sales must have accepted (an SQL stage) or rejected (disqualified or recycled) the lead.';
+COMMENT ON COLUMN sla.followups.accept_due_at IS 'When sales must have accepted (an SQL stage) or rejected (disqualified or recycled) the lead; empty when the agreement sets no accept_within.';
 COMMENT ON COLUMN sla.followups.decision IS 'Sales decision on the lead: accepted or rejected; empty while undecided.';
 COMMENT ON COLUMN sla.followups.decided_at IS 'When sales accepted or rejected the lead.';
 COMMENT ON COLUMN sla.followups.decision_stage IS 'Lifecycle stage that recorded the decision (an SQL stage, the recycle stage or disqualified).';
-COMMENT ON COLUMN sla.followups.accept_status IS 'Accept/reject status: pending, met, breached_late (decided after due), breached_open (past due, undecided), excluded (unsubscribed before due).';
-COMMENT ON COLUMN sla.followups.escalate_at IS 'When an open first-touch breach goes to the owner''s manager (due time plus the agreed further business delay).';
+COMMENT ON COLUMN sla.followups.accept_status IS 'Accept/reject status: pending, met, breached_late (decided after due), breached_open (past due, undecided), excluded (unsubscribed before due); empty when the agreement sets no accept_within.';
+COMMENT ON COLUMN sla.followups.escalate_at IS 'When an open first-touch breach goes to the owner''s manager (due time plus the agreed further business delay); empty when the agreement sets no escalate_after.';
 COMMENT ON COLUMN sla.followups.accept_escalate_at IS 'When an open accept/reject breach goes to the owner''s manager.';
 COMMENT ON COLUMN sla.followups.evaluated_at IS 'Moment the clock was read at (the run''s data interval end, or the --as-of of a manual evaluation).';
 COMMENT ON COLUMN sla.followups.updated_at IS 'When the row was last written.';
@@ -108,7 +108,7 @@ CREATE TABLE sla.breaches (
     owner_id        text,
     due_at          timestamptz NOT NULL,
     detected_at     timestamptz NOT NULL,
-    escalate_at     timestamptz NOT NULL,
+    escalate_at     timestamptz,
     alerted_at      timestamptz,
     alert_id        bigint REFERENCES sla.alerts (alert_id),
     escalated_at    timestamptz,
@@ -127,7 +127,7 @@ COMMENT ON COLUMN sla.breaches.kind IS 'first_touch (no qualifying touch by due)
 COMMENT ON COLUMN sla.breaches.owner_id IS 'Owner responsible (kept current while the breach is open); empty for an unassigned lead.';
 COMMENT ON COLUMN sla.breaches.due_at IS 'When the touch or the decision was due.';
 COMMENT ON COLUMN sla.breaches.detected_at IS 'Clock reading (evaluation moment) that first saw the breach.';
-COMMENT ON COLUMN sla.breaches.escalate_at IS 'When the breach goes to the owner''s manager if still open.';
+COMMENT ON COLUMN sla.breaches.escalate_at IS 'When the breach goes to the owner''s manager if still open (empty: never escalated).';
 COMMENT ON COLUMN sla.breaches.alerted_at IS 'When the owner was told (empty until announced; a breach resolved before its announcement is never announced).';
 COMMENT ON COLUMN sla.breaches.alert_id IS 'Message that announced it (sla.alerts).';
 COMMENT ON COLUMN sla.breaches.escalated_at IS 'When the owner''s manager was told.';

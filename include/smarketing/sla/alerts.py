@@ -1,0 +1,362 @@
+"""Announcing breaches once, escalating them once, and telling marketing when delivery falls behind.
+
+**Exactly-once-safe marking.** Each message is sent inside the transaction that records it: the rows it
+announces are locked (`FOR UPDATE SKIP LOCKED`), the `sla.alerts` row is inserted, the message goes to the
+SMTP server, the rows are marked, and only then does the transaction commit. So:
+
+* a send that fails rolls everything back: nothing is marked, the next attempt (task retry, next hour)
+  announces the same breaches — an alert is never lost;
+* two runs at once never announce the same breach: the second skips the rows the first holds;
+* the only window for a duplicate is a crash between the server accepting the message and the commit
+  (milliseconds). The resend then carries the same `Message-ID` (derived from what it announces), which
+  mail systems use to fold duplicates. Marking first and sending after would turn that window into a lost
+  alert instead, and a missed breach alert is the worse failure.
+
+Messages are grouped: one per owner per run for new breaches, one per manager for escalations, one for
+marketing. Bodies name lead ids, kinds and due times, never an address; logs name owner ids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import pandas as pd
+import psycopg
+
+from smarketing.errors import SmarketingError
+from smarketing.sla.settings import AlertSettings, SlaSettings
+from smarketing.warehouse.connection import connect
+
+log = logging.getLogger(__name__)
+
+ALERTS_VARIABLE = "smarketing_sla_alerts"
+ALERTS_ENV = "SMARKETING_SLA_ALERTS"
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+KIND_LABELS = {"first_touch": "first touch", "accept": "accept / reject decision"}
+
+
+class AlertDeliveryError(SmarketingError):
+    """Some alerts could not be sent; they stay unmarked and go out on the next attempt."""
+
+
+def redact(text: str) -> str:
+    """Error texts from mail servers quote addresses; logs and exceptions must not."""
+    return _ADDRESS.sub("<address>", text)
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    to: str
+    subject: str
+    html: str
+    message_id: str
+
+
+class Sender(Protocol):
+    def send(self, message: AlertMessage) -> None: ...
+
+
+class SmtpSender:
+    """Sends through Airflow's SMTP provider (its notifier, on the `smtp_conn_id` connection)."""
+
+    def __init__(self, smtp_conn_id: str = "smtp_default", from_email: str | None = None) -> None:
+        self.smtp_conn_id = smtp_conn_id
+        self.from_email = from_email
+
+    def send(self, message: AlertMessage) -> None:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        notifier = SmtpNotifier(
+            to=message.to,
+            from_email=self.from_email,
+            subject=message.subject,
+            html_content=message.html,
+            smtp_conn_id=self.smtp_conn_id,
+            custom_headers={"Message-ID": message.message_id},
+        )
+        # notify() directly: the body is final HTML, not a template to render against a task context.
+        notifier.notify({})
+
+
+def with_overrides(alerts: AlertSettings) -> AlertSettings:
+    """Addresses from the Airflow Variable `smarketing_sla_alerts` (or SMARKETING_SLA_ALERTS) on top of the
+    agreement's: JSON `{"team": ..., "marketing": ..., "recipients": {"<owner id>": ...}, "from_email": ...,
+    "smtp_conn_id": ...}`. Personal addresses belong there rather than in the agreement file."""
+    raw = os.environ.get(ALERTS_ENV)
+    if raw is None:
+        try:
+            from airflow.sdk import Variable
+
+            raw = Variable.get(ALERTS_VARIABLE, default=None)
+        except Exception:  # no Airflow context (CLI, tests): the agreement and the env decide
+            raw = None
+    if not raw:
+        return alerts
+    extra = json.loads(raw)
+    return replace(
+        alerts,
+        smtp_conn_id=extra.get("smtp_conn_id", alerts.smtp_conn_id),
+        from_email=extra.get("from_email", alerts.from_email),
+        team_to=extra.get("team", alerts.team_to),
+        marketing_to=extra.get("marketing", alerts.marketing_to),
+        recipients={**alerts.recipients, **extra.get("recipients", {})},
+    )
+
+
+def _message_id(kind: str, keys: Iterable[object], from_email: str | None) -> str:
+    digest = hashlib.sha256(f"{kind}:{','.join(map(str, keys))}".encode()).hexdigest()[:24]
+    domain = from_email.rpartition("@")[2] if from_email and "@" in from_email else "smarketing.local"
+    return f"<sla.{kind}.{digest}@{domain}>"
+
+
+def _local(value: object, timezone: str) -> str:
+    return pd.Timestamp(value).tz_convert(timezone).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table border='1' cellpadding='4'><tr>{head}</tr>{body}</table>"
+
+
+def _breach_rows(rows: list[tuple], timezone: str) -> list[list[str]]:
+    return [
+        [str(lead_id), KIND_LABELS.get(kind, kind), _local(due, timezone)]
+        for _, lead_id, kind, due, *_ in rows
+    ]
+
+
+@dataclass
+class _Outcome:
+    sent: int = 0
+    announced: int = 0
+    failed: list[str] | None = None
+    unroutable: list[str] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "messages": self.sent,
+            "rows": self.announced,
+            "failed": self.failed or [],
+            "unroutable": self.unroutable or [],
+        }
+
+
+def _announce_groups(
+    dsn: str,
+    groups: list[str | None],
+    lock_rows: Callable[[psycopg.Connection, str | None], list[tuple]],
+    compose: Callable[[str | None, list[tuple]], tuple[AlertMessage, str, str | None] | None],
+    mark: Callable[[psycopg.Connection, list[tuple], int], None],
+    kind: str,
+    audience: str,
+    sender: Sender,
+    run_id: str,
+) -> _Outcome:
+    """One transaction per group: lock its rows, record the alert, send, mark, commit."""
+    outcome = _Outcome(failed=[], unroutable=[])
+    for group in groups:
+        label = group or "(none)"
+        try:
+            with connect(dsn) as conn, conn.transaction():
+                rows = lock_rows(conn, group)
+                if not rows:
+                    continue  # another run took them, or they resolved meanwhile
+                composed = compose(group, rows)
+                if composed is None:
+                    outcome.unroutable.append(label)
+                    continue
+                message, route, owner_id = composed
+                lead_ids = sorted({int(r[1]) for r in rows if r[1] is not None})
+                alert_id = conn.execute(
+                    """
+                    INSERT INTO sla.alerts (kind, audience, owner_id, route, message_id, lead_ids, run_id)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING alert_id
+                    """,
+                    (kind, audience, owner_id, route, message.message_id, lead_ids, run_id),
+                ).fetchone()[0]
+                sender.send(message)
+                mark(conn, rows, alert_id)
+            outcome.sent += 1
+            outcome.announced += len(rows)
+            log.info("%s alert for %s: %d item(s)", kind, label, len(rows))
+        except Exception as exc:
+            outcome.failed.append(label)
+            log.error(
+                "%s alert for %s not sent (will retry): %s",
+                kind,
+                label,
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
+    return outcome
+
+
+# -- new breaches, per owner ----------------------------------------------------------------------------
+def announce_breaches(dsn: str, settings: SlaSettings, sender: Sender, *, run_id: str = "cli") -> dict:
+    """Tell each owner about their breaches not yet announced (one message per owner)."""
+    alerts, timezone = settings.alerts, settings.calendar.timezone
+    with connect(dsn) as conn:
+        groups = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT owner_id FROM sla.breaches WHERE alerted_at IS NULL AND resolved_at IS NULL"
+            ).fetchall()
+        ]
+
+    def lock_rows(conn: psycopg.Connection, owner_id: str | None) -> list[tuple]:
+        return conn.execute(
+            """
+            SELECT breach_id, lead_id, kind, due_at FROM sla.breaches
+            WHERE owner_id IS NOT DISTINCT FROM %s AND alerted_at IS NULL AND resolved_at IS NULL
+            ORDER BY due_at, lead_id, kind
+            FOR UPDATE SKIP LOCKED
+            """,
+            (owner_id,),
+        ).fetchall()
+
+    def compose(owner_id: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+        route = alerts.for_owner(owner_id)
+        if route is None:
+            return None
+        who = f"owner {owner_id}" if owner_id else "unassigned leads"
+        subject = f"SLA breach: {len(rows)} MQL deadline(s) missed ({who})"
+        body = (
+            f"<p>These handed-over MQLs ({html.escape(who)}) are past their SLA deadline and still open. "
+            "Please follow up now; they go to your manager if still open later.</p>"
+            + _table(["Lead id", "Missed", "Was due"], _breach_rows(rows, timezone))
+        )
+        message_id = _message_id("breach", sorted(r[0] for r in rows), alerts.from_email)
+        return AlertMessage(route[0], subject, body, message_id), route[1], owner_id
+
+    def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
+        conn.execute(
+            "UPDATE sla.breaches SET alerted_at = now(), alert_id = %s WHERE breach_id = ANY(%s)",
+            (alert_id, [r[0] for r in rows]),
+        )
+
+    return _announce_groups(
+        dsn, groups, lock_rows, compose, mark, "breach", "owner", sender, run_id
+    ).as_dict()
+
+
+# -- escalations, per manager -----------------------------------------------------------------------------
+_ESCALATION_DUE = """
+    FROM sla.breaches b LEFT JOIN core.owners o ON o.owner_id = b.owner_id
+    WHERE b.alerted_at IS NOT NULL AND b.escalated_at IS NULL AND b.resolved_at IS NULL
+      AND b.escalate_at <= %(as_of)s
+"""
+
+
+def escalate_breaches(
+    dsn: str, settings: SlaSettings, sender: Sender, as_of: pd.Timestamp, *, run_id: str = "cli"
+) -> dict:
+    """Tell each manager about their team's announced breaches still open at the escalation time."""
+    alerts, timezone = settings.alerts, settings.calendar.timezone
+    params = {"as_of": as_of.to_pydatetime()}
+    with connect(dsn) as conn:
+        groups = [
+            r[0] for r in conn.execute(f"SELECT DISTINCT o.manager_id {_ESCALATION_DUE}", params).fetchall()
+        ]
+
+    def lock_rows(conn: psycopg.Connection, manager_id: str | None) -> list[tuple]:
+        return conn.execute(
+            f"""
+            SELECT b.breach_id, b.lead_id, b.kind, b.due_at, b.owner_id {_ESCALATION_DUE}
+              AND o.manager_id IS NOT DISTINCT FROM %(manager)s
+            ORDER BY b.owner_id, b.due_at, b.lead_id
+            FOR UPDATE OF b SKIP LOCKED
+            """,
+            {**params, "manager": manager_id},
+        ).fetchall()
+
+    def compose(manager_id: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+        route = alerts.for_owner(manager_id)
+        if route is None:
+            return None
+        subject = f"SLA escalation: {len(rows)} MQL deadline(s) still missed in your team"
+        table_rows = [
+            [r[4] or "(unassigned)", *row] for r, row in zip(rows, _breach_rows(rows, timezone), strict=True)
+        ]
+        body = (
+            "<p>These breaches were announced to their owners and are still open past the escalation delay "
+            "agreed in the SLA.</p>" + _table(["Owner", "Lead id", "Missed", "Was due"], table_rows)
+        )
+        message_id = _message_id("escalation", sorted(r[0] for r in rows), alerts.from_email)
+        return AlertMessage(route[0], subject, body, message_id), route[1], manager_id
+
+    def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
+        conn.execute(
+            "UPDATE sla.breaches SET escalated_at = now(), escalation_alert_id = %s WHERE breach_id = ANY(%s)",
+            (alert_id, [r[0] for r in rows]),
+        )
+
+    return _announce_groups(
+        dsn, groups, lock_rows, compose, mark, "escalation", "manager", sender, run_id
+    ).as_dict()
+
+
+# -- marketing behind pace ----------------------------------------------------------------------------------
+def announce_delivery_behind(dsn: str, settings: SlaSettings, sender: Sender, *, run_id: str = "cli") -> dict:
+    """Tell marketing, once per month and segment, that MQL delivery is behind the agreed pace."""
+    alerts = settings.alerts
+
+    def lock_rows(conn: psycopg.Connection, _: str | None) -> list[tuple]:
+        return conn.execute(
+            """
+            SELECT period, NULL::bigint, segment, target, delivered, expected_to_date, forecast
+            FROM sla.marketing_delivery
+            WHERE status = 'behind' AND alerted_at IS NULL AND elapsed_share >= %s
+            ORDER BY period, segment
+            FOR UPDATE SKIP LOCKED
+            """,
+            (settings.alert_from_share,),
+        ).fetchall()
+
+    def compose(_: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+        if not alerts.marketing_to:
+            return None
+        table_rows = [
+            [
+                f"{p:%Y-%m}",
+                seg,
+                str(target),
+                str(delivered),
+                f"{expected:.0f}",
+                "-" if fc is None else f"{fc:.0f}",
+            ]
+            for p, _, seg, target, delivered, expected, fc in rows
+        ]
+        body = (
+            "<p>MQL delivery is behind the pace agreed with sales (target spread over the month's business "
+            "time).</p>"
+            + _table(["Month", "Segment", "Target", "Delivered", "Expected by now", "Forecast"], table_rows)
+        )
+        keys = [f"{p:%Y-%m}/{seg}" for p, _, seg, *_ in rows]
+        message = AlertMessage(
+            alerts.marketing_to,
+            f"MQL delivery behind pace: {', '.join(keys)}",
+            body,
+            _message_id("delivery", keys, alerts.from_email),
+        )
+        return message, "marketing", None
+
+    def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
+        conn.execute(
+            """
+            UPDATE sla.marketing_delivery SET alerted_at = now(), alert_id = %s
+            WHERE (period, segment) IN (SELECT * FROM unnest(%s::date[], %s::text[]))
+            """,
+            (alert_id, [r[0] for r in rows], [r[2] for r in rows]),
+        )
+
+    return _announce_groups(
+        dsn, [None], lock_rows, compose, mark, "delivery_behind", "marketing", sender, run_id
+    ).as_dict()

@@ -1,0 +1,101 @@
+"""One SLA run: read the clocks at a moment, fold them into `sla.*`, measure delivery, send the alerts.
+
+The DAG's tasks and `smarketing sla ...` call these same functions; the moment (`as_of`) is the run's
+data-interval end, or any past instant for a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import pandas as pd
+
+from smarketing.sla import alerts as alerting
+from smarketing.sla.clock import calendars_for, evaluate_clocks
+from smarketing.sla.delivery import pace, read_mqls_for_pace, write_delivery
+from smarketing.sla.settings import SlaSettings
+from smarketing.sla.store import DEFAULT_REEVALUATE_DAYS, SLA_LOCK_KEY, read_inputs, write_followups
+from smarketing.warehouse.connection import transaction
+
+log = logging.getLogger(__name__)
+
+
+def as_utc(moment: object | None) -> pd.Timestamp:
+    """A moment as a UTC timestamp (naive values are UTC); None is now."""
+    stamp = pd.Timestamp.now(tz="UTC") if moment is None else pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def evaluate_followups(
+    dsn: str,
+    settings: SlaSettings,
+    as_of: object | None = None,
+    *,
+    reevaluate_days: int = DEFAULT_REEVALUATE_DAYS,
+) -> dict[str, object]:
+    """Read every running clock at `as_of` and fold the readings into the SLA tables (one transaction)."""
+    moment = as_utc(as_of)
+    with transaction(dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SLA_LOCK_KEY,))
+        inputs = read_inputs(conn, settings, moment, reevaluate_days=reevaluate_days)
+        readings = evaluate_clocks(inputs, settings, moment, calendars_for(settings))
+        stats = write_followups(conn, readings, settings)
+    summary = {
+        "as_of": moment.isoformat(),
+        "evaluated": stats.evaluated,
+        "written": stats.written,
+        "new_breaches": stats.new_breaches,
+        "recycled": stats.recycled,
+        "status": dict(sorted(Counter(readings["status"]).items())),
+        "accept_status": dict(sorted(Counter(readings["accept_status"].dropna()).items())),
+    }
+    if stats.written < stats.evaluated:
+        log.info("%d reading(s) older than the stored ones were not written", stats.evaluated - stats.written)
+    return summary
+
+
+def measure_delivery(dsn: str, settings: SlaSettings, as_of: object | None = None) -> list[dict[str, object]]:
+    """Marketing delivery against target for the month of `as_of` and the one before."""
+    moment = as_utc(as_of)
+    if not settings.targets:
+        return []
+    with transaction(dsn) as conn:
+        rows = pace(read_mqls_for_pace(conn, settings, moment), settings, moment)
+        write_delivery(conn, rows)
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+        for row in rows.drop(columns=["evaluated_at"]).to_dict("records")
+    ]
+
+
+def send_alerts(
+    dsn: str,
+    settings: SlaSettings,
+    as_of: object | None = None,
+    *,
+    sender: alerting.Sender | None = None,
+    run_id: str = "cli",
+) -> dict[str, object]:
+    """New breaches to their owners, due escalations to managers, delivery behind pace to marketing.
+
+    Raises AlertDeliveryError after trying every group if any message could not be sent (those stay
+    unmarked, so a retry sends exactly them).
+    """
+    moment = as_utc(as_of)
+    if not settings.alerts.configured:
+        log.warning(
+            "no SLA alert recipients configured (sla.alerts or the %s Variable)", alerting.ALERTS_VARIABLE
+        )
+        return {"configured": False}
+    sender = sender or alerting.SmtpSender(settings.alerts.smtp_conn_id, settings.alerts.from_email)
+    result = {
+        "configured": True,
+        "breaches": alerting.announce_breaches(dsn, settings, sender, run_id=run_id),
+        "escalations": alerting.escalate_breaches(dsn, settings, sender, moment, run_id=run_id),
+        "delivery": alerting.announce_delivery_behind(dsn, settings, sender, run_id=run_id),
+    }
+    failed = {k: v["failed"] for k, v in result.items() if isinstance(v, dict) and v.get("failed")}
+    if failed:
+        raise alerting.AlertDeliveryError(f"SLA alerts not sent, will be retried: {failed}")
+    return result

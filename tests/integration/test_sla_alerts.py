@@ -1,0 +1,187 @@
+"""Alerts through Airflow's SMTP provider to a local SMTP sink: once per breach, escalated once."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
+from email import message_from_bytes
+from email.message import Message
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+
+from smarketing.sla.alerts import AlertDeliveryError
+from smarketing.sla.run import evaluate_followups, measure_delivery, send_alerts
+from tests.integration.test_sla_seed import SETTINGS, paris, seed
+
+pytestmark = pytest.mark.integration
+
+MQL = "marketingqualifiedlead"
+MONDAY_10 = paris("2026-11-23 10:00")
+ADDRESSES = ("alice@northwind.example", "sales-team@northwind.example", "marketing@northwind.example")
+ALERTING = replace(SETTINGS, alerts=replace(SETTINGS.alerts, smtp_conn_id="smtp_sla_test"))
+
+
+class Sink:
+    """Collects what the SMTP server accepted; `refuse` makes it answer 451 (temporary failure)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.refuse:
+            return "451 Try again later"
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for rcpt, m in self.messages if address in rcpt]
+
+
+@pytest.fixture()
+def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
+    handler = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 10},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_SLA_TEST", json.dumps(connection))
+    monkeypatch.delenv("SMARKETING_SLA_ALERTS", raising=False)
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture()
+def breached(clean_warehouse: str) -> str:
+    """Three MQLs handed over Monday 10:00, none touched: owners crm:1 (own address), crm:2 (team), none."""
+    seed(
+        clean_warehouse,
+        owners=[("crm:1", "crm:9", None), ("crm:2", "crm:9", None), ("crm:9", None, None)],
+        leads=[
+            {"lead_id": 11, "owner_id": "crm:1"},
+            {"lead_id": 12, "owner_id": "crm:1"},
+            {"lead_id": 21, "owner_id": "crm:2"},
+            {"lead_id": 31},
+        ],
+        stages=[(i, MQL, MONDAY_10) for i in (11, 12, 21, 31)],
+    )
+    return clean_warehouse
+
+
+def body(message: Message) -> str:
+    parts = [p for p in message.walk() if p.get_content_type() == "text/html"]
+    return parts[0].get_payload(decode=True).decode()
+
+
+def test_two_runs_over_the_same_breaches_send_one_alert_each(breached: str, sink: Sink) -> None:
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 15:00"))
+    first = send_alerts(breached, ALERTING, paris("2026-11-23 15:00"), run_id="run-1")
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 15:30"))
+    second = send_alerts(breached, ALERTING, paris("2026-11-23 15:30"), run_id="run-2")
+
+    assert first["breaches"]["messages"] == 3 and first["breaches"]["rows"] == 4
+    assert second["breaches"]["messages"] == 0
+    assert len(sink.messages) == 3
+    alice = sink.to("alice@northwind.example")
+    assert len(alice) == 1
+    text = body(alice[0])
+    assert "11" in text and "12" in text and "Mon 23 Nov 2026 14:00 CET" in text
+    assert "@" not in text
+    team = sink.to("sales-team@northwind.example")
+    assert len(team) == 2  # crm:2 has no address of its own; the unassigned lead goes to the team too
+    assert all("@" not in body(m) for m in team)
+    assert len({m["Message-ID"] for _, m in sink.messages}) == 3
+
+    with psycopg.connect(breached) as conn:
+        unannounced = conn.execute("SELECT count(*) FROM sla.breaches WHERE alerted_at IS NULL").fetchone()[0]
+        dump = conn.execute("SELECT string_agg(a::text, ' ') FROM sla.alerts a").fetchone()[0]
+        routes = conn.execute("SELECT owner_id, route FROM sla.alerts ORDER BY owner_id").fetchall()
+    assert unannounced == 0
+    assert not any(address in dump for address in ADDRESSES)
+    assert routes == [("crm:1", "owner"), ("crm:2", "team"), (None, "team")]
+
+
+def test_escalation_fires_once_after_the_further_delay(breached: str, sink: Sink) -> None:
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 15:00"))
+    send_alerts(breached, ALERTING, paris("2026-11-23 15:00"))
+    early = send_alerts(breached, ALERTING, paris("2026-11-23 15:59"))
+    assert early["escalations"]["messages"] == 0  # due 14:00 + 2 business hours = 16:00
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 16:00"))
+    first = send_alerts(breached, ALERTING, paris("2026-11-23 16:00"))
+    again = send_alerts(breached, ALERTING, paris("2026-11-23 17:00"))
+    # crm:1 and crm:2 report to crm:9 (no own address: the team), the unassigned lead has no manager.
+    assert first["escalations"] == {"messages": 2, "rows": 4, "failed": [], "unroutable": []}
+    assert again["escalations"]["messages"] == 0
+    escalations = [m for _, m in sink.messages if m["Subject"].startswith("SLA escalation")]
+    assert len(escalations) == 2
+    assert "crm:1" in body(escalations[0]) + body(escalations[1])
+
+
+def test_a_breach_touched_before_its_escalation_is_not_escalated(breached: str, sink: Sink) -> None:
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 15:00"))
+    send_alerts(breached, ALERTING, paris("2026-11-23 15:00"))
+    seed(breached, touches=[(11, "call", paris("2026-11-23 15:30"))])
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 16:00"))
+    send_alerts(breached, ALERTING, paris("2026-11-23 16:00"))
+    with psycopg.connect(breached) as conn:
+        escalated = conn.execute(
+            "SELECT lead_id FROM sla.breaches WHERE escalated_at IS NOT NULL AND kind = 'first_touch' ORDER BY 1"
+        ).fetchall()
+    assert escalated == [(12,), (21,), (31,)]  # the unassigned lead escalates to the team
+
+
+def test_a_failed_send_marks_nothing_and_the_retry_sends_it(breached: str, sink: Sink) -> None:
+    evaluate_followups(breached, ALERTING, paris("2026-11-23 15:00"))
+    sink.refuse = True
+    with pytest.raises(AlertDeliveryError) as failure:
+        send_alerts(breached, ALERTING, paris("2026-11-23 15:00"))
+    assert "@" not in str(failure.value)
+    with psycopg.connect(breached) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM sla.breaches WHERE alerted_at IS NOT NULL").fetchone()[0] == 0
+        )
+        assert conn.execute("SELECT count(*) FROM sla.alerts").fetchone()[0] == 0
+    sink.refuse = False
+    retried = send_alerts(breached, ALERTING, paris("2026-11-23 15:00"))
+    assert retried["breaches"]["messages"] == 3
+    assert len(sink.messages) == 3
+
+
+def test_marketing_is_told_once_when_delivery_falls_behind(breached: str, sink: Sink) -> None:
+    # Four MQLs by Monday 23 November against 40 a month: 14 of November's 19 business days are over.
+    moment = paris("2026-11-23 18:00")
+    rows = {
+        r["segment"]: r for r in measure_delivery(breached, ALERTING, moment) if r["period"] == "2026-11-01"
+    }
+    assert rows["all"]["delivered"] == 4 and rows["all"]["status"] == "behind"
+    first = send_alerts(breached, ALERTING, moment)
+    measure_delivery(breached, ALERTING, moment + pd_hours(1))
+    second = send_alerts(breached, ALERTING, moment + pd_hours(1))
+    assert first["delivery"]["messages"] == 1 and second["delivery"]["messages"] == 0
+    told = sink.to("marketing@northwind.example")
+    assert len(told) == 1 and "2026-11/all" in told[0]["Subject"]
+    assert "@" not in body(told[0])
+
+
+def test_nothing_is_sent_without_recipients(breached: str, sink: Sink) -> None:
+    bare = replace(ALERTING, alerts=replace(ALERTING.alerts, team_to=None, recipients={}, marketing_to=None))
+    evaluate_followups(breached, bare, paris("2026-11-23 15:00"))
+    assert send_alerts(breached, bare, paris("2026-11-23 15:00")) == {"configured": False}
+    assert sink.messages == []
+
+
+def pd_hours(n: int):
+    import pandas as pd
+
+    return pd.Timedelta(hours=n)
