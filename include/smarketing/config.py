@@ -827,9 +827,36 @@ class MarketingSla(_Model):
     alert_from_share: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.25
 
 
+_EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _email_address(value: str) -> str:
+    if not _EMAIL_ADDRESS.fullmatch(value):
+        raise ValueError(f"invalid e-mail address {value!r}: write name@domain, e.g. sales-ops@example.com")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class SlaAlerts(_Model):
+    """Where SLA alerts go, through the Airflow SMTP connection `smtp_conn_id`.
+
+    Personal addresses are better kept out of this file: the Airflow Variable `smarketing_sla_alerts`
+    adds or overrides every entry (JSON with the same keys). An owner without an address gets `team`.
+    """
+
+    smtp_conn_id: Text = "smtp_default"
+    from_email: EmailAddress | None = None
+    team: EmailAddress | None = None
+    marketing: EmailAddress | None = None
+    recipients: dict[Text, EmailAddress] = Field(default_factory=dict)
+
+
 class Sla(_Model):
     sales: SalesSla = SalesSla()
     marketing: MarketingSla | None = None
+    alerts: SlaAlerts = SlaAlerts()
 
 
 # ---------------------------------------------------------------------------------------------

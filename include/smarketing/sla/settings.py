@@ -113,14 +113,12 @@ def calendar_spec(organization: Any) -> CalendarSpec:
 
 
 def _alerts(model: Any) -> AlertSettings:
-    if model is None:
-        return AlertSettings()
     return AlertSettings(
-        smtp_conn_id=getattr(model, "smtp_conn_id", None) or "smtp_default",
-        from_email=getattr(model, "from_email", None),
-        team_to=getattr(model, "team", None),
-        marketing_to=getattr(model, "marketing", None),
-        recipients=dict(getattr(model, "recipients", None) or {}),
+        smtp_conn_id=model.smtp_conn_id,
+        from_email=model.from_email,
+        team_to=model.team,
+        marketing_to=model.marketing,
+        recipients=dict(model.recipients),
     )
 
 
@@ -139,10 +137,10 @@ def settings_from_agreement(agreement: Agreement) -> SlaSettings:
         sql_stages=tuple(vocabulary.sql_stages),
         recycle_stage=vocabulary.recycle_stage,
         disqualified_stages=tuple(vocabulary.disqualified_stages),
-        owner_time_zones=bool(getattr(sales, "owner_time_zones", True)),
+        owner_time_zones=sales.owner_time_zones,
         monthly_target=None if target is None else int(target.monthly),
         segment_targets={} if target is None else {k: int(v) for k, v in target.segments.items()},
-        behind_tolerance=float(getattr(marketing, "behind_tolerance", None) or DEFAULT_BEHIND_TOLERANCE),
-        alert_from_share=float(getattr(marketing, "alert_from_share", None) or DEFAULT_ALERT_FROM_SHARE),
-        alerts=_alerts(getattr(agreement.sla, "alerts", None)),
+        behind_tolerance=DEFAULT_BEHIND_TOLERANCE if marketing is None else marketing.behind_tolerance,
+        alert_from_share=DEFAULT_ALERT_FROM_SHARE if marketing is None else marketing.alert_from_share,
+        alerts=_alerts(agreement.sla.alerts),
     )
