@@ -81,7 +81,7 @@ BEGIN
     LOOP
         EXECUTE format($f$
             CREATE TABLE raw.%1$I (
-                batch_id          bigint      NOT NULL REFERENCES ops.load_batches (batch_id),
+                batch_id          bigint      NOT NULL,  -- ops.load_batches; no FK: a per-row RI check would double COPY time, and landing writes both in one transaction
                 record_no         integer     NOT NULL,
                 source_system     text        NOT NULL,
                 source_id         text        NOT NULL,
@@ -90,6 +90,13 @@ BEGIN
                 PRIMARY KEY (batch_id, record_no)
             )$f$, obj);
         EXECUTE format('CREATE INDEX ON raw.%1$I (source_system, source_id)', obj);
+        -- The core build re-resolves facts whose lead arrived after them (any landing order works).
+        IF obj IN ('marketing_events', 'sales_activities', 'deals', 'lifecycle_history') THEN
+            EXECUTE format('CREATE INDEX ON raw.%1$I (source_system, (payload->>%2$L))', obj, 'lead_source_id');
+        END IF;
+        IF obj = 'deals' THEN
+            EXECUTE format('CREATE INDEX ON raw.%1$I (source_system, (payload->>%2$L))', obj, 'company_source_id');
+        END IF;
         EXECUTE format('COMMENT ON TABLE raw.%1$I IS %2$L', obj,
             'Landed ' || obj || ' records exactly as received, keyed by canonical field names; append-only history.');
         EXECUTE format('COMMENT ON COLUMN raw.%1$I.batch_id IS %2$L', obj, 'Batch that landed the record (ops.load_batches).');
@@ -165,6 +172,8 @@ CREATE TABLE core.companies (
     attributes      jsonb       NOT NULL DEFAULT '{}'::jsonb
 );
 CREATE UNIQUE INDEX companies_domain_key ON core.companies (domain) WHERE domain IS NOT NULL;
+-- A company without a domain is its own company, one per source record.
+CREATE UNIQUE INDEX companies_source_key ON core.companies (source_system, source_id) WHERE domain IS NULL;
 COMMENT ON TABLE core.companies IS 'Companies (accounts), one row per real company across sources (matched by normalised web domain).';
 COMMENT ON COLUMN core.companies.company_id IS 'Warehouse company id.';
 COMMENT ON COLUMN core.companies.source_system IS 'Source of the most recently updated record for this company.';
@@ -179,15 +188,22 @@ COMMENT ON COLUMN core.companies.updated_at IS 'Last modification time in the so
 COMMENT ON COLUMN core.companies.attributes IS 'Every other source field, by its source name.';
 
 CREATE TABLE core.company_sources (
-    source_system   text   NOT NULL,
-    source_id       text   NOT NULL,
-    company_id      bigint NOT NULL REFERENCES core.companies (company_id),
+    source_system     text        NOT NULL,
+    source_id         text        NOT NULL,
+    company_id        bigint      NOT NULL REFERENCES core.companies (company_id),
+    source_updated_at timestamptz,
+    batch_id          bigint      NOT NULL,
+    record            jsonb       NOT NULL,
     PRIMARY KEY (source_system, source_id)
 );
-COMMENT ON TABLE core.company_sources IS 'Which source record is which warehouse company.';
+CREATE INDEX company_sources_company_idx ON core.company_sources (company_id);
+COMMENT ON TABLE core.company_sources IS 'Which source record is which warehouse company, with the latest version of each record (core.companies merges them).';
 COMMENT ON COLUMN core.company_sources.source_system IS 'Source system name.';
 COMMENT ON COLUMN core.company_sources.source_id IS 'Company id in the source.';
 COMMENT ON COLUMN core.company_sources.company_id IS 'Warehouse company id.';
+COMMENT ON COLUMN core.company_sources.source_updated_at IS 'Last-modified time of this version in the source.';
+COMMENT ON COLUMN core.company_sources.batch_id IS 'Batch that landed this version.';
+COMMENT ON COLUMN core.company_sources.record IS 'The landed payload of this version.';
 
 CREATE TABLE core.owners (
     owner_id        text PRIMARY KEY,
@@ -230,6 +246,8 @@ CREATE TABLE core.leads (
     attributes       jsonb       NOT NULL DEFAULT '{}'::jsonb
 );
 CREATE UNIQUE INDEX leads_email_key ON core.leads (email_normalized) WHERE email_normalized IS NOT NULL;
+-- A lead without a usable e-mail is its own lead, one per source record.
+CREATE UNIQUE INDEX leads_source_key ON core.leads (source_system, source_id) WHERE email_normalized IS NULL;
 CREATE INDEX leads_company_idx ON core.leads (company_id);
 COMMENT ON TABLE core.leads IS 'Leads and contacts, one row per person across CRM and marketing tool (matched by normalised e-mail).';
 COMMENT ON COLUMN core.leads.lead_id IS 'Warehouse lead id (stable; use it instead of e-mail everywhere downstream).';
@@ -259,6 +277,8 @@ CREATE TABLE core.lead_sources (
     PRIMARY KEY (source_system, source_id)
 );
 CREATE INDEX lead_sources_lead_idx ON core.lead_sources (lead_id);
+-- Leads to re-merge when a company record they point at arrives or moves.
+CREATE INDEX lead_sources_company_idx ON core.lead_sources (source_system, (record->>'company_source_id'));
 COMMENT ON TABLE core.lead_sources IS 'The latest version of every source record of a lead; core.leads merges them.';
 COMMENT ON COLUMN core.lead_sources.source_system IS 'Source system name.';
 COMMENT ON COLUMN core.lead_sources.source_id IS 'Contact id in the source.';

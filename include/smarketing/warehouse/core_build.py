@@ -1,0 +1,164 @@
+"""Fold newly landed raw batches into the core model (sql/core/*.sql), then match personas.
+
+One build is one transaction: the SQL steps, the persona update and the per-object watermark
+(ops.core_builds.last_batch_id) commit together, so a failed build leaves core as it was and the next
+one folds the same batches again. Builds are serialised by an advisory lock; landings may continue
+while a build runs (their batches get higher ids and wait for the next build).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import psycopg
+
+from smarketing.paths import CORE_SQL_DIR
+from smarketing.warehouse.connection import connect
+from smarketing.warehouse.loading import RAW_OBJECTS, committed_high_water
+
+log = logging.getLogger(__name__)
+
+# Arbitrary constant: one core build at a time per warehouse.
+BUILD_LOCK_KEY = 4_242_003
+BUILD_WORK_MEM = "256MB"
+
+
+class _Match(Protocol):
+    job_title_regex: str | None
+
+
+class Persona(Protocol):
+    id: str
+    match: _Match
+
+
+def build_core(
+    dsn: str, config: Any | None, *, rematch_personas: bool = False, sql_dir: Path = CORE_SQL_DIR
+) -> dict[str, int]:
+    """Fold every raw batch not yet in core; returns rows upserted per core table and skipped-row counts.
+
+    `config` is the agreement (anything with `.personas`); None skips persona matching. Personas are
+    matched on the leads this build touched, or on every lead with `rematch_personas=True` (after the
+    agreement's personas changed).
+    """
+    steps = sorted(sql_dir.glob("*.sql"))
+    if not steps:
+        raise FileNotFoundError(f"no core build steps in {sql_dir}")
+    personas: Sequence[Persona] = list(getattr(config, "personas", None) or []) if config is not None else []
+    with connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK_KEY,))
+        # The steps sort and hash whole windows of raw rows; the 4MB default spills them to disk.
+        conn.execute(f"SET LOCAL work_mem = '{BUILD_WORK_MEM}'")
+        # JIT compiles each wide merge for about a second and wins nothing back at these row counts.
+        conn.execute("SET LOCAL jit = off")
+        high = committed_high_water(conn)
+        _open_window(conn, high)
+        for step in steps:
+            started = time.monotonic()
+            conn.execute(step.read_text(encoding="utf-8"))  # type: ignore[arg-type]  # trusted project SQL
+            log.info("core build step %s took %.2fs", step.name, time.monotonic() - started)
+        rows = conn.execute("SELECT key, n FROM _build_stats ORDER BY key").fetchall()
+        stats = {str(key): int(n) for key, n in rows}
+        if config is not None:
+            stats["leads.personas"] = assign_personas(conn, personas, everyone=rematch_personas)
+        _advance_watermarks(conn, high)
+    log.info("core build up to batch %s: %s", high, stats)
+    return stats
+
+
+def _open_window(conn: psycopg.Connection, high: int) -> None:
+    conn.execute(
+        """
+        CREATE TEMP TABLE _build_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)
+            ON COMMIT DROP;
+        CREATE TEMP TABLE _build_stats (key text PRIMARY KEY, n bigint NOT NULL) ON COMMIT DROP;
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO _build_window (object, low, high)
+        SELECT o, COALESCE(b.last_batch_id, 0), greatest(%(high)s, COALESCE(b.last_batch_id, 0))
+        FROM unnest(%(objects)s::text[]) AS o
+        LEFT JOIN ops.core_builds b ON b.object = o
+        """,
+        {"high": high, "objects": list(RAW_OBJECTS)},
+    )
+
+
+def _advance_watermarks(conn: psycopg.Connection, high: int) -> None:
+    conn.execute(
+        """
+        INSERT INTO ops.core_builds (object, last_batch_id, built_at)
+        SELECT o, %(high)s, now() FROM unnest(%(objects)s::text[]) AS o
+        ON CONFLICT (object) DO UPDATE
+           SET last_batch_id = EXCLUDED.last_batch_id, built_at = EXCLUDED.built_at
+         WHERE ops.core_builds.last_batch_id < EXCLUDED.last_batch_id
+        """,
+        {"high": high, "objects": list(RAW_OBJECTS)},
+    )
+
+
+# -- personas ---------------------------------------------------------------------------------------
+def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, everyone: bool = False) -> int:
+    """Set core.leads.persona_id from the first persona whose job_title_regex matches (Python `re`).
+
+    Works on the leads this build touched (`_touched_leads`), or all leads. Returns leads changed.
+    """
+    scope = "" if everyone else "WHERE l.lead_id IN (SELECT lead_id FROM _touched_leads)"
+    leads = _read_frame(conn, f"SELECT l.lead_id, l.job_title, l.persona_id FROM core.leads l {scope}")
+    if leads.empty:
+        return 0
+    chosen = match_personas(leads["job_title"], personas)
+    current = leads["persona_id"].astype(object).where(leads["persona_id"].notna(), None)
+    differs = chosen.fillna("\x00") != current.fillna("\x00")
+    changed = pd.DataFrame({"lead_id": leads.loc[differs, "lead_id"], "persona_id": chosen[differs]})
+    if changed.empty:
+        return 0
+    conn.execute("CREATE TEMP TABLE _personas (lead_id bigint PRIMARY KEY, persona_id text) ON COMMIT DROP")
+    lines = changed["lead_id"].astype(str) + "\t" + changed["persona_id"].fillna("\\N").astype(str)
+    with conn.cursor() as cur, cur.copy("COPY _personas (lead_id, persona_id) FROM STDIN") as copy:
+        copy.write("\n".join(lines.tolist()) + "\n")
+    result = conn.execute(
+        """
+        UPDATE core.leads l SET persona_id = p.persona_id
+        FROM _personas p
+        WHERE l.lead_id = p.lead_id AND l.persona_id IS DISTINCT FROM p.persona_id
+        """
+    )
+    conn.execute("DROP TABLE _personas")
+    return result.rowcount
+
+
+def match_personas(job_titles: pd.Series, personas: Sequence[Persona]) -> pd.Series:
+    """The id of the first persona whose regex matches each title (None when none does)."""
+    # Object dtype keeps Python `re` semantics (Arrow-backed strings would use RE2).
+    titles = job_titles.astype(object).where(job_titles.notna(), None)
+    chosen = pd.Series([None] * len(titles), index=titles.index, dtype=object)
+    for persona in personas:  # a handful of personas, each matched column-wise
+        pattern = getattr(getattr(persona, "match", None), "job_title_regex", None)
+        if not pattern:
+            continue
+        with warnings.catch_warnings():  # groups in an agreement's regex are fine: only the match counts
+            warnings.simplefilter("ignore", UserWarning)
+            found = titles.str.contains(pattern, regex=True, na=False).astype(bool)
+        hit = found & chosen.isna()
+        chosen[hit] = persona.id
+    return chosen
+
+
+def _read_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)") as copy:  # type: ignore[arg-type]
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(
+        buffer, dtype={"job_title": object, "persona_id": object}, keep_default_na=False, na_values=[""]
+    )

@@ -1,0 +1,31 @@
+-- Core build, step 0: the scratch tables the steps hand to each other.
+-- The caller (smarketing.warehouse.core_build) has already created, in the same transaction:
+--   _build_window (object, low, high): fold raw batches with low < batch_id <= high of each object
+--   _build_stats (key, n):             counts each step reports back
+-- Every step reads the latest version of each source record among ALL landed batches up to `high`,
+-- for the records that have a new version in the window, so folding batch by batch or all at once
+-- gives the same core.
+
+-- Company source records that were added or moved to another company (re-merge leads, deals).
+CREATE TEMP TABLE _changed_company_sources (
+    source_system  text   NOT NULL,
+    source_id      text   NOT NULL,
+    company_id     bigint NOT NULL,
+    old_company_id bigint,
+    PRIMARY KEY (source_system, source_id)
+) ON COMMIT DROP;
+
+-- Companies inserted or changed by this build.
+CREATE TEMP TABLE _touched_companies (company_id bigint NOT NULL) ON COMMIT DROP;
+
+-- Lead source records that changed; old_lead_id differs from lead_id when the record is new or moved.
+CREATE TEMP TABLE _changed_lead_sources (
+    source_system text   NOT NULL,
+    source_id     text   NOT NULL,
+    lead_id       bigint NOT NULL,
+    old_lead_id   bigint,
+    PRIMARY KEY (source_system, source_id)
+) ON COMMIT DROP;
+
+-- Leads inserted or changed by this build (persona matching runs on these).
+CREATE TEMP TABLE _touched_leads (lead_id bigint NOT NULL) ON COMMIT DROP;

@@ -1,0 +1,136 @@
+-- Companies: one per normalised web domain (lower case, no scheme, no www., no path); a record without a
+-- domain is a company of its own. core.company_sources keeps the latest version of every source record;
+-- each affected company is re-merged from them: per field the most recently updated non-null value.
+
+CREATE TEMP TABLE _company_versions ON COMMIT DROP AS
+WITH w AS (SELECT low, high FROM _build_window WHERE object = 'companies'),
+keys AS (
+    SELECT DISTINCT n.source_system, n.source_id
+    FROM raw.companies n, w
+    WHERE n.batch_id > w.low AND n.batch_id <= w.high
+),
+latest AS (
+    SELECT DISTINCT ON (r.source_system, r.source_id)
+           r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
+    FROM (
+        -- every version in the window, plus older versions of the same records
+        SELECT r.* FROM raw.companies r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        UNION ALL
+        SELECT r.* FROM raw.companies r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+    ) r
+    ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
+)
+SELECT l.*,
+       NULLIF(split_part(regexp_replace(lower(btrim(l.p->>'domain')), '^([a-z][a-z0-9+.-]*://)?(www\.)?', ''), '/', 1), '')
+           AS domain_norm
+FROM latest l;
+
+-- temp tables are never auto-analysed; the next joins need real row counts
+ANALYZE _company_versions;
+
+WITH ins AS (
+    INSERT INTO core.companies (source_system, source_id, domain)
+    SELECT DISTINCT ON (domain_norm) source_system, source_id, domain_norm
+    FROM _company_versions
+    WHERE domain_norm IS NOT NULL
+    ORDER BY domain_norm, source_system, source_id
+    ON CONFLICT (domain) WHERE domain IS NOT NULL DO NOTHING
+    RETURNING company_id
+)
+INSERT INTO _touched_companies SELECT company_id FROM ins;
+
+WITH ins AS (
+    INSERT INTO core.companies (source_system, source_id)
+    SELECT source_system, source_id FROM _company_versions WHERE domain_norm IS NULL
+    ON CONFLICT (source_system, source_id) WHERE domain IS NULL DO NOTHING
+    RETURNING company_id
+)
+INSERT INTO _touched_companies SELECT company_id FROM ins;
+
+WITH targets AS (
+    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p,
+           COALESCE(d.company_id, o.company_id) AS company_id
+    FROM _company_versions v
+    LEFT JOIN core.companies d ON d.domain = v.domain_norm
+    LEFT JOIN core.companies o
+           ON v.domain_norm IS NULL AND o.domain IS NULL
+          AND o.source_system = v.source_system AND o.source_id = v.source_id
+),
+prev AS (
+    SELECT s.source_system, s.source_id, s.company_id
+    FROM core.company_sources s JOIN _company_versions v USING (source_system, source_id)
+),
+up AS (
+    INSERT INTO core.company_sources AS s (source_system, source_id, company_id, source_updated_at, batch_id, record)
+    SELECT source_system, source_id, company_id, source_updated_at, batch_id, p FROM targets
+    ON CONFLICT (source_system, source_id) DO UPDATE
+       SET company_id = EXCLUDED.company_id, source_updated_at = EXCLUDED.source_updated_at,
+           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record
+     -- a re-delivered identical version changes nothing
+     WHERE (s.company_id, s.source_updated_at, s.batch_id, s.record)
+           IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record)
+    RETURNING s.source_system, s.source_id, s.company_id
+)
+INSERT INTO _changed_company_sources (source_system, source_id, company_id, old_company_id)
+SELECT up.source_system, up.source_id, up.company_id, prev.company_id
+FROM up LEFT JOIN prev USING (source_system, source_id);
+ANALYZE _changed_company_sources;
+
+WITH affected AS (
+    SELECT company_id FROM _changed_company_sources
+    UNION
+    SELECT old_company_id FROM _changed_company_sources WHERE old_company_id IS NOT NULL
+),
+src AS (
+    SELECT s.company_id, s.source_system, s.source_id, s.batch_id, s.record AS p,
+           COALESCE(s.source_updated_at, (s.record->>'updated_at')::timestamptz) AS version_at
+    FROM core.company_sources s JOIN affected a USING (company_id)
+),
+merged AS (
+    SELECT company_id,
+           (array_agg(source_system ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
+               AS source_system,
+           (array_agg(source_id ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
+               AS source_id,
+           (array_agg(p->>'name' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'name' IS NOT NULL))[1] AS name,
+           (array_agg(p->>'industry' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'industry' IS NOT NULL))[1] AS industry,
+           (array_agg(round((p->>'employees')::numeric)::integer
+                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE jsonb_typeof(p->'employees') = 'number'))[1] AS employees,
+           (array_agg((p->>'annual_revenue')::numeric(18, 2)
+                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE jsonb_typeof(p->'annual_revenue') = 'number'))[1] AS annual_revenue,
+           (array_agg(p->>'country' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
+           max(version_at) AS updated_at
+    FROM src
+    GROUP BY company_id
+),
+attrs AS (
+    SELECT company_id, jsonb_object_agg(key, value) AS attributes
+    FROM (
+        SELECT DISTINCT ON (src.company_id, a.key) src.company_id, a.key, a.value
+        FROM src CROSS JOIN LATERAL jsonb_each(COALESCE(src.p->'attributes', '{}'::jsonb)) a
+        WHERE jsonb_typeof(a.value) <> 'null'
+        ORDER BY src.company_id, a.key, src.version_at DESC NULLS LAST, src.batch_id DESC, src.source_system, src.source_id
+    ) latest_values
+    GROUP BY company_id
+),
+changed AS (
+    UPDATE core.companies c
+       SET source_system = m.source_system, source_id = m.source_id, name = m.name, industry = m.industry,
+           employees = m.employees, annual_revenue = m.annual_revenue, country = m.country,
+           updated_at = m.updated_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
+      FROM merged m LEFT JOIN attrs a USING (company_id)
+     WHERE c.company_id = m.company_id
+       AND (c.source_system, c.source_id, c.name, c.industry, c.employees, c.annual_revenue, c.country,
+            c.updated_at, c.attributes)
+           IS DISTINCT FROM (m.source_system, m.source_id, m.name, m.industry, m.employees, m.annual_revenue,
+                             m.country, m.updated_at, COALESCE(a.attributes, '{}'::jsonb))
+    RETURNING c.company_id
+)
+INSERT INTO _touched_companies SELECT company_id FROM changed;
+
+INSERT INTO _build_stats (key, n) SELECT 'companies', count(DISTINCT company_id) FROM _touched_companies;

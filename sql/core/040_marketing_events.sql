@@ -1,0 +1,79 @@
+-- Marketing events, id "<source_system>:<source id>", lead resolved through core.lead_sources of the same
+-- source system. Candidates: records with a new version in the window, plus records whose lead record
+-- arrived or moved in this build (an event landed before its contact is folded in once the contact is).
+-- Rows whose lead does not resolve, whose type is not in core.event_types or that have no time are not
+-- inserted; they stay in raw and are counted.
+
+CREATE TEMP TABLE _event_keys ON COMMIT DROP AS
+WITH w AS (SELECT low, high FROM _build_window WHERE object = 'marketing_events')
+SELECT r.source_system, r.source_id
+FROM raw.marketing_events r, w
+WHERE r.batch_id > w.low AND r.batch_id <= w.high
+UNION
+-- records already folded whose lead record arrived or moved (newer ones are candidates already)
+SELECT r.source_system, r.source_id
+FROM _changed_lead_sources c
+JOIN raw.marketing_events r
+  ON r.source_system = c.source_system AND (r.payload->>'lead_source_id') = c.source_id
+CROSS JOIN w
+WHERE c.old_lead_id IS DISTINCT FROM c.lead_id AND r.batch_id <= w.low;
+
+-- temp tables are never auto-analysed; the next joins need real row counts
+ANALYZE _event_keys;
+
+CREATE TEMP TABLE _event_rows ON COMMIT DROP AS
+WITH w AS (SELECT low, high FROM _build_window WHERE object = 'marketing_events'),
+v AS (
+    SELECT DISTINCT ON (r.source_system, r.source_id) r.source_system, r.source_id, r.payload AS p
+    FROM (
+        -- every version in the window, plus older versions of the same records
+        SELECT r.* FROM raw.marketing_events r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        UNION ALL
+        SELECT r.* FROM raw.marketing_events r JOIN _event_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+    ) r
+    ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
+)
+SELECT v.source_system || ':' || v.source_id AS event_id,
+       ls.lead_id,
+       v.p->>'event_type' AS event_type,
+       (v.p->>'occurred_at')::timestamptz AS occurred_at,
+       v.p->>'campaign_id' AS campaign_id,
+       v.p->>'content_topic' AS content_topic,
+       v.source_system,
+       COALESCE(v.p->'attributes', '{}'::jsonb) AS attributes,
+       CASE WHEN ls.lead_id IS NULL THEN 'orphans'
+            WHEN t.event_type IS NULL THEN 'unknown_type'
+            WHEN v.p->>'occurred_at' IS NULL THEN 'incomplete'
+            ELSE 'ok' END AS status
+FROM v
+LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = (v.p->>'lead_source_id')
+LEFT JOIN core.event_types t ON t.event_type = (v.p->>'event_type');
+
+-- temp tables are never auto-analysed; the next joins need real row counts
+ANALYZE _event_rows;
+
+WITH up AS (
+    INSERT INTO core.marketing_events AS e
+           (event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, attributes)
+    SELECT event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, attributes
+    FROM _event_rows WHERE status = 'ok'
+    ON CONFLICT (event_id) DO UPDATE
+       SET lead_id = EXCLUDED.lead_id, event_type = EXCLUDED.event_type, occurred_at = EXCLUDED.occurred_at,
+           campaign_id = EXCLUDED.campaign_id, content_topic = EXCLUDED.content_topic,
+           attributes = EXCLUDED.attributes
+     WHERE (e.lead_id, e.event_type, e.occurred_at, e.campaign_id, e.content_topic, e.attributes)
+           IS DISTINCT FROM (EXCLUDED.lead_id, EXCLUDED.event_type, EXCLUDED.occurred_at, EXCLUDED.campaign_id,
+                             EXCLUDED.content_topic, EXCLUDED.attributes)
+    RETURNING 1
+),
+-- a newer version that no longer qualifies replaces the older one: it leaves core too
+gone AS (
+    DELETE FROM core.marketing_events e USING _event_rows r
+    WHERE e.event_id = r.event_id AND r.status <> 'ok'
+    RETURNING 1
+)
+INSERT INTO _build_stats (key, n)
+SELECT 'marketing_events', (SELECT count(*) FROM up)
+UNION ALL SELECT 'marketing_events.removed', (SELECT count(*) FROM gone)
+UNION ALL SELECT 'marketing_events.' || s, (SELECT count(*) FROM _event_rows WHERE status = s)
+          FROM unnest(ARRAY['orphans', 'unknown_type', 'incomplete']) AS s;
