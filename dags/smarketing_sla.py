@@ -1,0 +1,126 @@
+"""
+### smarketing_sla — the follow-up clock of every handed-over MQL, breaches, alerts, marketing pace
+
+Hourly. Reads every running SLA clock at the end of the hour just covered (`data_interval_end`):
+
+1. **evaluate_followups** — for each MQL handed over to sales (scoring's MQL crossings, or the CRM's own
+   MQL stage): the tier's deadline on the business calendar of the agreement (working hours, public
+   holidays, closed days; the owner's own time zone), the first qualifying touch, the accept/reject
+   decision, and their statuses (pending, at_risk, met, breached_late, breached_open, excluded) into
+   `sla.followups`; new breaches into `sla.breaches`; rejected MQLs into `sla.recycled_leads`.
+   Late-arriving CRM data corrects earlier readings; clocks still running are re-read every hour.
+2. **measure_delivery** — MQLs delivered this month (and last) against `sla.marketing.mql_target`, at a
+   pace pro-rated by business time, with an end-of-month forecast, into `sla.marketing_delivery`.
+3. **send_alerts** — each new breach once to its owner (one e-mail per owner), still-open breaches once
+   to the owner's manager after `sla.sales.escalate_after`, marketing once when behind pace. Sent
+   through the SMTP connection named in `sla.alerts` (skipped, and kept for later, while it does not
+   exist); addresses come from `sla.alerts` and the Airflow Variable `smarketing_sla_alerts`.
+
+**Params**: `as_of` replays the clock at a past moment (touches and stage changes recorded later are
+ignored; newer stored readings are kept), `send_alerts: false` evaluates without sending,
+`reevaluate_days` widens the window of closed clocks that are re-read.
+
+**Rerun** freely: readings are upserts, and a breach is announced and escalated exactly once
+(see docs/sla.md). The same evaluation runs by hand with `smarketing sla evaluate [--as-of ...]`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from smarketing.airflow_support import DEFAULT_ARGS, hourly, task_dsn
+
+
+def _as_of() -> str:
+    """The moment this run reads the clock at: the `as_of` param, else the end of its data interval."""
+    context = get_current_context()
+    moment = context["params"].get("as_of") or context.get("data_interval_end") or context["logical_date"]
+    return str(moment)
+
+
+def _settings():
+    from dataclasses import replace
+
+    from smarketing.config import load_config
+    from smarketing.sla.alerts import with_overrides
+    from smarketing.sla.settings import settings_from_agreement
+
+    settings = settings_from_agreement(load_config())
+    return replace(settings, alerts=with_overrides(settings.alerts))
+
+
+@dag(
+    dag_id="smarketing_sla",
+    schedule=hourly(),
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["smarketing", "sla", "hourly"],
+    doc_md=__doc__,
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            description="Read the clock at this moment (ISO 8601) instead of the end of the data interval.",
+        ),
+        "send_alerts": Param(True, type="boolean", description="Send the alerts that are due."),
+        "reevaluate_days": Param(
+            30, type="integer", minimum=1, description="Closed clocks of MQLs this recent are re-read too."
+        ),
+    },
+)
+def smarketing_sla() -> None:
+    @task
+    def check_agreement() -> str:
+        from smarketing.airflow_support import fail_on_config_error
+
+        return fail_on_config_error()
+
+    @task
+    def prepare_warehouse() -> str:
+        from smarketing.warehouse import migrate
+
+        dsn = task_dsn()
+        migrate.upgrade(dsn)
+        return migrate.current_revision(dsn) or ""
+
+    @task
+    def evaluate_followups() -> dict:
+        from smarketing.sla.run import evaluate_followups as evaluate
+
+        days = int(get_current_context()["params"].get("reevaluate_days") or 30)
+        return evaluate(task_dsn(), _settings(), _as_of(), reevaluate_days=days)
+
+    @task
+    def measure_delivery() -> list[dict]:
+        from smarketing.sla.run import measure_delivery as measure
+
+        return measure(task_dsn(), _settings(), _as_of())
+
+    @task
+    def send_alerts() -> dict:
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from smarketing.sla.run import send_alerts as send
+
+        context = get_current_context()
+        if not context["params"].get("send_alerts", True):
+            raise AirflowSkipException("alerts switched off for this run (param send_alerts)")
+        settings = _settings()
+        try:
+            Connection.get(settings.alerts.smtp_conn_id)
+        except Exception as exc:
+            # Unsent alerts stay unmarked: they go out on the first run after the connection exists.
+            raise AirflowSkipException(f"no SMTP connection {settings.alerts.smtp_conn_id!r}") from exc
+        return send(task_dsn(), settings, _as_of(), run_id=context["run_id"])
+
+    ready = [check_agreement(), prepare_warehouse()]
+    evaluated = evaluate_followups()
+    measured = measure_delivery()
+    ready >> evaluated >> measured >> send_alerts()
+
+
+smarketing_sla()
