@@ -355,7 +355,15 @@ class SourceMapping(_Strict):
     root: str | None = None
     timezone: str = "UTC"
     booleans: Booleans = Booleans()
-    files: tuple[FileSpec, ...] = Field(min_length=1)
+    files: tuple[FileSpec, ...]
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _some_files(cls, value: Any) -> Any:
+        # Checked on the input: a length rule on the result would also fire when one file is invalid.
+        if isinstance(value, list | tuple) and not value:
+            raise ValueError("list at least one file")
+        return value
 
     @field_validator("timezone")
     @classmethod
