@@ -1,0 +1,305 @@
+"""Mautic's REST API as the sandbox serves it: contacts, all-contacts activity, segments.
+
+Shapes follow Mautic 4/5: lists are `{"total": "<n>", "contacts": {"<id>": {...}}}` (an empty list
+comes back as `[]`, as PHP encodes it), paging is `start` / `limit` (30 by default, at most 200 here),
+one `orderBy` / `orderByDir`, and `where[i][col|expr|val]` conditions. Activity is paged by `page`
+with `limit` and filtered on `filters[dateFrom]` / `filters[dateTo]` (UTC, `Y-m-d H:i:s`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smarketing.sandbox.api_hubspot import Answer
+from smarketing.sandbox.api_world import MAUTIC_STAGES, ApiTable, ApiWorld, iso_ms, with_duplicates
+from smarketing.sandbox.marketing import TAG_NAMES
+
+DEFAULT_LIMIT = 30
+MAX_LIMIT = 200
+ACTIVITY_DEFAULT_LIMIT = 25
+EVENT_LABELS = {
+    "email.sent": "Email sent",
+    "email.read": "Email read",
+    "email.clicked": "Email clicked",
+    "email.bounced": "Email failed",
+    "page.hit": "Page hit",
+    "form.submitted": "Form submitted",
+    "asset.download": "Asset downloaded",
+    "webinar.registered": "Registration to Webinar",
+    "webinar.attended": "Attended webinar",
+    "dnc.unsubscribed": "Do not contact",
+    "demo.requested": "Demo requested",
+}
+_WHERE = re.compile(r"^where\[(\d+)\]\[(col|expr|val)\]$")
+_TAG_IDS = {name: i + 1 for i, name in enumerate(TAG_NAMES)}
+_STAGE_IDS = {name: i + 1 for i, name in enumerate(MAUTIC_STAGES)}
+
+
+def error(status: int, message: str) -> Answer:
+    return Answer(status, {"errors": [{"code": status, "message": message, "details": []}]})
+
+
+def _instant(text: str) -> int:
+    """`Y-m-d H:i:s` (UTC) or ISO 8601 → epoch ms."""
+    clean = text.strip().replace(" ", "T").replace("Z", "")
+    clean = re.sub(r"[+-]\d{2}:?\d{2}$", "", clean) if "T" in clean else clean
+    return int(np.datetime64(clean, "ms").astype(np.int64))
+
+
+def _limit(params: Mapping[str, str], default: int) -> int:
+    return max(1, min(int(params.get("limit") or default), MAX_LIMIT))
+
+
+def _where(params: Mapping[str, str]) -> list[dict[str, str]]:
+    found: dict[int, dict[str, str]] = {}
+    for key, value in params.items():
+        if m := _WHERE.match(key):
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    return [found[i] for i in sorted(found)]
+
+
+def _column(table: ApiTable, col: str) -> tuple[np.ndarray | pa.Array, bool]:
+    """(values, numeric) for a where/orderBy column."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", col.split(".")[-1]).lower()  # dateModified → date_modified
+    if name == "id":
+        return table.ids, True
+    if name == "date_modified":
+        return table.modified, True
+    if name == "date_added":
+        return table.created, True
+    if name in table.props:
+        return table.props[name], False
+    raise ValueError(f"unknown column {col}")
+
+
+def _condition(table: ApiTable, cond: Mapping[str, str]) -> np.ndarray:
+    values, numeric = _column(table, cond.get("col", ""))
+    expr = cond.get("expr", "eq")
+    raw = cond.get("val", "")
+    if expr in {"isNull", "isNotNull"}:
+        present = np.ones(len(table), dtype=bool) if numeric else np.asarray(pc.is_valid(values))
+        return present if expr == "isNotNull" else ~present
+    if numeric:
+        value = int(raw) if raw.lstrip("-").isdigit() else _instant(raw)
+        ops = {
+            "eq": np.equal,
+            "neq": np.not_equal,
+            "lt": np.less,
+            "lte": np.less_equal,
+            "gt": np.greater,
+            "gte": np.greater_equal,
+        }
+        if expr not in ops:
+            raise ValueError(f"unsupported expression {expr}")
+        return ops[expr](values, value)
+    if expr in {"eq", "neq"}:
+        hit = np.asarray(pc.fill_null(pc.equal(values, raw), False))
+        return hit if expr == "eq" else ~hit
+    if expr == "like":
+        pattern = raw.replace("%", "")
+        return np.asarray(pc.fill_null(pc.match_substring(values, pattern, ignore_case=True), False))
+    raise ValueError(f"unsupported expression {expr} on {cond.get('col')}")
+
+
+def _search(table: ApiTable, search: str) -> np.ndarray:
+    """The search commands the connector uses: `segment:<alias>`, `ids:1,2,3`, else e-mail text."""
+    search = search.strip()
+    if not search:
+        return np.ones(len(table), dtype=bool)
+    if search.startswith("segment:"):
+        alias = search.split(":", 1)[1]
+        if alias not in _TAG_IDS:
+            return np.zeros(len(table), dtype=bool)
+        tags = table.props["tags"]
+        return np.asarray(
+            pc.fill_null(pc.match_substring_regex(tags, rf"(^|,){re.escape(alias)}(,|$)"), False)
+        )
+    if search.startswith("ids:"):
+        return np.isin(table.ids, [int(i) for i in search[4:].split(",") if i.strip()])
+    return np.asarray(pc.fill_null(pc.match_substring(table.props["email"], search, ignore_case=True), False))
+
+
+def contacts(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) -> Answer:
+    try:
+        start = int(params.get("start") or 0)
+        limit = _limit(params, DEFAULT_LIMIT)
+    except ValueError:
+        return error(400, "start and limit must be integers")
+    with world.lock:
+        table = world.table("mautic.contacts")
+        assert table.archived_at is not None
+        try:
+            mask = (table.archived_at < 0) & _search(table, params.get("search", ""))
+            for cond in _where(params):
+                mask &= _condition(table, cond)
+            order_by = params.get("orderBy") or "id"
+            values, numeric = _column(table, order_by)
+        except (ValueError, KeyError) as exc:
+            return error(400, str(exc))
+        if numeric and values is table.modified:
+            order = table.order("modified")
+        elif numeric:
+            order = table.order("id")
+        else:
+            order = np.asarray(
+                pc.sort_indices(
+                    pa.table({"v": values, "id": table.ids}), [("v", "ascending"), ("id", "ascending")]
+                )
+            )
+        rows = order[mask[order]]
+        if (params.get("orderByDir") or "asc").lower() == "desc":
+            rows = rows[::-1]
+        chosen = rows[start : start + limit]
+        chosen = with_duplicates(rows, start, chosen, duplicate)
+        entities = contact_entities(table, chosen)
+    listed: dict[str, Any] | list[Any] = {str(e["id"]): e for e in entities} if entities else []
+    if duplicate and entities:
+        # JSON objects cannot repeat a key: duplicates come back as a list, which Mautic also sends.
+        listed = entities
+    return Answer(200, {"total": str(len(rows)), "contacts": listed})
+
+
+def contact_entities(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
+    names = ("email", "firstname", "lastname", "company", "position", "country")
+    columns = {name: table.prop(name, rows) for name in names}
+    points = table.prop("points", rows)
+    stages = table.prop("stage", rows)
+    tags = table.prop("tags", rows)
+    dnc = table.prop("dnc_email", rows)
+    last_active = table.prop("last_active", rows)
+    added = iso_ms(table.created[rows], z=False)
+    modified = iso_ms(table.modified[rows], z=False)
+    out = []
+    for i, contact_id in enumerate(table.ids[rows].tolist()):
+        stage = stages[i]
+        tag_list = [t for t in (tags[i] or "").split(",") if t]
+        fields_all = {"id": contact_id, **{n: columns[n][i] for n in names}, "points": int(points[i] or 0)}
+        out.append(
+            {
+                "id": contact_id,
+                "isPublished": True,
+                "dateAdded": added[i],
+                "dateModified": modified[i],
+                "createdBy": None,
+                "owner": None,
+                "points": int(points[i] or 0),
+                "lastActive": last_active[i],
+                "dateIdentified": added[i],
+                "color": None,
+                "stage": {"id": _STAGE_IDS[stage], "name": stage, "weight": 0}
+                if stage in _STAGE_IDS
+                else None,
+                "tags": [{"id": _TAG_IDS.get(t, 0), "tag": t} for t in tag_list],
+                "doNotContact": [
+                    {"id": contact_id, "reason": 1, "comments": "", "channel": "email", "channelId": None}
+                ]
+                if dnc[i] == "1"
+                else [],
+                "utmtags": [],
+                "fields": {"core": {}, "all": fields_all},
+            }
+        )
+    return out
+
+
+def activity(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) -> Answer:
+    try:
+        page = max(1, int(params.get("page") or 1))
+        limit = _limit(params, ACTIVITY_DEFAULT_LIMIT)
+        date_from = params.get("filters[dateFrom]")
+        date_to = params.get("filters[dateTo]")
+        lo = _instant(date_from) if date_from else None
+        hi = _instant(date_to) if date_to else None
+    except ValueError as exc:
+        return error(400, f"bad paging or date filter: {exc}")
+    include = [v for k, v in params.items() if k.startswith("filters[includeEvents]")]
+    include = [t for v in include for t in v.split(",") if t]
+    descending = (params.get("order[1]") or "DESC").upper() == "DESC"
+    with world.lock:
+        table = world.table("mautic.activity")
+        mask = np.ones(len(table), dtype=bool)
+        if lo is not None:
+            mask &= table.modified >= lo
+        if hi is not None:
+            mask &= table.modified <= hi
+        if include:
+            mask &= np.asarray(pc.fill_null(pc.is_in(table.props["type"], pa.array(include)), False))
+        order = table.order("modified")
+        rows = order[mask[order]]
+        if descending:
+            rows = rows[::-1]
+        offset = (page - 1) * limit
+        chosen = rows[offset : offset + limit]
+        chosen = with_duplicates(rows, offset, chosen, duplicate)
+        events = activity_events(table, chosen)
+    total = len(rows)
+    return Answer(
+        200,
+        {
+            "events": events,
+            "filters": {
+                "search": "",
+                "includeEvents": include,
+                "excludeEvents": [],
+                "dateFrom": date_from,
+                "dateTo": date_to,
+            },
+            "order": ["timestamp", "DESC" if descending else "ASC"],
+            "types": EVENT_LABELS,
+            "total": total,
+            "page": page,
+            "limit": limit,
+            "maxPages": max(1, -(-total // limit)),
+        },
+    )
+
+
+def activity_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
+    kinds = table.prop("type", rows)
+    campaigns = table.prop("campaign_id", rows)
+    urls = table.prop("url", rows)
+    topics = table.prop("topic", rows)
+    stamps = iso_ms(table.modified[rows], z=False)
+    contacts = table.links["contact"][rows].tolist()
+    out = []
+    for i, event_id in enumerate(table.ids[rows].tolist()):
+        kind = kinds[i] or ""
+        details: dict[str, Any] = {"campaignId": campaigns[i], "topic": topics[i]}
+        if kind.startswith("email."):
+            details["stat"] = {"id": str(event_id), "emailId": campaigns[i], "dateSent": stamps[i]}
+        elif kind == "page.hit":
+            details["hit"] = {"url": urls[i], "dateHit": stamps[i]}
+        elif kind == "form.submitted":
+            details["submission"] = {"id": event_id, "dateSubmitted": stamps[i], "referer": urls[i]}
+        out.append(
+            {
+                "event": kind,
+                "eventId": f"{kind}{event_id}",
+                "eventLabel": EVENT_LABELS.get(kind, kind),
+                "eventType": EVENT_LABELS.get(kind, kind),
+                "timestamp": stamps[i],
+                "contactId": str(contacts[i]),
+                "details": details,
+            }
+        )
+    return out
+
+
+def segments(params: Mapping[str, str]) -> Answer:
+    lists = {
+        str(i): {
+            "id": i,
+            "isPublished": True,
+            "name": name.replace("-", " ").title(),
+            "alias": name,
+            "isGlobal": True,
+        }
+        for name, i in _TAG_IDS.items()
+    }
+    return Answer(200, {"total": len(lists), "lists": lists})

@@ -1,0 +1,588 @@
+"""HubSpot CRM v3 connector: incremental pulls landed as canonical records (docs/sources.md).
+
+Objects (API name → raw object):
+
+| API object | raw | incremental on | extra |
+|---|---|---|---|
+| contacts | leads (+ lifecycle_history) | `lastmodifieddate` (search) | `hs_lifecyclestage_<stage>_date` → lifecycle_history |
+| companies | companies | `hs_lastmodifieddate` (search) | |
+| deals | deals | `hs_lastmodifieddate` (search) | contact and company associations (v4 batch read) |
+| calls, emails, meetings, notes, tasks | sales_activities | `hs_lastmodifieddate` (search) | contact association, owner |
+| owners | owners | full list each run (small), de-duplicated on id + updatedAt | |
+
+Search pulls are keyset pulls (see `smarketing.sources.sync`): sorted by modified time, `limit` 200,
+filtered `lo <= modified <= now - lag`, by id inside one instant, so the 10,000-result cap of the
+search endpoint is never reached whatever the volume. Archived (deleted or merged-away) records are
+listed with `archived=true` and landed as a last version whose attributes say `archived: "true"`.
+Properties the connector does not map are kept under `attributes` by their HubSpot names; extra
+properties to request are configurable per object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smarketing.sources.http import ApiClient, ApiCredentials, RateLimit, RetryPolicy, Timeouts
+from smarketing.sources.sync import (
+    ExtractError,
+    Page,
+    PullStats,
+    Window,
+    boolean_text,
+    canonical_table,
+    land_page,
+    pull_keyset,
+    read_state,
+    strings,
+    timestamps_ms,
+)
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "smarketing_hubspot"
+SOURCE_SYSTEM = "hubspot"
+SEARCH_LIMIT = 200  # HubSpot's maximum page size for search
+ASSOCIATION_BATCH = 1000  # inputs per v4 batch read
+DEFAULT_LIMITS = {"general": RateLimit(190, 10), "search": RateLimit(5, 1)}
+# HubSpot's default stages plus custom ones used by the sandbox company; configurable.
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+    "nurturing",
+    "disqualified",
+)
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    raw: str
+    modified: str
+    properties: tuple[str, ...]
+    associations: tuple[str, ...] = ()
+    activity_type: str | None = None
+
+
+_ENGAGEMENT_PROPS = ("hs_timestamp", "hubspot_owner_id", "hs_lastmodifieddate", "hs_createdate")
+OBJECTS: dict[str, ObjectSpec] = {
+    "contacts": ObjectSpec(
+        "leads",
+        "lastmodifieddate",
+        (
+            "email",
+            "firstname",
+            "lastname",
+            "jobtitle",
+            "country",
+            "associatedcompanyid",
+            "lifecyclestage",
+            "hubspot_owner_id",
+            "createdate",
+            "lastmodifieddate",
+            "hs_email_optout",
+            "hs_merged_object_ids",
+        ),
+    ),
+    "companies": ObjectSpec(
+        "companies",
+        "hs_lastmodifieddate",
+        (
+            "name",
+            "domain",
+            "industry",
+            "numberofemployees",
+            "annualrevenue",
+            "country",
+            "hs_lastmodifieddate",
+        ),
+    ),
+    "deals": ObjectSpec(
+        "deals",
+        "hs_lastmodifieddate",
+        ("dealname", "amount", "dealstage", "pipeline", "createdate", "closedate", "hs_lastmodifieddate"),
+        associations=("contacts", "companies"),
+    ),
+    **{
+        name: ObjectSpec(
+            "sales_activities", "hs_lastmodifieddate", _ENGAGEMENT_PROPS, ("contacts",), activity_type=kind
+        )
+        for name, kind in (
+            ("calls", "call"),
+            ("emails", "email"),
+            ("meetings", "meeting"),
+            ("notes", "note"),
+            ("tasks", "task"),
+        )
+    },
+}
+DEFAULT_OBJECTS = ("owners", "companies", "contacts", "deals", "calls", "emails", "meetings")
+ALL_OBJECTS = ("owners", *OBJECTS)
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    """How to pull: from the source entry of `smarketing_api_sources` and the connection's extra."""
+
+    source_system: str = SOURCE_SYSTEM
+    conn_id: str = CONN_ID
+    objects: tuple[str, ...] = DEFAULT_OBJECTS
+    properties: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # extra, per object
+    lifecycle_stages: tuple[str, ...] = LIFECYCLE_STAGES
+    won_stages: tuple[str, ...] = ("closedwon",)
+    lost_stages: tuple[str, ...] = ("closedlost",)
+    include_archived: bool = True
+    page_limit: int = SEARCH_LIMIT
+    lag_s: float = 120.0
+    overlap_s: float = 600.0
+    limits: Mapping[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @classmethod
+    def from_config(cls, entry: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> HubSpotSettings:
+        merged = {**(extra or {}), **entry}
+        objects = tuple(merged.get("objects") or DEFAULT_OBJECTS)
+        unknown = [o for o in objects if o not in ALL_OBJECTS]
+        if unknown:
+            raise ValueError(f"hubspot: unknown object(s) {unknown} (objects: {', '.join(ALL_OBJECTS)})")
+        limits = dict(DEFAULT_LIMITS)
+        limits.update({k: RateLimit.parse(v) for k, v in (merged.get("rate_limits") or {}).items()})
+        retry = RetryPolicy(**merged["retry"]) if merged.get("retry") else RetryPolicy()
+        page_limit = int(merged.get("page_limit", SEARCH_LIMIT))
+        if not 1 <= page_limit <= SEARCH_LIMIT:
+            raise ValueError(f"hubspot: page_limit must be 1..{SEARCH_LIMIT}, not {page_limit}")
+        return cls(
+            source_system=str(merged.get("source_system", SOURCE_SYSTEM)),
+            conn_id=str(merged.get("conn_id", CONN_ID)),
+            objects=objects,
+            properties={k: tuple(v) for k, v in (merged.get("properties") or {}).items()},
+            lifecycle_stages=tuple(merged.get("lifecycle_stages") or LIFECYCLE_STAGES),
+            won_stages=tuple(merged.get("won_stages") or ("closedwon",)),
+            lost_stages=tuple(merged.get("lost_stages") or ("closedlost",)),
+            include_archived=bool(merged.get("include_archived", True)),
+            page_limit=page_limit,
+            lag_s=float(merged.get("lag_seconds", 120.0)),
+            overlap_s=float(merged.get("overlap_seconds", 600.0)),
+            limits=limits,
+            retry=retry,
+        )
+
+    def properties_for(self, name: str) -> list[str]:
+        spec = OBJECTS[name]
+        wanted = list(spec.properties) + list(self.properties.get(name, ()))
+        if name == "contacts":
+            wanted += [lifecycle_property(s) for s in self.lifecycle_stages]
+        return list(dict.fromkeys(wanted))
+
+
+def lifecycle_property(stage: str) -> str:
+    return f"hs_lifecyclestage_{stage}_date"
+
+
+def client_for(credentials: ApiCredentials, settings: HubSpotSettings) -> ApiClient:
+    return ApiClient(
+        settings.source_system,
+        credentials,
+        limits=settings.limits,
+        retry=settings.retry,
+        timeouts=settings.timeouts,
+    )
+
+
+# -- fetching -------------------------------------------------------------------------------------
+class SearchFetcher:
+    """Keyset pages from `POST /crm/v3/objects/{name}/search`."""
+
+    def __init__(self, client: ApiClient, name: str, properties: Sequence[str]) -> None:
+        self.client, self.name, self.properties = client, name, list(properties)
+        self.modified = OBJECTS[name].modified
+        self.path = f"/crm/v3/objects/{name}/search"
+
+    def since(self, lo_ms: int, hi_ms: int, limit: int) -> Page:
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": self.modified, "operator": "GTE", "value": str(lo_ms)},
+                        {"propertyName": self.modified, "operator": "LTE", "value": str(hi_ms)},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": self.modified, "direction": "ASCENDING"}],
+            "properties": self.properties,
+            "limit": limit,
+        }
+        return self._page(body, f"{self.modified} {lo_ms}..{hi_ms}")
+
+    def at(self, at_ms: int, after_id: int, limit: int) -> Page:
+        body = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": self.modified, "operator": "EQ", "value": str(at_ms)},
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": self.properties,
+            "limit": limit,
+        }
+        return self._page(body, f"{self.modified} = {at_ms}, id > {after_id}")
+
+    def _page(self, body: dict[str, Any], where: str) -> Page:
+        data = self.client.post_json(self.path, body, buckets=("search",))
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise ExtractError(
+                self.client.source, self.name, {"where": where}, "search answer has no results list"
+            )
+        page = page_of(results, self.modified, origin=f"POST {self.path} {where}")
+        page.more = bool(((data.get("paging") or {}).get("next") or {}).get("after"))
+        return page
+
+
+def page_of(results: list[dict[str, Any]], modified: str, *, origin: str) -> Page:
+    ids = np.array([int(r["id"]) for r in results], dtype=np.int64)
+    stamps = strings([(r.get("properties") or {}).get(modified) or r.get("updatedAt") for r in results])
+    ms = timestamps_ms(stamps)
+    if ms.null_count:
+        raise ValueError(f"{origin}: {ms.null_count} record(s) without a readable {modified}")
+    return Page(records=results, ids=ids, modified=ms.to_numpy(), origin=origin)
+
+
+def associations(client: ApiClient, name: str, to: str, ids: Sequence[int]) -> dict[int, int]:
+    """First associated `to` record per id (v4 batch read), lowest id first for a stable choice."""
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), ASSOCIATION_BATCH):
+        chunk = ids[start : start + ASSOCIATION_BATCH]
+        data = client.post_json(
+            f"/crm/v4/associations/{name}/{to}/batch/read", {"inputs": [{"id": str(i)} for i in chunk]}
+        )
+        for result in (data or {}).get("results", []):
+            targets = [int(t["toObjectId"]) for t in result.get("to", []) if "toObjectId" in t]
+            if targets:
+                found[int(result["from"]["id"])] = min(targets)
+    return found
+
+
+# -- canonical records ----------------------------------------------------------------------------
+def property_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, pa.Array]:
+    """Every property of a page as a nullable string column (names as HubSpot spells them)."""
+    props = [r.get("properties") or {} for r in records]
+    try:
+        table = pa.Table.from_pylist(props)
+        return {name: table.column(name).combine_chunks().cast(pa.string()) for name in table.column_names}
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # Mixed value types in one property (schema drift): fall back to text, one value at a time.
+        names = dict.fromkeys(k for p in props for k in p)
+        return {name: strings([p.get(name) for p in props]) for name in names}
+
+
+def _empty_to_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
+class Converter:
+    """Turns pages of one HubSpot object into raw tables (vectorised per page)."""
+
+    def __init__(self, client: ApiClient, settings: HubSpotSettings, name: str) -> None:
+        self.client, self.settings, self.name = client, settings, name
+        self.spec = OBJECTS[name]
+
+    def __call__(self, page: Page) -> dict[str, pa.Table]:
+        n = len(page)
+        cols = {k: _empty_to_null(v) for k, v in property_columns(page.records).items()}
+
+        def col(name: str) -> pa.Array:
+            return cols.get(name, pa.nulls(n, pa.string()))
+
+        ids = pa.array([str(i) for i in page.ids.tolist()], pa.string())
+        modified = pa.array(page.modified, pa.int64())
+        archived = [bool(r.get("archived")) for r in page.records]
+        if any(archived):
+            cols["archived"] = strings(["true" if a else None for a in archived])
+            cols["archived_at"] = strings([r.get("archivedAt") for r in page.records])
+        if self.name == "contacts":
+            return self._contacts(ids, modified, cols, col)
+        if self.name == "companies":
+            fields = {
+                "name": ("text", col("name")),
+                "domain": ("text", col("domain")),
+                "industry": ("text", col("industry")),
+                "employees": ("integer", col("numberofemployees")),
+                "annual_revenue": ("number", col("annualrevenue")),
+                "country": ("text", col("country")),
+                "updated_at": ("timestamp", modified),
+            }
+            used = {"name", "domain", "industry", "numberofemployees", "annualrevenue", "country"}
+            return {"companies": self._table(ids, modified, fields, cols, used | {"hs_lastmodifieddate"})}
+        if self.name == "deals":
+            return {"deals": self._deals(page, ids, modified, cols, col)}
+        return {"sales_activities": self._activities(page, ids, modified, cols, col)}
+
+    def _table(
+        self,
+        ids: pa.Array,
+        modified: pa.Array,
+        fields: Mapping[str, tuple[Any, pa.Array]],
+        cols: Mapping[str, pa.Array],
+        used: set[str],
+    ) -> pa.Table:
+        skip = used | {"hs_object_id"} | {lifecycle_property(s) for s in self.settings.lifecycle_stages}
+        attributes = {k: v for k, v in cols.items() if k not in skip}
+        return canonical_table(source_id=ids, updated_ms=modified, fields=fields, attributes=attributes)
+
+    def _contacts(
+        self, ids: pa.Array, modified: pa.Array, cols: dict[str, pa.Array], col: Any
+    ) -> dict[str, pa.Table]:
+        fields = {
+            "email": ("text", col("email")),
+            "job_title": ("text", col("jobtitle")),
+            "country": ("text", col("country")),
+            "company_source_id": ("text", col("associatedcompanyid")),
+            "lifecycle_stage": ("text", col("lifecyclestage")),
+            "owner_source_id": ("text", col("hubspot_owner_id")),
+            "created_at": ("timestamp", col("createdate")),
+            "updated_at": ("timestamp", modified),
+            # hs_email_optout says whether the contact opted OUT; consent is its opposite.
+            "consent_email": ("boolean", boolean_text(col("hs_email_optout"), invert=True)),
+        }
+        used = {
+            "email",
+            "jobtitle",
+            "country",
+            "associatedcompanyid",
+            "lifecyclestage",
+            "hubspot_owner_id",
+            "createdate",
+            "lastmodifieddate",
+            "hs_lastmodifieddate",
+            "hs_email_optout",
+        }
+        out = {"leads": self._table(ids, modified, fields, cols, used)}
+        out["lifecycle_history"] = self._lifecycle(ids, col)
+        return out
+
+    def _lifecycle(self, ids: pa.Array, col: Any) -> pa.Table:
+        parts: list[pa.Table] = []
+        for stage in self.settings.lifecycle_stages:
+            entered = timestamps_ms(col(lifecycle_property(stage)))
+            present = pc.is_valid(entered)
+            if not pc.any(present).as_py():
+                continue
+            lead = ids.filter(present)
+            at = entered.filter(present)
+            stage_col = pa.array([stage] * len(lead), pa.string())
+            parts.append(
+                canonical_table(
+                    source_id=pc.binary_join_element_wise(lead, stage_col, "|"),
+                    # An entry date that changes is a new version of the entry.
+                    updated_ms=at,
+                    fields={
+                        "lead_source_id": ("text", lead),
+                        "stage": ("text", stage_col),
+                        "entered_at": ("timestamp", at),
+                    },
+                    attributes={},
+                )
+            )
+        if not parts:
+            return canonical_table(
+                source_id=pa.array([], pa.string()), updated_ms=None, fields={}, attributes={}
+            )
+        return pa.concat_tables(parts)
+
+    def _linked(self, page: Page, to: str) -> pa.Array:
+        found = associations(self.client, self.name, to, page.ids.tolist())
+        return strings([found.get(i) for i in page.ids.tolist()])
+
+    def _deals(
+        self, page: Page, ids: pa.Array, modified: pa.Array, cols: dict[str, pa.Array], col: Any
+    ) -> pa.Table:
+        stage = col("dealstage")
+        won = pc.is_in(stage, value_set=pa.array(list(self.settings.won_stages), pa.string()))
+        lost = pc.is_in(stage, value_set=pa.array(list(self.settings.lost_stages), pa.string()))
+        is_won = pc.if_else(won, "true", pc.if_else(lost, "false", pa.scalar(None, pa.string())))
+        fields = {
+            "lead_source_id": ("text", self._linked(page, "contacts")),
+            "company_source_id": ("text", self._linked(page, "companies")),
+            "amount": ("number", col("amount")),
+            "stage": ("text", stage),
+            "created_at": ("timestamp", col("createdate")),
+            "closed_at": ("timestamp", col("closedate")),
+            "is_won": ("boolean", is_won),
+        }
+        used = {"amount", "dealstage", "createdate", "closedate", "hs_lastmodifieddate"}
+        return self._table(ids, modified, fields, cols, used)
+
+    def _activities(
+        self, page: Page, ids: pa.Array, modified: pa.Array, cols: dict[str, pa.Array], col: Any
+    ) -> pa.Table:
+        kind = self.spec.activity_type or self.name
+        fields = {
+            "lead_source_id": ("text", self._linked(page, "contacts")),
+            "owner_source_id": ("text", col("hubspot_owner_id")),
+            "activity_type": ("text", pa.array([kind] * len(page), pa.string())),
+            "occurred_at": ("timestamp", col("hs_timestamp")),
+        }
+        used = {"hubspot_owner_id", "hs_timestamp", "hs_lastmodifieddate"}
+        return self._table(ids, modified, fields, cols, used)
+
+
+# -- object pulls ---------------------------------------------------------------------------------
+def extract_object(
+    conn: psycopg.Connection,
+    client: ApiClient,
+    settings: HubSpotSettings,
+    name: str,
+    *,
+    now_ms: int,
+    since_ms: int | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Pull one object into raw; returns counts. The caller holds the extraction lock."""
+    if name == "owners":
+        return _owners(conn, client, settings, run_id=run_id)
+    window = Window(
+        now_ms=now_ms,
+        lag_ms=int(settings.lag_s * 1000),
+        overlap_ms=int(settings.overlap_s * 1000),
+        since_ms=since_ms,
+    )
+    convert = Converter(client, settings, name)
+    stats = pull_keyset(
+        conn,
+        SearchFetcher(client, name, settings.properties_for(name)),
+        convert,
+        source_system=settings.source_system,
+        key=name,
+        window=window,
+        page_limit=settings.page_limit,
+        run_id=run_id,
+    )
+    result = stats.as_dict()
+    if settings.include_archived and name in {"contacts", "companies", "deals"}:
+        result["archived"] = _archived(conn, client, settings, name, convert, run_id=run_id).as_dict()
+    return result
+
+
+def _list_pages(client: ApiClient, path: str, params: dict[str, Any], key: str, max_pages: int = 100_000):
+    """GET pages of a CRM list endpoint, following `paging.next.after` (bounded)."""
+    after: str | None = None
+    for _ in range(max_pages):
+        query = dict(params, **({"after": after} if after else {}))
+        data = client.get_json(path, params=query)
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise ExtractError(client.source, key, {"after": after}, f"GET {path} answer has no results list")
+        yield after, results
+        after = ((data.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return
+    raise ExtractError(client.source, key, {"after": after}, f"more than {max_pages} pages")
+
+
+def _archived(
+    conn: psycopg.Connection,
+    client: ApiClient,
+    settings: HubSpotSettings,
+    name: str,
+    convert: Converter,
+    *,
+    run_id: str | None,
+) -> PullStats:
+    """Archived records: listed in full (the API has no filter), landed once per archival."""
+    key = f"{name}.archived"
+    stats = PullStats(watermark_ms=read_state(conn, settings.source_system, key).watermark_ms)
+    params = {"archived": "true", "limit": 100, "properties": ",".join(settings.properties_for(name))}
+    path = f"/crm/v3/objects/{name}"
+    for after, results in _list_pages(client, path, params, key):
+        if not results:
+            continue
+        for r in results:  # the archival is the record's last change
+            r.setdefault("properties", {})[OBJECTS[name].modified] = r.get("archivedAt") or r.get("updatedAt")
+        page = page_of(results, OBJECTS[name].modified, origin=f"GET {path}?archived=true after={after}")
+        top = int(page.modified.max())
+        result = land_page(
+            conn,
+            source_system=settings.source_system,
+            key=key,
+            tables=convert(page),
+            origin=page.origin,
+            watermark_ms=top,
+            cursor={},
+            run_id=run_id,
+        )
+        stats.pages += 1
+        stats.received += result.received
+        stats.landed += result.landed
+        stats.watermark_ms = max(stats.watermark_ms or top, top)
+    return stats
+
+
+def _owners(
+    conn: psycopg.Connection, client: ApiClient, settings: HubSpotSettings, *, run_id: str | None
+) -> dict[str, Any]:
+    stats = PullStats(watermark_ms=read_state(conn, settings.source_system, "owners").watermark_ms)
+    for archived in ("false", "true"):  # archived owners are deactivated users
+        path = "/crm/v3/owners/"
+        for after, results in _list_pages(client, path, {"limit": 500, "archived": archived}, "owners"):
+            if not results:
+                continue
+            table = owners_table(results)
+            top = int(pc.max(table.column("updated_ms")).as_py() or 0)
+            result = land_page(
+                conn,
+                source_system=settings.source_system,
+                key="owners",
+                tables={"owners": table},
+                origin=f"GET {path}?archived={archived} after={after}",
+                watermark_ms=top or None,
+                cursor={},
+                run_id=run_id,
+            )
+            stats.pages += 1
+            stats.received += result.received
+            stats.landed += result.landed
+            if top:
+                stats.watermark_ms = max(stats.watermark_ms or top, top)
+    return stats.as_dict()
+
+
+def owners_table(results: Sequence[Mapping[str, Any]]) -> pa.Table:
+    def primary_team(owner: Mapping[str, Any]) -> str | None:
+        teams = owner.get("teams") or []
+        chosen = next((t for t in teams if t.get("primary")), teams[0] if teams else None)
+        return chosen.get("name") if chosen else None
+
+    ids = strings([o.get("id") for o in results])
+    first = strings([o.get("firstName") for o in results])
+    last = strings([o.get("lastName") for o in results])
+    updated = timestamps_ms(strings([o.get("updatedAt") or o.get("createdAt") for o in results]))
+    known = {"id", "firstName", "lastName", "teams", "updatedAt", "archived"}
+    extra = dict.fromkeys(k for o in results for k in o if k not in known)
+    return canonical_table(
+        source_id=ids,
+        updated_ms=updated,
+        fields={
+            "name": ("text", pc.binary_join_element_wise(first, last, " ", null_handling="skip")),
+            "team": ("text", strings([primary_team(o) for o in results])),
+            "active": ("boolean", strings([not o.get("archived", False) for o in results])),
+            "updated_at": ("timestamp", updated),
+        },
+        attributes={k: strings([o.get(k) for o in results]) for k in extra},
+    )
