@@ -1,0 +1,133 @@
+"""COPY in and out of PostgreSQL without a Python object per row.
+
+* `copy_out_fixed`: binary COPY of fixed-width, non-null columns (int2/int4/int8, float8, timestamptz)
+  parsed straight into numpy arrays: every row has the same byte layout, so the stream is one
+  structured array.
+* `copy_out_csv`: CSV COPY read by Arrow's multi-threaded parser.
+* `copy_in_frame`: a frame written as CSV by Arrow and streamed into COPY ... FROM STDIN.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
+PG_EPOCH_US = 946_684_800_000_000
+_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_WIDTH = {"int2": 2, "int4": 4, "int8": 8, "float8": 8, "timestamptz": 8}
+_NUMPY = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8", "timestamptz": ">i8"}
+_CHUNK = 8 << 20
+
+
+def _read_all(conn: psycopg.Connection, statement: sql.Composable, params: Mapping | None) -> bytearray:
+    data = bytearray()
+    with conn.cursor() as cur, cur.copy(statement, params) as copy:
+        for block in copy:
+            data += block
+    return data
+
+
+def copy_out_fixed(
+    conn: psycopg.Connection,
+    query: sql.Composable,
+    columns: Sequence[tuple[str, str]],
+    params: Mapping | None = None,
+) -> dict[str, np.ndarray]:
+    """Run `query` (its columns exactly `columns`: (name, pg type), never NULL) into native arrays.
+
+    Timestamps come back as microseconds since the Unix epoch (int64).
+    """
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)
+    data = _read_all(conn, statement, params)
+    if data[:11] != _SIGNATURE:
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    extension = int.from_bytes(data[15:19], "big")
+    start = 19 + extension
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for name, kind in columns:
+        fields += [(f"{name}__len", ">i4"), (name, _NUMPY[kind])]
+    row = np.dtype(fields)
+    body = memoryview(data)[start : len(data) - 2]  # the trailer is a field count of -1
+    if len(body) % row.itemsize:
+        raise ValueError("binary COPY rows are not fixed-width: a column is NULL or of another type")
+    rows = np.frombuffer(body, dtype=row)
+    if len(rows) and (
+        (rows["count"] != len(columns)).any()
+        or any((rows[f"{name}__len"] != _WIDTH[kind]).any() for name, kind in columns)
+    ):
+        raise ValueError("binary COPY rows do not have the expected columns")
+    out: dict[str, np.ndarray] = {}
+    for name, kind in columns:
+        values = rows[name].astype(_NUMPY[kind].replace(">", "="))
+        if kind == "timestamptz":
+            values = values + PG_EPOCH_US
+        out[name] = values
+    return out
+
+
+def copy_out_csv(
+    conn: psycopg.Connection,
+    query: sql.Composable,
+    params: Mapping | None = None,
+    *,
+    types: Mapping[str, pa.DataType] | None = None,
+) -> pd.DataFrame:
+    """Run `query` into a frame; columns not in `types` are read as text."""
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
+    data = _read_all(conn, statement, params)
+    if not data:
+        return pd.DataFrame()
+    header = bytes(data[: data.index(b"\n")]).decode().split(",")
+    column_types = {name: (types or {}).get(name, pa.string()) for name in header}
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(
+            column_types=column_types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t", "true"],
+            false_values=["f", "false"],
+        ),
+    )
+    return table.to_pandas()
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Categorical columns (repeated rule and profile ids) arrive as dictionaries: write their values.
+    for i, column in enumerate(table.columns):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(i, table.field(i).name, column.cast(column.type.value_type))
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue()
+
+
+def copy_in_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
+    """COPY a frame into `table` (schema-qualified or temp); columns by the frame's column names."""
+    if frame.empty:
+        return 0
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    )
+    payload = _csv_bytes(frame)
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        view = memoryview(payload)
+        for offset in range(0, len(view), _CHUNK):
+            copy.write(view[offset : offset + _CHUNK])
+    return len(frame)
+
+
+def utc(us: np.ndarray | int) -> pd.DatetimeIndex | pd.Timestamp:
+    """Microseconds since the Unix epoch as UTC timestamps."""
+    if isinstance(us, (int, np.integer)):
+        return pd.Timestamp(int(us), unit="us", tz="UTC")
+    return pd.to_datetime(np.asarray(us, dtype=np.int64), unit="us", utc=True)

@@ -1,0 +1,114 @@
+"""Fit rules evaluated column-wise over a frame of leads (one column per rule field).
+
+Comparison semantics, the same for the warehouse, files and calibration:
+
+* text is compared trimmed and case-insensitively (`FR` equals `fr `); a number operand compares
+  numerically (`"0050"` equals 50); a true/false operand accepts true/false, t/f, 1/0, yes/no;
+* `in_list` compares against the named list the same way as `in`;
+* `regex` searches the value as written (put `(?i)` in the pattern to ignore case);
+* `between` is numeric and includes both ends; a value that is not a number never matches;
+* `missing: true` matches an empty or blank value, `missing: false` any other value.
+An empty value matches nothing but `missing: true`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from smarketing.scoring.model import FitRule
+
+_TRUE = frozenset({"true", "t", "1", "yes", "y"})
+_FALSE = frozenset({"false", "f", "0", "no", "n"})
+
+
+class FieldValues:
+    """One field's values with the normalised views the operators need, each computed once."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self.raw = values
+        self._text: pd.Series | None = None
+        self._numbers: pd.Series | None = None
+
+    @property
+    def text(self) -> pd.Series:
+        if self._text is None:
+            self._text = self.raw.astype("string").str.strip().str.casefold()
+        return self._text
+
+    @property
+    def numbers(self) -> pd.Series:
+        if self._numbers is None:
+            self._numbers = pd.to_numeric(self.raw, errors="coerce").astype("float64")
+        return self._numbers
+
+    @property
+    def blank(self) -> np.ndarray:
+        return (self.text.isna() | (self.text == "")).to_numpy(dtype=bool, na_value=True)
+
+
+def _scalar_match(values: FieldValues, operand: object) -> np.ndarray:
+    if isinstance(operand, bool):
+        wanted = _TRUE if operand else _FALSE
+        return values.text.isin(wanted).to_numpy(dtype=bool, na_value=False)
+    if isinstance(operand, (int, float)):
+        return (values.numbers == float(operand)).to_numpy(dtype=bool, na_value=False)
+    return (values.text == str(operand).strip().casefold()).to_numpy(dtype=bool, na_value=False)
+
+
+def _in_match(values: FieldValues, operands: Sequence[object]) -> np.ndarray:
+    texts = [str(v).strip().casefold() for v in operands if isinstance(v, str)]
+    result = values.text.isin(texts).to_numpy(dtype=bool, na_value=False)
+    for other in (v for v in operands if not isinstance(v, str)):
+        result |= _scalar_match(values, other)
+    return result
+
+
+def rule_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozenset[str]]) -> np.ndarray:
+    """Boolean array: which leads the rule matches."""
+    op = rule.operator
+    if op == "missing":
+        return values.blank if rule.operand else ~values.blank
+    if op == "equals":
+        return _scalar_match(values, rule.operand)
+    if op == "in":
+        return _in_match(values, rule.operand)
+    if op == "in_list":
+        return values.text.isin(lists[rule.operand]).to_numpy(dtype=bool, na_value=False)
+    if op == "regex":
+        found = values.raw.astype("string").str.contains(rule.operand, regex=True)
+        return found.to_numpy(dtype=bool, na_value=False)
+    if op == "between":
+        low, high = rule.operand
+        numbers = values.numbers
+        return ((numbers >= low) & (numbers <= high)).to_numpy(dtype=bool, na_value=False)
+    raise ValueError(f"unknown fit operator {op!r}")
+
+
+def field_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """The frame's column for a rule field: the exact name, else its last part (`attributes.origin` -> `origin`).
+
+    A field the frame does not have reads as empty everywhere (it matches only `missing: true`).
+    """
+    if name in frame.columns:
+        return frame[name]
+    short = name.rsplit(".", 1)[-1]
+    if short in frame.columns:
+        return frame[short]
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
+
+
+def fit_points(
+    frame: pd.DataFrame, rules: Sequence[FitRule], lists: Mapping[str, frozenset[str]]
+) -> np.ndarray:
+    """Points per lead and rule, shape (len(frame), len(rules)), int32; 0 where a rule does not match."""
+    out = np.zeros((len(frame), len(rules)), dtype=np.int32)
+    cache: dict[str, FieldValues] = {}
+    for j, rule in enumerate(rules):
+        values = cache.get(rule.field)
+        if values is None:
+            values = cache[rule.field] = FieldValues(field_column(frame, rule.field).reset_index(drop=True))
+        out[:, j] = np.where(rule_matches(rule, values, lists), rule.points, 0)
+    return out

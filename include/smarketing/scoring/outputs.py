@@ -1,0 +1,326 @@
+"""Writing a shard's results: scores, per-rule contributions, state, history, MQL crossings.
+
+All writes replace the shard's lead-id range inside the caller's transaction (delete, then COPY), so a
+rerun writes the same rows again and readers never see half a shard.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from smarketing.scoring.copyio import copy_in_frame, utc
+from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
+from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.warehouse import Shard, read_history_baseline
+
+if TYPE_CHECKING:
+    from smarketing.scoring.runner import RunPlan
+
+MQL_STAGE = "marketingqualifiedlead"
+SCORING_SYSTEM = "scoring"
+
+
+def _range(conn: psycopg.Connection, table: str, shard: Shard, extra: str = "", params: tuple = ()) -> None:
+    conn.execute(
+        f"DELETE FROM {table} WHERE lead_id BETWEEN %s AND %s {extra}",  # type: ignore[arg-type]  # fixed names
+        (shard.low, shard.high, *params),
+    )
+
+
+def day_text(days: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine state
+# ---------------------------------------------------------------------------------------------
+def state_rows(
+    model: ScoringModel, ids: np.ndarray, values: dict[str, np.ndarray], cells: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    parts = []
+    offset = 0
+    for profile in model.profiles:
+        rows, rules = np.nonzero(cells[profile.profile_id])
+        value = values[profile.profile_id][rows, rules]
+        parts.append(
+            pd.DataFrame({"lead_id": ids[rows], "rule_no": (rules + offset).astype(np.int16), "value": value})
+        )
+        offset += len(profile.engagement.rules)
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["lead_id", "rule_no", "value"])
+    )
+
+
+def write_state(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    shard: Shard,
+    ids: np.ndarray,
+    values: dict[str, np.ndarray],
+    rewrite: dict[str, np.ndarray],
+    continuing: np.ndarray,
+) -> int:
+    rows = state_rows(model, ids, values, rewrite)
+    rows["value"] = np.where(np.abs(rows["value"]) < ZERO, 0.0, rows["value"])
+    rows["as_of"] = utc(plan.as_of_us)
+    if not continuing.any():
+        _range(conn, "scoring.rule_state", shard)
+        return copy_in_frame(conn, "scoring.rule_state", rows[rows["value"] != 0])
+    # Leads scored from history (and leads gone from core) lose their old state; changed cells are replaced.
+    _range(conn, "scoring.rule_state", shard, "AND lead_id <> ALL(%s)", (ids[continuing].tolist(),))
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _scoring_state (LIKE scoring.rule_state) ON COMMIT DROP; "
+        "TRUNCATE _scoring_state"
+    )
+    copy_in_frame(conn, "_scoring_state", rows)
+    conn.execute(
+        """
+        DELETE FROM scoring.rule_state r USING _scoring_state s
+        WHERE r.lead_id = s.lead_id AND r.rule_no = s.rule_no;
+        INSERT INTO scoring.rule_state SELECT * FROM _scoring_state WHERE value <> 0;
+        """
+    )
+    return int((rows["value"] != 0).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# History
+# ---------------------------------------------------------------------------------------------
+_COMPARED = ("fit", "engagement", "total", "grade", "is_mql", "profile_id")
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    if a.dtype.kind in "fi" or b.dtype.kind in "fi":
+        return np.isclose(
+            pd.to_numeric(a, errors="coerce").to_numpy(float),
+            pd.to_numeric(b, errors="coerce").to_numpy(float),
+            rtol=0,
+            atol=0.001,
+        )
+    left = a.astype(object).where(a.notna(), None).to_numpy()
+    right = b.astype(object).where(b.notna(), None).to_numpy()
+    return np.asarray(left == right, dtype=bool)
+
+
+def write_history(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    shard: Shard,
+    headline: pd.DataFrame,
+    previous: pd.DataFrame,
+) -> tuple[np.ndarray, int]:
+    """Add a score_history row for every lead whose score differs from its latest earlier row.
+
+    Returns each lead's history day (days since the epoch) and the number of rows written.
+    """
+    today = plan.as_of_us // US_PER_DAY
+    ids = headline["lead_id"].to_numpy(np.int64)
+    same_version = previous["same_version"].fillna(False).to_numpy(dtype=bool)
+    history_day = previous["history_day"].to_numpy(dtype="float64", na_value=np.nan)
+    baseline = previous.reset_index(drop=True)[list(_COMPARED)].astype(object)
+    has_baseline = same_version & (history_day < today)
+    # Rerun on the same day (or an earlier one): compare with the row before that day instead.
+    refetch = same_version & (history_day >= today)
+    if refetch.any():
+        rows = read_history_baseline(conn, model, ids[refetch], today).set_index("lead_id")
+        found = rows.reindex(ids[refetch])
+        for column in _COMPARED:
+            baseline.loc[np.flatnonzero(refetch), column] = found[column].to_numpy()
+        history_day[refetch] = found["history_day"].to_numpy(dtype="float64", na_value=np.nan)
+        has_baseline[refetch] = found["history_day"].notna().to_numpy()
+    unchanged = has_baseline.copy()
+    for column in _COMPARED:
+        unchanged &= _same(headline[column].reset_index(drop=True), baseline[column])
+    changed = ~unchanged
+    rows = headline[changed][
+        ["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]
+    ].copy()
+    rows.insert(1, "model_version", model.version)
+    rows.insert(2, "scored_on", day_text(np.full(len(rows), today)))
+    rows.insert(3, "as_of", utc(plan.as_of_us))
+    _range(
+        conn,
+        "scoring.score_history",
+        shard,
+        "AND model_version = %s AND scored_on = %s::date",
+        (model.version, str(day_text(np.array([today]))[0])),
+    )
+    copy_in_frame(conn, "scoring.score_history", rows)
+    days = np.where(changed, today, np.nan_to_num(history_day, nan=today)).astype(np.int64)
+    return days, len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores and contributions
+# ---------------------------------------------------------------------------------------------
+def contribution_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
+    """One row per lead, profile and rule with points, adding up to each profile's total."""
+    kinds = ["fit", "engagement", "floor"]
+    profiles = list(model.profile_ids)
+    rule_names = sorted(
+        {r.rule_id for p in model.profiles for r in (*p.fit_rules, *p.engagement.rules)} | {"floor"}
+    )
+    code = {name: i for i, name in enumerate(rule_names)}
+    parts = []
+    for p, profile in enumerate(model.profiles):
+        result = scores.profiles[profile.profile_id]
+        blocks = [
+            (0, result.fit_points, [code[r.rule_id] for r in profile.fit_rules]),
+            (1, result.capped, [code[r.rule_id] for r in profile.engagement.rules]),
+            (2, result.floor_lift[:, None], [code["floor"]]),
+        ]
+        for kind, matrix, rule_codes in blocks:
+            rows, cols = np.nonzero(matrix)
+            if not len(rows):
+                continue
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "lead_id": scores.lead_ids[rows],
+                        "profile_id": pd.Categorical.from_codes(np.full(len(rows), p), profiles),
+                        "kind": pd.Categorical.from_codes(np.full(len(rows), kind), kinds),
+                        "rule_id": pd.Categorical.from_codes(np.asarray(rule_codes)[cols], rule_names),
+                        "points": matrix[rows, cols].astype(float),
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame(columns=["lead_id", "profile_id", "kind", "rule_id", "points"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def lead_score_rows(
+    model: ScoringModel, plan: RunPlan, headline: pd.DataFrame, history_days: np.ndarray
+) -> pd.DataFrame:
+    rows = headline.rename(columns={"band": "engagement_band"}).copy()
+    graded = rows["grade"].notna() & rows["engagement_band"].notna()
+    rows["priority"] = (rows["grade"].astype("string") + rows["engagement_band"].astype("string")).where(
+        graded
+    )
+    rows["model_version"] = model.version
+    rows["config_hash"] = model.config_hash
+    rows["as_of"] = utc(plan.as_of_us)
+    rows["scored_at"] = pd.Timestamp(datetime.now(UTC))
+    rows["run_id"] = plan.run_id
+    rows["history_on"] = day_text(history_days)
+    return rows
+
+
+def profile_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
+    parts = []
+    for profile_id, result in scores.profiles.items():
+        parts.append(
+            pd.DataFrame(
+                {
+                    "lead_id": scores.lead_ids,
+                    "profile_id": profile_id,
+                    "fit": result.fit,
+                    "engagement": result.engagement,
+                    "total": result.total,
+                    "grade": result.grade,
+                    "is_mql": result.is_mql,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_crossings(
+    conn: psycopg.Connection, model: ScoringModel, plan: RunPlan, headline: pd.DataFrame
+) -> int:
+    """First qualification per lead and model version, and the MQL stage in core.lifecycle_history."""
+    qualified = headline[headline["is_mql"]][["lead_id", "total", "grade", "profile_id"]]
+    if qualified.empty:
+        return 0
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _scoring_mql "
+        "(lead_id bigint, total numeric, grade text, profile_id text) ON COMMIT DROP; TRUNCATE _scoring_mql"
+    )
+    copy_in_frame(conn, "_scoring_mql", qualified)
+    params = {"version": model.version, "as_of": plan.as_of, "run": plan.run_id}
+    new = conn.execute(
+        """
+        INSERT INTO scoring.mql_crossings AS c
+               (lead_id, model_version, crossed_at, total, grade, profile_id, run_id, is_first)
+        SELECT m.lead_id, %(version)s, %(as_of)s, m.total, m.grade, m.profile_id, %(run)s,
+               NOT EXISTS (SELECT 1 FROM scoring.mql_crossings o
+                           WHERE o.lead_id = m.lead_id AND o.model_version <> %(version)s
+                             AND o.crossed_at <= %(as_of)s)
+        FROM _scoring_mql m
+        ON CONFLICT (lead_id, model_version) DO UPDATE
+           SET crossed_at = EXCLUDED.crossed_at, total = EXCLUDED.total, grade = EXCLUDED.grade,
+               profile_id = EXCLUDED.profile_id, run_id = EXCLUDED.run_id, is_first = EXCLUDED.is_first
+         WHERE EXCLUDED.crossed_at < c.crossed_at
+        RETURNING 1
+        """,
+        params,
+    ).fetchall()
+    conn.execute(
+        """
+        INSERT INTO core.lifecycle_history AS h (lead_id, stage, entered_at, source_system)
+        SELECT m.lead_id, %(stage)s, %(as_of)s, %(system)s
+        FROM _scoring_mql m JOIN core.leads l ON l.lead_id = m.lead_id
+        ON CONFLICT (lead_id, stage, source_system) DO UPDATE SET entered_at = EXCLUDED.entered_at
+         WHERE EXCLUDED.entered_at < h.entered_at
+        """,
+        {**params, "stage": MQL_STAGE, "system": SCORING_SYSTEM},
+    )
+    return len(new)
+
+
+def write_shard(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    shard: Shard,
+    scores: Scores,
+    previous: pd.DataFrame,
+    values: dict[str, np.ndarray],
+    rewrite: dict[str, np.ndarray],
+    continuing: np.ndarray,
+    log_high: int,
+) -> dict[str, int]:
+    headline = scores.headline(model)
+    stats = {
+        "state_written": write_state(conn, model, plan, shard, scores.lead_ids, values, rewrite, continuing)
+    }
+    history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
+
+    _range(conn, "scoring.lead_scores", shard)
+    copy_in_frame(conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days))
+    _range(conn, "scoring.profile_scores", shard)
+    if len(model.profiles) > 1:
+        copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
+    _range(conn, "scoring.contributions", shard)
+    stats["contributions"] = copy_in_frame(conn, "scoring.contributions", contribution_rows(model, scores))
+    stats["new_mqls"] = write_crossings(conn, model, plan, headline)
+    if log_high:
+        _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (log_high,))
+    stats["mqls"] = int(headline["is_mql"].sum())
+    return stats
+
+
+def write_accounts(conn: psycopg.Connection, model: ScoringModel, plan: RunPlan) -> int:
+    conn.execute("DELETE FROM scoring.account_scores")
+    return conn.execute(
+        """
+        INSERT INTO scoring.account_scores (company_id, leads, engaged_leads, mql_leads, best_total, best_grade,
+                                            total_engagement, top_lead_id, model_version, as_of)
+        SELECT l.company_id, count(*), count(*) FILTER (WHERE s.engagement > 0), count(*) FILTER (WHERE s.is_mql),
+               max(s.total), min(s.grade), sum(s.engagement),
+               (array_agg(s.lead_id ORDER BY s.total DESC, s.lead_id))[1], %s, %s
+        FROM scoring.lead_scores s JOIN core.leads l ON l.lead_id = s.lead_id
+        WHERE l.company_id IS NOT NULL
+        GROUP BY l.company_id
+        """,
+        (model.version, plan.as_of),
+    ).rowcount

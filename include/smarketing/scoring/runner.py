@@ -1,0 +1,460 @@
+"""A scoring run: plan it, score each lead-id shard (in parallel, one transaction each), finalize.
+
+Each shard decides per lead how to get its engagement state at the run's reference time T1:
+
+* **from history** (full) when the lead has no score yet, its score came from another model, it is
+  scored as of an earlier time than its current score, or the run is a full rescore;
+* **incrementally** otherwise: the stored per-rule state is rescaled from its time to T1, then
+  corrected by what changed since — events after the lead's last reference time T0, events leaving the
+  window, and the days of late or corrected events logged by the triggers on core.marketing_events.
+  The result equals the full computation (tests/unit/test_scoring_incremental.py and
+  tests/integration/test_scoring_runs.py check it).
+
+A shard holds the core build's advisory lock in shared mode for its whole transaction, so no core build
+commits while it reads: the events, the change log and the scores it replaces are one consistent world.
+Every write is delete-and-insert of the shard's lead-id range in that one transaction: rerunning a run
+(or a shard) gives the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from smarketing.errors import SmarketingError
+from smarketing.scoring import outputs
+from smarketing.scoring.kernel import (
+    US_PER_DAY,
+    EventArrays,
+    assemble,
+    day_keys,
+    evaluate_fit,
+    full_values,
+    incremental_delta,
+    rescale_factor,
+)
+from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.warehouse import (
+    Shard,
+    day_floor,
+    instant,
+    merge_ranges,
+    read_changes,
+    read_event_days,
+    read_history,
+    read_leads,
+    read_previous,
+    read_state,
+    read_time_ranges,
+    to_us,
+)
+from smarketing.warehouse.connection import connect
+
+log = logging.getLogger(__name__)
+
+# The core build's advisory lock (smarketing.warehouse.core_build.BUILD_LOCK_KEY): a shard holds it
+# shared, so builds wait for shards and shards for builds.
+BUILD_LOCK_KEY = 4_242_003
+MIN_ID, MAX_ID = -(2**63), 2**63 - 1
+# Below this share of a shard's leads, fresh leads' histories are fetched by id rather than by range.
+FRESH_BY_ID = 0.25
+
+
+class ModelChangedDuringRun(SmarketingError):
+    """The agreement's scoring section changed between planning a run and scoring a shard."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    as_of_us: int
+    mode: str  # "full" or "incremental"
+    model_version: str
+    config_hash: str
+    shards: tuple[Shard, ...]
+
+    @property
+    def as_of(self) -> datetime:
+        return instant(self.as_of_us)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["shards"] = [asdict(s) for s in self.shards]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunPlan:
+        return cls(**{**data, "shards": tuple(Shard(**s) for s in data["shards"])})
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------------------------
+def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
+    """Record the model and its rules; True when it is new."""
+    inserted = conn.execute(
+        """
+        INSERT INTO scoring.models (model_version, config_hash, definition) VALUES (%s, %s, %s)
+        ON CONFLICT DO NOTHING RETURNING 1
+        """,
+        (model.version, model.config_hash, Jsonb(model.definition())),
+    ).fetchone()
+    rows = []
+    offset = 0
+    for profile in model.profiles:
+        for rule in profile.fit_rules:
+            rows.append(
+                (
+                    model.config_hash,
+                    model.version,
+                    profile.profile_id,
+                    "fit",
+                    rule.rule_id,
+                    None,
+                    rule.describe(),
+                    rule.points,
+                    None,
+                    None,
+                )
+            )
+        for r, rule in enumerate(profile.engagement.rules):
+            rows.append(
+                (
+                    model.config_hash,
+                    model.version,
+                    profile.profile_id,
+                    "engagement",
+                    rule.rule_id,
+                    offset + r,
+                    model.predicates[rule.predicate].describe(),
+                    rule.points,
+                    rule.cap,
+                    rule.max_per_day,
+                )
+            )
+        offset += len(profile.engagement.rules)
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO scoring.rules (config_hash, model_version, profile_id, kind, rule_id, rule_no,
+                                       description, points, cap, max_per_day)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+            """,
+            rows,
+        )
+    return inserted is not None
+
+
+def shard_bounds(conn: psycopg.Connection, count: int) -> tuple[Shard, ...]:
+    """`count` lead-id ranges with about as many leads each, covering every possible id."""
+    cuts: list[int] = []
+    if count > 1:
+        quantiles = [i / count for i in range(1, count)]
+        row = conn.execute(
+            "SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY lead_id) FROM core.leads",
+            (quantiles,),
+        ).fetchone()
+        cuts = sorted({int(c) for c in (row[0] or []) if c is not None})
+    lows = [MIN_ID, *(c + 1 for c in cuts)]
+    highs = [*cuts, MAX_ID]
+    return tuple(Shard(i, lo, hi) for i, (lo, hi) in enumerate(zip(lows, highs, strict=True)))
+
+
+def plan_run(
+    dsn: str,
+    model: ScoringModel,
+    *,
+    run_id: str,
+    as_of: datetime,
+    full: bool = False,
+    shard_count: int = 4,
+) -> RunPlan:
+    """Register the model, decide full or incremental, split the leads into shards, record the run."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    with connect(dsn) as conn, conn.transaction():
+        new_model = register_model(conn, model)
+        last = conn.execute(
+            "SELECT config_hash FROM scoring.runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+        changed = last is None or last[0] != model.config_hash
+        mode = "full" if full or changed else "incremental"
+        shards = shard_bounds(conn, max(1, shard_count))
+        plan = RunPlan(run_id, to_us(as_of.astimezone(UTC)), mode, model.version, model.config_hash, shards)
+        conn.execute(
+            """
+            INSERT INTO scoring.runs (run_id, as_of, mode, model_version, config_hash, shard_count)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (run_id) DO UPDATE
+               SET as_of = EXCLUDED.as_of, mode = EXCLUDED.mode, model_version = EXCLUDED.model_version,
+                   config_hash = EXCLUDED.config_hash, shard_count = EXCLUDED.shard_count,
+                   started_at = now(), finished_at = NULL, stats = '{}'::jsonb
+            """,
+            (run_id, plan.as_of, mode, model.version, model.config_hash, len(shards)),
+        )
+    log.info(
+        "scoring run %s as of %s: %s (%s model %s), %d shard(s)",
+        run_id,
+        plan.as_of.isoformat(),
+        mode,
+        "new" if new_model else "known",
+        model.version,
+        len(shards),
+    )
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# One shard
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Engagement:
+    values: dict[str, np.ndarray]  # uncapped rule values at T1, per profile (n leads x rules)
+    rewrite: dict[str, np.ndarray]  # state cells to store again (changed, or of leads scored from history)
+    stats: dict[str, int]
+    log_high: int
+
+
+def _align_previous(previous: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    return previous.set_index("lead_id").reindex(ids)
+
+
+def _rule_offsets(model: ScoringModel) -> dict[str, int]:
+    offsets, offset = {}, 0
+    for profile in model.profiles:
+        offsets[profile.profile_id] = offset
+        offset += len(profile.engagement.rules)
+    return offsets
+
+
+def _positions(ids: np.ndarray, lead_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row index of each lead id in sorted `ids`, and whether it is there at all."""
+    if not len(ids):
+        return np.zeros(len(lead_ids), np.int64), np.zeros(len(lead_ids), bool)
+    position = np.minimum(np.searchsorted(ids, lead_ids), len(ids) - 1)
+    return position.astype(np.int64), ids[position] == lead_ids
+
+
+def _events_of(frame: pd.DataFrame, ids: np.ndarray) -> EventArrays:
+    position, known = _positions(ids, frame["lead_id"].to_numpy(np.int64))
+    return EventArrays(
+        position[known], frame["t"].to_numpy(np.int64)[known], frame["mask"].to_numpy(np.int64)[known]
+    )
+
+
+def shard_engagement(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    ids: np.ndarray,
+    continuing: np.ndarray,
+    t0: np.ndarray,
+    t1: int,
+) -> Engagement:
+    n = len(ids)
+    values = {p.profile_id: np.zeros((n, len(p.engagement.rules))) for p in model.profiles}
+    rewrite = {p.profile_id: np.zeros((n, len(p.engagement.rules)), dtype=bool) for p in model.profiles}
+    stats = {"history_events": 0, "new_events": 0, "changed_days": 0, "state_rows": 0}
+    fresh = ~continuing
+    if fresh.any():
+        only = None if fresh.mean() > FRESH_BY_ID else ids[fresh]
+        events = read_history(conn, model, shard, ids, t1, only=only)
+        events = events.take(np.flatnonzero(fresh[events.lead]))
+        stats["history_events"] = len(events)
+        for profile_id, computed in full_values(model, events, n, t1).items():
+            values[profile_id][fresh] = computed[fresh]
+            rewrite[profile_id][fresh] = True
+
+    changes, log_high = read_changes(conn, model, shard)
+    if continuing.any():
+        _rescaled_state(conn, model, shard, ids, continuing, t1, values, stats)
+        new_world, old_world, affected = _what_changed(
+            conn, model, shard, ids, continuing, t0, t1, changes, stats
+        )
+        for profile in model.profiles:
+            delta = incremental_delta(profile.engagement, n, new_world, old_world, t0, t1, affected)
+            values[profile.profile_id] += delta
+            rewrite[profile.profile_id] |= (delta != 0) & continuing[:, None]
+    return Engagement(values, rewrite, stats, log_high)
+
+
+def _rescaled_state(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    ids: np.ndarray,
+    continuing: np.ndarray,
+    t1: int,
+    values: dict[str, np.ndarray],
+    stats: dict[str, int],
+) -> None:
+    state = read_state(conn, shard)
+    stats["state_rows"] = len(state["lead_id"])
+    position, known = _positions(ids, state["lead_id"])
+    keep = known & continuing[position]
+    rule_no = state["rule_no"].astype(np.int64)
+    for profile_id, offset in _rule_offsets(model).items():
+        profile = model.profile(profile_id)
+        mine = keep & (rule_no >= offset) & (rule_no < offset + len(profile.engagement.rules))
+        factor = rescale_factor(t1 - state["as_of"][mine], profile.engagement.half_life_days)
+        values[profile_id][position[mine], rule_no[mine] - offset] = state["value"][mine] * factor
+
+
+def _what_changed(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    ids: np.ndarray,
+    continuing: np.ndarray,
+    t0: np.ndarray,
+    t1: int,
+    changes: pd.DataFrame,
+    stats: dict[str, int],
+) -> tuple[EventArrays, EventArrays, np.ndarray]:
+    """New world, old world and affected (lead, day) keys for `incremental_delta`."""
+    # Days where events at or before the leads' T0 were added, changed or removed.
+    position, known = _positions(ids, changes["lead_id"].to_numpy(np.int64))
+    changes = changes.assign(idx=position)[known & continuing[position]]
+    changes = changes[changes["t"].to_numpy(np.int64) <= t0[changes["idx"].to_numpy()]]
+    first = changes.sort_values("seq").drop_duplicates(["lead_id", "event_id"], keep="first")
+    old_images = first[first["image"] == "old"]
+    days = changes.assign(day=changes["t"] // US_PER_DAY)[["lead_id", "day"]].drop_duplicates()
+    affected = np.unique(day_keys(changes["idx"].to_numpy(np.int64), changes["t"].to_numpy(np.int64)))
+    stats["changed_days"] = len(days)
+
+    day_events = read_event_days(conn, model, days)
+    unchanged = day_events.merge(
+        changes[["lead_id", "event_id"]].drop_duplicates(),
+        on=["lead_id", "event_id"],
+        how="left",
+        indicator=True,
+    )
+    unchanged = unchanged[unchanged["_merge"] == "left_only"]
+    old_world = EventArrays.concat([_events_of(unchanged, ids), _events_of(old_images, ids)])
+
+    # Whole UTC days after the earliest T0 and days whose events may leave a window by T1.
+    earliest = int(t0[continuing].min())
+    ranges = [(day_floor(earliest), t1 + 1)]
+    for window in {p.engagement.window_days for p in model.profiles} - {None}:
+        width = window * US_PER_DAY
+        ranges.append((day_floor(earliest - width), day_floor(t1 - width) + US_PER_DAY))
+    in_ranges = read_time_ranges(conn, model, shard, ids, merge_ranges(ranges))
+    outside_changed = continuing[in_ranges.lead] & ~np.isin(day_keys(in_ranges.lead, in_ranges.t), affected)
+    in_ranges = in_ranges.take(np.flatnonzero(outside_changed))
+    stats["new_events"] = len(in_ranges)
+    new_world = EventArrays.concat([in_ranges, _events_of(day_events, ids)])
+    return new_world, old_world, affected
+
+
+def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> dict[str, int]:
+    """Score one shard of a planned run and write its rows; returns counts."""
+    if model.config_hash != plan.config_hash:
+        raise ModelChangedDuringRun(
+            f"the scoring model changed since run {plan.run_id} was planned "
+            f"({plan.config_hash} -> {model.config_hash}): run it again"
+        )
+    shard = plan.shards[number]
+    t1 = plan.as_of_us
+    with connect(dsn) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
+        leads = read_leads(conn, model, shard, t1)
+        ids = leads["lead_id"].to_numpy(np.int64)
+        previous = _align_previous(read_previous(conn, model, shard), ids)
+        prev_as_of = previous["as_of"].to_numpy(dtype="float64", na_value=np.nan)
+        continuing = (
+            (plan.mode == "incremental")
+            & previous["same_model"].fillna(False).to_numpy(dtype=bool)
+            & (np.nan_to_num(prev_as_of, nan=np.inf) <= t1)
+        )
+        t0 = np.where(continuing, np.nan_to_num(prev_as_of, nan=0), 0).astype(np.int64)
+        engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
+        scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
+        stats = outputs.write_shard(
+            conn,
+            model,
+            plan,
+            shard,
+            scores,
+            previous,
+            engagement.values,
+            engagement.rewrite,
+            continuing,
+            engagement.log_high,
+        )
+        stats.update(engagement.stats)
+        stats["leads"] = len(ids)
+        stats["incremental_leads"] = int(continuing.sum())
+        conn.execute(
+            "UPDATE scoring.runs SET stats = stats || jsonb_build_object(%s::text, %s::jsonb) WHERE run_id = %s",
+            (f"shard_{number}", json.dumps(stats), plan.run_id),
+        )
+    log.info("scoring run %s shard %d: %s", plan.run_id, number, stats)
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Finalize
+# ---------------------------------------------------------------------------------------------
+def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan) -> dict[str, int]:
+    """Roll scores up per company, close the run; returns headline counts."""
+    with connect(dsn) as conn, conn.transaction():
+        accounts = outputs.write_accounts(conn, model, plan)
+        leads, mqls = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_mql) FROM scoring.lead_scores"
+        ).fetchone()
+        new_mqls = conn.execute(
+            "SELECT count(*) FROM scoring.mql_crossings WHERE run_id = %s", (plan.run_id,)
+        ).fetchone()[0]
+        summary = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
+        conn.execute(
+            """
+            UPDATE scoring.runs SET finished_at = now(), stats = stats || jsonb_build_object('summary', %s::jsonb)
+            WHERE run_id = %s
+            """,
+            (json.dumps(summary), plan.run_id),
+        )
+    log.info("scoring run %s finished: %s", plan.run_id, summary)
+    return summary
+
+
+def run_scoring(
+    dsn: str,
+    model: ScoringModel,
+    *,
+    run_id: str,
+    as_of: datetime,
+    full: bool = False,
+    shard_count: int = 1,
+) -> dict:
+    """Plan, score every shard one after the other, finalize: the whole run in this process."""
+    plan = plan_run(dsn, model, run_id=run_id, as_of=as_of, full=full, shard_count=shard_count)
+    shards = [score_shard(dsn, model, plan, shard.number) for shard in plan.shards]
+    summary = finalize_run(dsn, model, plan)
+    return {"run_id": run_id, "mode": plan.mode, "as_of": plan.as_of.isoformat(), "shards": shards, **summary}
+
+
+def scores_as_of(dsn: str, model: ScoringModel, as_of: datetime, *, shard_count: int = 1) -> pd.DataFrame:
+    """Every lead's score as it was at `as_of`, recomputed from history; writes nothing.
+
+    Lead and company fields are today's (the warehouse keeps no history of them); events are those that
+    had happened by `as_of`, and leads those created by then.
+    """
+    t1 = to_us(as_of.astimezone(UTC))
+    frames = []
+    with connect(dsn) as conn:
+        for shard in shard_bounds(conn, shard_count):
+            leads = read_leads(conn, model, shard, t1)
+            ids = leads["lead_id"].to_numpy(np.int64)
+            events = read_history(conn, model, shard, ids, t1)
+            scores = assemble(
+                model, ids, evaluate_fit(model, leads), full_values(model, events, len(ids), t1)
+            )
+            frames.append(scores.headline(model))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,297 @@
+"""Reading scoring inputs from the warehouse and writing its outputs, one lead-id shard at a time.
+
+Events leave PostgreSQL as (lead_id, occurred_at, predicate mask) in binary COPY: the database does
+the filtering (event types, topics, campaigns, pages) while it streams, and no text is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+
+from smarketing.scoring.copyio import copy_in_frame, copy_out_csv, copy_out_fixed
+from smarketing.scoring.events import predicate_event_types, predicate_mask_sql
+from smarketing.scoring.kernel import US_PER_DAY, EventArrays
+from smarketing.scoring.model import ScoringModel
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def instant(us: int) -> datetime:
+    """Microseconds since the Unix epoch as an exact aware datetime (psycopg sends it as timestamptz)."""
+    return EPOCH + timedelta(microseconds=int(us))
+
+
+def to_us(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    low: int  # lead ids from low to high, both included
+    high: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Leads
+# ---------------------------------------------------------------------------------------------
+def field_expression(name: str) -> sql.Composable:
+    """SQL for a rule field over core.leads `l` LEFT JOIN core.companies `c`."""
+    from smarketing.config import resolve_field
+
+    ref = resolve_field(name)
+    alias = "l" if ref.table == "leads" else "c"
+    if ref.attribute is not None:
+        return sql.SQL("{}.attributes ->> {}").format(sql.Identifier(alias), sql.Literal(ref.attribute))
+    return sql.SQL("{}.{}::text").format(sql.Identifier(alias), sql.Identifier(ref.column))
+
+
+def read_leads(conn: psycopg.Connection, model: ScoringModel, shard: Shard, as_of_us: int) -> pd.DataFrame:
+    """The shard's leads existing at `as_of` (created then or earlier, or of unknown creation), sorted by
+    id, with one text column per fit field named after the field."""
+    fields = model.fit_fields()
+    selected = [sql.SQL("l.lead_id")] + [
+        sql.SQL("{} AS {}").format(field_expression(f), sql.Identifier(f)) for f in fields
+    ]
+    query = sql.SQL(
+        """
+        SELECT {columns}
+        FROM core.leads l LEFT JOIN core.companies c ON c.company_id = l.company_id
+        WHERE l.lead_id BETWEEN %(low)s AND %(high)s
+          AND (l.created_at IS NULL OR l.created_at <= %(as_of)s)
+        ORDER BY l.lead_id
+        """
+    ).format(columns=sql.SQL(", ").join(selected))
+    frame = copy_out_csv(
+        conn,
+        query,
+        {"low": shard.low, "high": shard.high, "as_of": instant(as_of_us)},
+        types={"lead_id": pa.int64()},
+    )
+    if frame.empty:
+        return pd.DataFrame(
+            {"lead_id": np.zeros(0, np.int64), **{f: pd.Series(dtype="string") for f in fields}}
+        )
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------------
+_EVENT_COLUMNS = (("lead_id", "int8"), ("occurred_at", "timestamptz"), ("mask", "int8"))
+
+
+def _events(rows: dict[str, np.ndarray], lead_ids: np.ndarray) -> EventArrays:
+    """Events of the leads in `lead_ids` (sorted), with lead ids turned into row indices."""
+    position = np.searchsorted(lead_ids, rows["lead_id"])
+    position = np.minimum(position, max(len(lead_ids) - 1, 0))
+    known = (lead_ids[position] == rows["lead_id"]) if len(lead_ids) else np.zeros(len(position), bool)
+    keep = known & (rows["mask"] != 0)
+    return EventArrays(position[keep].astype(np.int64), rows["occurred_at"][keep], rows["mask"][keep])
+
+
+def read_history(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    lead_ids: np.ndarray,
+    as_of_us: int,
+    *,
+    only: np.ndarray | None = None,
+) -> EventArrays:
+    """Every scoring-relevant event of the shard's leads (or of `only` of them) up to `as_of`."""
+    if not model.predicates:
+        return EventArrays.empty()
+    leads_filter = (
+        sql.SQL("lead_id BETWEEN %(low)s AND %(high)s")
+        if only is None
+        else sql.SQL("lead_id = ANY(%(only)s)")
+    )
+    query = sql.SQL(
+        """
+        SELECT lead_id, occurred_at, {mask} AS mask FROM core.marketing_events
+        WHERE {leads} AND event_type = ANY(%(types)s) AND occurred_at <= %(as_of)s
+        """
+    ).format(mask=predicate_mask_sql(model.predicates), leads=leads_filter)
+    params = {
+        "low": shard.low,
+        "high": shard.high,
+        "only": None if only is None else only.tolist(),
+        "types": predicate_event_types(model.predicates),
+        "as_of": instant(as_of_us),
+    }
+    return _events(copy_out_fixed(conn, query, _EVENT_COLUMNS, params), lead_ids)
+
+
+def read_time_ranges(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    lead_ids: np.ndarray,
+    ranges: Sequence[tuple[int, int]],
+) -> EventArrays:
+    """Events of the shard's leads with start <= occurred_at < end for any (start, end) of `ranges`."""
+    if not ranges or not model.predicates:
+        return EventArrays.empty()
+    conditions = sql.SQL(" OR ").join(
+        sql.SQL("(occurred_at >= {} AND occurred_at < {})").format(
+            sql.Literal(instant(start)), sql.Literal(instant(end))
+        )
+        for start, end in ranges
+    )
+    query = sql.SQL(
+        """
+        SELECT lead_id, occurred_at, {mask} AS mask FROM core.marketing_events
+        WHERE lead_id BETWEEN %(low)s AND %(high)s AND event_type = ANY(%(types)s) AND ({conditions})
+        """
+    ).format(mask=predicate_mask_sql(model.predicates), conditions=conditions)
+    params = {"low": shard.low, "high": shard.high, "types": predicate_event_types(model.predicates)}
+    return _events(copy_out_fixed(conn, query, _EVENT_COLUMNS, params), lead_ids)
+
+
+def read_event_days(conn: psycopg.Connection, model: ScoringModel, days: pd.DataFrame) -> pd.DataFrame:
+    """Events (with their ids) on whole UTC days of some leads: `days` has lead_id and day (days since
+    the Unix epoch). Columns: lead_id, t (µs), mask, event_id."""
+    empty = _empty(lead_id="int64", t="int64", mask="int64", event_id="object")
+    if days.empty or not model.predicates:
+        return empty
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _scoring_days (lead_id bigint, day integer) ON COMMIT DROP")
+    conn.execute("TRUNCATE _scoring_days")
+    copy_in_frame(conn, "_scoring_days", days[["lead_id", "day"]])
+    query = sql.SQL(
+        """
+        SELECT e.lead_id, (extract(epoch FROM e.occurred_at) * 1000000)::int8 AS t, {mask} AS mask, e.event_id
+        FROM _scoring_days d
+        JOIN core.marketing_events e
+          ON e.lead_id = d.lead_id
+         AND e.occurred_at >= to_timestamp(d.day::float8 * 86400)
+         AND e.occurred_at < to_timestamp((d.day + 1)::float8 * 86400)
+        WHERE e.event_type = ANY(%(types)s)
+        """
+    ).format(mask=predicate_mask_sql(model.predicates, alias="e"))
+    frame = copy_out_csv(
+        conn,
+        query,
+        {"types": predicate_event_types(model.predicates)},
+        types={"lead_id": pa.int64(), "t": pa.int64(), "mask": pa.int64()},
+    )
+    return empty if frame.empty else frame
+
+
+def _empty(**dtypes: str) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+
+
+def read_changes(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -> tuple[pd.DataFrame, int]:
+    """The shard's logged event changes (seq, lead_id, event_id, image, t, mask) and the highest seq."""
+    high = conn.execute(
+        "SELECT COALESCE(max(seq), 0) FROM scoring.event_changes WHERE lead_id BETWEEN %s AND %s",
+        (shard.low, shard.high),
+    ).fetchone()[0]
+    if not high:
+        return _empty(
+            seq="int64", lead_id="int64", event_id="object", image="object", t="int64", mask="int64"
+        ), 0
+    query = sql.SQL(
+        """
+        SELECT seq, lead_id, event_id, image, (extract(epoch FROM occurred_at) * 1000000)::int8 AS t,
+               CASE WHEN image = 'old' THEN {mask} ELSE 0 END AS mask
+        FROM scoring.event_changes c
+        WHERE lead_id BETWEEN %(low)s AND %(high)s AND seq <= %(seq)s
+        """
+    ).format(mask=predicate_mask_sql(model.predicates, alias="c"))
+    frame = copy_out_csv(
+        conn,
+        query,
+        {"low": shard.low, "high": shard.high, "seq": high},
+        types={"seq": pa.int64(), "lead_id": pa.int64(), "t": pa.int64(), "mask": pa.int64()},
+    )
+    return frame, int(high)
+
+
+# ---------------------------------------------------------------------------------------------
+# Previous scores and engine state
+# ---------------------------------------------------------------------------------------------
+PREVIOUS_TYPES = {
+    "lead_id": pa.int64(),
+    "as_of": pa.int64(),
+    "same_model": pa.bool_(),
+    "same_version": pa.bool_(),
+    "history_day": pa.int64(),
+    "fit": pa.int64(),
+    "engagement": pa.float64(),
+    "total": pa.float64(),
+    "is_mql": pa.bool_(),
+}
+
+
+def read_previous(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -> pd.DataFrame:
+    query = sql.SQL(
+        """
+        SELECT lead_id, (extract(epoch FROM as_of) * 1000000)::int8 AS as_of,
+               config_hash = %(hash)s AS same_model, model_version = %(version)s AS same_version,
+               history_on - DATE '1970-01-01' AS history_day,
+               fit, engagement, total, grade, is_mql, profile_id
+        FROM scoring.lead_scores WHERE lead_id BETWEEN %(low)s AND %(high)s ORDER BY lead_id
+        """
+    )
+    params = {"hash": model.config_hash, "version": model.version, "low": shard.low, "high": shard.high}
+    frame = copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
+    if frame.empty:
+        return pd.DataFrame(
+            {name: pd.Series(dtype="object") for name in [*PREVIOUS_TYPES, "grade", "profile_id"]}
+        )
+    return frame
+
+
+def read_history_baseline(
+    conn: psycopg.Connection, model: ScoringModel, lead_ids: np.ndarray, before_day: int
+) -> pd.DataFrame:
+    """Each lead's latest score_history row (this model version) before a day (days since the epoch)."""
+    query = sql.SQL(
+        """
+        SELECT DISTINCT ON (lead_id) lead_id, scored_on - DATE '1970-01-01' AS history_day,
+               fit, engagement, total, grade, is_mql, profile_id
+        FROM scoring.score_history
+        WHERE lead_id = ANY(%(ids)s) AND model_version = %(version)s
+          AND scored_on < DATE '1970-01-01' + %(day)s::int
+        ORDER BY lead_id, scored_on DESC
+        """
+    )
+    params = {"ids": lead_ids.tolist(), "version": model.version, "day": before_day}
+    return copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
+
+
+def read_state(conn: psycopg.Connection, shard: Shard) -> dict[str, np.ndarray]:
+    query = sql.SQL(
+        "SELECT lead_id, rule_no, value, as_of FROM scoring.rule_state WHERE lead_id BETWEEN %(low)s AND %(high)s"
+    )
+    return copy_out_fixed(
+        conn,
+        query,
+        (("lead_id", "int8"), ("rule_no", "int2"), ("value", "float8"), ("as_of", "timestamptz")),
+        {"low": shard.low, "high": shard.high},
+    )
+
+
+def day_floor(us: int) -> int:
+    return us - us % US_PER_DAY
+
+
+def merge_ranges(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
