@@ -537,3 +537,17 @@ def test_missing_file_and_bad_mapping(clean_warehouse: str, tmp_path: Path) -> N
     bad.write_text("source_system: x\nfiles:\n  - {object: leads, path: a.csv, id: id, colums: {}}\n")
     with pytest.raises(MappingError, match=r"files\[0\]\.colums: unknown key"):
         ingest_source(clean_warehouse, bad)
+
+
+def test_malformed_csv_is_an_error_without_leaking_email(clean_warehouse: str, tmp_path: Path) -> None:
+    write_world(tmp_path)
+    path = tmp_path / "ma/contacts.csv"
+    path.write_text(
+        path.read_text(encoding="utf-8") + "9,extra@field.example,too,many,fields\n", encoding="utf-8"
+    )
+    with pytest.raises(SourceFileError) as err:
+        ingest_source(clean_warehouse, MA_MAPPING, root=tmp_path)
+    message = str(err.value)
+    assert message.startswith("ma/contacts.csv: malformed CSV") and "Expected 14 columns, got 5" in message
+    assert "extra@" not in message
+    assert raw_counts(clean_warehouse)["leads"] == 0

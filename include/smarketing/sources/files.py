@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -239,16 +240,20 @@ def read_chunks(path: Path, spec: FileSpec, *, label: str) -> Iterator[tuple[int
             raise SourceFileError(label, f"cannot read the Parquet file: {exc}") from None
         _check_header(handle.schema_arrow.names, spec, label)
         return _parquet_chunks(handle, label)
-    parse = pacsv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True)
-    try:
-        with pacsv.open_csv(
-            path, read_options=pacsv.ReadOptions(block_size=1 << 20), parse_options=parse
-        ) as head:
-            names = head.schema.names
-    except pa.ArrowInvalid as exc:
-        raise SourceFileError(label, f"cannot read the CSV header: {safe_value(str(exc), 200)}") from None
+    names = _csv_header(path, spec.delimiter, label)
     _check_header(names, spec, label)
+    parse = pacsv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True)
     return _csv_chunks(path, names, parse, label)
+
+
+def _csv_header(path: Path, delimiter: str, label: str) -> list[str]:
+    """Column names from the first record (file_digest has already proved the bytes are UTF-8)."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 20).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    names = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), None)
+    if not names:
+        raise SourceFileError(label, "the file is empty: no header", line=1)
+    return names
 
 
 def _check_header(names: list[str], spec: FileSpec, label: str) -> None:
@@ -283,12 +288,17 @@ def _csv_chunks(
         null_values=[""],
         check_utf8=False,  # file_digest proved it, and knows where a bad byte sits
     )
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-        parse_options=parse,
-        convert_options=convert,
-    )
+    try:  # opening already parses the first block
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            parse_options=parse,
+            convert_options=convert,
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceFileError(
+            label, f"malformed CSV in the first rows: {safe_value(str(exc), 200)}"
+        ) from None
     first_row = 1
     with reader:
         while True:
@@ -298,7 +308,7 @@ def _csv_chunks(
                 return
             except pa.ArrowInvalid as exc:
                 raise SourceFileError(
-                    label, f"malformed CSV after row {first_row - 1}: {safe_value(str(exc), 200)}"
+                    label, f"malformed CSV at or after row {first_row}: {safe_value(str(exc), 200)}"
                 ) from None
             yield first_row, pa.Table.from_batches([batch])
             first_row += batch.num_rows
