@@ -10,6 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse.core_build import build_core, match_personas
@@ -426,6 +428,31 @@ def test_batch_by_batch_equals_all_at_once(clean_warehouse: str, tmp_path: Path)
         "deals": 3,
         "lifecycle_history": 5,
     }
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(AWKWARD_ORDER), build_after=st.lists(st.booleans(), min_size=16, max_size=16))
+def test_any_landing_order_and_build_points_give_the_same_core(
+    clean_warehouse: str, tmp_path_factory: pytest.TempPathFactory, order: list, build_after: list[bool]
+) -> None:
+    base = tmp_path_factory.mktemp("deliveries")
+    d1 = write_world(base / "d1")
+    d2 = write_second_delivery(base / "d2")
+    mappings = single_file_mappings(base / "mappings")
+    reset(clean_warehouse)
+    ingest_world(clean_warehouse, d1)
+    ingest_world(clean_warehouse, d2)
+    build_core(clean_warehouse, AGREEMENT)
+    expected = snapshot(clean_warehouse)
+
+    reset(clean_warehouse)
+    steps = [(delivery, key) for delivery in (d1, d2) for key in order]
+    for (delivery, key), build in zip(steps, build_after, strict=True):
+        ingest_source(clean_warehouse, mappings[key], root=delivery)
+        if build:
+            build_core(clean_warehouse, AGREEMENT)
+    build_core(clean_warehouse, AGREEMENT)
+    assert snapshot(clean_warehouse) == expected
 
 
 def test_persona_matching_uses_python_regex_in_order() -> None:
