@@ -342,9 +342,9 @@ CREATE TABLE scoring.writeback_state (
     grade            text,
     lifecycle_stage  text,
     pushed_at        timestamptz    NOT NULL,
-    PRIMARY KEY (system, lead_id)
+    PRIMARY KEY (system, record_id)
 );
-COMMENT ON TABLE scoring.writeback_state IS 'What the source system was last sent for each lead: only leads whose values differ are sent again.';
+COMMENT ON TABLE scoring.writeback_state IS 'What the source system was last sent for each of its records: only records whose values differ are sent again.';
 COMMENT ON COLUMN scoring.writeback_state.system IS 'Source system.';
 COMMENT ON COLUMN scoring.writeback_state.lead_id IS 'Lead (core.leads.lead_id).';
 COMMENT ON COLUMN scoring.writeback_state.record_id IS 'The lead''s record id in that system.';

@@ -1,0 +1,163 @@
+"""
+### smarketing_scoring — score every lead, explain every score, hand MQLs over to sales
+
+Nightly at 02:00, as of the end of its data interval. For the agreement's scoring model
+(`scoring:` in `config/smarketing.yaml`):
+
+1. **plan** — registers the model (`scoring.models`, `scoring.rules`), chooses a **full rescore** (new
+   model version or hash, or the `full_rescore` param) or an **incremental** night, and splits the leads
+   into lead-id shards of equal size.
+2. **score_shard** (one mapped task per shard, in parallel) — fit points from lead and company fields;
+   engagement points from events, faded by the half-life, capped, limited per day, floored. Incremental
+   nights rescale yesterday's per-rule state and add only what changed (new events, events leaving the
+   window, late or corrected events logged by triggers on `core.marketing_events`); the result equals a
+   full rescore. Writes `scoring.lead_scores`, `scoring.contributions` (why each lead has its score),
+   `scoring.score_history`, `scoring.mql_crossings` and the MQL stage in `core.lifecycle_history`.
+3. **finalize** — account rollup (`scoring.account_scores`), closes the run, emits the
+   `smarketing_lead_scores` asset that starts nurturing and KPIs.
+4. **write_back** — score, grade and MQL stage to the source systems listed in the `writeback` param
+   (else the Airflow Variable `smarketing_writeback`), only for leads whose values changed, in the APIs'
+   batch shapes. **Dry run by default**: batches are recorded in `scoring.writeback_batches`, nothing
+   is sent.
+
+**Params**: `full_rescore` rescores every lead from its whole history; `as_of` scores as of another
+moment (ISO 8601; an earlier one rewinds the current scores to that date); `shards` overrides the shard
+count (default: Variable `smarketing_scoring_shards`, else 4).
+
+**Rerun** freely: each shard replaces its lead-id range in one transaction and a rerun of the same run
+writes the same rows. The same run by hand: `smarketing score run [--full] [--as-of D]`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from smarketing.airflow_support import DEFAULT_ARGS, nightly, task_dsn, warehouse_asset
+
+LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
+SHARDS_VARIABLE = "smarketing_scoring_shards"
+WRITEBACK_VARIABLE = "smarketing_writeback"
+DEFAULT_SHARDS = 4
+
+
+@dag(
+    dag_id="smarketing_scoring",
+    schedule=nightly(),
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["smarketing", "scoring", "nightly"],
+    doc_md=__doc__,
+    params={
+        "full_rescore": Param(
+            False, type="boolean", description="Rescore every lead from its whole history."
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            description="Score as of this moment (ISO 8601) instead of the end of the data interval.",
+        ),
+        "shards": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=64,
+            description="Lead-id shards (parallel tasks).",
+        ),
+        "writeback": Param(
+            None,
+            type=["null", "array"],
+            description='Write-back targets: [{"system": "sandbox_crm", "api": "hubspot", "dry_run": true}]',
+        ),
+    },
+)
+def smarketing_scoring() -> None:
+    @task
+    def check_agreement() -> str:
+        from smarketing.airflow_support import fail_on_config_error
+
+        return fail_on_config_error()
+
+    @task
+    def prepare_warehouse() -> str:
+        from smarketing.warehouse import migrate
+
+        dsn = task_dsn()
+        migrate.upgrade(dsn)
+        return migrate.current_revision(dsn) or ""
+
+    @task
+    def plan() -> dict:
+        from airflow.sdk import Variable
+
+        from smarketing.scoring.model import load_model
+        from smarketing.scoring.runner import plan_run
+
+        context = get_current_context()
+        params = context["params"]
+        moment = params.get("as_of") or context.get("data_interval_end") or context["logical_date"]
+        shards = params.get("shards") or int(Variable.get(SHARDS_VARIABLE, default=DEFAULT_SHARDS))
+        run = plan_run(
+            task_dsn(),
+            load_model(),
+            run_id=context["run_id"],
+            as_of=pendulum.parse(str(moment)),
+            full=bool(params.get("full_rescore")),
+            shard_count=int(shards),
+        )
+        return run.to_dict()
+
+    @task
+    def shard_numbers(run: dict) -> list[int]:
+        return [shard["number"] for shard in run["shards"]]
+
+    @task(max_active_tis_per_dagrun=4)
+    def score_shard(run: dict, number: int) -> dict:
+        from smarketing.scoring.model import load_model
+        from smarketing.scoring.runner import RunPlan, score_shard
+
+        return score_shard(task_dsn(), load_model(), RunPlan.from_dict(run), number)
+
+    @task(outlets=[LEAD_SCORES_ASSET])
+    def finalize(run: dict, shards: list[dict]) -> dict:
+        from smarketing.scoring.model import load_model
+        from smarketing.scoring.runner import RunPlan, finalize_run
+
+        summary = finalize_run(task_dsn(), load_model(), RunPlan.from_dict(run))
+        context = get_current_context()
+        context["outlet_events"][LEAD_SCORES_ASSET].extra = {
+            "run_id": run["run_id"],
+            "as_of": str(RunPlan.from_dict(run).as_of),
+            "mode": run["mode"],
+            "model_version": run["model_version"],
+            **summary,
+        }
+        return summary
+
+    @task
+    def write_back(run: dict) -> list[dict]:
+        import json
+
+        from airflow.sdk import Variable
+
+        from smarketing.scoring.writeback import WritebackTarget, write_back
+
+        context = get_current_context()
+        targets = context["params"].get("writeback")
+        if targets is None:
+            targets = json.loads(Variable.get(WRITEBACK_VARIABLE, default="[]"))
+        return [
+            write_back(task_dsn(), WritebackTarget.parse(target), run_id=run["run_id"]) for target in targets
+        ]
+
+    ready = [check_agreement(), prepare_warehouse()]
+    run = plan()
+    ready >> run
+    stats = score_shard.partial(run=run).expand(number=shard_numbers(run))
+    done = finalize(run, stats)
+    done >> write_back(run)
+
+
+smarketing_scoring()
