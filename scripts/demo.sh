@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/airflow-env.sh
+export SMARKETING_TASK_RETRIES="${SMARKETING_TASK_RETRIES:-0}"
 
 world=".local/sandbox/world"
 end="$(date -u +%Y-%m-%dT00:00:00)"   # the world ends today at midnight UTC: reruns on the same day land nothing new

@@ -21,7 +21,9 @@ TIMEZONE = os.environ.get("SMARKETING_SCHEDULE_TIMEZONE", "UTC")
 
 DEFAULT_ARGS = {
     "owner": OWNER,
-    "retries": 3,
+    # Production default 3; the demo sets SMARKETING_TASK_RETRIES=0 so a failure shows at once
+    # instead of after minutes of exponential back-off.
+    "retries": int(os.environ.get("SMARKETING_TASK_RETRIES", "3")),
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),

@@ -111,7 +111,7 @@ def sandbox_generate(
 @ingest_app.command("files")
 def ingest_files(
     mapping: Annotated[
-        Path, typer.Argument(help="Source mapping YAML (e.g. config/sources/sandbox_files.yaml).")
+        Path, typer.Argument(help="Source mapping YAML (e.g. config/sources/sandbox_crm.yaml).")
     ],
     root: Annotated[
         Path | None, typer.Option("--root", help="Directory the mapping's paths are relative to.")

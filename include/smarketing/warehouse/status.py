@@ -24,4 +24,4 @@ def table_counts(dsn: str) -> dict[str, int]:
             )
             for schema, table in tables
         )
-        return {name: int(n) for name, n in conn.execute(counts).fetchall()}
+        return dict(sorted((name, int(n)) for name, n in conn.execute(counts).fetchall()))
