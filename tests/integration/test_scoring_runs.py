@@ -242,3 +242,34 @@ def test_rerunning_a_run_changes_nothing(clean_warehouse: str) -> None:
     assert after_full["scores"] == before["scores"]
     assert after_full["contributions"] == before["contributions"]
     assert after_full["history"] == before["history"]
+
+
+def test_backtest_replay_finds_the_same_first_mql_days_as_the_nightly_runs(clean_warehouse: str) -> None:
+    from smarketing.scoring.backtest import first_crossings
+
+    dsn = clean_warehouse
+    reset(dsn)
+    model = make_model(2.0, 3)
+    events = [
+        (lead, kind, hours, None)
+        for lead in range(1, N_LEADS + 1)
+        for kind, hours in (
+            ("form_submission", 24 * lead),
+            ("form_submission", 24 * lead + 3),
+            ("email_open", 24 * lead + 5),
+        )
+    ]
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows(events, 0, T0))
+    start = T0.date()
+    for day in range(8):
+        end_of_day = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(
+            days=day + 1, microseconds=-1
+        )
+        run_scoring(dsn, model, run_id=f"d{day}", as_of=end_of_day, shard_count=2)
+    with psycopg.connect(dsn) as conn:
+        nightly = conn.execute(
+            "SELECT lead_id, (crossed_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' FROM scoring.mql_crossings ORDER BY 1"
+        ).fetchall()
+    replayed = first_crossings(dsn, model, start, start + timedelta(days=7)).sort_values("lead_id")
+    assert nightly and [tuple(map(int, r)) for r in replayed.itertuples(index=False)] == nightly

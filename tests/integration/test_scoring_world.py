@@ -170,3 +170,49 @@ def test_write_back_plans_only_changed_records_in_the_api_batch_shapes(world_dsn
     assert (
         isinstance(payload, list) and isinstance(payload[0]["id"], int) and "smarketing_score" in payload[0]
     )
+
+
+def test_calibrate_from_the_warehouse_and_backtest_the_result(world_dsn: str, model, tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from smarketing.scoring.calibrate import calibrate, warehouse_frame, write_outputs
+    from smarketing.scoring.candidates import load_candidate
+    from smarketing.scoring.cli import backtest_command
+
+    frame, fields = warehouse_frame(world_dsn)
+    assert "company.industry" in frame.columns and "won" in frame.columns
+    result = calibrate(frame, id_column="lead_id", outcome="won", field_of=fields, seed=2)
+    report = result.report
+    assert report["unrounded_model"]["auc"] - report["integer_points"]["auc"] <= 0.01
+    files = write_outputs(result, tmp_path, source="warehouse", version="world-calibrated")
+    candidate = load_candidate(Path(files["scoring.yaml"]))
+    assert {r.field for r in candidate.profiles[0].fit_rules} <= set(fields)
+
+    app = typer.Typer()
+    app.command()(backtest_command)
+    done = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            files["scoring.yaml"],
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-10-31",
+            "--json",
+            "--dsn",
+            world_dsn,
+        ],
+        catch_exceptions=False,
+    )
+    assert done.exit_code == 0, done.output
+    import json
+
+    rows = json.loads(done.output)
+    assert {(r["model"], r["month"]) for r in rows} == {
+        (m, month) for m in ("candidate", "active") for month in ("2026-09", "2026-10")
+    }
+    active = [r for r in rows if r["model"] == "active"]
+    assert sum(r["mqls"] for r in active) > 0
+    assert all(r["converted"] <= r["mqls"] for r in rows)

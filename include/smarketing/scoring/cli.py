@@ -1,0 +1,198 @@
+"""Scoring commands of the `smarketing` command line.
+
+`smarketing.cli` wires them: `score_app` as the `score` group (`smarketing score run`), and
+`calibrate_command`, `score_file_command`, `backtest_command` as top-level commands. Heavy modules are
+imported inside the commands so that `smarketing --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+score_app = typer.Typer(help="Lead scoring: run it against the warehouse.", no_args_is_help=True)
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
+    ),
+]
+
+
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, sort_keys=True))
+
+
+def _moment(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _model(config: Path | None):
+    from smarketing.scoring.candidates import load_candidate
+    from smarketing.scoring.model import load_model
+
+    return load_candidate(config) if config else load_model()
+
+
+@score_app.command("run")
+def run_command(
+    full: Annotated[bool, typer.Option("--full", help="Rescore every lead from its whole history.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Score as of this moment (ISO 8601, UTC if no offset); default now."),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option("--shards", min=1, max=64, help="Lead-id shards, scored one after another.")
+    ] = 1,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Scoring model file (default: the agreement).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: cli__<as-of>).")] = None,
+    dsn: DsnOption = None,
+) -> None:
+    """Score every lead (incremental unless the model changed or --full), write scores and MQL crossings."""
+    from smarketing.scoring.runner import run_scoring
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    moment = _moment(as_of)
+    result = run_scoring(
+        dsn or warehouse_dsn(),
+        _model(config),
+        run_id=run_id or f"cli__{moment.isoformat()}",
+        as_of=moment,
+        full=full,
+        shard_count=shards,
+    )
+    _echo_json(result)
+
+
+def calibrate_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where to write scoring.yaml, report.json, report.md.")
+    ],
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="CSV export of leads with a known outcome.")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Column identifying each lead.")
+    ] = None,
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome", help="Outcome column: 1/0, true/false, yes/no, won/lost; others are ignored."
+        ),
+    ] = "won",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Column to leave out (repeatable), e.g. dates, amounts."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train / held-out split.")] = 7,
+    from_warehouse: Annotated[
+        bool, typer.Option("--from-warehouse", help="Calibrate on warehouse leads, outcome = a won deal.")
+    ] = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Propose integer fit points from outcomes; report AUC and lift by decile on a held-out split."""
+    import pandas as pd
+
+    from smarketing.scoring.calibrate import CalibrationError, calibrate, warehouse_frame, write_outputs
+
+    if from_warehouse == (input_file is not None):
+        raise CalibrationError("give either --input FILE.csv or --from-warehouse")
+    if from_warehouse:
+        from smarketing.warehouse.connection import redact_dsn, warehouse_dsn
+
+        target = dsn or warehouse_dsn()
+        frame, fields = warehouse_frame(target)
+        source, id_column, outcome = f"the warehouse at {redact_dsn(target)}", "lead_id", "won"
+    else:
+        assert input_file is not None
+        frame = pd.read_csv(input_file, dtype="string", keep_default_na=False, na_values=[""])
+        fields, source = None, str(input_file)
+    result = calibrate(
+        frame, id_column=id_column, outcome=outcome, exclude=exclude or (), seed=seed, field_of=fields
+    )
+    files = write_outputs(result, out_dir, source=source)
+    report = result.report
+    typer.echo(
+        f"held-out AUC: integer points {report['integer_points']['auc']}, unrounded model "
+        f"{report['unrounded_model']['auc']} ({report['rows_with_outcome']} leads, base rate {report['base_rate']:.1%})"
+    )
+    for path in files.values():
+        typer.echo(f"wrote {path}")
+
+
+def score_file_command(
+    config: Annotated[
+        Path, typer.Option("--config", help="Scoring model: an agreement or a scoring: section.")
+    ],
+    input_file: Annotated[
+        Path, typer.Option("--input", help="CSV of leads: an id column and attribute columns.")
+    ],
+    id_column: Annotated[str, typer.Option("--id-column", help="Column identifying each lead.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV to write.")],
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", help="CSV of events: the id column, event_type, occurred_at[, content_topic, ...]."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Fade engagement to this moment (default now).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=20, help="Reasons listed per lead.")] = 3,
+) -> None:
+    """Score leads from a file: id, fit, engagement, score, grade, MQL and the top reasons."""
+    from smarketing.scoring.candidates import load_candidate
+    from smarketing.scoring.scorefile import score_file
+
+    stats = score_file(
+        load_candidate(config),
+        input_file,
+        id_column=id_column,
+        out_path=out,
+        events_path=events,
+        as_of=_moment(as_of) if as_of else None,
+        top=top,
+    )
+    typer.echo(f"scored {stats['leads']} leads ({stats['mqls']} MQL) into {out}")
+
+
+def backtest_command(
+    config: Annotated[
+        Path, typer.Option("--config", help="Candidate scoring model (agreement or scoring: section).")
+    ],
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day replayed (UTC).")
+    ],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day replayed (UTC).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Replay history under a candidate model next to the active one: MQLs per month and their conversion."""
+    from smarketing.scoring.backtest import backtest
+    from smarketing.scoring.candidates import load_candidate
+    from smarketing.scoring.model import load_model
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    report = backtest(
+        dsn or warehouse_dsn(),
+        load_candidate(config),
+        load_model(),
+        date.fromordinal(start.toordinal()),
+        date.fromordinal(end.toordinal()),
+    )
+    if as_json:
+        _echo_json(report.to_dict(orient="records"))
+        return
+    wide = report.pivot(index="month", columns="model", values=["mqls", "converted", "conversion_rate"])
+    typer.echo(wide.to_string())
