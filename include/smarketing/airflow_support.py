@@ -10,7 +10,6 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
@@ -40,12 +39,15 @@ def nightly(hour: int = 2) -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable(f"0 {hour} * * *", timezone=TIMEZONE)
 
 
+# Assets are identified by name AND uri: a uri that followed the live DSN would make the same asset a
+# different one in every environment (and Airflow marks the clash inactive), so the authority is a
+# fixed label. Set SMARKETING_ASSET_AUTHORITY to the warehouse's host:port for lineage tools.
+ASSET_AUTHORITY = os.environ.get("SMARKETING_ASSET_AUTHORITY", "smarketing-warehouse:5432")
+
+
 def warehouse_asset(name: str, schema: str, table: str) -> Asset:
-    """An Asset named after the warehouse table it stands for (`postgres://host:port/db/schema/table`)."""
-    parts = urlsplit(warehouse_dsn())
-    location = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
-    database = parts.path.lstrip("/") or "smarketing"
-    return Asset(name, uri=f"postgres://{location}/{database}/{schema}/{table}")
+    """An Asset for a warehouse table (`postgres://host:port/db/schema/table`, as Airflow requires)."""
+    return Asset(name, uri=f"postgres://{ASSET_AUTHORITY}/smarketing/{schema}/{table}")
 
 
 CORE_ASSET = warehouse_asset("smarketing_core", "core", "leads")

@@ -1,0 +1,67 @@
+"""smarketing_ingest end to end: the sandbox world's exports → raw → core, through the real DAG."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from smarketing.sandbox.world import generate_world
+
+from .conftest import run_dag
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
+
+CORE_TABLES = (
+    "owners",
+    "companies",
+    "leads",
+    "marketing_events",
+    "sales_activities",
+    "deals",
+    "lifecycle_history",
+)
+
+
+def _core_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0] for t in CORE_TABLES}
+
+
+def test_ingest_dag_lands_the_sandbox_world_into_core(
+    airflow_ready: None, warehouse_env: str, tmp_path: Path
+) -> None:
+    world = tmp_path / "world"
+    rows = generate_world(world, contacts=300, seed=11, days=60, end=datetime(2026, 11, 16, tzinfo=UTC))
+    population = json.loads((world / "world.json").read_text())["population"]
+    conf = {
+        "file_sources": [
+            {"mapping": "config/sources/sandbox_crm.yaml", "root": str(world)},
+            {"mapping": "config/sources/sandbox_ma.yaml", "root": str(world)},
+        ]
+    }
+
+    states = run_dag("smarketing_ingest", run_conf=conf)
+    assert set(states.values()) == {"success"}, states
+    assert {"land_file_source[0]", "land_file_source[1]", "build_core"} <= set(states)
+
+    counts = _core_counts(warehouse_env)
+    assert counts["leads"] == 300  # one lead per person, whichever systems know them
+    assert counts["companies"] == population["companies"]
+    assert counts["owners"] == rows["crm/owners.csv"]
+    assert counts["marketing_events"] == rows["ma/activity.csv"]
+    assert counts["sales_activities"] == rows["crm/engagements.csv"]
+    assert counts["deals"] == rows["crm/deals.csv"]
+    with psycopg.connect(warehouse_env) as conn:
+        both = conn.execute(
+            "SELECT count(*) FROM (SELECT lead_id FROM core.lead_sources GROUP BY lead_id HAVING count(*) = 2) x"
+        ).fetchone()[0]
+    assert both == population["contacts_in_both_systems"]
+
+    # A second run over the same exports lands nothing and changes nothing.
+    again = run_dag("smarketing_ingest", run_conf=conf)
+    assert set(again.values()) == {"success"}, again
+    assert _core_counts(warehouse_env) == counts
