@@ -1,0 +1,87 @@
+"""The outcome of a validation: what failed, how many rows, and whether downstream work may go on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from smarketing.errors import SmarketingError
+from smarketing.quality.engine import CheckResult, SuiteRun
+
+
+class QualityGateFailed(SmarketingError):
+    """A critical check failed: the message says what failed and how many rows; `report` has the rest."""
+
+    exit_code = 3
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(report.summary)
+
+
+class QualityCheckError(SmarketingError):
+    """An expectation could not be evaluated (the data were not checked): retry, do not pass them on."""
+
+
+@dataclass
+class ValidationReport:
+    run_id: str
+    layer: str
+    validation_run_id: int
+    batch_ids: list[int] = field(default_factory=list)
+    rows_checked: int = 0
+    rows_quarantined: int = 0
+    rows_released: int = 0
+    rejected_batches: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data_docs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for XCom and the CLI: ids, counts and messages only."""
+        data = asdict(self)
+        data["success"] = self.success
+        return data
+
+    def finalize(self) -> str:
+        head = f"{self.layer} validation of run {self.run_id}"
+        counts = (
+            f"{self.rows_checked:,} row(s) checked, {self.rows_quarantined:,} quarantined, "
+            f"{self.rows_released:,} released, {len(self.warnings)} warning(s)"
+        )
+        if self.failures:
+            lines = [f"{head} FAILED ({counts}); downstream work for this data is stopped:"]
+            lines += [f"  - {failure}" for failure in self.failures]
+        else:
+            lines = [f"{head} passed ({counts})."]
+        if self.warnings:
+            lines.append("Warnings:")
+            lines += [f"  - {warning}" for warning in self.warnings]
+        if self.data_docs.get("index"):
+            lines.append(f"Data Docs: {self.data_docs['index']}")
+        self.summary = "\n".join(lines)
+        return self.summary
+
+
+def describe(run: SuiteRun, result: CheckResult) -> str:
+    """One line naming the table, the check, its severity and the rows that failed."""
+    check = result.check
+    where = run.label
+    if result.exception:
+        return f"{where}: {check.check_id} [{check.severity}] could not be evaluated: {result.exception[:300]}"
+    if check.row_level and result.unexpected_count is not None:
+        total = result.element_count or 0
+        share = f" ({result.unexpected_percent:.1f}%)" if result.unexpected_percent is not None else ""
+        keys = run.sample_keys.get(check.check_id) or []
+        example = f"; e.g. {', '.join(keys[:3])}" if keys else ""
+        return (
+            f"{where}: {check.check_id} [{check.severity}] failed for {result.unexpected_count:,} of {total:,} "
+            f"row(s){share} — expected: {check.description}{example}"
+        )
+    observed = f" (observed {result.observed_value})" if result.observed_value is not None else ""
+    return f"{where}: {check.check_id} [{check.severity}] failed{observed} — expected: {check.description}"

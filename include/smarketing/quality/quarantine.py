@@ -1,0 +1,354 @@
+"""Failing rows, quarantine, batch verdicts and releases: every write of the raw validation.
+
+Keys of failing rows go into a session temp table (`_dq_failing`), filled set-based from the query GX
+wrote for each failing expectation (or, when that query cannot be used, from GX's key list via COPY).
+Everything else is SQL over that table: records into dq.quarantine, a verdict per batch, releases.
+A released record is copied into a new batch (origin `dq-release:<run>`) under the landing lock, so
+the core build folds it like any new record; the quarantined original stays out of core.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from smarketing.quality.engine import CheckResult, GxSession, SuiteRun
+from smarketing.quality.staging import RELEASE_ORIGIN, qualified
+from smarketing.sources.files import safe_value
+from smarketing.warehouse.loading import LANDING_LOCK_KEY
+
+log = logging.getLogger(__name__)
+
+SAMPLE_KEYS = 20
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _dq_failing (k1 text NOT NULL, k2 text, check_id text NOT NULL)"
+    )
+    conn.execute("TRUNCATE _dq_failing")
+
+
+def _gx_query(result: CheckResult) -> str | None:
+    query = (result.index_query or "").strip().rstrip(";").strip()
+    return query or None
+
+
+def collect_failing(
+    conn: psycopg.Connection,
+    session: GxSession,
+    run: SuiteRun,
+    result: CheckResult,
+    *,
+    limit: int | None = None,
+    into: str = "_dq_failing",
+) -> int:
+    """Append the keys of rows failing `result` to `into` (all of them, or up to `limit`)."""
+    expected = int(result.unexpected_count or 0)
+    wanted = expected if limit is None else min(expected, limit)
+    if wanted == 0:
+        return 0
+    keys = [sql.SQL("u.{}::text").format(sql.Identifier(k)) for k in run.key_columns]
+    if len(keys) == 1:
+        keys.append(sql.SQL("NULL"))
+    query = _gx_query(result)
+    if query is not None:
+        statement = sql.SQL("INSERT INTO {into} (k1, k2, check_id) SELECT {keys}, {check} FROM ({q}) u{limit}").format(
+            into=sql.Identifier(into),
+            keys=sql.SQL(", ").join(keys),
+            check=sql.Literal(result.check.check_id),
+            q=sql.SQL(query),  # type: ignore[arg-type]  # written by GX for our own staged table
+            limit=sql.SQL(" LIMIT {}").format(sql.Literal(limit)) if limit is not None else sql.SQL(""),
+        )
+        try:
+            with conn.transaction():
+                inserted = conn.execute(statement).rowcount
+                if inserted != wanted:
+                    raise _Mismatch(inserted)
+            return inserted
+        except (psycopg.Error, _Mismatch) as exc:
+            log.info("%s %s: GX's row query was not usable (%s); asking GX for the keys", run.label, result.check.check_id, exc)
+    found = session.failing_keys(run, result.check, wanted)
+    target = sql.SQL("COPY {} (k1, k2, check_id) FROM STDIN").format(sql.Identifier(into))
+    with conn.cursor() as cur, cur.copy(target) as copy:
+        for key in found:  # one row per failing record: the failure path only
+            copy.write_row((str(key[0]), str(key[1]) if len(key) > 1 else None, result.check.check_id))
+    return len(found)
+
+
+class _Mismatch(Exception):
+    def __init__(self, inserted: int) -> None:
+        super().__init__(f"it returned {inserted} rows")
+
+
+def sample_keys(
+    conn: psycopg.Connection, session: GxSession, run: SuiteRun, result: CheckResult, *, raw: bool
+) -> list[str]:
+    """Up to SAMPLE_KEYS keys of failing rows, readable and with e-mail addresses masked."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dq_sample (k1 text NOT NULL, k2 text, check_id text NOT NULL)")
+    conn.execute("TRUNCATE _dq_sample")
+    collect_failing(conn, session, run, result, limit=SAMPLE_KEYS, into="_dq_sample")
+    if raw:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT s.source_system || ':' || s.source_id FROM _dq_sample f JOIN {stage} s"
+                " ON s.batch_id = f.k1::bigint AND s.record_no = f.k2::int ORDER BY s.batch_id, s.record_no"
+            ).format(stage=qualified(run.stage))
+        ).fetchall()
+    else:
+        rows = conn.execute("SELECT k1 || COALESCE(' ' || k2, '') FROM _dq_sample ORDER BY 1").fetchall()
+    return [safe_value(str(key), limit=80) for (key,) in rows]
+
+
+# -- quarantine -----------------------------------------------------------------------------------
+def quarantine_failing(
+    conn: psycopg.Connection, *, object: str, run_id: str, validation_run_id: int
+) -> int:
+    """Quarantine the records in _dq_failing (one row per record, every failed check listed)."""
+    return conn.execute(
+        sql.SQL(
+            """
+            INSERT INTO dq.quarantine AS q (table_name, batch_id, record_no, source_system, source_id,
+                                            failed_checks, payload, run_id, validation_run_id, last_checked_run_id)
+            SELECT {table}, r.batch_id, r.record_no, r.source_system, r.source_id, f.checks, r.payload,
+                   {run}, {vr}, {run}
+            FROM (SELECT k1::bigint AS batch_id, k2::int AS record_no,
+                         array_agg(DISTINCT check_id ORDER BY check_id) AS checks
+                  FROM _dq_failing GROUP BY 1, 2) f
+            JOIN raw.{obj} r USING (batch_id, record_no)
+            ON CONFLICT (table_name, batch_id, record_no) DO UPDATE
+               SET failed_checks = EXCLUDED.failed_checks, last_checked_run_id = EXCLUDED.last_checked_run_id,
+                   last_checked_at = now()
+            """
+        ).format(
+            table=sql.Literal(f"raw.{object}"),
+            run=sql.Literal(run_id),
+            vr=sql.Literal(validation_run_id),
+            obj=sql.Identifier(object),
+        )
+    ).rowcount
+
+
+@dataclass
+class BatchVerdict:
+    batch_id: int
+    source_system: str
+    row_count: int
+    quarantined: int
+    warnings: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.reasons)
+
+
+def batch_counts(conn: psycopg.Connection, *, object: str, batch_ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
+    """batch_id -> (source system, rows, quarantined rows)."""
+    rows = conn.execute(
+        """
+        SELECT b.batch_id, b.source_system, b.row_count,
+               (SELECT count(*) FROM dq.quarantine q WHERE q.table_name = %(t)s AND q.batch_id = b.batch_id)
+        FROM ops.load_batches b WHERE b.batch_id = ANY(%(ids)s)
+        """,
+        {"t": f"raw.{object}", "ids": list(batch_ids)},
+    ).fetchall()
+    return {int(b): (str(s), int(n), int(q)) for b, s, n, q in rows}
+
+
+def record_verdicts(
+    conn: psycopg.Connection, *, object: str, verdicts: Sequence[BatchVerdict], run_id: str, validation_run_id: int
+) -> None:
+    if not verdicts:
+        return
+    rows = [
+        {
+            "batch_id": v.batch_id,
+            "source_system": v.source_system,
+            "row_count": v.row_count,
+            "quarantined": v.quarantined,
+            "warnings": v.warnings,
+            "reasons": v.reasons,
+        }
+        for v in verdicts
+    ]
+    conn.execute(
+        """
+        INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, quarantined_rows,
+                                       warnings, reasons, run_id, validation_run_id)
+        SELECT x.batch_id, %(t)s, x.source_system,
+               CASE WHEN jsonb_array_length(x.reasons) > 0 THEN 'rejected' ELSE 'passed' END,
+               x.row_count, x.quarantined, x.warnings, ARRAY(SELECT jsonb_array_elements_text(x.reasons)),
+               %(run)s, %(vr)s
+        FROM jsonb_to_recordset(%(rows)s) AS x(batch_id bigint, source_system text, row_count bigint,
+                                              quarantined bigint, warnings int, reasons jsonb)
+        ON CONFLICT (batch_id) DO UPDATE
+           SET verdict = EXCLUDED.verdict, row_count = EXCLUDED.row_count, quarantined_rows = EXCLUDED.quarantined_rows,
+               warnings = EXCLUDED.warnings, reasons = EXCLUDED.reasons, run_id = EXCLUDED.run_id,
+               validation_run_id = EXCLUDED.validation_run_id, decided_at = now()
+        """,
+        {"t": f"raw.{object}", "run": run_id, "vr": validation_run_id, "rows": Jsonb(rows)},
+    )
+
+
+# -- releases -------------------------------------------------------------------------------------
+def supersede(conn: psycopg.Connection, *, object: str, source_system: str, run_id: str) -> int:
+    """Release held records that a newer, accepted version of the same record replaces."""
+    return conn.execute(
+        sql.SQL(
+            """
+            WITH newer AS (
+                SELECT q.batch_id, q.record_no,
+                       (SELECT max(r.batch_id) FROM raw.{obj} r
+                        WHERE r.source_system = q.source_system AND r.source_id = q.source_id AND r.batch_id > q.batch_id
+                          AND EXISTS (SELECT 1 FROM dq.batch_verdicts v
+                                      WHERE v.batch_id = r.batch_id AND v.verdict IN ('passed', 'admitted'))
+                          AND NOT EXISTS (SELECT 1 FROM dq.quarantine h WHERE h.table_name = q.table_name
+                                          AND h.batch_id = r.batch_id AND h.record_no = r.record_no)) AS by_batch
+                FROM dq.quarantine q
+                WHERE q.table_name = {table} AND q.source_system = {src} AND q.status = 'held'
+            )
+            UPDATE dq.quarantine q
+               SET status = 'released', release_reason = 'superseded', released_at = now(),
+                   released_run_id = {run}, released_batch_id = n.by_batch
+              FROM newer n
+             WHERE q.table_name = {table} AND q.batch_id = n.batch_id AND q.record_no = n.record_no
+               AND n.by_batch IS NOT NULL
+            """
+        ).format(
+            obj=sql.Identifier(object), table=sql.Literal(f"raw.{object}"), src=sql.Literal(source_system), run=sql.Literal(run_id)
+        )
+    ).rowcount
+
+
+def release_passing(
+    conn: psycopg.Connection, *, object: str, source_system: str, stage: str, run_id: str, validation_run_id: int
+) -> tuple[int, int | None]:
+    """Release the rechecked records (staged in `stage`) with no critical failure in _dq_failing.
+
+    They are copied into one new batch, committed under the landing lock like any landing, and marked
+    released; records still failing get their current reasons. Returns (released, new batch id).
+    """
+    table = sql.Literal(f"raw.{object}")
+    conn.execute(
+        sql.SQL(
+            """
+            UPDATE dq.quarantine q SET failed_checks = f.checks, last_checked_run_id = {run}, last_checked_at = now()
+            FROM (SELECT k1::bigint AS batch_id, k2::int AS record_no, array_agg(DISTINCT check_id ORDER BY check_id) AS checks
+                  FROM _dq_failing GROUP BY 1, 2) f
+            WHERE q.table_name = {table} AND q.batch_id = f.batch_id AND q.record_no = f.record_no
+            """
+        ).format(run=sql.Literal(run_id), table=table)
+    )
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dq_release (batch_id bigint NOT NULL, record_no int NOT NULL)")
+    conn.execute("TRUNCATE _dq_release")
+    count = conn.execute(
+        sql.SQL(
+            """
+            INSERT INTO _dq_release (batch_id, record_no)
+            SELECT s.batch_id, s.record_no FROM {stage} s
+            WHERE NOT EXISTS (SELECT 1 FROM _dq_failing f WHERE f.k1::bigint = s.batch_id AND f.k2::int = s.record_no)
+            """
+        ).format(stage=qualified(stage))
+    ).rowcount
+    if count == 0:
+        return 0, None
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
+    row = conn.execute(
+        """
+        INSERT INTO ops.load_batches (source_system, object, origin, row_count, run_id)
+        VALUES (%s, %s, %s, %s, %s) RETURNING batch_id
+        """,
+        (source_system, object, f"{RELEASE_ORIGIN}{run_id}", count, run_id),
+    ).fetchone()
+    assert row is not None
+    batch_id = int(row[0])
+    conn.execute(
+        sql.SQL(
+            """
+            INSERT INTO raw.{obj} (batch_id, record_no, source_system, source_id, source_updated_at, payload)
+            SELECT {batch}, row_number() OVER (ORDER BY r.batch_id, r.record_no), r.source_system, r.source_id,
+                   r.source_updated_at, r.payload
+            FROM _dq_release x JOIN raw.{obj} r ON r.batch_id = x.batch_id AND r.record_no = x.record_no
+            """
+        ).format(obj=sql.Identifier(object), batch=sql.Literal(batch_id))
+    )
+    conn.execute(
+        sql.SQL(
+            """
+            UPDATE dq.quarantine q
+               SET status = 'released', release_reason = 'fixed', released_at = now(), released_run_id = {run},
+                   released_batch_id = {batch}, last_checked_run_id = {run}, last_checked_at = now()
+              FROM _dq_release x
+             WHERE q.table_name = {table} AND q.batch_id = x.batch_id AND q.record_no = x.record_no
+            """
+        ).format(run=sql.Literal(run_id), batch=sql.Literal(batch_id), table=table)
+    )
+    conn.execute(
+        """
+        INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id, validation_run_id, reasons)
+        VALUES (%s, %s, %s, 'passed', %s, %s, %s, ARRAY['records released from quarantine after passing every critical check'])
+        """,
+        (batch_id, f"raw.{object}", source_system, count, run_id, validation_run_id),
+    )
+    log.info("raw.%s of %s: %s quarantined record(s) pass now; re-landed as batch %s", object, source_system, count, batch_id)
+    return count, batch_id
+
+
+def admit_batch(conn: psycopg.Connection, *, batch_id: int, run_id: str, reason: str) -> tuple[int, int | None]:
+    """Let a rejected batch through: its records not quarantined are re-landed as a new batch.
+
+    Returns (records re-landed, new batch id). Raises ValueError when the batch is not rejected.
+    """
+    row = conn.execute(
+        "SELECT table_name, source_system FROM dq.batch_verdicts WHERE batch_id = %s AND verdict = 'rejected'",
+        (batch_id,),
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"batch {batch_id} is not a rejected batch (see dq.batch_verdicts)")
+    table_name, source_system = str(row[0]), str(row[1])
+    object = table_name.removeprefix("raw.")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
+        new = conn.execute(
+            """
+            INSERT INTO ops.load_batches (source_system, object, origin, row_count, run_id)
+            VALUES (%s, %s, %s, 0, %s) RETURNING batch_id
+            """,
+            (source_system, object, f"{RELEASE_ORIGIN}{run_id}:admit batch {batch_id}", run_id),
+        ).fetchone()
+        assert new is not None
+        new_id = int(new[0])
+        count = conn.execute(
+            sql.SQL(
+                """
+                INSERT INTO raw.{obj} (batch_id, record_no, source_system, source_id, source_updated_at, payload)
+                SELECT {new}, r.record_no, r.source_system, r.source_id, r.source_updated_at, r.payload
+                FROM raw.{obj} r
+                WHERE r.batch_id = {old}
+                  AND NOT EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {table}
+                                  AND q.batch_id = r.batch_id AND q.record_no = r.record_no)
+                """
+            ).format(obj=sql.Identifier(object), new=sql.Literal(new_id), old=sql.Literal(batch_id), table=sql.Literal(table_name))
+        ).rowcount
+        conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (count, new_id))
+        conn.execute(
+            """
+            UPDATE dq.batch_verdicts SET verdict = 'admitted', reasons = reasons || %s::text, decided_at = now()
+            WHERE batch_id = %s
+            """,
+            (f"admitted by {run_id}: {reason}; good records re-landed as batch {new_id}", batch_id),
+        )
+        conn.execute(
+            """
+            INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id, reasons)
+            VALUES (%s, %s, %s, 'passed', %s, %s, ARRAY[%s])
+            """,
+            (new_id, table_name, source_system, count, run_id, f"good records of admitted batch {batch_id}"),
+        )
+    return count, new_id
