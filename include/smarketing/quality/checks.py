@@ -7,6 +7,7 @@ and object: new data recently) and `core.<table>`.
 
 Row-level checks read columns of a staged copy of the records (see `staging`): `<field>` (typed),
 `<field>__unparsed` (timestamp text that is not an ISO 8601 date-time with an offset),
+`<field>__given` (true when a timestamp is given at all, parseable or not),
 `<field>__type` (JSON type of a number or boolean), `<field>__found` (whether a reference resolves to
 a record of the same source system), `attributes__<name>` (an unmapped source field).
 """
@@ -45,7 +46,15 @@ REFERENCES: dict[tuple[str, str], tuple[str, str, Severity]] = {
 NON_NEGATIVE = {("companies", "employees"), ("companies", "annual_revenue"), ("deals", "amount")}
 KEY_COLUMNS = ("batch_id", "record_no")
 # Objects in the order they are validated: a reference is checked after the records it points to.
-OBJECT_ORDER = ("owners", "companies", "leads", "marketing_events", "sales_activities", "deals", "lifecycle_history")
+OBJECT_ORDER = (
+    "owners",
+    "companies",
+    "leads",
+    "marketing_events",
+    "sales_activities",
+    "deals",
+    "lifecycle_history",
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,11 @@ class Check:
     @property
     def name(self) -> str:
         return f"{self.suite}.{self.check_id}"
+
+    @property
+    def expectation_type(self) -> str:
+        """GX's name of the expectation: ExpectColumnValuesToBeNull -> expect_column_values_to_be_null."""
+        return "".join("_" + c.lower() if c.isupper() else c for c in self.expectation).lstrip("_")
 
     @property
     def column(self) -> str | None:
@@ -126,7 +140,9 @@ class _Suite:
     ) -> None:
         if any(c.check_id == check_id for c in self.checks):
             where = f"sources.{self.source_system}" if self.source_system else self.suite
-            raise QualityConfigError("quality settings", [f"{where}: check id '{check_id}' is used twice in {self.suite}"])
+            raise QualityConfigError(
+                "quality settings", [f"{where}: check id '{check_id}' is used twice in {self.suite}"]
+            )
         self.checks.append(
             Check(
                 suite=self.suite,
@@ -146,7 +162,13 @@ class _Suite:
 def raw_checks(object: str, source_system: str, ctx: Context) -> list[Check]:
     """Row-level checks of raw.<object> records of one source system."""
     s = _Suite(f"raw.{object}", ctx, source_system)
-    s.add("id_present", "ExpectColumnValuesToNotBeNull", "critical", "every record has an id", column="source_id")
+    s.add(
+        "id_present",
+        "ExpectColumnValuesToNotBeNull",
+        "critical",
+        "every record has an id",
+        column="source_id",
+    )
     s.add(
         "id_unique_in_batch",
         "ExpectColumnValuesToBeUnique",
@@ -157,7 +179,15 @@ def raw_checks(object: str, source_system: str, ctx: Context) -> list[Check]:
     required = REQUIRED_FIELDS.get(object, ())
     for name, kind in CANONICAL_FIELDS[object].items():
         if name in required:
-            s.add(f"{name}_present", "ExpectColumnValuesToNotBeNull", "critical", f"{name} is given", column=name)
+            # A timestamp that is given but unparseable is the parse check's business, not this one's.
+            column = f"{name}__given" if kind == "timestamp" else name
+            s.add(
+                f"{name}_present",
+                "ExpectColumnValuesToNotBeNull",
+                "critical",
+                f"{name} is given",
+                column=column,
+            )
         if kind == "timestamp":
             s.add(
                 f"{name}_parseable",
@@ -219,7 +249,14 @@ def raw_checks(object: str, source_system: str, ctx: Context) -> list[Check]:
 
 def _object_rules(s: _Suite, object: str, ctx: Context) -> None:
     if object == "leads":
-        s.add("email_well_formed", "ExpectColumnValuesToMatchRegex", "critical", "e-mail is name@domain.tld", column="email", regex=EMAIL_REGEX)
+        s.add(
+            "email_well_formed",
+            "ExpectColumnValuesToMatchRegex",
+            "critical",
+            "e-mail is name@domain.tld",
+            column="email",
+            regex=EMAIL_REGEX,
+        )
         s.add(
             "lifecycle_stage_allowed",
             "ExpectColumnValuesToBeInSet",
@@ -229,7 +266,14 @@ def _object_rules(s: _Suite, object: str, ctx: Context) -> None:
             value_set=list(ctx.lifecycle_stages),
         )
     elif object == "companies":
-        s.add("domain_well_formed", "ExpectColumnValuesToMatchRegex", "warning", "domain looks like a web domain", column="domain", regex=DOMAIN_REGEX)
+        s.add(
+            "domain_well_formed",
+            "ExpectColumnValuesToMatchRegex",
+            "warning",
+            "domain looks like a web domain",
+            column="domain",
+            regex=DOMAIN_REGEX,
+        )
     elif object == "marketing_events":
         s.add(
             "event_type_allowed",
@@ -281,14 +325,35 @@ def _extra(s: _Suite, extra: ExtraCheck) -> None:
     column = staged_name(extra.field)
     what = extra.field
     if extra.in_ is not None:
-        s.add(extra.id, "ExpectColumnValuesToBeInSet", extra.severity, f"{what} is a known value", column=column, value_set=list(extra.in_))
+        s.add(
+            extra.id,
+            "ExpectColumnValuesToBeInSet",
+            extra.severity,
+            f"{what} is a known value",
+            column=column,
+            value_set=list(extra.in_),
+        )
     elif extra.regex is not None:
-        s.add(extra.id, "ExpectColumnValuesToMatchRegex", extra.severity, f"{what} matches {extra.regex}", column=column, regex=extra.regex)
+        s.add(
+            extra.id,
+            "ExpectColumnValuesToMatchRegex",
+            extra.severity,
+            f"{what} matches {extra.regex}",
+            column=column,
+            regex=extra.regex,
+        )
     elif extra.not_null:
         s.add(extra.id, "ExpectColumnValuesToNotBeNull", extra.severity, f"{what} is given", column=column)
     else:
         bounds = {k: v for k, v in (("min_value", extra.min), ("max_value", extra.max)) if v is not None}
-        s.add(extra.id, "ExpectColumnValuesToBeBetween", extra.severity, f"{what} is within {bounds}", column=column, **bounds)
+        s.add(
+            extra.id,
+            "ExpectColumnValuesToBeBetween",
+            extra.severity,
+            f"{what} is within {bounds}",
+            column=column,
+            **bounds,
+        )
 
 
 def attribute_columns(settings: QualitySettings, source_system: str, object: str) -> dict[str, str]:
@@ -303,7 +368,14 @@ def attribute_columns(settings: QualitySettings, source_system: str, object: str
 def batch_checks(ctx: Context) -> list[Check]:
     """Per new batch (staged one row per batch): not empty, not far smaller than usual."""
     s = _Suite("raw.batches", ctx)
-    s.add("batch_not_empty", "ExpectColumnValuesToBeBetween", "critical", "a batch holds at least one record", column="row_count", min_value=1)
+    s.add(
+        "batch_not_empty",
+        "ExpectColumnValuesToBeBetween",
+        "critical",
+        "a batch holds at least one record",
+        column="row_count",
+        min_value=1,
+    )
     s.add(
         "batch_volume_usual",
         "ExpectColumnPairValuesAToBeGreaterThanB",
@@ -351,23 +423,107 @@ def core_checks(table: str, ctx: Context) -> list[Check]:
     s = _Suite(f"core.{table}", ctx)
     future = ctx.future_bound
     if table == "leads":
-        s.add("email_well_formed", "ExpectColumnValuesToMatchRegex", "critical", "normalised e-mail is name@domain.tld", column="email_normalized", regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-        s.add("lifecycle_stage_allowed", "ExpectColumnValuesToBeInSet", "critical", "stage is in the agreement", column="lifecycle_stage", value_set=list(ctx.lifecycle_stages))
-        s.add("persona_allowed", "ExpectColumnValuesToBeInSet", "critical", "persona is one of the agreement's personas", column="persona_id", value_set=list(ctx.persona_ids))
-        s.add("owner_resolves", "ExpectColumnValuesToBeInSet", "warning", "owner is in core.owners", column="owner_id__found", value_set=[True])
-        s.add("created_at_not_in_future", "ExpectColumnValuesToBeBetween", "critical", "created_at is not in the future", column="created_at", max_value=future)
+        s.add(
+            "email_well_formed",
+            "ExpectColumnValuesToMatchRegex",
+            "critical",
+            "normalised e-mail is name@domain.tld",
+            column="email_normalized",
+            regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        )
+        s.add(
+            "lifecycle_stage_allowed",
+            "ExpectColumnValuesToBeInSet",
+            "critical",
+            "stage is in the agreement",
+            column="lifecycle_stage",
+            value_set=list(ctx.lifecycle_stages),
+        )
+        s.add(
+            "persona_allowed",
+            "ExpectColumnValuesToBeInSet",
+            "critical",
+            "persona is one of the agreement's personas",
+            column="persona_id",
+            value_set=list(ctx.persona_ids),
+        )
+        s.add(
+            "owner_resolves",
+            "ExpectColumnValuesToBeInSet",
+            "warning",
+            "owner is in core.owners",
+            column="owner_id__found",
+            value_set=[True],
+        )
+        s.add(
+            "created_at_not_in_future",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "created_at is not in the future",
+            column="created_at",
+            max_value=future,
+        )
     elif table == "companies":
-        s.add("employees_not_negative", "ExpectColumnValuesToBeBetween", "critical", "employees is zero or more", column="employees", min_value=0)
-        s.add("annual_revenue_not_negative", "ExpectColumnValuesToBeBetween", "critical", "annual revenue is zero or more", column="annual_revenue", min_value=0)
+        s.add(
+            "employees_not_negative",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "employees is zero or more",
+            column="employees",
+            min_value=0,
+        )
+        s.add(
+            "annual_revenue_not_negative",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "annual revenue is zero or more",
+            column="annual_revenue",
+            min_value=0,
+        )
     elif table == "owners":
-        s.add("manager_resolves", "ExpectColumnValuesToBeInSet", "warning", "manager is in core.owners", column="manager_id__found", value_set=[True])
+        s.add(
+            "manager_resolves",
+            "ExpectColumnValuesToBeInSet",
+            "warning",
+            "manager is in core.owners",
+            column="manager_id__found",
+            value_set=[True],
+        )
     elif table == "marketing_events":
-        s.add("occurred_at_not_in_future", "ExpectColumnValuesToBeBetween", "critical", "occurred_at is not in the future", column="occurred_at", max_value=future)
+        s.add(
+            "occurred_at_not_in_future",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "occurred_at is not in the future",
+            column="occurred_at",
+            max_value=future,
+        )
     elif table == "sales_activities":
-        s.add("owner_resolves", "ExpectColumnValuesToBeInSet", "warning", "owner is in core.owners", column="owner_id__found", value_set=[True])
-        s.add("occurred_at_not_in_future", "ExpectColumnValuesToBeBetween", "critical", "occurred_at is not in the future", column="occurred_at", max_value=future)
+        s.add(
+            "owner_resolves",
+            "ExpectColumnValuesToBeInSet",
+            "warning",
+            "owner is in core.owners",
+            column="owner_id__found",
+            value_set=[True],
+        )
+        s.add(
+            "occurred_at_not_in_future",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "occurred_at is not in the future",
+            column="occurred_at",
+            max_value=future,
+        )
     elif table == "deals":
-        s.add("amount_not_negative", "ExpectColumnValuesToBeBetween", "critical", "amount is zero or more", column="amount", min_value=0)
+        s.add(
+            "amount_not_negative",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "amount is zero or more",
+            column="amount",
+            min_value=0,
+        )
         s.add(
             "closed_not_before_lead_created",
             "ExpectColumnPairValuesAToBeGreaterThanB",
@@ -378,10 +534,31 @@ def core_checks(table: str, ctx: Context) -> list[Check]:
             or_equal=True,
             ignore_row_if="either_value_is_missing",
         )
-        s.add("closed_at_not_in_future", "ExpectColumnValuesToBeBetween", "critical", "closed_at is not in the future", column="closed_at", max_value=future)
+        s.add(
+            "closed_at_not_in_future",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "closed_at is not in the future",
+            column="closed_at",
+            max_value=future,
+        )
     elif table == "lifecycle_history":
-        s.add("stage_allowed", "ExpectColumnValuesToBeInSet", "critical", "stage is in the agreement", column="stage", value_set=list(ctx.lifecycle_stages))
-        s.add("entered_at_not_in_future", "ExpectColumnValuesToBeBetween", "critical", "entered_at is not in the future", column="entered_at", max_value=future)
+        s.add(
+            "stage_allowed",
+            "ExpectColumnValuesToBeInSet",
+            "critical",
+            "stage is in the agreement",
+            column="stage",
+            value_set=list(ctx.lifecycle_stages),
+        )
+        s.add(
+            "entered_at_not_in_future",
+            "ExpectColumnValuesToBeBetween",
+            "critical",
+            "entered_at is not in the future",
+            column="entered_at",
+            max_value=future,
+        )
     return s.checks
 
 
@@ -403,5 +580,8 @@ def check_severity_overrides(ctx: Context) -> None:
     if unknown:
         raise QualityConfigError(
             "quality settings",
-            [f"severities.{name}: no such check (known checks look like raw.leads.email_well_formed)" for name in unknown],
+            [
+                f"severities.{name}: no such check (known checks look like raw.leads.email_well_formed)"
+                for name in unknown
+            ],
         )

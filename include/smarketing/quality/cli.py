@@ -8,11 +8,16 @@ from typing import Annotated
 
 import typer
 
-quality_app = typer.Typer(help="Data-quality checks (Great Expectations): validate, Data Docs.", no_args_is_help=True)
+quality_app = typer.Typer(
+    help="Data-quality checks (Great Expectations): validate, Data Docs.", no_args_is_help=True
+)
 
 DsnOption = Annotated[
     str | None,
-    typer.Option("--dsn", help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local)."),
+    typer.Option(
+        "--dsn",
+        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
+    ),
 ]
 
 
@@ -22,9 +27,18 @@ def _default_run_id() -> str:
 
 @quality_app.command("validate")
 def validate(
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id to record the validation under (rerunning one replaces its results).")] = None,
-    layer: Annotated[str, typer.Option("--layer", help="raw (new batches), core (core tables) or all.")] = "raw",
-    batch: Annotated[list[int] | None, typer.Option("--batch", help="Validate only these batches (repeatable).")] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id", help="Run id to record the validation under (rerunning one replaces its results)."
+        ),
+    ] = None,
+    layer: Annotated[
+        str, typer.Option("--layer", help="raw (new batches), core (core tables) or all.")
+    ] = "raw",
+    batch: Annotated[
+        list[int] | None, typer.Option("--batch", help="Validate only these batches (repeatable).")
+    ] = None,
     dsn: DsnOption = None,
 ) -> None:
     """Validate new raw batches (and held records) and/or the core tables; exit 3 when the gate fails."""
@@ -73,7 +87,9 @@ def admit(
 
     with connect(dsn or warehouse_dsn(), autocommit=True) as conn:
         try:
-            count, new_batch = admit_batch(conn, batch_id=batch_id, run_id=run_id or _default_run_id(), reason=reason)
+            count, new_batch = admit_batch(
+                conn, batch_id=batch_id, run_id=run_id or _default_run_id(), reason=reason
+            )
         except ValueError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None

@@ -71,7 +71,9 @@ def validate_core(
                 report.rows_checked += rows
                 for result in run.failures():
                     if result.check.row_level:
-                        run.sample_keys[result.check.check_id] = sample_keys(conn, session, run, result, raw=False)
+                        run.sample_keys[result.check.check_id] = sample_keys(
+                            conn, session, run, result, raw=False
+                        )
                     target = report.failures if result.check.severity == "critical" else report.warnings
                     target.append(describe(run, result))
                 with conn.transaction():

@@ -118,7 +118,9 @@ def publish(settings: DataDocs, runs: Sequence[SuiteRun]) -> dict[str, str]:
         for run in runs:
             if run.gx_suite_name not in seen_suites:
                 seen_suites.add(run.gx_suite_name)
-                suite = gx.ExpectationSuite(name=run.gx_suite_name, expectations=[c.build() for c in run.checks])
+                suite = gx.ExpectationSuite(
+                    name=run.gx_suite_name, expectations=[c.build() for c in run.checks]
+                )
                 context.suites.add_or_update(suite)
                 identifiers.append(ExpectationSuiteIdentifier(name=run.gx_suite_name))
             context.validation_results_store.set(run.gx_key, _sanitized(run.gx_result))

@@ -44,7 +44,9 @@ class CheckResult:
 
     @property
     def quarantines(self) -> bool:
-        return self.failed and self.check.row_level and self.check.severity == "critical" and not self.exception
+        return (
+            self.failed and self.check.row_level and self.check.severity == "critical" and not self.exception
+        )
 
 
 @dataclass
@@ -100,6 +102,7 @@ class GxSession:
         self.run_id = RunIdentifier(run_name=run_name, run_time=run_time)
         self._suites: dict[str, Any] = {}
         self._batches: dict[str, Any] = {}
+        self._key_definitions: dict[str, Any] = {}
 
     def close(self) -> None:
         # The data source keeps a SQLAlchemy engine (a connection pool): release it with the session.
@@ -163,11 +166,16 @@ class GxSession:
     def failing_keys(self, run: SuiteRun, check: Check, limit: int) -> list[tuple[Any, ...]]:
         """Keys of (up to `limit`) rows failing `check`, asked of GX one expectation at a time."""
         name = f"{run.gx_suite_name}.{check.check_id}.keys@{run.stage}"
-        suite = self.context.suites.add(self._gx.ExpectationSuite(name=name, expectations=[check.build()]))
-        definition = self.context.validation_definitions.add(
-            self._gx.ValidationDefinition(name=name, data=self._batch_definition(run.stage, ""), suite=suite)
-        )
-        result = definition.run(
+        if name not in self._key_definitions:
+            suite = self.context.suites.add(
+                self._gx.ExpectationSuite(name=name, expectations=[check.build()])
+            )
+            self._key_definitions[name] = self.context.validation_definitions.add(
+                self._gx.ValidationDefinition(
+                    name=name, data=self._batch_definition(run.stage, ""), suite=suite
+                )
+            )
+        result = self._key_definitions[name].run(
             result_format={
                 "result_format": "COMPLETE",
                 "partial_unexpected_count": max(limit, 1),
@@ -176,8 +184,14 @@ class GxSession:
                 "return_unexpected_index_query": False,
             }
         )
-        found = result.results[0].result.get("unexpected_index_list") or []
-        return [tuple(row[k] for k in run.key_columns) for row in found]
+        return _key_rows(result.results[0].result.get("unexpected_index_list") or [], run.key_columns)
+
+
+def _key_rows(found: list[dict[str, Any]], key_columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """GX gives keys row by row, or (without values) as one dict of columns: rows either way."""
+    if len(found) == 1 and all(isinstance(found[0].get(k), list) for k in key_columns):
+        return list(zip(*(found[0][k] for k in key_columns), strict=True))
+    return [tuple(row[k] for k in key_columns) for row in found]
 
 
 def _asset_name(suite: str, scope: str) -> str:

@@ -73,7 +73,9 @@ def describe(run: SuiteRun, result: CheckResult) -> str:
     check = result.check
     where = run.label
     if result.exception:
-        return f"{where}: {check.check_id} [{check.severity}] could not be evaluated: {result.exception[:300]}"
+        return (
+            f"{where}: {check.check_id} [{check.severity}] could not be evaluated: {result.exception[:300]}"
+        )
     if check.row_level and result.unexpected_count is not None:
         total = result.element_count or 0
         share = f" ({result.unexpected_percent:.1f}%)" if result.unexpected_percent is not None else ""

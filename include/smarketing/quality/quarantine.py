@@ -58,7 +58,9 @@ def collect_failing(
         keys.append(sql.SQL("NULL"))
     query = _gx_query(result)
     if query is not None:
-        statement = sql.SQL("INSERT INTO {into} (k1, k2, check_id) SELECT {keys}, {check} FROM ({q}) u{limit}").format(
+        statement = sql.SQL(
+            "INSERT INTO {into} (k1, k2, check_id) SELECT {keys}, {check} FROM ({q}) u{limit}"
+        ).format(
             into=sql.Identifier(into),
             keys=sql.SQL(", ").join(keys),
             check=sql.Literal(result.check.check_id),
@@ -72,7 +74,12 @@ def collect_failing(
                     raise _Mismatch(inserted)
             return inserted
         except (psycopg.Error, _Mismatch) as exc:
-            log.info("%s %s: GX's row query was not usable (%s); asking GX for the keys", run.label, result.check.check_id, exc)
+            log.info(
+                "%s %s: GX's row query was not usable (%s); asking GX for the keys",
+                run.label,
+                result.check.check_id,
+                exc,
+            )
     found = session.failing_keys(run, result.check, wanted)
     target = sql.SQL("COPY {} (k1, k2, check_id) FROM STDIN").format(sql.Identifier(into))
     with conn.cursor() as cur, cur.copy(target) as copy:
@@ -90,7 +97,9 @@ def sample_keys(
     conn: psycopg.Connection, session: GxSession, run: SuiteRun, result: CheckResult, *, raw: bool
 ) -> list[str]:
     """Up to SAMPLE_KEYS keys of failing rows, readable and with e-mail addresses masked."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dq_sample (k1 text NOT NULL, k2 text, check_id text NOT NULL)")
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _dq_sample (k1 text NOT NULL, k2 text, check_id text NOT NULL)"
+    )
     conn.execute("TRUNCATE _dq_sample")
     collect_failing(conn, session, run, result, limit=SAMPLE_KEYS, into="_dq_sample")
     if raw:
@@ -106,9 +115,7 @@ def sample_keys(
 
 
 # -- quarantine -----------------------------------------------------------------------------------
-def quarantine_failing(
-    conn: psycopg.Connection, *, object: str, run_id: str, validation_run_id: int
-) -> int:
+def quarantine_failing(conn: psycopg.Connection, *, object: str, run_id: str, validation_run_id: int) -> int:
     """Quarantine the records in _dq_failing (one row per record, every failed check listed)."""
     return conn.execute(
         sql.SQL(
@@ -148,7 +155,9 @@ class BatchVerdict:
         return bool(self.reasons)
 
 
-def batch_counts(conn: psycopg.Connection, *, object: str, batch_ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
+def batch_counts(
+    conn: psycopg.Connection, *, object: str, batch_ids: Sequence[int]
+) -> dict[int, tuple[str, int, int]]:
     """batch_id -> (source system, rows, quarantined rows)."""
     rows = conn.execute(
         """
@@ -162,7 +171,12 @@ def batch_counts(conn: psycopg.Connection, *, object: str, batch_ids: Sequence[i
 
 
 def record_verdicts(
-    conn: psycopg.Connection, *, object: str, verdicts: Sequence[BatchVerdict], run_id: str, validation_run_id: int
+    conn: psycopg.Connection,
+    *,
+    object: str,
+    verdicts: Sequence[BatchVerdict],
+    run_id: str,
+    validation_run_id: int,
 ) -> None:
     if not verdicts:
         return
@@ -221,13 +235,22 @@ def supersede(conn: psycopg.Connection, *, object: str, source_system: str, run_
                AND n.by_batch IS NOT NULL
             """
         ).format(
-            obj=sql.Identifier(object), table=sql.Literal(f"raw.{object}"), src=sql.Literal(source_system), run=sql.Literal(run_id)
+            obj=sql.Identifier(object),
+            table=sql.Literal(f"raw.{object}"),
+            src=sql.Literal(source_system),
+            run=sql.Literal(run_id),
         )
     ).rowcount
 
 
 def release_passing(
-    conn: psycopg.Connection, *, object: str, source_system: str, stage: str, run_id: str, validation_run_id: int
+    conn: psycopg.Connection,
+    *,
+    object: str,
+    source_system: str,
+    stage: str,
+    run_id: str,
+    validation_run_id: int,
 ) -> tuple[int, int | None]:
     """Release the rechecked records (staged in `stage`) with no critical failure in _dq_failing.
 
@@ -245,7 +268,9 @@ def release_passing(
             """
         ).format(run=sql.Literal(run_id), table=table)
     )
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _dq_release (batch_id bigint NOT NULL, record_no int NOT NULL)")
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _dq_release (batch_id bigint NOT NULL, record_no int NOT NULL)"
+    )
     conn.execute("TRUNCATE _dq_release")
     count = conn.execute(
         sql.SQL(
@@ -296,11 +321,19 @@ def release_passing(
         """,
         (batch_id, f"raw.{object}", source_system, count, run_id, validation_run_id),
     )
-    log.info("raw.%s of %s: %s quarantined record(s) pass now; re-landed as batch %s", object, source_system, count, batch_id)
+    log.info(
+        "raw.%s of %s: %s quarantined record(s) pass now; re-landed as batch %s",
+        object,
+        source_system,
+        count,
+        batch_id,
+    )
     return count, batch_id
 
 
-def admit_batch(conn: psycopg.Connection, *, batch_id: int, run_id: str, reason: str) -> tuple[int, int | None]:
+def admit_batch(
+    conn: psycopg.Connection, *, batch_id: int, run_id: str, reason: str
+) -> tuple[int, int | None]:
     """Let a rejected batch through: its records not quarantined are re-landed as a new batch.
 
     Returns (records re-landed, new batch id). Raises ValueError when the batch is not rejected.
@@ -334,7 +367,12 @@ def admit_batch(conn: psycopg.Connection, *, batch_id: int, run_id: str, reason:
                   AND NOT EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {table}
                                   AND q.batch_id = r.batch_id AND q.record_no = r.record_no)
                 """
-            ).format(obj=sql.Identifier(object), new=sql.Literal(new_id), old=sql.Literal(batch_id), table=sql.Literal(table_name))
+            ).format(
+                obj=sql.Identifier(object),
+                new=sql.Literal(new_id),
+                old=sql.Literal(batch_id),
+                table=sql.Literal(table_name),
+            )
         ).rowcount
         conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (count, new_id))
         conn.execute(

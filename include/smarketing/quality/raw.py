@@ -135,12 +135,18 @@ def _reset_rerun(conn: psycopg.Connection, run_id: str, batch_ids: Sequence[int]
                 WHERE v.run_id = %s AND v.verdict IN ('passed', 'rejected') AND b.origin NOT LIKE %s
                   AND (%s::bigint[] IS NULL OR v.batch_id = ANY(%s::bigint[]))
                 """,
-                (run_id, staging.RELEASE_ORIGIN + "%", batch_ids and list(batch_ids), batch_ids and list(batch_ids)),
+                (
+                    run_id,
+                    staging.RELEASE_ORIGIN + "%",
+                    batch_ids and list(batch_ids),
+                    batch_ids and list(batch_ids),
+                ),
             ).fetchall()
         ]
         if decided:
             conn.execute(
-                "DELETE FROM dq.quarantine WHERE run_id = %s AND status = 'held' AND batch_id = ANY(%s)", (run_id, decided)
+                "DELETE FROM dq.quarantine WHERE run_id = %s AND status = 'held' AND batch_id = ANY(%s)",
+                (run_id, decided),
             )
             conn.execute("DELETE FROM dq.batch_verdicts WHERE batch_id = ANY(%s)", (decided,))
             log.info("rerun of %s: validating batches %s again", run_id, decided)
@@ -239,7 +245,11 @@ def _validate_freshness(
     limits = {(str(s), str(o)): fresh.max_age_for(str(s), str(o)) for s, o in seen}
     name = staging.stage_name(token, "freshness")
     rows = staging.stage_freshness(
-        conn, name=name, max_age_minutes=limits, default_minutes=fresh.max_age, lookback_days=fresh.lookback_days
+        conn,
+        name=name,
+        max_age_minutes=limits,
+        default_minutes=fresh.max_age,
+        lookback_days=fresh.lookback_days,
     )
     if rows == 0:
         return
@@ -256,7 +266,9 @@ def _validate_freshness(
     runs.append(run)
     for result in run.failures():
         run.sample_keys[result.check.check_id] = quarantine.sample_keys(conn, session, run, result, raw=False)
-        (report.failures if result.check.severity == "critical" else report.warnings).append(describe(run, result))
+        (report.failures if result.check.severity == "critical" else report.warnings).append(
+            describe(run, result)
+        )
     with conn.transaction():
         results.record(conn, vr_id, run)
 
@@ -312,15 +324,21 @@ def _validate_object(
         quarantine.prepare(conn)
         for result in run.failures():
             if result.check.row_level:
-                run.sample_keys[result.check.check_id] = quarantine.sample_keys(conn, session, run, result, raw=True)
+                run.sample_keys[result.check.check_id] = quarantine.sample_keys(
+                    conn, session, run, result, raw=True
+                )
             if result.quarantines:
                 quarantine.collect_failing(conn, session, run, result)
         warnings = [describe(run, r) for r in run.failures("warning")]
         report.warnings.extend(warnings)
         with conn.transaction():
-            quarantined = quarantine.quarantine_failing(conn, object=object, run_id=report.run_id, validation_run_id=vr_id)
+            quarantined = quarantine.quarantine_failing(
+                conn, object=object, run_id=report.run_id, validation_run_id=vr_id
+            )
             verdicts = _verdicts(conn, ctx, object, batch_ids, batch_failures, run, len(warnings))
-            quarantine.record_verdicts(conn, object=object, verdicts=verdicts, run_id=report.run_id, validation_run_id=vr_id)
+            quarantine.record_verdicts(
+                conn, object=object, verdicts=verdicts, run_id=report.run_id, validation_run_id=vr_id
+            )
             results.record(conn, vr_id, run)
         report.rows_quarantined += quarantined
         for verdict in verdicts:
@@ -335,9 +353,26 @@ def _validate_object(
         superseded = quarantine.supersede(conn, object=object, source_system=source, run_id=report.run_id)
     report.rows_released += superseded
     if superseded:
-        log.info("raw.%s of %s: %s quarantined record(s) replaced by a newer good version", object, source, superseded)
-    _recheck(conn, session, ctx, token=token, object=object, source=source, checks=checks, columns=columns,
-             attributes=attributes, report=report, runs=runs, vr_id=vr_id)
+        log.info(
+            "raw.%s of %s: %s quarantined record(s) replaced by a newer good version",
+            object,
+            source,
+            superseded,
+        )
+    _recheck(
+        conn,
+        session,
+        ctx,
+        token=token,
+        object=object,
+        source=source,
+        checks=checks,
+        columns=columns,
+        attributes=attributes,
+        report=report,
+        runs=runs,
+        vr_id=vr_id,
+    )
 
 
 def _verdicts(
@@ -352,8 +387,12 @@ def _verdicts(
     limit = ctx.settings.gate.max_quarantine_share
     by_check = _quarantined_by_check(conn, object, batch_ids)
     verdicts = []
-    for batch_id, (source, rows, held) in sorted(quarantine.batch_counts(conn, object=object, batch_ids=batch_ids).items()):
-        verdict = quarantine.BatchVerdict(batch_id, source, rows, held, warnings, list(batch_failures.get(batch_id, [])))
+    for batch_id, (source, rows, held) in sorted(
+        quarantine.batch_counts(conn, object=object, batch_ids=batch_ids).items()
+    ):
+        verdict = quarantine.BatchVerdict(
+            batch_id, source, rows, held, warnings, list(batch_failures.get(batch_id, []))
+        )
         if rows and held / rows > limit:
             checks = ", ".join(f"{check} {n:,}" for check, n in by_check.get(batch_id, []))
             verdict.reasons.append(
@@ -364,7 +403,9 @@ def _verdicts(
     return verdicts
 
 
-def _quarantined_by_check(conn: psycopg.Connection, object: str, batch_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+def _quarantined_by_check(
+    conn: psycopg.Connection, object: str, batch_ids: list[int]
+) -> dict[int, list[tuple[str, int]]]:
     rows = conn.execute(
         """
         SELECT batch_id, check_id, count(*) FROM dq.quarantine, unnest(failed_checks) AS check_id
@@ -407,7 +448,13 @@ def _recheck(
     if rows == 0:
         return
     run = session.validate(
-        suite=f"raw.{object}", source_system=source, scope="recheck", stage=name, rows=rows, checks=checks, key_columns=KEY_COLUMNS
+        suite=f"raw.{object}",
+        source_system=source,
+        scope="recheck",
+        stage=name,
+        rows=rows,
+        checks=checks,
+        key_columns=KEY_COLUMNS,
     )
     _raise_on_exceptions(run)
     runs.append(run)
@@ -417,8 +464,15 @@ def _recheck(
             quarantine.collect_failing(conn, session, run, result)
     with conn.transaction():
         released, _ = quarantine.release_passing(
-            conn, object=object, source_system=source, stage=name, run_id=report.run_id, validation_run_id=vr_id
+            conn,
+            object=object,
+            source_system=source,
+            stage=name,
+            run_id=report.run_id,
+            validation_run_id=vr_id,
         )
         results.record(conn, vr_id, run)
     report.rows_released += released
-    log.info("raw.%s of %s: %s held record(s) rechecked, %s released", object, source, f"{rows:,}", f"{released:,}")
+    log.info(
+        "raw.%s of %s: %s held record(s) rechecked, %s released", object, source, f"{rows:,}", f"{released:,}"
+    )

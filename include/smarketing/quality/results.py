@@ -47,7 +47,9 @@ class RunTotals:
     data_docs_url: str | None = None
 
 
-def finish(conn: psycopg.Connection, validation_run_id: int, totals: RunTotals, finished_at: datetime) -> None:
+def finish(
+    conn: psycopg.Connection, validation_run_id: int, totals: RunTotals, finished_at: datetime
+) -> None:
     conn.execute(
         """
         UPDATE dq.validation_runs
@@ -94,7 +96,7 @@ def record(conn: psycopg.Connection, validation_run_id: int, run: SuiteRun) -> N
             run.source_system,
             run.scope,
             r.check.check_id,
-            _snake(r.check.expectation),
+            r.check.expectation_type,
             r.check.column,
             r.check.severity,
             r.success,
@@ -123,8 +125,3 @@ def record(conn: psycopg.Connection, validation_run_id: int, run: SuiteRun) -> N
             """,
             rows,
         )
-
-
-def _snake(name: str) -> str:
-    """ExpectColumnValuesToBeNull -> expect_column_values_to_be_null (GX's own type names)."""
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

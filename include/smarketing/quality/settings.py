@@ -112,9 +112,7 @@ class ExtraCheck(_Strict):
 
     @model_validator(mode="after")
     def _one_rule(self) -> ExtraCheck:
-        rules = [
-            name for name in ("in_", "regex", "not_null") if getattr(self, name) not in (None, False)
-        ]
+        rules = [name for name in ("in_", "regex", "not_null") if getattr(self, name) not in (None, False)]
         if self.min is not None or self.max is not None:
             rules.append("min/max")
         if len(rules) != 1:

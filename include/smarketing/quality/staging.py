@@ -131,7 +131,9 @@ def raw_stage_sql(
     def text_of(field_name: str) -> sql.Composable:
         key = f"{field_name}__text"
         if key not in extracted:
-            extracted[key] = sql.SQL("(r.payload->>{}) AS {}").format(sql.Literal(field_name), _text(field_name))
+            extracted[key] = sql.SQL("(r.payload->>{}) AS {}").format(
+                sql.Literal(field_name), _text(field_name)
+            )
         return sql.SQL("e.{}").format(_text(field_name))
 
     for column in wanted:
@@ -154,11 +156,14 @@ def raw_stage_sql(
             typed.append(sql.SQL("{} AS {}").format(text_of(base), _text(base)))
             # left(): an unparseable value is shown to nobody, but a huge one should not bloat the stage.
             outer.append(
-                sql.SQL("CASE WHEN t.{x} IS NOT NULL AND t.{b} IS NULL THEN left(t.{x}, 40) END AS {c}").format(
-                    x=_text(base), b=sql.Identifier(base), c=ident
-                )
+                sql.SQL(
+                    "CASE WHEN t.{x} IS NOT NULL AND t.{b} IS NULL THEN left(t.{x}, 40) END AS {c}"
+                ).format(x=_text(base), b=sql.Identifier(base), c=ident)
             )
             continue
+        elif column.endswith("__given"):
+            base = column.removesuffix("__given")
+            typed.append(sql.SQL("CASE WHEN {} IS NOT NULL THEN true END AS {}").format(text_of(base), ident))
         elif column.endswith("__type"):
             base = column.removesuffix("__type")
             extracted[column] = sql.SQL("NULLIF(jsonb_typeof(r.payload->{}), 'null') AS {}").format(
@@ -197,7 +202,11 @@ def raw_stage_sql(
             )
             typed.append(
                 sql.SQL("CASE WHEN e.{j} = {jt} THEN {v}::{cast} END AS {c}").format(
-                    j=sql.Identifier(f"{column}__jtype"), jt=sql.Literal(json_type), v=text_of(column), cast=cast, c=ident
+                    j=sql.Identifier(f"{column}__jtype"),
+                    jt=sql.Literal(json_type),
+                    v=text_of(column),
+                    cast=cast,
+                    c=ident,
                 )
             )
         elif kinds.get(column) == "text":
@@ -261,13 +270,24 @@ def stage_raw(
             if safe:
                 raise
             # A value looks like a timestamp but is not one (2026-02-30): parse value by value instead.
-            log.info("raw.%s of %s: a timestamp failed the fast parse (%s); parsing one by one", object, source_system, type(exc).__name__)
+            log.info(
+                "raw.%s of %s: a timestamp failed the fast parse (%s); parsing one by one",
+                object,
+                source_system,
+                type(exc).__name__,
+            )
     raise AssertionError("unreachable")
 
 
 # -- batches and sources ----------------------------------------------------------------------------
 def stage_batches(
-    conn: psycopg.Connection, *, name: str, batch_ids: Sequence[int], history: int, min_history: int, min_share: float
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    batch_ids: Sequence[int],
+    history: int,
+    min_history: int,
+    min_share: float,
 ) -> int:
     """One row per batch: its rows, the rows of its delivery (what one run landed for its source and
     object) and the least a delivery should hold given the recent ones (NULL with too little history)."""
@@ -320,7 +340,12 @@ def stage_batches(
 
 
 def stage_freshness(
-    conn: psycopg.Connection, *, name: str, max_age_minutes: Mapping[tuple[str, str], int], default_minutes: int, lookback_days: int
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    max_age_minutes: Mapping[tuple[str, str], int],
+    default_minutes: int,
+    lookback_days: int,
 ) -> int:
     """One row per source system and object seen recently: hours since its last non-empty batch."""
     overrides = [(s, o, m) for (s, o), m in max_age_minutes.items()]
@@ -338,8 +363,9 @@ def stage_freshness(
             SELECT * FROM unnest({srcs}::text[], {objs}::text[], {mins}::int[]) AS l(source_system, object, minutes)
         )
         SELECT s.source_system || '.' || s.object AS source_object, s.source_system, s.object,
-               round((extract(epoch FROM now() - COALESCE(s.last_data_at, '-infinity'::timestamptz)) / 3600)::numeric, 2)
-                   AS age_hours,
+               -- a source that never delivered a record is as stale as can be
+               CASE WHEN s.last_data_at IS NULL THEN 999999
+                    ELSE round((extract(epoch FROM now() - s.last_data_at) / 3600)::numeric, 2) END AS age_hours,
                round(COALESCE(l.minutes, {default}) / 60.0, 2) AS max_age_hours
         FROM seen s LEFT JOIN limits l USING (source_system, object)
         """
@@ -384,7 +410,9 @@ _CORE_SELECT: dict[str, str] = {
 
 
 def stage_core(conn: psycopg.Connection, *, table: str, name: str) -> int:
-    statement = sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(qualified(name), sql.SQL(_CORE_SELECT[table]))  # type: ignore[arg-type]
+    statement = sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(
+        qualified(name), sql.SQL(_CORE_SELECT[table])
+    )  # type: ignore[arg-type]
     with conn.transaction():
         rows = conn.execute(statement).rowcount
         _comment(conn, name, f"core.{table}")
