@@ -46,7 +46,7 @@ def _day_values(
 ) -> dict[str, list[np.ndarray]]:
     """Uncapped rule values at the end of each day, per profile, stepped from day to day."""
     out: dict[str, list[np.ndarray]] = {}
-    ordered = events.sorted()
+    ordered = events
     for profile in model.profiles:
         engagement = profile.engagement
         # Which events count never depends on the scoring time: decide it once on the whole history.

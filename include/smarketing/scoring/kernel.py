@@ -51,13 +51,6 @@ class EventArrays:
     def take(self, index: np.ndarray) -> EventArrays:
         return EventArrays(self.lead[index], self.t[index], self.mask[index])
 
-    def sorted(self) -> EventArrays:
-        """Ordered by lead, then time: what counting per lead and day relies on."""
-        if len(self) < 2:
-            return self
-        order = np.lexsort((self.t, self.lead))
-        return self.take(order)
-
     @staticmethod
     def concat(parts: list[EventArrays]) -> EventArrays:
         parts = [p for p in parts if len(p)]
@@ -75,18 +68,32 @@ def day_of(t: np.ndarray) -> np.ndarray:
 
 
 def counted(events: EventArrays, selected: np.ndarray, max_per_day: int | None) -> np.ndarray:
-    """Which of the `selected` events (ascending indices into lead/time-sorted `events`) count."""
-    if max_per_day is None or len(selected) == 0:
-        return np.ones(len(selected), dtype=bool)
-    lead = events.lead[selected]
-    day = day_of(events.t[selected])
+    """Which of the `selected` events (indices into `events`) count under a per-day limit.
+
+    An event counts when fewer than `max_per_day` events of the same selection, lead and UTC day
+    happened before it. Only (lead, day) groups with more events than the limit need ranking, and they
+    are rare: the keys are sorted by value (cheap) to find them, and only their events are ranked.
+    """
     n = len(selected)
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    starts[1:] = (lead[1:] != lead[:-1]) | (day[1:] != day[:-1])
-    position = np.arange(n)
-    first = np.maximum.accumulate(np.where(starts, position, 0))
-    return (position - first) < max_per_day
+    out = np.ones(n, dtype=bool)
+    if max_per_day is None or n <= max_per_day:
+        return out
+    day = day_of(events.t[selected])
+    key = (events.lead[selected].astype(np.int64) << 24) | (day - day.min())
+    ordered = np.sort(key)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    crowded_keys = ordered[starts[sizes > max_per_day]]
+    if not len(crowded_keys):
+        return out
+    position = np.minimum(np.searchsorted(crowded_keys, key), len(crowded_keys) - 1)
+    crowded = np.flatnonzero(crowded_keys[position] == key)
+    order = crowded[np.lexsort((events.t[selected[crowded]], key[crowded]))]
+    group = key[order]
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    out[order] = rank < max_per_day
+    return out
 
 
 def decay_weights(t: np.ndarray, as_of: int, half_life_days: float | None) -> np.ndarray:
@@ -120,8 +127,8 @@ def rule_sums(
 ) -> np.ndarray:
     """Signed, decayed, counted sums per lead and engagement rule: shape (n_leads, len(rules)).
 
-    `events` must be sorted by lead and time and hold every event of each (lead, UTC day) it holds any
-    event of, so that counting per day sees the whole day. `signs` weighs each event (0 leaves it out).
+    `events` must hold every event of each (lead, UTC day) it holds any event of, so that counting per
+    day sees the whole day. `signs` weighs each event (0 leaves it out).
     """
     values = np.zeros((n_leads, len(engagement.rules)))
     if not len(events):
@@ -142,11 +149,10 @@ def rule_sums(
 
 def full_values(model: ScoringModel, events: EventArrays, n_leads: int, as_of: int) -> dict[str, np.ndarray]:
     """Uncapped rule values at `as_of` from the whole history, per profile."""
-    ordered = events.sorted()
     out = {}
     for profile in model.profiles:
-        signs = full_signs(ordered, as_of, profile.engagement)
-        out[profile.profile_id] = rule_sums(ordered, n_leads, profile.engagement, as_of, signs)
+        signs = full_signs(events, as_of, profile.engagement)
+        out[profile.profile_id] = rule_sums(events, n_leads, profile.engagement, as_of, signs)
     return out
 
 
@@ -168,7 +174,7 @@ def incremental_delta(
     """
     delta = np.zeros((n_leads, len(engagement.rules)))
     if len(new_world):
-        nw = new_world.sorted()
+        nw = new_world
         lead_t0 = t0[nw.lead]
         before = nw.t <= lead_t0
         if engagement.window_days is None:
@@ -186,7 +192,7 @@ def incremental_delta(
         )
         delta += rule_sums(nw, n_leads, engagement, t1, signs)
     if len(old_world):
-        ow = old_world.sorted()
+        ow = old_world
         lead_t0 = t0[ow.lead]
         inside = ow.t <= lead_t0
         if engagement.window_days is not None:

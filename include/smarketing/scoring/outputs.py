@@ -67,6 +67,7 @@ def write_state(
     values: dict[str, np.ndarray],
     rewrite: dict[str, np.ndarray],
     continuing: np.ndarray,
+    gone: np.ndarray,
 ) -> int:
     rows = state_rows(model, ids, values, rewrite)
     rows["value"] = np.where(np.abs(rows["value"]) < ZERO, 0.0, rows["value"])
@@ -74,12 +75,17 @@ def write_state(
     if not continuing.any():
         _range(conn, "scoring.rule_state", shard)
         return copy_in_frame(conn, "scoring.rule_state", rows[rows["value"] != 0])
-    # Leads scored from history (and leads gone from core) lose their old state; changed cells are replaced.
-    _range(conn, "scoring.rule_state", shard, "AND lead_id <> ALL(%s)", (ids[continuing].tolist(),))
+    # Leads scored from history and leads gone from the shard lose their old state; changed cells are
+    # replaced. Both sets are small on an ordinary night, so they go through temp tables, not the range.
     conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _scoring_drop (lead_id bigint) ON COMMIT DROP; TRUNCATE _scoring_drop; "
         "CREATE TEMP TABLE IF NOT EXISTS _scoring_state (LIKE scoring.rule_state) ON COMMIT DROP; "
         "TRUNCATE _scoring_state"
     )
+    dropped = np.concatenate([ids[~continuing], gone]).astype(np.int64)
+    if len(dropped):
+        copy_in_frame(conn, "_scoring_drop", pd.DataFrame({"lead_id": dropped}))
+        conn.execute("DELETE FROM scoring.rule_state r USING _scoring_drop d WHERE r.lead_id = d.lead_id")
     copy_in_frame(conn, "_scoring_state", rows)
     conn.execute(
         """
@@ -288,10 +294,13 @@ def write_shard(
     rewrite: dict[str, np.ndarray],
     continuing: np.ndarray,
     log_high: int,
+    gone: np.ndarray,
 ) -> dict[str, int]:
     headline = scores.headline(model)
     stats = {
-        "state_written": write_state(conn, model, plan, shard, scores.lead_ids, values, rewrite, continuing)
+        "state_written": write_state(
+            conn, model, plan, shard, scores.lead_ids, values, rewrite, continuing, gone
+        )
     }
     history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
 

@@ -366,7 +366,9 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
         leads = read_leads(conn, model, shard, t1)
         ids = leads["lead_id"].to_numpy(np.int64)
-        previous = _align_previous(read_previous(conn, model, shard), ids)
+        scored_before = read_previous(conn, model, shard)
+        gone = np.setdiff1d(scored_before["lead_id"].to_numpy(np.int64), ids)
+        previous = _align_previous(scored_before, ids)
         prev_as_of = previous["as_of"].to_numpy(dtype="float64", na_value=np.nan)
         continuing = (
             (plan.mode == "incremental")
@@ -387,6 +389,7 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
             engagement.rewrite,
             continuing,
             engagement.log_high,
+            gone,
         )
         stats.update(engagement.stats)
         stats["leads"] = len(ids)
