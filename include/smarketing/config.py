@@ -588,18 +588,21 @@ FitRules = Annotated[tuple[FitRule, ...], AfterValidator(_with_rule_ids)]
 
 
 class EventFilter(_Model):
-    """Count only events about these content topics and/or from these campaigns."""
+    """Count only events about these content topics, from these campaigns and/or on pages whose URL
+    matches `page` (a regular expression searched in the event's page URL)."""
 
     content_topic: Annotated[tuple[Text, ...], BeforeValidator(_as_tuple), Field(min_length=1)] | None = None
     campaign_id: Annotated[tuple[ExternalId, ...], BeforeValidator(_as_tuple), Field(min_length=1)] | None = (
         None
     )
+    page: Regex | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> EventFilter:
-        if self.content_topic is None and self.campaign_id is None:
+        if self.content_topic is None and self.campaign_id is None and self.page is None:
             raise _located(
-                "EventFilter", [((), "give content_topic and/or campaign_id, or remove the filter")]
+                "EventFilter",
+                [((), "give content_topic and/or campaign_id and/or page, or remove the filter")],
             )
         return self
 
@@ -661,6 +664,39 @@ def _grades(value: dict[str, int]) -> dict[str, int]:
 Grades = Annotated[dict[str, Int], AfterValidator(_grades)]
 
 
+def _band_keys(value: object) -> object:
+    # YAML reads `1: 60` with an integer key; bands are labels, so 1 and "1" are the same band.
+    if isinstance(value, Mapping):
+        return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+    return value
+
+
+def _bands(value: dict[str, float]) -> dict[str, float]:
+    problems: list[tuple[Loc, str]] = []
+    labels = sorted(value, key=lambda k: (len(k), k))
+    for position, label in enumerate(labels, start=1):
+        if label != str(position):
+            problems.append(
+                ((label,), f"engagement bands are numbered 1, 2, 3, ... (1 hottest); expected {position!r}")
+            )
+            break
+    if not problems:
+        for hotter, cooler in itertools.pairwise(labels):
+            if value[cooler] >= value[hotter]:
+                problems.append(
+                    (
+                        (cooler,),
+                        f"threshold {value[cooler]:g} must be lower than band {hotter}'s ({value[hotter]:g})",
+                    )
+                )
+    if problems:
+        raise _located("EngagementBands", problems)
+    return {label: value[label] for label in labels}
+
+
+EngagementBands = Annotated[dict[str, Number], BeforeValidator(_band_keys), AfterValidator(_bands)]
+
+
 class ScoringProfile(_Model):
     """An alternative rule set (e.g. for a product line) that replaces the base fit and/or engagement."""
 
@@ -677,6 +713,8 @@ class Scoring(_Model):
     fit: FitRules = ()
     engagement: Engagement = Engagement()
     grades: Grades = Field(default_factory=dict)
+    # Engagement points needed for each band; with the grade they make the fit x engagement matrix (A1 best).
+    engagement_bands: EngagementBands = Field(default_factory=dict)
     profiles: tuple[ScoringProfile, ...] = ()
 
     def grade_for(self, fit_points: float | None) -> str | None:

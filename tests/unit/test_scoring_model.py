@@ -34,6 +34,46 @@ def test_the_sample_agreement_compiles(agreement) -> None:
     assert model.mql_min_score == agreement.vocabulary.mql.min_score
     assert "gmail.com" in model.lists["free_email"]
     assert "software" in model.lists["target_industries"]  # lists compare case-insensitively
+    assert model.engagement_bands == tuple(
+        (label, float(points)) for label, points in agreement.scoring.engagement_bands.items()
+    )
+
+
+def test_bands_place_leads_in_the_fit_by_engagement_matrix(agreement) -> None:
+    from smarketing.scoring.kernel import EventArrays, score_frame
+    from smarketing.scoring.outputs import lead_score_rows
+
+    model = compile_model(agreement)
+    frame = pd.DataFrame({"lead_id": [1, 2], "persona_id": ["it_leader", None], "employees": ["300", None]})
+    moment = 1_700_000_000_000_000
+    events = EventArrays(
+        np.array([0]),
+        np.array([moment]),
+        np.array(
+            [1 << model.predicates.index(next(p for p in model.predicates if p.event_type == "demo_request"))]
+        ),
+    )
+    scores = score_frame(model, frame, events, moment)
+    headline = scores.headline(model)
+    assert headline["band"].tolist() == ["1", "4"]
+
+    class Plan:
+        as_of_us, run_id = moment, "r"
+
+    rows = lead_score_rows(model, Plan(), headline, np.array([0, 0]))
+    assert rows["priority"].tolist()[0] == "B1"  # fit 30 is grade B, engagement 60 is band 1
+
+
+def test_engagement_bands_are_checked(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["scoring"]["engagement_bands"] = {1: 60, 2: 70, 4: 0}
+    target = tmp_path / "bands.yaml"
+    target.write_text(yaml.safe_dump(data))
+    problems = check_config(target)
+    assert any(p.startswith("scoring.engagement_bands.4:") for p in problems), problems
+    data["scoring"]["engagement_bands"] = {1: 60, 2: 70}
+    target.write_text(yaml.safe_dump(data))
+    assert any(p.startswith("scoring.engagement_bands.2:") for p in check_config(target))
 
 
 def test_the_hash_changes_exactly_when_a_score_could(agreement, tmp_path: Path) -> None:

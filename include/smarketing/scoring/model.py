@@ -205,7 +205,7 @@ def compile_model(agreement: Any) -> ScoringModel:
         profiles=tuple(profiles),
         predicates=tuple(predicates),
         grades=tuple(sorted(scoring.grades.items(), key=lambda kv: kv[0])),
-        engagement_bands=tuple(sorted(((str(k), float(v)) for k, v in bands.items()), key=lambda kv: kv[0])),
+        engagement_bands=tuple((str(k), float(v)) for k, v in bands.items()),
         mql_min_score=mql.min_score,
         mql_min_grade=mql.min_grade,
         lists=lists,
