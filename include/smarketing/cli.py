@@ -26,6 +26,23 @@ app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ingest_app, name="ingest")
 
+
+def _register_capabilities() -> None:
+    """Each capability keeps its commands next to its code; this is where they join the tree."""
+    from smarketing.quality.cli import quality_app
+    from smarketing.scoring.cli import backtest_command, calibrate_command, score_app, score_file_command
+    from smarketing.sla.cli import sla_app
+    from smarketing.sources.cli import extract_app, sandbox_serve
+
+    app.add_typer(extract_app, name="extract")
+    app.add_typer(quality_app, name="quality")
+    app.add_typer(score_app, name="score")
+    app.add_typer(sla_app, name="sla")
+    app.command("calibrate")(calibrate_command)
+    app.command("score-file")(score_file_command)
+    app.command("backtest")(backtest_command)
+    sandbox_app.command("serve")(sandbox_serve)
+
 DsnOption = Annotated[
     str | None,
     typer.Option(
@@ -166,6 +183,8 @@ def main() -> None:
         typer.echo(f"smarketing: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
 
+
+_register_capabilities()
 
 if __name__ == "__main__":
     main()
