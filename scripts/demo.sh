@@ -29,5 +29,7 @@ run_dag() {
 }
 
 run_dag smarketing_ingest
+run_dag smarketing_scoring
+run_dag smarketing_sla
 
 smarketing status
