@@ -89,9 +89,14 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-def add_events(dsn: str, count: int, *, leads: int, start: datetime, span: timedelta, prefix: str) -> None:
+def add_events(
+    dsn: str, count: int, *, leads: int, start: datetime, span: timedelta, prefix: str, bulk: bool = False
+) -> None:
+    """Insert synthetic events; `bulk` (history set-up only) skips foreign-key and change-log triggers."""
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
+        if bulk:
+            conn.execute("SET session_replication_role = replica")
         conn.execute("SELECT setseed(0.42)")
         for a in range(1, count + 1, CHUNK):
             b = min(a + CHUNK - 1, count)

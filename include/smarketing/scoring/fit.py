@@ -101,11 +101,17 @@ def field_column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def fit_points(
-    frame: pd.DataFrame, rules: Sequence[FitRule], lists: Mapping[str, frozenset[str]]
+    frame: pd.DataFrame,
+    rules: Sequence[FitRule],
+    lists: Mapping[str, frozenset[str]],
+    cache: dict[str, FieldValues] | None = None,
 ) -> np.ndarray:
-    """Points per lead and rule, shape (len(frame), len(rules)), int32; 0 where a rule does not match."""
+    """Points per lead and rule, shape (len(frame), len(rules)), int32; 0 where a rule does not match.
+
+    `cache` shares the normalised fields between calls (profiles reading the same fields).
+    """
     out = np.zeros((len(frame), len(rules)), dtype=np.int32)
-    cache: dict[str, FieldValues] = {}
+    cache = {} if cache is None else cache
     for j, rule in enumerate(rules):
         values = cache.get(rule.field)
         if values is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smarketing.scoring.fit import FieldValues, field_column, rule_matches
+from smarketing.scoring.fit import FieldValues, fit_points
 from smarketing.scoring.model import Engagement, Profile, ScoringModel
 
 US_PER_DAY = 86_400_000_000
@@ -326,18 +326,7 @@ def pick_primary(model: ScoringModel, profiles: Mapping[str, ProfileScores], n: 
 def evaluate_fit(model: ScoringModel, leads: pd.DataFrame) -> dict[str, np.ndarray]:
     """Fit points per profile, each field normalised once for all profiles."""
     cache: dict[str, FieldValues] = {}
-    out = {}
-    for profile in model.profiles:
-        points = np.zeros((len(leads), len(profile.fit_rules)), dtype=np.int32)
-        for j, rule in enumerate(profile.fit_rules):
-            values = cache.get(rule.field)
-            if values is None:
-                values = cache[rule.field] = FieldValues(
-                    field_column(leads, rule.field).reset_index(drop=True)
-                )
-            points[:, j] = np.where(rule_matches(rule, values, model.lists), rule.points, 0)
-        out[profile.profile_id] = points
-    return out
+    return {p.profile_id: fit_points(leads, p.fit_rules, model.lists, cache) for p in model.profiles}
 
 
 def assemble(
