@@ -203,6 +203,8 @@ class ApiWorld:
                 return 0
             rows = self.rng.choice(live, size=min(count, len(live)), replace=False)
             now = self.now_ms()
+            if key.startswith("mautic."):
+                now -= now % 1000  # Mautic keeps times to the second
             table.modified[rows] = now
             stamp = iso_ms(np.full(len(rows), now), z=not key.startswith("mautic."))
             if key == "hubspot.contacts":

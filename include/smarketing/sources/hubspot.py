@@ -206,6 +206,8 @@ def client_for(credentials: ApiCredentials, settings: HubSpotSettings) -> ApiCli
 class SearchFetcher:
     """Keyset pages from `POST /crm/v3/objects/{name}/search`."""
 
+    resolution_ms = 1
+
     def __init__(self, client: ApiClient, name: str, properties: Sequence[str]) -> None:
         self.client, self.name, self.properties = client, name, list(properties)
         self.modified = OBJECTS[name].modified

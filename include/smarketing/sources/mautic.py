@@ -228,6 +228,7 @@ class ContactsFetcher:
     """Keyset pages of `GET /api/contacts` on one date column."""
 
     path = "/api/contacts"
+    resolution_ms = 1000  # Mautic keeps times to the second
 
     def __init__(
         self, client: ApiClient, *, column: str = "date_modified", unmodified_only: bool = False
@@ -426,12 +427,13 @@ def _activity(
     resume = state.cursor if window.since_ms is None and state.cursor.get("page") else None
     windows: list[tuple[int, int, int]] = []
     if resume:
+        # Finish the window a killed run left, at its next page; then carry on from its end.
         windows.append((int(resume["from"]), int(resume["to"]), int(resume["page"]) + 1))
-    lo = (
-        window.since_ms
-        if window.since_ms is not None
-        else ((state.watermark_ms - window.overlap_ms) if state.watermark_ms is not None else 0)
-    )
+        lo = int(resume["to"]) - window.overlap_ms
+    elif window.since_ms is not None:
+        lo = window.since_ms
+    else:
+        lo = (state.watermark_ms - window.overlap_ms) if state.watermark_ms is not None else 0
     windows.append((lo, window.hi_ms, 1))
     counts = {"pages": 0, "received": 0, "landed": 0}
     watermark = state.watermark_ms

@@ -218,7 +218,13 @@ class Page:
 
 
 class KeysetFetcher(Protocol):
-    """What a source implements for keyset pulls."""
+    """What a source implements for keyset pulls.
+
+    `resolution_ms` is the precision of the source's modified times (Mautic: whole seconds); the
+    pull steps over one instant by that much, since a filter finer than the data means nothing.
+    """
+
+    resolution_ms: int
 
     def since(self, lo_ms: int, hi_ms: int, limit: int) -> Page:
         """Records with lo <= modified <= hi, by modified time ascending, at most `limit`."""
@@ -283,6 +289,8 @@ def pull_keyset(
     else:
         lo = state.watermark_ms - window.overlap_ms if state.watermark_ms is not None else 0
         tie = state.cursor.get("tie")
+    step = max(1, int(getattr(fetcher, "resolution_ms", 1)))
+    lo -= lo % step
     cursor: dict[str, Any] = {"lo": lo, "hi": hi}
     stats.watermark_ms = state.watermark_ms
 
@@ -310,8 +318,8 @@ def pull_keyset(
                 cursor = {"tie": {"at": at, "after_id": after}, "hi": hi}
                 page = fetcher.at(at, after, page_limit)
                 if not page.has_more(page_limit):
-                    land(page, at, {})
-                    tie, lo = None, at + 1
+                    land(page, at + step - 1, {})
+                    tie, lo = None, at + step
                     continue
                 last = int(page.ids.max())
                 if last <= after:
@@ -327,6 +335,7 @@ def pull_keyset(
                 land(page, hi, {})
                 break
             top = int(page.modified.max())
+            top -= top % step
             if top <= lo:
                 # A full page of one instant: read that instant by id, then carry on after it.
                 tie = {"at": lo, "after_id": -1}
@@ -386,14 +395,19 @@ def iso_from_ms(ms: int) -> str:
 
 
 def iso_text(ms: pa.Array) -> pa.Array:
-    """int64 epoch ms → `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, the text file sources land too."""
+    """int64 epoch ms → `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, as file sources write them.
+
+    The format is decided per value (fractions only when there is one), so the same instant always
+    lands as the same text whatever page it comes in.
+    """
     values = ms.cast(pa.int64())
     if len(values) == 0:
         return pa.array([], pa.string())
-    fraction = pc.subtract(values, pc.multiply(pc.divide(values, 1000), 1000))
-    seconds_only = not pc.any(pc.not_equal(fraction, 0)).as_py()
-    stamps = values.cast(pa.timestamp("ms")).cast(pa.timestamp("s" if seconds_only else "us"))
-    text = pc.replace_substring(stamps.cast(pa.string()), " ", "T", max_replacements=1)
+    stamps = values.cast(pa.timestamp("ms"))
+    whole = pc.equal(pc.subtract(values, pc.multiply(pc.divide(values, 1000), 1000)), 0)
+    seconds = pc.cast(stamps, pa.timestamp("s"), safe=False).cast(pa.string())
+    micros = stamps.cast(pa.timestamp("us")).cast(pa.string())
+    text = pc.replace_substring(pc.if_else(whole, seconds, micros), " ", "T", max_replacements=1)
     return pc.binary_join_element_wise(text, "+00:00", "")
 
 

@@ -1,0 +1,138 @@
+"""HubSpot extraction against the sandbox API on a loopback port and a real PostgreSQL warehouse."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from smarketing.sources.sync import read_state
+from tests.integration.sandbox_support import (
+    HUBSPOT_TOKEN,
+    MAUTIC_PASSWORD,
+    assert_raw_matches,
+    expected_hubspot,
+    expected_mautic,
+    hubspot_entry,
+    make_world,
+    mautic_entry,
+    pull,
+    raw_versions,
+    sandbox,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_world(tmp_path_factory.mktemp("hubspot-world"))
+
+
+def _landed_rows(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        (n,) = conn.execute("SELECT coalesce(sum(row_count), 0) FROM ops.load_batches").fetchone() or (0,)
+    return int(n)
+
+
+def test_full_pull_equals_the_world(world_dir: Path, clean_warehouse: str) -> None:
+    with sandbox(world_dir) as server:
+        results = pull(server, clean_warehouse, hubspot_entry())
+        counts = assert_raw_matches(clean_warehouse, "hubspot", expected_hubspot(server.world))
+        world = server.world
+    assert counts["leads"] == len(world.table("hubspot.contacts"))
+    assert counts["owners"] == len(world.table("hubspot.owners"))
+    assert sum(r["landed"] for r in results.values()) == _landed_rows(clean_warehouse)
+    deals = raw_versions(clean_warehouse, "deals", "hubspot")
+    assert deals["payload"].map(lambda p: bool(p["lead_source_id"] and p["company_source_id"])).all()
+    activities = raw_versions(clean_warehouse, "sales_activities", "hubspot")
+    kinds = set(activities["payload"].map(lambda p: p["activity_type"]))
+    assert {"call", "email", "meeting"} <= kinds <= {"call", "email", "meeting", "note", "task"}
+    assert activities["payload"].map(lambda p: p["lead_source_id"] is not None and p["occurred_at"]).all()
+    leads = raw_versions(clean_warehouse, "leads", "hubspot")
+    sample = leads["payload"].iloc[0]
+    assert {"email", "lifecycle_stage", "consent_email", "attributes"} <= set(sample)
+    assert "firstname" in sample["attributes"] and "hs_lifecyclestage_lead_date" not in sample["attributes"]
+    with psycopg.connect(clean_warehouse) as conn:
+        state = read_state(conn, "hubspot", "contacts")
+    assert state.watermark_ms is not None and state.cursor == {}
+
+
+def test_incremental_pulls_land_only_what_changed(world_dir: Path, clean_warehouse: str) -> None:
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, hubspot_entry())
+        before = _landed_rows(clean_warehouse)
+        changed = server.world.mutate(updates=40, creates=7, archives=3)
+        results = pull(server, clean_warehouse, hubspot_entry())
+        assert_raw_matches(clean_warehouse, "hubspot", expected_hubspot(server.world))
+        after = _landed_rows(clean_warehouse)
+        # Only changes land: updated contacts, companies and deals (the 40 Mautic contacts aside), new
+        # contacts with their lifecycle entries, archivals (an archived record's update is not searchable).
+        hubspot_updates = changed.updated - 40
+        assert 0 < after - before <= hubspot_updates + 2 * changed.created + changed.archived
+        assert results["contacts"]["archived"]["landed"] >= 3
+        leads = raw_versions(clean_warehouse, "leads", "hubspot")
+        archived = leads[leads["payload"].map(lambda p: p["attributes"].get("archived") == "true")]
+        assert len(archived) == 3 and archived["source_id"].is_unique
+        # Nothing changed since: a rerun lands nothing at all.
+        pull(server, clean_warehouse, hubspot_entry())
+        assert _landed_rows(clean_warehouse) == after
+
+
+def test_records_indexed_late_are_caught_by_the_overlap(world_dir: Path, clean_warehouse: str) -> None:
+    entry = hubspot_entry(objects=["contacts"])
+    with sandbox(world_dir, indexing_delay_s=3600) as server:
+        pull(server, clean_warehouse, entry)
+        server.world.touch("hubspot.contacts", 5)
+        pull(server, clean_warehouse, entry)  # the five changes are not searchable yet
+        with pytest.raises(AssertionError, match="not at their latest version"):
+            assert_raw_matches(clean_warehouse, "hubspot", {"leads": expected_hubspot(server.world)["leads"]})
+        server.config.indexing_delay_s = 0  # the index caught up
+        pull(server, clean_warehouse, entry)  # starts `overlap` before the watermark
+        assert_raw_matches(clean_warehouse, "hubspot", {"leads": expected_hubspot(server.world)["leads"]})
+
+
+def test_bulk_update_of_25000_records_in_one_instant_is_pulled_completely(
+    tmp_path: Path, clean_warehouse: str
+) -> None:
+    """Far past the 10,000-result cap of one search, all sharing one modified time."""
+    small = make_world(tmp_path / "w", contacts=40, days=10)
+    with sandbox(small) as server:
+        server.world.create_contacts(25_000)
+        result = pull(server, clean_warehouse, hubspot_entry(objects=["contacts"]))["contacts"]
+        assert_raw_matches(clean_warehouse, "hubspot", {"leads": expected_hubspot(server.world)["leads"]})
+        counters = server.stats()["counters"]
+    assert counters.get("status.400", 0) == 0
+    assert result["pages"] >= 125
+
+
+def test_backfill_rereads_without_landing_twice(world_dir: Path, clean_warehouse: str) -> None:
+    entry = hubspot_entry(objects=["contacts", "deals"])
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, entry)
+        with psycopg.connect(clean_warehouse) as conn:
+            watermark = read_state(conn, "hubspot", "contacts").watermark_ms
+        landed = _landed_rows(clean_warehouse)
+        results = pull(server, clean_warehouse, entry, since="2000-01-01")
+        assert results["contacts"]["received"] > 0 and results["contacts"]["landed"] == 0
+        assert _landed_rows(clean_warehouse) == landed
+        with psycopg.connect(clean_warehouse) as conn:
+            assert read_state(conn, "hubspot", "contacts").watermark_ms >= watermark
+
+
+def test_logs_of_a_full_run_hold_no_secret(
+    world_dir: Path, clean_warehouse: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with sandbox(world_dir, faults="429:0.05,5xx:0.05,drop:0.02,malformed:0.02") as server:
+        hub = pull(server, clean_warehouse, hubspot_entry())
+        ma = pull(server, clean_warehouse, mautic_entry())
+        assert_raw_matches(clean_warehouse, "hubspot", expected_hubspot(server.world))
+        assert_raw_matches(clean_warehouse, "mautic", expected_mautic(server.world))
+    retries = sum(r["http"]["retries"] for r in [*hub.values(), *ma.values()])
+    assert retries > 0 and "retry" in caplog.text
+    for secret in (HUBSPOT_TOKEN, MAUTIC_PASSWORD):
+        assert secret not in caplog.text
+        assert all(secret not in record.getMessage() for record in caplog.records)
