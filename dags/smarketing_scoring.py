@@ -16,9 +16,10 @@ Nightly at 02:00, as of the end of its data interval. For the agreement's scorin
 3. **finalize** — account rollup (`scoring.account_scores`), closes the run, emits the
    `smarketing_lead_scores` asset that starts nurturing and KPIs.
 4. **write_back** — score, grade and MQL stage to the source systems listed in the `writeback` param
-   (else the Airflow Variable `smarketing_writeback`), only for leads whose values changed, in the APIs'
-   batch shapes. **Dry run by default**: batches are recorded in `scoring.writeback_batches`, nothing
-   is sent.
+   (else the Airflow Variable `smarketing_writeback`, else the `SMARKETING_WRITEBACK` environment
+   variable; none: nothing to do), only for records whose values changed, in the APIs' batch shapes.
+   **Dry run unless a target says `"dry_run": false`**: batches are recorded in
+   `scoring.writeback_batches`, nothing is sent.
 
 **Params**: `full_rescore` rescores every lead from its whole history; `as_of` scores as of another
 moment (ISO 8601; an earlier one rewinds the current scores to that date); `shards` overrides the shard
@@ -38,6 +39,7 @@ from smarketing.airflow_support import DEFAULT_ARGS, nightly, task_dsn, warehous
 LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
 SHARDS_VARIABLE = "smarketing_scoring_shards"
 WRITEBACK_VARIABLE = "smarketing_writeback"
+WRITEBACK_ENV = "SMARKETING_WRITEBACK"
 DEFAULT_SHARDS = 4
 
 
@@ -139,6 +141,7 @@ def smarketing_scoring() -> None:
     @task
     def write_back(run: dict) -> list[dict]:
         import json
+        import os
 
         from airflow.sdk import Variable
 
@@ -147,7 +150,8 @@ def smarketing_scoring() -> None:
         context = get_current_context()
         targets = context["params"].get("writeback")
         if targets is None:
-            targets = json.loads(Variable.get(WRITEBACK_VARIABLE, default="[]"))
+            raw = Variable.get(WRITEBACK_VARIABLE, default=None) or os.environ.get(WRITEBACK_ENV) or "[]"
+            targets = json.loads(raw)
         return [
             write_back(task_dsn(), WritebackTarget.parse(target), run_id=run["run_id"]) for target in targets
         ]
