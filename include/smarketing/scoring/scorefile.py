@@ -55,9 +55,19 @@ def reasons(model: ScoringModel, scores: Scores, top: int) -> pd.Series:
     rows = rows.assign(weight=rows["points"].abs()).sort_values(
         ["lead_id", "weight"], ascending=[True, False]
     )
-    rows = rows.groupby("lead_id", sort=False).head(top)
-    text = rows["rule_id"].astype(str) + " " + rows["points"].map("{:+g}".format)
-    return text.groupby(rows["lead_id"]).agg("; ".join)
+    rows = rows.assign(rank=rows.groupby("lead_id", sort=False).cumcount())
+    rows = rows[rows["rank"] < top]
+    points = rows["points"].round(2)
+    shown = points.astype("string").str.replace(r"\.0$", "", regex=True)
+    text = rows["rule_id"].astype("string") + " " + np.where(points >= 0, "+", "") + shown
+    # One column per rank, joined column by column: no Python call per lead.
+    wide = pd.DataFrame({"lead_id": rows["lead_id"], "rank": rows["rank"], "text": text}).pivot(
+        index="lead_id", columns="rank", values="text"
+    )
+    joined = wide[0] if len(wide.columns) else pd.Series(dtype="string")
+    for rank in wide.columns[1:]:
+        joined = joined.where(wide[rank].isna(), joined + "; " + wide[rank])
+    return joined
 
 
 def score_file(
