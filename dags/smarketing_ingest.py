@@ -3,14 +3,26 @@
 
 Hourly. For the hour that just ended: checks the agreement (`config/smarketing.yaml`), migrates the
 warehouse if a new version shipped, lands every configured file-export source into `raw.*` (one mapped
-task per source; a file already landed is skipped), then folds the new raw batches into `core.*` and
-emits the `smarketing_core` asset with the row counts, which starts scoring, nurturing and KPIs.
+task per source; a file already landed is skipped), pulls every configured API source incrementally
+(one mapped task per source and object: HubSpot contacts, deals, ...; Mautic contacts, activity), then
+folds the new raw batches into `core.*` and emits the `smarketing_core` asset with the row counts,
+which starts scoring, nurturing and KPIs.
 
-**Sources**: the `file_sources` param of a manual run, else the Airflow Variable
+**File sources**: the `file_sources` param of a manual run, else the Airflow Variable
 `smarketing_file_sources`, else the `SMARKETING_FILE_SOURCES` environment variable — a JSON list of
 `{"mapping": "config/sources/<file>.yaml", "root": "<directory of the exports>"}`.
 
-**Rerun** any run freely: landing is idempotent per file and the core build per batch.
+**API sources**: the `api_sources` param, else the Variable `smarketing_api_sources`, else
+`SMARKETING_API_SOURCES` — a JSON list like `[{"system": "hubspot", "objects": ["contacts", "deals"]},
+{"system": "mautic"}]`. Credentials come from the connections `smarketing_hubspot` (host = API base URL,
+password = private-app token) and `smarketing_mautic` (login / password, or OAuth2 client credentials in
+extra). None configured: only file sources run (the API task then says so and does nothing).
+
+**Backfill** an API source with the `backfill_since` param (a date): everything modified since then is
+read again; what raw already holds is not landed twice.
+
+**Rerun** any run freely: landing is idempotent per file, an API pull resumes from its watermark (which
+commits with the rows it covers), and the core build folds each batch once. See docs/extract.md.
 """
 
 from __future__ import annotations
@@ -18,7 +30,18 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import CORE_ASSET, DEFAULT_ARGS, configured_file_sources, hourly, task_dsn
+from smarketing.airflow_support import (
+    CORE_ASSET,
+    DEFAULT_ARGS,
+    configured_api_sources,
+    configured_file_sources,
+    hourly,
+    task_dsn,
+)
+
+# API objects pulled at once in a run; each task gets this share of a source's rate limit, so
+# parallel tasks of one account stay under its limit together.
+API_PARALLEL_TASKS = 2
 
 
 @dag(
@@ -35,6 +58,16 @@ from smarketing.airflow_support import CORE_ASSET, DEFAULT_ARGS, configured_file
             None,
             type=["null", "array"],
             description='File sources for this run: [{"mapping": "config/sources/x.yaml", "root": "/data/x"}]',
+        ),
+        "api_sources": Param(
+            None,
+            type=["null", "array"],
+            description='API sources for this run: [{"system": "hubspot", "objects": ["contacts"]}, {"system": "mautic"}]',
+        ),
+        "backfill_since": Param(
+            None,
+            type=["null", "string"],
+            description="Backfill the API sources: re-read everything modified since this date (UTC), e.g. 2026-10-01",
         ),
     },
 )
@@ -70,20 +103,45 @@ def smarketing_ingest() -> None:
             run_id=get_current_context()["run_id"],
         )
 
-    @task(outlets=[CORE_ASSET])
-    def build_core(landed: list[dict[str, int]]) -> dict[str, int]:
+    @task
+    def list_api_objects() -> list[dict]:
+        from smarketing.sources.sync import IDLE_TASK, api_tasks
+
+        # Never an empty list: a mapped task over nothing would be skipped, and the build with it.
+        return api_tasks(configured_api_sources(get_current_context()["params"].get("api_sources"))) or [
+            IDLE_TASK
+        ]
+
+    @task(max_active_tis_per_dagrun=API_PARALLEL_TASKS)
+    def extract_api_object(api_object: dict) -> dict:
+        from smarketing.sources.sync import extract_task
+
+        context = get_current_context()
+        return extract_task(
+            api_object,
+            dsn=task_dsn(),
+            since=context["params"].get("backfill_since"),
+            run_id=context["run_id"],
+            limit_share=1 / API_PARALLEL_TASKS,
+        )
+
+    # A source kind with nothing configured maps to zero tasks (skipped): the build still runs.
+    @task(outlets=[CORE_ASSET], trigger_rule="none_failed")
+    def build_core(landed: list[dict[str, int]], extracted: list[dict]) -> dict[str, int]:
         from smarketing.config import load_config
         from smarketing.warehouse.core_build import build_core as build
 
         stats = build(task_dsn(), load_config())
         context = get_current_context()
-        context["outlet_events"][CORE_ASSET].extra = {"landed": landed, "core": stats}
+        context["outlet_events"][CORE_ASSET].extra = {"landed": landed, "extracted": extracted, "core": stats}
         return stats
 
     ready = [check_agreement(), prepare_warehouse()]
     sources = list_file_sources()
+    api_objects = list_api_objects()
     ready >> sources
-    build_core(land_file_source.expand(source=sources))
+    ready >> api_objects
+    build_core(land_file_source.expand(source=sources), extract_api_object.expand(api_object=api_objects))
 
 
 smarketing_ingest()

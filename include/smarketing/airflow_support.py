@@ -93,3 +93,22 @@ def fail_on_config_error() -> str:
         return load_config().scoring.version
     except ConfigError as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+API_SOURCES_VARIABLE = "smarketing_api_sources"
+API_SOURCES_ENV = "SMARKETING_API_SOURCES"
+
+
+def configured_api_sources(override: list[dict] | None) -> list[dict]:
+    """API sources to pull: the run's param, else the Airflow Variable, else the env variable.
+
+    A JSON list like `[{"system": "hubspot", "objects": ["contacts", "deals"]}, {"system": "mautic"}]`;
+    an entry may also set `conn_id`, `source_system`, `rate_limits`, `lag_seconds`, `overlap_seconds`,
+    `page_limit` and per-system options (see docs/extract.md).
+    """
+    from airflow.sdk import Variable
+
+    if override:
+        return override
+    raw = Variable.get(API_SOURCES_VARIABLE, default=None) or os.environ.get(API_SOURCES_ENV)
+    return json.loads(raw) if raw else []

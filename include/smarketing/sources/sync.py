@@ -491,9 +491,21 @@ def _settings(system: str, entry: Mapping[str, Any], extra: Mapping[str, Any] | 
     module = _module(system)
     factory = module.HubSpotSettings if system == "hubspot" else module.MauticSettings
     try:
-        return factory.from_config(entry, extra)
+        settings = factory.from_config(entry, extra)
     except (ValueError, TypeError, KeyError) as exc:
         raise SmarketingError(f"{system}: bad source configuration: {exc}") from None
+    share = float(entry.get("limit_share", 1.0))
+    if share < 1.0:
+        # Tasks of one account running side by side split its rate limit between them.
+        from dataclasses import replace
+
+        from smarketing.sources.http import RateLimit
+
+        limits = {
+            k: RateLimit(max(1, int(v.requests * share)), v.per_seconds) for k, v in settings.limits.items()
+        }
+        settings = replace(settings, limits=limits)
+    return settings
 
 
 def api_tasks(sources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -574,3 +586,36 @@ def extract(
             http["throttled"],
         )
     return {"system": system, "object": object, **result, "http": http}
+
+
+IDLE_TASK: dict[str, Any] = {"system": None, "object": None, "entry": {}}
+
+
+def extract_task(
+    task: Mapping[str, Any],
+    *,
+    dsn: str,
+    since: str | None = None,
+    run_id: str | None = None,
+    limit_share: float = 1.0,
+) -> dict[str, Any]:
+    """One mapped DAG task: pull `task["object"]` of `task["system"]`; a small JSON summary for XCom."""
+    if not task.get("system"):
+        log.info("no API source configured (%s / %s): nothing to pull", API_SOURCES_VARIABLE, API_SOURCES_ENV)
+        return {"system": None, "object": None, "landed": 0}
+    entry = dict(task.get("entry") or {"system": task["system"]})
+    if limit_share < 1.0:
+        entry["limit_share"] = limit_share
+    result = extract(
+        str(task["system"]), str(task["object"]), dsn=dsn, entry=entry, since=since, run_id=run_id
+    )
+    return {
+        "system": result["system"],
+        "object": result["object"],
+        "pages": result.get("pages", 0),
+        "received": result.get("received", 0),
+        "landed": result.get("landed", 0),
+        "watermark": result.get("watermark"),
+        "requests": result["http"]["requests"],
+        "retries": result["http"]["retries"],
+    }
