@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import airflow_ready, run_dag, warehouse_env  # noqa: F401  (fixtures)
+from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,
     expected_hubspot,
@@ -19,6 +19,11 @@ from tests.integration.sandbox_support import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
+
+# The e2e fixtures: a migrated Airflow metadata DB, tasks pointed at the test warehouse.
+airflow_ready = e2e.airflow_ready
+warehouse_env = e2e.warehouse_env
+run_dag = e2e.run_dag
 
 
 def _core(dsn: str) -> dict[str, int]:
