@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 
 from smarketing.sla.run import evaluate_followups
-from smarketing.warehouse import migrate
-from smarketing.warehouse.connection import drop_database, with_database
 from tests.integration.test_sla_seed import SETTINGS, paris, seed
 
 pytestmark = pytest.mark.integration
@@ -178,43 +174,47 @@ def test_closed_clocks_outside_the_window_are_not_reread(world: str) -> None:
     assert followups(world)[1]["status"] == "met"
 
 
-@pytest.fixture()
-def scored_warehouse() -> str:
-    """A warehouse of its own in which scoring's tables exist (created here if scoring has not shipped them)."""
-    from tests.conftest import SERVER_DSN
-
-    dsn = with_database(SERVER_DSN, f"smk_test_sla_scored_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(dsn)
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS scoring.mql_crossings "
-            "(lead_id bigint, crossed_at timestamptz, model_version text)"
-        )
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS scoring.lead_scores (lead_id bigint, total numeric, grade text)"
-        )
-    yield dsn
-    drop_database(dsn)
-
-
-def test_scoring_crossings_and_scores_are_used_when_present(scored_warehouse: str) -> None:
-    dsn = scored_warehouse
+def test_scoring_crossings_and_scores_are_used_when_present(clean_warehouse: str) -> None:
+    dsn = clean_warehouse
     seed(
         dsn,
         owners=[("crm:1", None, None)],
-        leads=[{"lead_id": 1, "owner_id": "crm:1"}, {"lead_id": 2, "owner_id": "crm:1"}],
-        stages=[(1, MQL, paris("2026-11-23 12:00")), (2, MQL, MONDAY_10)],
+        leads=[{"lead_id": i, "owner_id": "crm:1"} for i in (1, 2, 3)],
+        stages=[(1, MQL, paris("2026-11-23 12:00")), (2, MQL, MONDAY_10), (3, MQL, MONDAY_10)],
     )
+    score_row = "%s, 10, %s, %s, %s, 'hot', 'A', %s, 'default', '2026.11', 'h', %s, %s, 'r', '2026-11-23'"
     with psycopg.connect(dsn) as conn:
+        # Lead 1 crossed at 10:00 with 95 points (hot); it has cooled down to 70 since.
         conn.execute(
-            "INSERT INTO scoring.mql_crossings (lead_id, crossed_at, model_version) VALUES (1, %s, '2026.11')",
+            "INSERT INTO scoring.mql_crossings (lead_id, model_version, crossed_at, total, grade, profile_id,"
+            " run_id, is_first) VALUES (1, '2026.11', %s, 95, 'A', 'default', 'r', true)",
             (MONDAY_10,),
         )
-        conn.execute(
-            "INSERT INTO scoring.lead_scores (lead_id, total, grade) VALUES (1, 95, 'A'), (2, 70, 'B')"
-        )
+        for lead_id, total in ((1, 70), (2, 70), (3, 92)):
+            conn.execute(
+                "INSERT INTO scoring.lead_scores (lead_id, fit, engagement, total, grade, engagement_band,"
+                " priority, is_mql, profile_id, model_version, config_hash, as_of, scored_at, run_id, history_on)"
+                f" VALUES ({score_row})",
+                (lead_id, total, total, "A", True, MONDAY_10, MONDAY_10),
+            )
     evaluate_followups(dsn, SETTINGS, paris("2026-11-23 10:30"))
     rows = followups(dsn)
     assert (rows[1]["mql_source"], rows[1]["mql_at"], rows[1]["tier"]) == ("scoring", MONDAY_10, "hot")
     assert rows[1]["due_at"] == paris("2026-11-23 11:00")
     assert (rows[2]["mql_source"], rows[2]["tier"]) == ("crm", "standard")
+    assert (rows[3]["mql_source"], rows[3]["tier"]) == ("crm", "hot")  # no crossing: the current score
+
+
+def test_a_later_reading_rewrites_only_the_running_clocks(world: str) -> None:
+    evaluate_followups(world, SETTINGS, paris("2026-11-25 12:00"))
+    summary = evaluate_followups(world, SETTINGS, paris("2026-11-25 13:00"))
+    rows = followups(world)
+    # Only lead 2 is still running (breached and untouched: its used share keeps growing).
+    assert (summary["evaluated"], summary["written"]) == (6, 1)
+    assert rows[2]["evaluated_at"] == paris("2026-11-25 13:00")
+    assert {rows[i]["evaluated_at"] for i in (1, 3, 4, 5, 6)} == {paris("2026-11-25 12:00")}
+    # A change of the CRM data of a closed clock is picked up.
+    with psycopg.connect(world) as conn:
+        conn.execute("UPDATE core.leads SET owner_id = 'crm:2' WHERE lead_id = 5")
+    assert evaluate_followups(world, SETTINGS, paris("2026-11-25 14:00"))["written"] == 2
+    assert followups(world)[5]["owner_id"] == "crm:2"

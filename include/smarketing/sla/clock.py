@@ -121,6 +121,11 @@ def _minutes(calendars: CalendarSet, zones: object, a: np.ndarray, b: np.ndarray
     return out
 
 
+def _text(values: np.ndarray) -> pd.Series:
+    # Object dtype as it is: inferring pandas' string dtype for 200k values costs more than the arithmetic.
+    return pd.Series(values, dtype=object)
+
+
 def _ts(ns: np.ndarray) -> pd.Series:
     return pd.Series(from_ns(np.where(ns == NEVER, _NAT, ns)))
 
@@ -229,25 +234,25 @@ def evaluate_clocks(
         {
             "lead_id": frame["lead_id"].to_numpy(dtype=np.int64),
             "mql_at": _ts(mql),
-            "mql_source": frame["mql_source"].to_numpy(dtype=object),
-            "owner_id": owner,
+            "mql_source": _text(frame["mql_source"].to_numpy(dtype=object)),
+            "owner_id": _text(owner),
             "assigned_at": _ts(assigned),
-            "tier": np.array([t.id for t in tiers], dtype=object)[tier_ix],
+            "tier": _text(np.array([t.id for t in tiers], dtype=object)[tier_ix]),
             "allowed_minutes": allowed.astype(float),
             "due_at": _ts(due),
             "first_touch_at": _ts(np.where(touched, touch, NEVER)),
-            "status": status,
-            "excluded_reason": np.where(stopped, reason, None),
+            "status": _text(status),
+            "excluded_reason": _text(np.where(stopped, reason, None)),
             "excluded_at": _ts(np.where(stopped, stop, NEVER)),
             "used_share": used_share,
             "business_minutes_to_touch": to_touch,
             "routing_minutes": np.where(has_owner | touched, routing, np.nan),
             "rep_minutes": rep,
             "accept_due_at": _ts(accept_due),
-            "decision": decision,
+            "decision": _text(decision),
             "decided_at": _ts(decided),
-            "decision_stage": decision_stage,
-            "accept_status": accept_status,
+            "decision_stage": _text(decision_stage),
+            "accept_status": _text(accept_status),
             "escalate_at": _ts(escalate),
             "accept_escalate_at": _ts(accept_escalate),
             "evaluated_at": _ts(np.full(n, now)),

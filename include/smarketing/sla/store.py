@@ -1,9 +1,9 @@
 """Reading the clocks' inputs from the warehouse and writing their readings back, set-based.
 
 Reads stream out of PostgreSQL with `COPY (query) TO STDOUT` as CSV with instants as epoch microseconds,
-parsed by Arrow: no Python object per row. Writes go the other way: the frame becomes CSV in Arrow,
-is COPYed into a temporary table, and a handful of `INSERT ... ON CONFLICT` / `UPDATE ... FROM`
-statements fold it into `sla.*` in one transaction.
+parsed by Arrow: no Python object per row. Writes go the other way: only the readings that may say
+something new are binary-COPYed (`copybin`) into a temporary table, and a handful of set-based
+`INSERT ... ON CONFLICT` statements fold them into `sla.*` in one transaction.
 
 Replays never regress the tables: a row is only overwritten by a reading taken at the same or a later
 moment (`evaluated_at`), so `smarketing sla evaluate --as-of <yesterday>` reports yesterday's clock
@@ -12,6 +12,7 @@ without undoing today's.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,12 +25,15 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from smarketing.sla.clock import INPUT_COLUMNS, OUTPUT_COLUMNS
+from smarketing.sla.copybin import copy_numeric, encode
 from smarketing.sla.settings import SlaSettings
 
 # Arbitrary constant: one SLA evaluation at a time per warehouse (the DAG, a manual CLI run).
 SLA_LOCK_KEY = 4_242_006
 DEFAULT_REEVALUATE_DAYS = 30
-OPEN_STATUSES = ("pending", "at_risk")
+ANALYZE_AFTER_ROWS = 20_000
+RUNNING_STATUSES = ("pending", "at_risk", "breached_open")
+STORED_COLUMNS = ("input_hash", "stored_hash", "stored_running")
 
 _TIME_INPUTS = (
     "mql_at",
@@ -51,12 +55,17 @@ _TIME_OUTPUTS = (
     "accept_escalate_at",
     "evaluated_at",
 )
-_FLOAT_OUTPUTS = (
-    "allowed_minutes",
-    "used_share",
-    "business_minutes_to_touch",
-    "routing_minutes",
-    "rep_minutes",
+# How each input column travels (text unless listed): what the fingerprint hashes it as.
+_INPUT_KINDS = {"lead_id": "int", "score": "float", **dict.fromkeys(_TIME_INPUTS, "int")}
+_TEXT_OUTPUTS = (
+    "mql_source",
+    "owner_id",
+    "tier",
+    "status",
+    "excluded_reason",
+    "decision",
+    "decision_stage",
+    "accept_status",
 )
 
 
@@ -65,8 +74,40 @@ def table_exists(conn: psycopg.Connection, name: str) -> bool:
 
 
 def _epoch_us(expr: str) -> sql.Composable:
-    # Exact: extract() returns numeric, and microseconds fit a bigint.
-    return sql.SQL("(extract(epoch FROM {}) * 1000000)::bigint").format(sql.SQL(expr))
+    # Epoch microseconds through float8: exact (the rounding error stays below 0.3 us until the 23rd
+    # century) and cheaper than numeric arithmetic on every instant read.
+    return sql.SQL("round(date_part('epoch', {}) * 1000000)::bigint").format(sql.SQL(expr))
+
+
+def _fingerprint(columns: Sequence[str], kinds: dict[str, str]) -> sql.Composable:
+    """SQL for a 64-bit hash of columns of `r`: numbers hashed one by one, texts joined and hashed once.
+
+    Each number gets its own seed (its position), so swapping two values changes the hash; NULL is
+    hashed as a value of its own. Cheaper than hashing the text of the whole row.
+    """
+    parts: list[sql.Composable] = []
+    texts: list[sql.Composable] = []
+    for position, column in enumerate(columns, start=1):
+        ref = sql.SQL("r.{}").format(sql.Identifier(column))
+        kind = kinds.get(column, "text")
+        if kind == "int":
+            parts.append(
+                sql.SQL("hashint8extended(coalesce({}, -1), %(seed)s + {})").format(
+                    ref, sql.Literal(position)
+                )
+            )
+        elif kind == "float":
+            parts.append(
+                sql.SQL("hashfloat8extended(coalesce({}, 'NaN'), %(seed)s + {})").format(
+                    ref, sql.Literal(position)
+                )
+            )
+        else:
+            texts.append(sql.SQL("coalesce({}, chr(1))").format(ref))
+    parts.append(
+        sql.SQL("hashtextextended(concat_ws(chr(31), {}), %(seed)s)").format(sql.SQL(", ").join(texts))
+    )
+    return sql.SQL(" # ").join(parts)
 
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable, params: dict | None = None) -> pd.DataFrame:
@@ -82,9 +123,13 @@ def copy_out(conn: psycopg.Connection, query: sql.Composable, params: dict | Non
         return pd.DataFrame()
     table = pacsv.read_csv(
         buffer,
-        convert_options=pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False),
+        # PostgreSQL writes booleans as t/f; anything else would read as (always truthy) text.
+        convert_options=pacsv.ConvertOptions(
+            strings_can_be_null=True, quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]
+        ),
     )
-    return table.to_pandas()
+    # Nullable integers stay exact (64-bit hashes, epoch microseconds) instead of becoming floats.
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def _us_to_utc(values: pd.Series) -> pd.Series:
@@ -113,9 +158,17 @@ def mql_query(conn: psycopg.Connection, settings: SlaSettings) -> sql.Composable
                 "WHERE crossed_at <= %(as_of)s"
             ),
         )
+    # Plain aggregates rather than DISTINCT ON: a hash aggregate, and a row estimate the planner trusts.
     return sql.SQL(
-        "SELECT DISTINCT ON (lead_id) lead_id, mql_at, mql_source FROM ({}) AS handovers "
-        "ORDER BY lead_id, mql_at, mql_source DESC"
+        """
+        SELECT lead_id, least(scoring_at, crm_at) AS mql_at,
+               CASE WHEN scoring_at <= crm_at OR crm_at IS NULL THEN 'scoring' ELSE 'crm' END AS mql_source
+        FROM (
+            SELECT lead_id, min(mql_at) FILTER (WHERE mql_source = 'scoring') AS scoring_at,
+                   min(mql_at) FILTER (WHERE mql_source = 'crm') AS crm_at
+            FROM ({}) AS handovers GROUP BY lead_id
+        ) AS firsts
+        """
     ).format(sql.SQL(" UNION ALL ").join(parts))
 
 
@@ -132,32 +185,61 @@ def read_inputs(
     running (pending, at risk, breached and untouched, or undecided). Touches and stage changes are read
     at or after the MQL moment and at or before `as_of`.
     """
+    # The tier goes by the score and grade at the crossing that handed the lead over when scoring
+    # recorded one, else by the lead's current score (what scoring.lead_scores holds now).
+    joins, score, grade = [], sql.SQL("NULL::double precision"), sql.SQL("NULL::text")
     if table_exists(conn, "scoring.lead_scores"):
-        scores = sql.SQL("LEFT JOIN scoring.lead_scores s ON s.lead_id = w.lead_id")
-        score_columns = sql.SQL("s.total::double precision AS score, s.grade::text AS grade")
-    else:
-        scores = sql.SQL("")
-        score_columns = sql.SQL("NULL::double precision AS score, NULL::text AS grade")
-    query = sql.SQL(
-        """
-        WITH mql AS ({mql}),
-        win AS (
-            SELECT m.lead_id, m.mql_at, m.mql_source
+        joins.append(sql.SQL("LEFT JOIN scoring.lead_scores s ON s.lead_id = w.lead_id"))
+        score, grade = sql.SQL("s.total::double precision"), sql.SQL("s.grade::text")
+    if table_exists(conn, "scoring.mql_crossings"):
+        joins.append(
+            sql.SQL(
+                """LEFT JOIN (
+                    SELECT DISTINCT ON (c.lead_id) c.lead_id, c.total, c.grade
+                    FROM scoring.mql_crossings c JOIN _sla_window w ON w.lead_id = c.lead_id
+                    WHERE c.crossed_at <= %(as_of)s
+                    ORDER BY c.lead_id, c.crossed_at, c.model_version
+                ) AS cr ON cr.lead_id = w.lead_id"""
+            )
+        )
+        score = sql.SQL("coalesce(cr.total::double precision, {})").format(score)
+        grade = sql.SQL("CASE WHEN cr.lead_id IS NOT NULL THEN cr.grade::text ELSE {} END").format(grade)
+    scores = sql.SQL("\n        ").join(joins)
+    score_columns = sql.SQL("{} AS score, {} AS grade").format(score, grade)
+    params = {
+        "as_of": as_of.to_pydatetime(),
+        "window_start": (as_of - pd.Timedelta(days=reevaluate_days)).to_pydatetime(),
+        "touch_types": list(settings.qualifying_touches),
+        "sql_stages": list(settings.sql_stages),
+        "reject_stages": list(settings.reject_stages),
+        "decision_stages": list(settings.sql_stages) + list(settings.reject_stages),
+        "seed": settings_seed(settings),
+    }
+    # The window first, as an analysed temporary table: estimated from a CTE, the planner expects a few
+    # dozen rows and walks the activity index once per lead instead of hashing.
+    conn.execute("DROP TABLE IF EXISTS _sla_window")
+    conn.execute(
+        sql.SQL(
+            """
+            CREATE TEMP TABLE _sla_window ON COMMIT DROP AS
+            WITH mql AS ({mql})
+            SELECT m.lead_id, m.mql_at, m.mql_source, f.input_hash AS stored_hash,
+                   coalesce(f.status IN ('pending', 'at_risk', 'breached_open') OR f.accept_status = 'pending',
+                            false) AS stored_running
             FROM mql m LEFT JOIN sla.followups f ON f.lead_id = m.lead_id
             WHERE m.mql_at >= %(window_start)s
                OR f.lead_id IS NULL
                OR f.status IN ('pending', 'at_risk')
                OR (f.status = 'breached_open' AND f.excluded_at IS NULL)
                OR f.accept_status IN ('pending', 'breached_open')
-        ),
-        touch AS (
-            SELECT a.lead_id, min(a.occurred_at) AS first_touch_at
-            FROM core.sales_activities a JOIN win w ON w.lead_id = a.lead_id
-            WHERE a.occurred_at >= w.mql_at AND a.occurred_at <= %(as_of)s
-              AND a.activity_type = ANY(%(touch_types)s)
-            GROUP BY a.lead_id
-        ),
-        stages AS (
+            """
+        ).format(mql=mql_query(conn, settings)),
+        params,
+    )
+    conn.execute("ANALYZE _sla_window")
+    query = sql.SQL(
+        """
+        WITH stages AS (
             SELECT h.lead_id,
                    min(h.entered_at) FILTER (WHERE h.stage = ANY(%(sql_stages)s)) AS accepted_at,
                    (array_agg(h.stage ORDER BY h.entered_at, h.stage)
@@ -165,27 +247,45 @@ def read_inputs(
                    min(h.entered_at) FILTER (WHERE h.stage = ANY(%(reject_stages)s)) AS rejected_at,
                    (array_agg(h.stage ORDER BY h.entered_at, h.stage)
                         FILTER (WHERE h.stage = ANY(%(reject_stages)s)))[1] AS reject_stage
-            FROM core.lifecycle_history h JOIN win w ON w.lead_id = h.lead_id
+            FROM core.lifecycle_history h JOIN _sla_window w ON w.lead_id = h.lead_id
             WHERE h.entered_at >= w.mql_at AND h.entered_at <= %(as_of)s
               AND h.stage = ANY(%(decision_stages)s)
             GROUP BY h.lead_id
         )
+        SELECT r.*,
+               {fingerprint} AS input_hash,
+               w.stored_hash, w.stored_running
+        FROM (
         SELECT w.lead_id, {mql_at} AS mql_at, w.mql_source,
-               l.owner_id, {assigned} AS owner_assigned_at, o.timezone AS owner_timezone,
+               -- An owner assigned after the moment read was not the owner yet.
+               CASE WHEN assigned_later THEN NULL ELSE l.owner_id END AS owner_id,
+               CASE WHEN assigned_later THEN NULL ELSE {assigned} END AS owner_assigned_at,
+               CASE WHEN assigned_later THEN NULL ELSE o.timezone END AS owner_timezone,
                l.persona_id, {score_columns},
                {touch} AS first_touch_at,
                {accepted} AS accepted_at, st.accept_stage,
                {rejected} AS rejected_at, st.reject_stage,
                CASE WHEN l.unsubscribed_at <= %(as_of)s THEN {unsubscribed} END AS unsubscribed_at
-        FROM win w
+        FROM _sla_window w
         JOIN core.leads l ON l.lead_id = w.lead_id
+        CROSS JOIN LATERAL (SELECT coalesce(l.owner_assigned_at > %(as_of)s, false) AS assigned_later) AS asg
         LEFT JOIN core.owners o ON o.owner_id = l.owner_id
         {scores}
-        LEFT JOIN touch t ON t.lead_id = w.lead_id
+        -- The first qualifying touch: one short walk down the (lead_id, occurred_at) index per lead, which
+        -- beats aggregating every activity of the window.
+        LEFT JOIN LATERAL (
+            SELECT a.occurred_at AS first_touch_at FROM core.sales_activities a
+            WHERE a.lead_id = w.lead_id AND a.occurred_at >= w.mql_at AND a.occurred_at <= %(as_of)s
+              AND a.activity_type = ANY(%(touch_types)s)
+            ORDER BY a.occurred_at LIMIT 1
+        ) AS t ON true
         LEFT JOIN stages st ON st.lead_id = w.lead_id
+        ) AS r
+        -- Everything the reading depends on except the moment read, hashed where it is read: a closed
+        -- clock whose fingerprint did not change needs no rewrite.
+        JOIN _sla_window w ON w.lead_id = r.lead_id
         """
     ).format(
-        mql=mql_query(conn, settings),
         mql_at=_epoch_us("w.mql_at"),
         assigned=_epoch_us("l.owner_assigned_at"),
         score_columns=score_columns,
@@ -194,77 +294,38 @@ def read_inputs(
         rejected=_epoch_us("st.rejected_at"),
         unsubscribed=_epoch_us("l.unsubscribed_at"),
         scores=scores,
+        fingerprint=_fingerprint(INPUT_COLUMNS, _INPUT_KINDS),
     )
-    params = {
-        "as_of": as_of.to_pydatetime(),
-        "window_start": (as_of - pd.Timedelta(days=reevaluate_days)).to_pydatetime(),
-        "touch_types": list(settings.qualifying_touches),
-        "sql_stages": list(settings.sql_stages),
-        "reject_stages": list(settings.reject_stages),
-        "decision_stages": list(settings.sql_stages) + list(settings.reject_stages),
-    }
     frame = copy_out(conn, query, params)
     if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in INPUT_COLUMNS})
+        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in (*INPUT_COLUMNS, *STORED_COLUMNS)})
     for column in _TIME_INPUTS:
         frame[column] = _us_to_utc(frame[column])
     frame["lead_id"] = frame["lead_id"].astype(np.int64)
-    return frame[list(INPUT_COLUMNS)]
+    frame["stored_running"] = frame["stored_running"].astype(bool)
+    frame["input_hash"] = frame["input_hash"].astype(np.int64)
+    return frame[[*INPUT_COLUMNS, *STORED_COLUMNS]]
+
+
+def settings_seed(settings: SlaSettings) -> int:
+    """The agreement as a 64-bit hash seed: a changed agreement re-writes every clock in the window."""
+    return int.from_bytes(hashlib.sha256(repr(settings).encode()).digest()[:8], "big", signed=True)
+
+
+def needs_writing(readings: pd.DataFrame, inputs: pd.DataFrame) -> np.ndarray:
+    """Readings that may say something new: changed inputs, or a clock running now or when last stored.
+
+    A closed clock whose inputs did not change reads the same at any later moment, so it is skipped.
+    """
+    running = readings["status"].isin(RUNNING_STATUSES).to_numpy() | (
+        readings["accept_status"] == "pending"
+    ).fillna(False).to_numpy(dtype=bool)
+    stored = inputs["stored_hash"].astype("Int64")
+    changed = (stored != inputs["input_hash"].to_numpy()).fillna(True).to_numpy(dtype=bool)
+    return changed | running | inputs["stored_running"].to_numpy(dtype=bool)
 
 
 # -- writing ---------------------------------------------------------------------------------------------
-def _arrow_for_copy(frame: pd.DataFrame, times: Sequence[str]) -> pa.Table:
-    """The frame with instants as epoch microseconds (exact integers), every column nullable."""
-    columns: dict[str, pa.Array] = {}
-    for name in frame.columns:
-        values = frame[name]
-        if name in times:
-            ts = pd.DatetimeIndex(values).as_unit("us")
-            us = ts.asi8
-            columns[name] = pa.array(us, type=pa.int64(), mask=np.asarray(ts.isna()))
-        elif values.dtype.kind == "f":
-            columns[name] = pa.array(values.to_numpy(), type=pa.float64(), from_pandas=True)
-        elif values.dtype.kind in "iu":
-            columns[name] = pa.array(values.to_numpy(), type=pa.int64())
-        else:
-            columns[name] = pa.array(values.astype("object").where(values.notna(), None), type=pa.string())
-    return pa.table(columns)
-
-
-def copy_in(conn: psycopg.Connection, table: str, frame: pd.DataFrame, times: Sequence[str]) -> None:
-    """COPY a frame into an existing (temporary) table with the same column names, in chunks."""
-    arrow = _arrow_for_copy(frame, times)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    )
-    # Arrow writes nulls as empty unquoted fields and quotes every string: exactly COPY csv's NULL rules.
-    options = pacsv.WriteOptions(include_header=False, batch_size=50_000)
-    with conn.cursor().copy(statement) as copy:
-        for batch in arrow.to_batches(max_chunksize=50_000):
-            sink = io.BytesIO()
-            pacsv.write_csv(pa.Table.from_batches([batch]), sink, options)
-            copy.write(sink.getvalue())
-
-
-def _ts(column: str) -> str:
-    return f"timestamptz 'epoch' + {column} * interval '1 microsecond'"
-
-
-_FOLLOWUP_TYPES = {
-    "lead_id": "bigint",
-    "mql_source": "text",
-    "owner_id": "text",
-    "tier": "text",
-    "status": "text",
-    "excluded_reason": "text",
-    "decision": "text",
-    "decision_stage": "text",
-    "accept_status": "text",
-    **dict.fromkeys(_TIME_OUTPUTS, "bigint"),
-    **dict.fromkeys(_FLOAT_OUTPUTS, "double precision"),
-}
-
-
 @dataclass(frozen=True)
 class WriteStats:
     evaluated: int
@@ -273,114 +334,146 @@ class WriteStats:
     recycled: int
 
 
-def write_followups(conn: psycopg.Connection, readings: pd.DataFrame, settings: SlaSettings) -> WriteStats:
-    """Fold clock readings into sla.followups, sla.breaches and sla.recycled_leads (caller's transaction)."""
-    columns = list(OUTPUT_COLUMNS)
+def write_followups(
+    conn: psycopg.Connection, readings: pd.DataFrame, settings: SlaSettings, *, evaluated: int | None = None
+) -> WriteStats:
+    """Fold clock readings (OUTPUT_COLUMNS + input_hash) into sla.followups, sla.breaches and
+    sla.recycled_leads, in the caller's transaction. `evaluated` counts the readings taken, written or not."""
+    columns = [*OUTPUT_COLUMNS, "input_hash"]
+    encoded = encode(readings[columns], times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
     conn.execute(
         sql.SQL("CREATE TEMP TABLE _sla_readings ({}) ON COMMIT DROP").format(
-            sql.SQL(", ").join(sql.SQL(f"{c} {_FOLLOWUP_TYPES[c]}") for c in columns)
+            sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in columns)
         )
     )
-    copy_in(conn, "_sla_readings", readings[columns], _TIME_OUTPUTS)
-    conn.execute("ANALYZE _sla_readings")
-    select = ", ".join(_ts(c) if c in _TIME_OUTPUTS else c for c in columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != "lead_id")
-    written = conn.execute(
+    copy_numeric(conn, "_sla_readings", encoded)
+    decoded = (
+        sql.SQL(", ")
+        .join(sql.SQL("{} AS {}").format(encoded.decode(c), sql.Identifier(c)) for c in columns)
+        .as_string(conn)
+    )
+    values = [c for c in columns if c not in ("lead_id", "evaluated_at")]
+    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY) ON COMMIT DROP")
+    # Stored clocks are updated in place and new ones inserted: an anti-join against the table being
+    # inserted into would rescan its own new rows, so the unique index (ON CONFLICT) tells them apart.
+    # A reading only replaces an older one, and only when it says something new: a closed clock keeps
+    # the reading that closed it, and an unchanged row costs no write (nor any breach work below).
+    updated = conn.execute(
         f"""
-        WITH upserted AS (
-            INSERT INTO sla.followups AS f ({", ".join(columns)})
-            SELECT {select} FROM _sla_readings
-            ON CONFLICT (lead_id) DO UPDATE SET {updates}, updated_at = now()
-            WHERE f.evaluated_at <= EXCLUDED.evaluated_at
+        WITH updated AS (
+            UPDATE sla.followups f
+            SET ({", ".join(columns[1:])}) = ({", ".join(f"r.{c}" for c in columns[1:])}), updated_at = now()
+            FROM (SELECT {decoded} FROM _sla_readings) AS r
+            WHERE f.lead_id = r.lead_id AND f.evaluated_at <= r.evaluated_at
+              AND ({", ".join(f"f.{c}" for c in values)})
+                  IS DISTINCT FROM ({", ".join(f"r.{c}" for c in values)})
             RETURNING f.lead_id
         )
-        SELECT count(*) FROM upserted
+        INSERT INTO _sla_changed SELECT lead_id FROM updated
         """
-    ).fetchone()[0]
+    ).rowcount
+    inserted = conn.execute(
+        f"""
+        WITH inserted AS (
+            INSERT INTO sla.followups ({", ".join(columns)})
+            SELECT {decoded} FROM _sla_readings
+            ON CONFLICT (lead_id) DO NOTHING
+            RETURNING lead_id
+        )
+        INSERT INTO _sla_changed SELECT lead_id FROM inserted
+        """
+    ).rowcount
+    written = updated + inserted
+    conn.execute("ANALYZE _sla_changed")
+    if written > ANALYZE_AFTER_ROWS:
+        # A first evaluation fills the table inside this transaction: planned for the empty table it was,
+        # the breach statements below would walk it once per changed clock.
+        conn.execute("ANALYZE sla.followups")
     new_breaches = _sync_breaches(conn)
     recycled = _sync_recycled(conn, settings)
-    return WriteStats(len(readings), written, new_breaches, recycled)
+    if new_breaches > ANALYZE_AFTER_ROWS:
+        conn.execute("ANALYZE sla.breaches")
+    return WriteStats(len(readings) if evaluated is None else evaluated, int(written), new_breaches, recycled)
 
 
-# The rows this evaluation owns: read by it and not overtaken by a later reading.
-_OWNED = """
-    SELECT f.* FROM sla.followups f JOIN _sla_readings r ON r.lead_id = f.lead_id
-    WHERE f.evaluated_at = timestamptz 'epoch' + r.evaluated_at * interval '1 microsecond'
+_BREACH_KINDS = """
+    CROSS JOIN LATERAL (VALUES
+        ('first_touch', f.due_at, f.escalate_at, f.status IN ('breached_open', 'breached_late'),
+         CASE WHEN f.excluded_at < coalesce(f.first_touch_at, 'infinity') THEN f.excluded_at ELSE f.first_touch_at END,
+         CASE WHEN f.excluded_at < coalesce(f.first_touch_at, 'infinity') THEN 'excluded'
+              WHEN f.first_touch_at IS NOT NULL THEN 'touched_late' END),
+        ('accept', f.accept_due_at, f.accept_escalate_at,
+         coalesce(f.accept_status IN ('breached_open', 'breached_late'), false),
+         f.decided_at, CASE WHEN f.decided_at IS NOT NULL THEN 'decided_late' END)
+    ) AS k (kind, due_at, escalate_at, breached, resolved_at, resolution)
 """
 
 
 def _sync_breaches(conn: psycopg.Connection) -> int:
-    inserted = conn.execute(
-        f"""
-        WITH owned AS ({_OWNED}),
-        found AS (
-            SELECT lead_id, 'first_touch' AS kind, owner_id, due_at, evaluated_at, escalate_at,
-                   CASE WHEN excluded_at IS NOT NULL AND excluded_at < coalesce(first_touch_at, 'infinity')
-                        THEN excluded_at ELSE first_touch_at END AS resolved_at,
-                   CASE WHEN excluded_at IS NOT NULL AND excluded_at < coalesce(first_touch_at, 'infinity')
-                        THEN 'excluded' WHEN first_touch_at IS NOT NULL THEN 'touched_late' END AS resolution
-            FROM owned WHERE status IN ('breached_open', 'breached_late')
-            UNION ALL
-            SELECT lead_id, 'accept', owner_id, accept_due_at, evaluated_at, accept_escalate_at,
-                   decided_at, CASE WHEN decided_at IS NOT NULL THEN 'decided_late' END
-            FROM owned WHERE accept_status IN ('breached_open', 'breached_late')
-        ),
-        upserted AS (
-            INSERT INTO sla.breaches AS b
-                (lead_id, kind, owner_id, due_at, detected_at, escalate_at, resolved_at, resolution)
-            SELECT lead_id, kind, owner_id, due_at, evaluated_at, escalate_at, resolved_at, resolution FROM found
-            ON CONFLICT (lead_id, kind) DO UPDATE SET
-                owner_id = EXCLUDED.owner_id, due_at = EXCLUDED.due_at, escalate_at = EXCLUDED.escalate_at,
-                resolved_at = EXCLUDED.resolved_at, resolution = EXCLUDED.resolution
-            WHERE (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
-                  IS DISTINCT FROM
-                  (EXCLUDED.owner_id, EXCLUDED.due_at, EXCLUDED.escalate_at, EXCLUDED.resolved_at, EXCLUDED.resolution)
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted) FROM upserted
-        """
-    ).fetchone()[0]
-    # Late-arriving data showed the promise was kept (or the deadline moved): the breach is void.
+    """New breaches in, changed ones updated, voided ones marked `corrected`; returns how many are new."""
+    found = f"""
+        SELECT f.lead_id, k.kind, f.owner_id, k.due_at, f.evaluated_at, k.escalate_at, k.breached,
+               k.resolved_at, k.resolution
+        FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id {_BREACH_KINDS}
+    """
     conn.execute(
         f"""
-        WITH owned AS ({_OWNED})
-        UPDATE sla.breaches b SET resolved_at = o.evaluated_at, resolution = 'corrected'
-        FROM owned o
-        WHERE b.lead_id = o.lead_id AND b.resolution IS DISTINCT FROM 'corrected'
-          AND ((b.kind = 'first_touch' AND o.status NOT IN ('breached_open', 'breached_late'))
-            OR (b.kind = 'accept' AND o.accept_status IS DISTINCT FROM 'breached_open'
-                                  AND o.accept_status IS DISTINCT FROM 'breached_late'))
+        UPDATE sla.breaches b
+        SET owner_id = x.owner_id, due_at = x.due_at, escalate_at = x.escalate_at,
+            resolved_at = CASE WHEN x.breached THEN x.resolved_at ELSE x.evaluated_at END,
+            resolution = CASE WHEN x.breached THEN x.resolution ELSE 'corrected' END
+        FROM ({found}) AS x
+        WHERE b.lead_id = x.lead_id AND b.kind = x.kind
+          AND CASE WHEN x.breached
+                   THEN (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
+                        IS DISTINCT FROM (x.owner_id, x.due_at, x.escalate_at, x.resolved_at, x.resolution)
+                   -- Late-arriving data showed the promise was kept (or the deadline moved): void.
+                   ELSE b.resolution IS DISTINCT FROM 'corrected' END
         """
     )
+    inserted = conn.execute(
+        f"""
+        INSERT INTO sla.breaches (lead_id, kind, owner_id, due_at, detected_at, escalate_at, resolved_at, resolution)
+        SELECT x.lead_id, x.kind, x.owner_id, x.due_at, x.evaluated_at, x.escalate_at, x.resolved_at, x.resolution
+        FROM ({found}) AS x
+        WHERE x.breached
+        ON CONFLICT (lead_id, kind) DO NOTHING
+        """
+    ).rowcount
     return int(inserted)
 
 
 def _sync_recycled(conn: psycopg.Connection, settings: SlaSettings) -> int:
-    recorded = conn.execute(
-        f"""
-        WITH owned AS ({_OWNED}),
-        upserted AS (
-            INSERT INTO sla.recycled_leads AS r (lead_id, mql_at, rejected_at, rejected_stage, recyclable)
-            SELECT lead_id, mql_at, decided_at, decision_stage, decision_stage = %(recycle)s
-            FROM owned WHERE decision = 'rejected'
-            ON CONFLICT (lead_id) DO UPDATE SET
-                mql_at = EXCLUDED.mql_at, rejected_at = EXCLUDED.rejected_at,
-                rejected_stage = EXCLUDED.rejected_stage, recyclable = EXCLUDED.recyclable
-            WHERE r.consumed_at IS NULL
-              AND (r.mql_at, r.rejected_at, r.rejected_stage)
-                  IS DISTINCT FROM (EXCLUDED.mql_at, EXCLUDED.rejected_at, EXCLUDED.rejected_stage)
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted) FROM upserted
-        """,
-        {"recycle": settings.recycle_stage},
-    ).fetchone()[0]
-    # A rejection the CRM no longer shows (corrected data) is withdrawn unless nurturing already took it.
+    """Record new rejections for nurturing; withdraw one the CRM no longer shows unless already consumed."""
+    changed = """
+        SELECT f.lead_id, f.mql_at, f.decided_at, f.decision_stage, f.decision = 'rejected' AS rejected
+        FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id
+    """
     conn.execute(
         f"""
-        WITH owned AS ({_OWNED})
-        DELETE FROM sla.recycled_leads r USING owned o
-        WHERE r.lead_id = o.lead_id AND o.decision IS DISTINCT FROM 'rejected' AND r.consumed_at IS NULL
+        UPDATE sla.recycled_leads r
+        SET mql_at = x.mql_at, rejected_at = x.decided_at, rejected_stage = x.decision_stage,
+            recyclable = x.decision_stage = %(recycle)s
+        FROM ({changed}) AS x
+        WHERE r.lead_id = x.lead_id AND x.rejected AND r.consumed_at IS NULL
+          AND (r.mql_at, r.rejected_at, r.rejected_stage) IS DISTINCT FROM (x.mql_at, x.decided_at, x.decision_stage)
+        """,
+        {"recycle": settings.recycle_stage},
+    )
+    conn.execute(
+        f"""
+        DELETE FROM sla.recycled_leads r USING ({changed}) AS x
+        WHERE r.lead_id = x.lead_id AND NOT coalesce(x.rejected, false) AND r.consumed_at IS NULL
         """
     )
+    recorded = conn.execute(
+        f"""
+        INSERT INTO sla.recycled_leads (lead_id, mql_at, rejected_at, rejected_stage, recyclable)
+        SELECT x.lead_id, x.mql_at, x.decided_at, x.decision_stage, x.decision_stage = %(recycle)s
+        FROM ({changed}) AS x
+        WHERE x.rejected
+        ON CONFLICT (lead_id) DO NOTHING
+        """,
+        {"recycle": settings.recycle_stage},
+    ).rowcount
     return int(recorded)

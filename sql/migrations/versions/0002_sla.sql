@@ -39,13 +39,12 @@ CREATE TABLE sla.followups (
     escalate_at                timestamptz,
     accept_escalate_at         timestamptz,
     evaluated_at               timestamptz NOT NULL,
+    input_hash                 bigint      NOT NULL,
     updated_at                 timestamptz NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 80);  -- room on each page for the hourly rewrite of running clocks (HOT updates)
 -- The hourly run re-reads the clocks still running, whatever their age.
 CREATE INDEX followups_open_idx ON sla.followups (lead_id)
     WHERE status IN ('pending', 'at_risk', 'breached_open') OR accept_status IN ('pending', 'breached_open');
-CREATE INDEX followups_mql_at_idx ON sla.followups (mql_at);
-CREATE INDEX followups_owner_idx ON sla.followups (owner_id, status);
 COMMENT ON TABLE sla.followups IS 'The SLA clocks of every handed-over MQL: sales first touch within the agreed business time, and accept/reject within the agreed business days. Re-evaluated every hour while a clock runs (late CRM data corrects earlier statuses).';
 COMMENT ON COLUMN sla.followups.lead_id IS 'Lead handed over (core.leads).';
 COMMENT ON COLUMN sla.followups.mql_at IS 'MQL moment: the handover to sales that starts both clocks (earliest MQL crossing of the lead).';
@@ -70,8 +69,9 @@ COMMENT ON COLUMN sla.followups.decision_stage IS 'Lifecycle stage that recorded
 COMMENT ON COLUMN sla.followups.accept_status IS 'Accept/reject status: pending, met, breached_late (decided after due), breached_open (past due, undecided), excluded (unsubscribed before due); empty when the agreement sets no accept_within.';
 COMMENT ON COLUMN sla.followups.escalate_at IS 'When an open first-touch breach goes to the owner''s manager (due time plus the agreed further business delay); empty when the agreement sets no escalate_after.';
 COMMENT ON COLUMN sla.followups.accept_escalate_at IS 'When an open accept/reject breach goes to the owner''s manager.';
-COMMENT ON COLUMN sla.followups.evaluated_at IS 'Moment the clock was read at (the run''s data interval end, or the --as-of of a manual evaluation).';
-COMMENT ON COLUMN sla.followups.updated_at IS 'When the row was last written.';
+COMMENT ON COLUMN sla.followups.evaluated_at IS 'Clock reading the row holds: the moment (a run''s data interval end, or a manual --as-of) of the latest reading that changed it. Running clocks change every hour; a closed one keeps the reading that closed it.';
+COMMENT ON COLUMN sla.followups.input_hash IS 'Fingerprint of what the reading was computed from (CRM data read as of evaluated_at, and the agreement): a closed clock whose inputs did not change is not rewritten.';
+COMMENT ON COLUMN sla.followups.updated_at IS 'When the row was last written (wall clock).';
 
 -- ---------------------------------------------------------------------------------------------
 -- sla.alerts: every message sent, without addresses
