@@ -159,8 +159,12 @@ class _Suite:
 
 
 # -- raw ----------------------------------------------------------------------------------------
-def raw_checks(object: str, source_system: str, ctx: Context) -> list[Check]:
-    """Row-level checks of raw.<object> records of one source system."""
+def raw_checks(object: str, source_system: str, ctx: Context, *, single_batch: bool = False) -> list[Check]:
+    """Row-level checks of raw.<object> records of one source system.
+
+    `single_batch`: the records all come from one batch, so the id alone must be unique (cheaper than
+    the batch-and-id key several batches need).
+    """
     s = _Suite(f"raw.{object}", ctx, source_system)
     s.add(
         "id_present",
@@ -174,7 +178,7 @@ def raw_checks(object: str, source_system: str, ctx: Context) -> list[Check]:
         "ExpectColumnValuesToBeUnique",
         "critical",
         "no id appears twice in one batch (which version would be the record?)",
-        column="batch_key",
+        column="source_id" if single_batch else "batch_key",
     )
     required = REQUIRED_FIELDS.get(object, ())
     for name, kind in CANONICAL_FIELDS[object].items():

@@ -117,10 +117,16 @@ class GxSession:
         return self._batches[stage]
 
     def _suite(self, name: str, checks: Sequence[Check]) -> Any:
-        if name not in self._suites:
+        # The same suite can differ by one column between a one-batch stage and a several-batch one
+        # (the uniqueness key): the suite is then replaced, its earlier results keep their own copy.
+        signature = tuple((c.check_id, repr(sorted(c.kwargs.items()))) for c in checks)
+        cached = self._suites.get(name)
+        if cached is None or cached[0] != signature:
+            if cached is not None:
+                self.context.suites.delete(name)
             suite = self._gx.ExpectationSuite(name=name, expectations=[c.build() for c in checks])
-            self._suites[name] = self.context.suites.add(suite)
-        return self._suites[name]
+            self._suites[name] = (signature, self.context.suites.add(suite))
+        return self._suites[name][1]
 
     def validate(
         self,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +40,16 @@ class ValidationReport:
     warnings: list[str] = field(default_factory=list)
     data_docs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    # Seconds spent per phase (stage, gx, keys, write, docs): for logs and benchmarks.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(self.timings.get(phase, 0.0) + time.perf_counter() - started, 3)
 
     @property
     def success(self) -> bool:

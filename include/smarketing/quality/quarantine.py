@@ -10,6 +10,7 @@ the core build folds it like any new record; the quarantined original stays out 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,9 +35,22 @@ def prepare(conn: psycopg.Connection) -> None:
     conn.execute("TRUNCATE _dq_failing")
 
 
+# GX writes datetime bounds into its row query as Python text (datetime.datetime(2026, 11, 23, 14, 5,
+# tzinfo=datetime.timezone.utc)); turned into SQL literals here. The row count is checked afterwards.
+_PY_DATETIME = re.compile(
+    r"datetime\.datetime\((\d+), (\d+), (\d+)(?:, (\d+))?(?:, (\d+))?(?:, (\d+))?(?:, (\d+))?,"
+    r" tzinfo=datetime\.timezone\.utc\)"
+)
+
+
+def _sql_datetime(match: re.Match[str]) -> str:
+    y, mo, d, h, mi, sec, us = (int(g) if g else 0 for g in match.groups())
+    return f"'{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{sec:02d}.{us:06d}+00:00'"
+
+
 def _gx_query(result: CheckResult) -> str | None:
     query = (result.index_query or "").strip().rstrip(";").strip()
-    return query or None
+    return _PY_DATETIME.sub(_sql_datetime, query) or None
 
 
 def collect_failing(
@@ -94,20 +108,38 @@ class _Mismatch(Exception):
 
 
 def sample_keys(
-    conn: psycopg.Connection, session: GxSession, run: SuiteRun, result: CheckResult, *, raw: bool
+    conn: psycopg.Connection,
+    session: GxSession,
+    run: SuiteRun,
+    result: CheckResult,
+    *,
+    raw: bool,
+    collected: bool = False,
 ) -> list[str]:
-    """Up to SAMPLE_KEYS keys of failing rows, readable and with e-mail addresses masked."""
+    """Up to SAMPLE_KEYS keys of failing rows, readable and with e-mail addresses masked.
+
+    `collected`: the keys are in _dq_failing already (rows being quarantined): take them from there.
+    """
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _dq_sample (k1 text NOT NULL, k2 text, check_id text NOT NULL)"
     )
     conn.execute("TRUNCATE _dq_sample")
-    collect_failing(conn, session, run, result, limit=SAMPLE_KEYS, into="_dq_sample")
+    if collected:
+        conn.execute(
+            "INSERT INTO _dq_sample SELECT k1, k2, check_id FROM _dq_failing WHERE check_id = %s"
+            " ORDER BY k1::bigint, k2::bigint LIMIT %s",
+            (result.check.check_id, SAMPLE_KEYS),
+        )
+    else:
+        collect_failing(conn, session, run, result, limit=SAMPLE_KEYS, into="_dq_sample")
     if raw:
+        # Through raw's primary key: the staged table has no index to find 20 rows in a million.
+        schema, table = run.suite.split(".", 1)
         rows = conn.execute(
             sql.SQL(
-                "SELECT s.source_system || ':' || s.source_id FROM _dq_sample f JOIN {stage} s"
-                " ON s.batch_id = f.k1::bigint AND s.record_no = f.k2::int ORDER BY s.batch_id, s.record_no"
-            ).format(stage=qualified(run.stage))
+                "SELECT r.source_system || ':' || r.source_id FROM _dq_sample f JOIN {raw} r"
+                " ON r.batch_id = f.k1::bigint AND r.record_no = f.k2::int ORDER BY r.batch_id, r.record_no"
+            ).format(raw=sql.Identifier(schema, table))
         ).fetchall()
     else:
         rows = conn.execute("SELECT k1 || COALESCE(' ' || k2, '') FROM _dq_sample ORDER BY 1").fetchall()

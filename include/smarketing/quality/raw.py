@@ -66,14 +66,17 @@ def validate_raw(
         staging.drop_stale_stages(conn)
         vr_id = results.begin(conn, run_id=run_id, layer="raw", started_at=started)
         report = ValidationReport(run_id=run_id, layer="raw", validation_run_id=vr_id)
-        session = GxSession(dsn, run_name=run_id, run_time=started)
+        with report.timed("session"):
+            session = GxSession(dsn, run_name=run_id, run_time=started)
         runs: list[SuiteRun] = []
         try:
             _reset_rerun(conn, run_id, batch_ids)
             pending = _pending(conn, batch_ids)
             report.batch_ids = [b for b, _, _ in pending]
-            batch_failures = _validate_batches(conn, session, ctx, token, pending, report, runs, vr_id)
-            _validate_freshness(conn, session, ctx, token, report, runs, vr_id)
+            with report.timed("batches"):
+                batch_failures = _validate_batches(conn, session, ctx, token, pending, report, runs, vr_id)
+            with report.timed("freshness"):
+                _validate_freshness(conn, session, ctx, token, report, runs, vr_id)
             by_object: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
             for batch_id, object, source in pending:
                 by_object[object][source].append(batch_id)
@@ -98,7 +101,8 @@ def validate_raw(
             staging.drop_stages(conn, token)
             session.close()
         if settings.data_docs.enabled:
-            report.data_docs = docs.publish_safely(settings.data_docs, runs)
+            with report.timed("docs"):
+                report.data_docs = docs.publish_safely(settings.data_docs, runs)
         report.finalize()
         critical = sum(1 for run in runs for r in run.failures("critical"))
         results.finish(
@@ -294,44 +298,47 @@ def _validate_object(
     runs: list[SuiteRun],
     vr_id: int,
 ) -> None:
-    checks = raw_checks(object, source, ctx)
+    checks = raw_checks(object, source, ctx, single_batch=len(batch_ids) == 1)
     columns = [c for check in checks for c in check.staged_columns()]
     attributes = attribute_columns(ctx.settings, source, object)
     label = f"{object}_{len(runs)}"
     if batch_ids:
         name = staging.stage_name(token, label)
-        rows = staging.stage_raw(
-            conn,
-            object=object,
-            source_system=source,
-            name=name,
-            columns=columns,
-            attributes=attributes,
-            selection=staging.Selection(batch_ids=tuple(batch_ids)),
-        )
-        run = session.validate(
-            suite=f"raw.{object}",
-            source_system=source,
-            scope=_scope(batch_ids),
-            stage=name,
-            rows=rows,
-            checks=checks,
-            key_columns=KEY_COLUMNS,
-        )
+        with report.timed("stage"):
+            rows = staging.stage_raw(
+                conn,
+                object=object,
+                source_system=source,
+                name=name,
+                columns=columns,
+                attributes=attributes,
+                selection=staging.Selection(batch_ids=tuple(batch_ids)),
+            )
+        with report.timed("gx"):
+            run = session.validate(
+                suite=f"raw.{object}",
+                source_system=source,
+                scope=_scope(batch_ids),
+                stage=name,
+                rows=rows,
+                checks=checks,
+                key_columns=KEY_COLUMNS,
+            )
         _raise_on_exceptions(run)
         runs.append(run)
         report.rows_checked += rows
         quarantine.prepare(conn)
-        for result in run.failures():
-            if result.check.row_level:
-                run.sample_keys[result.check.check_id] = quarantine.sample_keys(
-                    conn, session, run, result, raw=True
-                )
-            if result.quarantines:
-                quarantine.collect_failing(conn, session, run, result)
+        with report.timed("keys"):
+            for result in run.failures():
+                if result.quarantines:
+                    quarantine.collect_failing(conn, session, run, result)
+                if result.check.row_level:
+                    run.sample_keys[result.check.check_id] = quarantine.sample_keys(
+                        conn, session, run, result, raw=True, collected=result.quarantines
+                    )
         warnings = [describe(run, r) for r in run.failures("warning")]
         report.warnings.extend(warnings)
-        with conn.transaction():
+        with report.timed("write"), conn.transaction():
             quarantined = quarantine.quarantine_failing(
                 conn, object=object, run_id=report.run_id, validation_run_id=vr_id
             )
@@ -359,20 +366,22 @@ def _validate_object(
             source,
             superseded,
         )
-    _recheck(
-        conn,
-        session,
-        ctx,
-        token=token,
-        object=object,
-        source=source,
-        checks=checks,
-        columns=columns,
-        attributes=attributes,
-        report=report,
-        runs=runs,
-        vr_id=vr_id,
-    )
+    with report.timed("recheck"):
+        held_checks = raw_checks(object, source, ctx)
+        _recheck(
+            conn,
+            session,
+            ctx,
+            token=token,
+            object=object,
+            source=source,
+            checks=held_checks,
+            columns=[c for check in held_checks for c in check.staged_columns()],
+            attributes=attributes,
+            report=report,
+            runs=runs,
+            vr_id=vr_id,
+        )
 
 
 def _verdicts(

@@ -18,7 +18,7 @@ from smarketing.config import format_key_path, parse_duration
 from smarketing.errors import SmarketingError
 from smarketing.paths import CONFIG_DIR, PROJECT_ROOT
 
-DEFAULT_PATH = Path(os.environ.get("SMARKETING_QUALITY_CONFIG") or CONFIG_DIR / "quality.yaml")
+CONFIG_ENV = "SMARKETING_QUALITY_CONFIG"
 DATA_DOCS_ENV = "SMARKETING_DATA_DOCS_DIR"
 
 Severity = Literal["critical", "warning"]
@@ -87,7 +87,7 @@ class DataDocs(_Strict):
     dir: str = ".local/data_docs"
     project_dir: str = ".local/gx"
     keep_days: Annotated[int, Field(ge=1)] = 14
-    index_limit: Annotated[int, Field(ge=1)] = 300
+    index_limit: Annotated[int, Field(ge=1)] = 100
 
     def site_dir(self) -> Path:
         return _project_path(os.environ.get(DATA_DOCS_ENV) or self.dir)
@@ -173,6 +173,11 @@ def parse_settings(data: object, *, origin: Path | str = "(settings)") -> Qualit
         raise QualityConfigError(origin, problems) from None
 
 
+def default_path() -> Path:
+    """config/quality.yaml, or the file SMARKETING_QUALITY_CONFIG names (read at each call)."""
+    return Path(os.environ.get(CONFIG_ENV) or CONFIG_DIR / "quality.yaml")
+
+
 def _read(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -185,7 +190,7 @@ def _read(path: Path) -> Any:
 def load_settings(path: Path | str | None = None, *overlays: Path | str | dict[str, Any]) -> QualitySettings:
     """The quality settings (default: config/quality.yaml; built-in defaults when that file is absent),
     with `overlays` (YAML files or documents, e.g. a source's extra checks) laid over them key by key."""
-    target = Path(path) if path is not None else DEFAULT_PATH
+    target = Path(path) if path is not None else default_path()
     data: Any = {} if path is None and not target.exists() else _read(target)
     if data is None:
         data = {}

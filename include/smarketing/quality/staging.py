@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "dq_stage"
 RELEASE_ORIGIN = "dq-release:"
-RAW_KEYS = ("batch_id", "record_no", "source_system", "source_id", "batch_key")
+# batch_key (batch and id) is staged only when a check asks for it: several batches in one stage.
+RAW_KEYS = ("batch_id", "record_no", "source_id")
 # Timestamps the fast path accepts before casting; dq.to_utc_timestamp applies the same test.
+# The form every source lands (+00:00) is tested first: OR stops at the first match.
 _TS_GUARD = (
-    "({v} LIKE '____-__-__T__:__:__%' AND ({v} LIKE '%Z' OR {v} LIKE '%+__:__' OR {v} LIKE '%-__:__'))"
+    "({v} LIKE '____-__-__T__:__:__%' AND ({v} LIKE '%+__:__' OR {v} LIKE '%Z' OR {v} LIKE '%-__:__'))"
 )
 _CAST_ERRORS = (psycopg.errors.DataError,)
 
@@ -138,7 +140,7 @@ def raw_stage_sql(
 
     for column in wanted:
         ident = sql.Identifier(column)
-        if column in ("batch_id", "record_no", "source_system"):
+        if column in ("batch_id", "record_no"):
             extracted[column] = sql.SQL("r.{}").format(ident)
             typed.append(sql.SQL("e.{}").format(ident))
         elif column == "source_id":
@@ -217,15 +219,16 @@ def raw_stage_sql(
     if selection.held:
         # Records of rejected batches wait for the batch to be admitted, not for a recheck.
         where = sql.SQL(
-            "EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {t} AND q.status = 'held'"
+            "r.source_system = {src} AND EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {t} AND q.status = 'held'"
             " AND q.batch_id = r.batch_id AND q.record_no = r.record_no AND q.validation_run_id IS DISTINCT FROM {vr})"
             " AND NOT EXISTS (SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = r.batch_id AND v.verdict = 'rejected')"
-        ).format(t=sql.Literal(f"raw.{object}"), vr=sql.Literal(selection.not_from_validation))
+        ).format(src=src, t=sql.Literal(f"raw.{object}"), vr=sql.Literal(selection.not_from_validation))
     else:
+        # A batch holds one source system's records: the batch ids alone select them (one index, not two).
         where = sql.SQL("r.batch_id = ANY({}::bigint[])").format(sql.Literal(list(selection.batch_ids)))
     return sql.SQL(
         "CREATE UNLOGGED TABLE {name} AS SELECT {outer} FROM ("
-        "SELECT {typed} FROM (SELECT {extracted} FROM raw.{obj} r WHERE r.source_system = {src} AND {where} OFFSET 0) e"
+        "SELECT {typed} FROM (SELECT {extracted} FROM raw.{obj} r WHERE {where} OFFSET 0) e"
         " {joins} OFFSET 0) t"
     ).format(
         name=qualified(name),
