@@ -43,6 +43,7 @@ def _register_capabilities() -> None:
     app.command("backtest")(backtest_command)
     sandbox_app.command("serve")(sandbox_serve)
 
+
 DsnOption = Annotated[
     str | None,
     typer.Option(
@@ -160,17 +161,21 @@ def status(
 ) -> None:
     """What the warehouse holds: rows per table (empty tables left out)."""
     from smarketing.warehouse.connection import redact_dsn, warehouse_dsn
-    from smarketing.warehouse.status import table_counts
+    from smarketing.warehouse.status import highlights, table_counts
 
     target = dsn or warehouse_dsn()
     counts = {name: n for name, n in table_counts(target).items() if n}
+    figures = highlights(target)
     if as_json:
-        _print_json(counts)
+        _print_json({"tables": counts, "highlights": figures})
         return
     typer.echo(f"warehouse {redact_dsn(target)}")
     width = max((len(name) for name in counts), default=10)
     for name, n in counts.items():
         typer.echo(f"  {name:<{width}}  {n:>12,}")
+    typer.echo("highlights")
+    for label, value in figures.items():
+        typer.echo(f"  {label}: {value}")
 
 
 def main() -> None:
