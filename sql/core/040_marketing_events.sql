@@ -31,6 +31,10 @@ v AS (
         UNION ALL
         SELECT r.* FROM raw.marketing_events r JOIN _event_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
+    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
+    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
+                      WHERE h.table_name = 'raw.marketing_events' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
+      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
     ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
 )
 SELECT v.source_system || ':' || v.source_id AS event_id,

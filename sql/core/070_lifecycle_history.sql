@@ -32,6 +32,10 @@ entries AS (
         UNION ALL
         SELECT r.* FROM raw.lifecycle_history r JOIN _lifecycle_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
+    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
+    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
+                      WHERE h.table_name = 'raw.lifecycle_history' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
+      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
     GROUP BY 1, 2, 3
 )
 SELECT e.source_system, e.stage, e.entered_at, ls.lead_id,
