@@ -16,7 +16,7 @@ Each is the best of `--repeat` runs (the machine's other work adds noise, never 
 
 The data looks like a sales floor that mostly keeps its promises: each MQL's first activity follows the
 hand-over by a few hours, the others are spread over a month; seven in ten MQLs get a decision.
-The budget is `evaluate <= 2 x read_rows`. Prints one JSON object.
+The budget is `evaluate <= 2 x read_rows`, reported for both cases. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         },
         "ratio_first_to_read": round(first[0] / read_seconds, 2),
         "ratio_hourly_to_read": round(steady[0] / read_seconds, 2),
-        "within_budget": max(first[0], steady[0]) <= 2 * read_seconds,
+        "hourly_within_budget": steady[0] <= 2 * read_seconds,
+        "first_within_budget": first[0] <= 2 * read_seconds,
         "evaluated": steady[2]["evaluated"],
         "written_hourly": steady[2]["written"],
         "new_breaches_first": first[2]["new_breaches"],

@@ -150,6 +150,7 @@ def read_mqls_for_pace(conn: psycopg.Connection, settings: SlaSettings, as_of: p
             "end": periods[-1].end.to_pydatetime(),
             "sql_stages": list(settings.sql_stages),
         },
+        text_columns=("persona_id", "country", "industry"),
     )
     if frame.empty:
         return pd.DataFrame(

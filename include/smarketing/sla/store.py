@@ -55,6 +55,15 @@ _TIME_OUTPUTS = (
     "accept_escalate_at",
     "evaluated_at",
 )
+_TEXT_INPUTS = (
+    "mql_source",
+    "owner_id",
+    "owner_timezone",
+    "persona_id",
+    "grade",
+    "accept_stage",
+    "reject_stage",
+)
 # How each input column travels (text unless listed): what the fingerprint hashes it as.
 _INPUT_KINDS = {"lead_id": "int", "score": "float", **dict.fromkeys(_TIME_INPUTS, "int")}
 _TEXT_OUTPUTS = (
@@ -82,8 +91,8 @@ def _epoch_us(expr: str) -> sql.Composable:
 def _fingerprint(columns: Sequence[str], kinds: dict[str, str]) -> sql.Composable:
     """SQL for a 64-bit hash of columns of `r`: numbers hashed one by one, texts joined and hashed once.
 
-    Each number gets its own seed (its position), so swapping two values changes the hash; NULL is
-    hashed as a value of its own. Cheaper than hashing the text of the whole row.
+    Each number gets its own seed (the agreement's, XOR its position), so swapping two values changes
+    the hash. Cheaper than hashing the text of the whole row.
     """
     parts: list[sql.Composable] = []
     texts: list[sql.Composable] = []
@@ -92,13 +101,13 @@ def _fingerprint(columns: Sequence[str], kinds: dict[str, str]) -> sql.Composabl
         kind = kinds.get(column, "text")
         if kind == "int":
             parts.append(
-                sql.SQL("hashint8extended(coalesce({}, -1), %(seed)s + {})").format(
+                sql.SQL("hashint8extended(coalesce({}, -1), %(seed)s # {})").format(
                     ref, sql.Literal(position)
                 )
             )
         elif kind == "float":
             parts.append(
-                sql.SQL("hashfloat8extended(coalesce({}, 'NaN'), %(seed)s + {})").format(
+                sql.SQL("hashfloat8extended(coalesce({}, 'NaN'), %(seed)s # {})").format(
                     ref, sql.Literal(position)
                 )
             )
@@ -110,8 +119,18 @@ def _fingerprint(columns: Sequence[str], kinds: dict[str, str]) -> sql.Composabl
     return sql.SQL(" # ").join(parts)
 
 
-def copy_out(conn: psycopg.Connection, query: sql.Composable, params: dict | None = None) -> pd.DataFrame:
-    """Run a query through COPY and parse its CSV with Arrow (columns typed by the header's values)."""
+def copy_out(
+    conn: psycopg.Connection,
+    query: sql.Composable,
+    params: dict | None = None,
+    *,
+    text_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Run a query through COPY and parse its CSV with Arrow.
+
+    Column types are inferred from the values, except `text_columns`, which stay text even when every
+    value looks like a number (ids such as "17").
+    """
     buffer = io.BytesIO()
     with conn.cursor().copy(
         sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query), params
@@ -125,7 +144,11 @@ def copy_out(conn: psycopg.Connection, query: sql.Composable, params: dict | Non
         buffer,
         # PostgreSQL writes booleans as t/f; anything else would read as (always truthy) text.
         convert_options=pacsv.ConvertOptions(
-            strings_can_be_null=True, quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+            column_types=dict.fromkeys(text_columns, pa.string()),
         ),
     )
     # Nullable integers stay exact (64-bit hashes, epoch microseconds) instead of becoming floats.
@@ -296,7 +319,7 @@ def read_inputs(
         scores=scores,
         fingerprint=_fingerprint(INPUT_COLUMNS, _INPUT_KINDS),
     )
-    frame = copy_out(conn, query, params)
+    frame = copy_out(conn, query, params, text_columns=_TEXT_INPUTS)
     if frame.empty:
         frame = pd.DataFrame({c: pd.Series(dtype="object") for c in (*INPUT_COLUMNS, *STORED_COLUMNS)})
     for column in _TIME_INPUTS:
@@ -353,7 +376,9 @@ def write_followups(
         .as_string(conn)
     )
     values = [c for c in columns if c not in ("lead_id", "evaluated_at")]
-    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY) ON COMMIT DROP")
+    # Which clocks this run changed, and whether they are new: only a clock stored before can have a
+    # breach to update or void, or a recorded rejection to withdraw.
+    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY, is_new boolean) ON COMMIT DROP")
     # Stored clocks are updated in place and new ones inserted: an anti-join against the table being
     # inserted into would rescan its own new rows, so the unique index (ON CONFLICT) tells them apart.
     # A reading only replaces an older one, and only when it says something new: a closed clock keeps
@@ -369,7 +394,7 @@ def write_followups(
                   IS DISTINCT FROM ({", ".join(f"r.{c}" for c in values)})
             RETURNING f.lead_id
         )
-        INSERT INTO _sla_changed SELECT lead_id FROM updated
+        INSERT INTO _sla_changed SELECT lead_id, false FROM updated
         """
     ).rowcount
     inserted = conn.execute(
@@ -380,17 +405,13 @@ def write_followups(
             ON CONFLICT (lead_id) DO NOTHING
             RETURNING lead_id
         )
-        INSERT INTO _sla_changed SELECT lead_id FROM inserted
+        INSERT INTO _sla_changed SELECT lead_id, true FROM inserted
         """
     ).rowcount
     written = updated + inserted
     conn.execute("ANALYZE _sla_changed")
-    if written > ANALYZE_AFTER_ROWS:
-        # A first evaluation fills the table inside this transaction: planned for the empty table it was,
-        # the breach statements below would walk it once per changed clock.
-        conn.execute("ANALYZE sla.followups")
-    new_breaches = _sync_breaches(conn)
-    recycled = _sync_recycled(conn, settings)
+    new_breaches = _sync_breaches(conn, any_stored=updated > 0)
+    recycled = _sync_recycled(conn, settings, any_stored=updated > 0)
     if new_breaches > ANALYZE_AFTER_ROWS:
         conn.execute("ANALYZE sla.breaches")
     return WriteStats(len(readings) if evaluated is None else evaluated, int(written), new_breaches, recycled)
@@ -409,28 +430,29 @@ _BREACH_KINDS = """
 """
 
 
-def _sync_breaches(conn: psycopg.Connection) -> int:
+def _sync_breaches(conn: psycopg.Connection, *, any_stored: bool) -> int:
     """New breaches in, changed ones updated, voided ones marked `corrected`; returns how many are new."""
     found = f"""
         SELECT f.lead_id, k.kind, f.owner_id, k.due_at, f.evaluated_at, k.escalate_at, k.breached,
-               k.resolved_at, k.resolution
+               k.resolved_at, k.resolution, c.is_new
         FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id {_BREACH_KINDS}
     """
-    conn.execute(
-        f"""
-        UPDATE sla.breaches b
-        SET owner_id = x.owner_id, due_at = x.due_at, escalate_at = x.escalate_at,
-            resolved_at = CASE WHEN x.breached THEN x.resolved_at ELSE x.evaluated_at END,
-            resolution = CASE WHEN x.breached THEN x.resolution ELSE 'corrected' END
-        FROM ({found}) AS x
-        WHERE b.lead_id = x.lead_id AND b.kind = x.kind
-          AND CASE WHEN x.breached
-                   THEN (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
-                        IS DISTINCT FROM (x.owner_id, x.due_at, x.escalate_at, x.resolved_at, x.resolution)
-                   -- Late-arriving data showed the promise was kept (or the deadline moved): void.
-                   ELSE b.resolution IS DISTINCT FROM 'corrected' END
-        """
-    )
+    if any_stored:
+        conn.execute(
+            f"""
+            UPDATE sla.breaches b
+            SET owner_id = x.owner_id, due_at = x.due_at, escalate_at = x.escalate_at,
+                resolved_at = CASE WHEN x.breached THEN x.resolved_at ELSE x.evaluated_at END,
+                resolution = CASE WHEN x.breached THEN x.resolution ELSE 'corrected' END
+            FROM ({found}) AS x
+            WHERE NOT x.is_new AND b.lead_id = x.lead_id AND b.kind = x.kind
+              AND CASE WHEN x.breached
+                       THEN (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
+                            IS DISTINCT FROM (x.owner_id, x.due_at, x.escalate_at, x.resolved_at, x.resolution)
+                       -- Late-arriving data showed the promise was kept (or the deadline moved): void.
+                       ELSE b.resolution IS DISTINCT FROM 'corrected' END
+            """
+        )
     inserted = conn.execute(
         f"""
         INSERT INTO sla.breaches (lead_id, kind, owner_id, due_at, detected_at, escalate_at, resolved_at, resolution)
@@ -443,29 +465,33 @@ def _sync_breaches(conn: psycopg.Connection) -> int:
     return int(inserted)
 
 
-def _sync_recycled(conn: psycopg.Connection, settings: SlaSettings) -> int:
+def _sync_recycled(conn: psycopg.Connection, settings: SlaSettings, *, any_stored: bool) -> int:
     """Record new rejections for nurturing; withdraw one the CRM no longer shows unless already consumed."""
     changed = """
-        SELECT f.lead_id, f.mql_at, f.decided_at, f.decision_stage, f.decision = 'rejected' AS rejected
+        SELECT f.lead_id, f.mql_at, f.decided_at, f.decision_stage, f.decision = 'rejected' AS rejected, c.is_new
         FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id
     """
-    conn.execute(
-        f"""
-        UPDATE sla.recycled_leads r
-        SET mql_at = x.mql_at, rejected_at = x.decided_at, rejected_stage = x.decision_stage,
-            recyclable = x.decision_stage = %(recycle)s
-        FROM ({changed}) AS x
-        WHERE r.lead_id = x.lead_id AND x.rejected AND r.consumed_at IS NULL
-          AND (r.mql_at, r.rejected_at, r.rejected_stage) IS DISTINCT FROM (x.mql_at, x.decided_at, x.decision_stage)
-        """,
-        {"recycle": settings.recycle_stage},
-    )
-    conn.execute(
-        f"""
-        DELETE FROM sla.recycled_leads r USING ({changed}) AS x
-        WHERE r.lead_id = x.lead_id AND NOT coalesce(x.rejected, false) AND r.consumed_at IS NULL
-        """
-    )
+    params = {"recycle": settings.recycle_stage}
+    if any_stored:
+        conn.execute(
+            f"""
+            UPDATE sla.recycled_leads r
+            SET mql_at = x.mql_at, rejected_at = x.decided_at, rejected_stage = x.decision_stage,
+                recyclable = x.decision_stage = %(recycle)s
+            FROM ({changed}) AS x
+            WHERE NOT x.is_new AND r.lead_id = x.lead_id AND x.rejected AND r.consumed_at IS NULL
+              AND (r.mql_at, r.rejected_at, r.rejected_stage)
+                  IS DISTINCT FROM (x.mql_at, x.decided_at, x.decision_stage)
+            """,
+            params,
+        )
+        conn.execute(
+            f"""
+            DELETE FROM sla.recycled_leads r USING ({changed}) AS x
+            WHERE NOT x.is_new AND r.lead_id = x.lead_id AND NOT coalesce(x.rejected, false)
+              AND r.consumed_at IS NULL
+            """
+        )
     recorded = conn.execute(
         f"""
         INSERT INTO sla.recycled_leads (lead_id, mql_at, rejected_at, rejected_stage, recyclable)
@@ -474,6 +500,6 @@ def _sync_recycled(conn: psycopg.Connection, settings: SlaSettings) -> int:
         WHERE x.rejected
         ON CONFLICT (lead_id) DO NOTHING
         """,
-        {"recycle": settings.recycle_stage},
+        params,
     ).rowcount
     return int(recorded)
