@@ -5,8 +5,10 @@ Hourly. For the hour that just ended: checks the agreement (`config/smarketing.y
 warehouse if a new version shipped, lands every configured file-export source into `raw.*` (one mapped
 task per source; a file already landed is skipped), pulls every configured API source incrementally
 (one mapped task per source and object: HubSpot contacts, deals, ...; Mautic contacts, activity), then
-folds the new raw batches into `core.*` and emits the `smarketing_core` asset with the row counts,
-which starts scoring, nurturing and KPIs.
+validates the new raw batches (Great Expectations: bad records to `dq.quarantine`, a batch with a critical
+failure rejected and the run stopped here), folds the accepted records into `core.*`, validates the core
+tables, and emits the `smarketing_core` asset, which starts scoring, nurturing and KPIs. A failed
+validation says in its log what failed and how many rows, with the Data Docs link (docs/quality.md).
 
 **File sources**: the `file_sources` param of a manual run, else the Airflow Variable
 `smarketing_file_sources`, else the `SMARKETING_FILE_SOURCES` environment variable — a JSON list of
@@ -125,23 +127,42 @@ def smarketing_ingest() -> None:
             limit_share=1 / API_PARALLEL_TASKS,
         )
 
-    # A source kind with nothing configured maps to zero tasks (skipped): the build still runs.
-    @task(outlets=[CORE_ASSET], trigger_rule="none_failed")
-    def build_core(landed: list[dict[str, int]], extracted: list[dict]) -> dict[str, int]:
+    # A source kind with nothing configured maps to zero tasks (skipped): validation still runs.
+    # A failed gate fails this task without retrying; the build and the asset then do not happen.
+    @task(trigger_rule="none_failed")
+    def validate_raw(landed: list[dict[str, int]], extracted: list[dict]) -> dict:
+        from smarketing.quality.tasks import validate_raw as validate
+
+        return validate(task_dsn(), get_current_context()["run_id"])
+
+    @task
+    def build_core(validated: dict) -> dict[str, int]:
         from smarketing.config import load_config
         from smarketing.warehouse.core_build import build_core as build
 
-        stats = build(task_dsn(), load_config())
+        return build(task_dsn(), load_config())
+
+    @task(outlets=[CORE_ASSET])
+    def validate_core(core: dict[str, int]) -> dict:
+        from smarketing.quality.tasks import validate_core as validate
+
         context = get_current_context()
-        context["outlet_events"][CORE_ASSET].extra = {"landed": landed, "extracted": extracted, "core": stats}
-        return stats
+        report = validate(task_dsn(), context["run_id"])
+        context["outlet_events"][CORE_ASSET].extra = {
+            "core": core,
+            "data_docs": report["data_docs"].get("index"),
+        }
+        return report
 
     ready = [check_agreement(), prepare_warehouse()]
     sources = list_file_sources()
     api_objects = list_api_objects()
     ready >> sources
     ready >> api_objects
-    build_core(land_file_source.expand(source=sources), extract_api_object.expand(api_object=api_objects))
+    landed = validate_raw(
+        land_file_source.expand(source=sources), extract_api_object.expand(api_object=api_objects)
+    )
+    validate_core(build_core(landed))
 
 
 smarketing_ingest()
