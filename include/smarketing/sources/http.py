@@ -90,7 +90,7 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 6
+    attempts: int = 8
     initial_wait: float = 0.5  # first backoff without Retry-After; doubles each attempt
     max_wait: float = 30.0
     max_retry_after: float = 120.0  # a longer Retry-After is capped: the task retry takes over

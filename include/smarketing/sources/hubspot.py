@@ -380,33 +380,31 @@ class Converter:
         return out
 
     def _lifecycle(self, ids: pa.Array, col: Any) -> pa.Table:
-        parts: list[pa.Table] = []
-        for stage in self.settings.lifecycle_stages:
-            entered = timestamps_ms(col(lifecycle_property(stage)))
-            present = pc.is_valid(entered)
-            if not pc.any(present).as_py():
-                continue
-            lead = ids.filter(present)
-            at = entered.filter(present)
-            stage_col = pa.array([stage] * len(lead), pa.string())
-            parts.append(
-                canonical_table(
-                    source_id=pc.binary_join_element_wise(lead, stage_col, "|"),
-                    # An entry date that changes is a new version of the entry.
-                    updated_ms=at,
-                    fields={
-                        "lead_source_id": ("text", lead),
-                        "stage": ("text", stage_col),
-                        "entered_at": ("timestamp", at),
-                    },
-                    attributes={},
-                )
-            )
-        if not parts:
+        """One entry per contact and stage it has a date for; all stages in one column-wise pass."""
+        stages = [
+            s for s in self.settings.lifecycle_stages if col(lifecycle_property(s)).null_count < len(ids)
+        ]
+        if not stages:
             return canonical_table(
                 source_id=pa.array([], pa.string()), updated_ms=None, fields={}, attributes={}
             )
-        return pa.concat_tables(parts)
+        n = len(ids)
+        entered = timestamps_ms(pa.concat_arrays([col(lifecycle_property(s)) for s in stages]))
+        lead = pa.concat_arrays([ids] * len(stages))
+        stage = pa.array(np.repeat(np.array(stages, dtype=object), n), pa.string())
+        present = pc.is_valid(entered)
+        lead, stage, entered = lead.filter(present), stage.filter(present), entered.filter(present)
+        return canonical_table(
+            source_id=pc.binary_join_element_wise(lead, stage, "|"),
+            # An entry date that changes is a new version of the entry.
+            updated_ms=entered,
+            fields={
+                "lead_source_id": ("text", lead),
+                "stage": ("text", stage),
+                "entered_at": ("timestamp", entered),
+            },
+            attributes={},
+        )
 
     def _linked(self, page: Page, to: str) -> pa.Array:
         found = associations(self.client, self.name, to, page.ids.tolist())

@@ -147,14 +147,20 @@ def new_versions(conn: psycopg.Connection, *, source_system: str, object: str, r
     keys = _version_keys(ids, rows.column("updated_ms").combine_chunks())
     # Within the page: keep the first of each version.
     keep = ~keys.to_pandas().duplicated(keep="first").to_numpy()
+    # One index probe per id (a lateral nested loop), planned afresh each time: a plan cached while
+    # the table was still small would scan it whole once it has grown within the same run.
     landed = conn.execute(
         sql.SQL(
             """
-            SELECT source_id || '|' || coalesce(floor(extract(epoch FROM source_updated_at) * 1000)::bigint::text, '-')
-            FROM raw.{} WHERE source_system = %s AND source_id = ANY(%s)
+            SELECT k.id || '|' || coalesce(floor(extract(epoch FROM r.source_updated_at) * 1000)::bigint::text, '-')
+            FROM unnest(%s::text[]) AS k(id)
+            JOIN LATERAL (
+                SELECT source_updated_at FROM raw.{} WHERE source_system = %s AND source_id = k.id
+            ) r ON true
             """
         ).format(sql.Identifier(object)),
-        (source_system, ids.unique().to_pylist()),
+        (ids.unique().to_pylist(), source_system),
+        prepare=False,
     ).fetchall()
     if landed:
         seen = pa.array([k for (k,) in landed], pa.string())
@@ -372,9 +378,15 @@ def strings(values: Sequence[Any]) -> pa.Array:
 def timestamps_ms(text: pa.Array) -> pa.Array:
     """ISO 8601 text (any offset) or epoch-millisecond digits → int64 epoch ms (null when unparsable)."""
     text = text.cast(pa.string())
-    if len(text) == 0:
-        return pa.array([], pa.int64())
+    if len(text) == 0 or text.null_count == len(text):
+        return pa.nulls(len(text), pa.int64())
     digits = np.asarray(pc.fill_null(pc.match_substring_regex(text, _DIGITS), False))
+    if not digits.any():
+        try:  # the common case, every value ISO 8601 with an offset: Arrow parses it in C++
+            stamps = text.cast(pa.timestamp("us", tz="UTC"))
+            return pc.cast(stamps, pa.timestamp("ms", tz="UTC"), safe=False).cast(pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # naive or unusual spellings: pandas below, unparsable values become null
     values = pd.Series(text.to_pandas(), dtype=object)
     out = np.full(len(values), np.iinfo(np.int64).min, dtype=np.int64)
     if digits.any():
