@@ -292,26 +292,56 @@ def test_unparseable_timestamps_from_an_api_source(clean_warehouse: str, tmp_pat
     assert set(quarantined(dsn)) == {f"raw.marketing_events e{i}" for i in bad}
 
 
-def test_an_empty_batch_is_rejected_and_fails_the_gate(clean_warehouse: str, tmp_path: Path) -> None:
+def test_an_empty_batch_is_a_warning_or_with_the_override_rejects_it(
+    clean_warehouse: str, tmp_path: Path
+) -> None:
     dsn = clean_warehouse
     with connect(dsn, autocommit=True) as conn:
-        batch = land_batch(
-            conn, source_system="api", object="deals", origin="deals export", rows=[], run_id="e"
+        quiet = land_batch(
+            conn, source_system="api", object="deals", origin="deals export 1", rows=[], run_id="e1"
         )
-    assert batch is not None and batch.rows == 0
+    assert quiet is not None and quiet.rows == 0
 
-    report = validate_raw(dsn, run_id="e", settings=settings(tmp_path), raise_on_failure=False)
+    report = validate_raw(dsn, run_id="e1", settings=settings(tmp_path))
 
-    assert not report.success and report.rejected_batches == [batch.batch_id]
+    assert report.success and report.rejected_batches == []
+    empty_warning, stale_warning = report.warnings
+    assert empty_warning == (
+        f"raw.batches (batches {quiet.batch_id}): batch_not_empty [warning] failed for 1 of 1 row(s) (100.0%)"
+        f" — expected: a batch holds at least one record; e.g. batch {quiet.batch_id}"
+    )
+    # and a source that never delivered a record is as stale as can be
+    assert stale_warning.startswith("raw.freshness (sources): source_fresh [warning]")
+    assert stale_warning.endswith("e.g. api.deals")
+
+    # A source that always delivers everything: an empty delivery is broken, and stops the run.
+    with connect(dsn, autocommit=True) as conn:
+        empty = land_batch(
+            conn, source_system="api", object="deals", origin="deals export 2", rows=[], run_id="e2"
+        )
+    assert empty is not None
+    strict = settings(tmp_path, severities={"raw.batches.batch_not_empty": "critical"})
+    report = validate_raw(dsn, run_id="e2", settings=strict, raise_on_failure=False)
+
+    assert not report.success and report.rejected_batches == [empty.batch_id]
     assert report.failures == [
-        f"raw.deals of api, batch {batch.batch_id} rejected (0 record(s), 0 quarantined): "
+        f"raw.deals of api, batch {empty.batch_id} rejected (0 record(s), 0 quarantined): "
         "batch_not_empty: a batch holds at least one record"
     ]
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT severity, success, unexpected_count, sample_keys FROM dq.expectation_results WHERE check_id = 'batch_not_empty'"
-        ).fetchone()
-    assert row == ("critical", False, 1, [f"batch {batch.batch_id}"])
+        rows = conn.execute(
+            """
+            SELECT v.run_id, r.severity, r.success, r.unexpected_count, r.sample_keys
+            FROM dq.expectation_results r JOIN dq.validation_runs v USING (validation_run_id)
+            WHERE r.check_id = 'batch_not_empty' ORDER BY 1
+            """
+        ).fetchall()
+        verdicts = conn.execute("SELECT batch_id, verdict FROM dq.batch_verdicts ORDER BY 1").fetchall()
+    assert rows == [
+        ("e1", "warning", False, 1, [f"batch {quiet.batch_id}"]),
+        ("e2", "critical", False, 1, [f"batch {empty.batch_id}"]),
+    ]
+    assert verdicts == [(quiet.batch_id, "passed"), (empty.batch_id, "rejected")]
 
 
 def test_volume_drop_and_stale_sources_are_warnings(clean_warehouse: str, tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_a_source_check_cannot_reuse_a_check_id() -> None:
 
 def test_batch_freshness_and_core_suites(ctx: Context) -> None:
     assert {c.check_id: c.severity for c in batch_checks(ctx)} == {
-        "batch_not_empty": "critical",
+        "batch_not_empty": "warning",  # an hourly export may have nothing new
         "batch_volume_usual": "warning",
     }
     assert [c.check_id for c in freshness_checks(ctx)] == ["source_fresh"]

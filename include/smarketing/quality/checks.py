@@ -372,10 +372,12 @@ def attribute_columns(settings: QualitySettings, source_system: str, object: str
 def batch_checks(ctx: Context) -> list[Check]:
     """Per new batch (staged one row per batch): not empty, not far smaller than usual."""
     s = _Suite("raw.batches", ctx)
+    # An hourly export may have nothing new; a full export that arrives empty is broken: make it
+    # critical (severities: raw.batches.batch_not_empty) for sources that always deliver everything.
     s.add(
         "batch_not_empty",
         "ExpectColumnValuesToBeBetween",
-        "critical",
+        "warning",
         "a batch holds at least one record",
         column="row_count",
         min_value=1,
