@@ -145,14 +145,14 @@ def test_an_activity_page_that_never_parses_names_its_page(world_dir: Path, clea
     entry = mautic_entry(objects=["activity"], page_limit=100, retry={**FAST_RETRY, "attempts": 2})
     with sandbox(world_dir, faults="malformed:1@/api/contacts/activity+3") as server:
         with pytest.raises(
-            ExtractError, match=r'^mautic/activity: extraction stopped at cursor \{.*"page": 4'
+            ExtractError, match=r'^mautic/activity: extraction stopped at cursor \{.*"position": 4'
         ) as failure:
             pull(server, clean_warehouse, entry)
         with psycopg.connect(clean_warehouse) as conn:
             state = read_state(conn, "mautic", "activity")
-        assert state.watermark_ms is None and state.cursor["page"] == 3
+        assert state.watermark_ms is None and state.cursor["position"] == 4  # the next page to read
         assert len(raw_versions(clean_warehouse, "marketing_events", "mautic")) == 300
-        assert failure.value.cursor["page"] == 4
+        assert failure.value.cursor["position"] == 4
         server.config.faults = []
         result = pull(server, clean_warehouse, entry)["activity"]
         assert result["received"] == len(server.world.table("mautic.activity")) - 300  # resumed at page 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -136,3 +137,28 @@ def test_logs_of_a_full_run_hold_no_secret(
     for secret in (HUBSPOT_TOKEN, MAUTIC_PASSWORD):
         assert secret not in caplog.text
         assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+def test_marketing_email_events_land_with_their_contact(world_dir: Path, clean_warehouse: str) -> None:
+    entry = hubspot_entry(objects=["email_events"])
+    with sandbox(world_dir) as server:
+        first = pull(server, clean_warehouse, entry)["email_events"]
+        mail = server.world.table("hubspot.email_events")
+        expected = {"marketing_events": pd.Series(-1, index=[f"hs-email-{i}" for i in mail.ids.tolist()])}
+        assert_raw_matches(clean_warehouse, "hubspot", expected)
+        assert first["landed"] == len(mail)
+        server.world.add_activity(60)  # some of it e-mail reads by CRM contacts
+        again = pull(server, clean_warehouse, entry)["email_events"]
+        mail = server.world.table("hubspot.email_events")
+        expected = {"marketing_events": pd.Series(-1, index=[f"hs-email-{i}" for i in mail.ids.tolist()])}
+        assert_raw_matches(clean_warehouse, "hubspot", expected)
+        assert again["landed"] == len(mail) - first["landed"]
+    events = raw_versions(clean_warehouse, "marketing_events", "hubspot")
+    contacts = {str(i) for i in server.world.table("hubspot.contacts").ids.tolist()}
+    assert events["payload"].map(lambda p: p["lead_source_id"] in contacts).all()
+    assert set(events["payload"].map(lambda p: p["event_type"])) <= {
+        "email_sent",
+        "email_open",
+        "email_click",
+        "bounce",
+    }

@@ -230,3 +230,19 @@ def test_fault_specs_and_admin_endpoints(world_dir: Path) -> None:
         stats = requests.get(server.url + "/_sandbox/stats", timeout=10).json()
         assert stats["faults"][0]["fault"] == "5xx:0.5*1"
     assert time.monotonic() > 0
+
+
+def test_email_events_and_contacts_by_email(server: SandboxServer) -> None:
+    page = hub(server, "/email/public/v1/events", limit=50, startTimestamp=0).json()
+    assert len(page["events"]) == 50 and page["hasMore"] and page["offset"] == "50"
+    event = page["events"][0]
+    assert {"id", "created", "type", "recipient", "emailCampaignId"} <= set(event)
+    nxt = hub(server, "/email/public/v1/events", limit=50, startTimestamp=0, offset=page["offset"]).json()
+    assert nxt["events"][0]["created"] >= page["events"][-1]["created"]
+    emails = [event["recipient"].upper(), "nobody@nowhere.example"]
+    read = hub(
+        server,
+        "/crm/v3/objects/contacts/batch/read",
+        {"idProperty": "email", "inputs": [{"id": e} for e in emails], "properties": ["email"]},
+    ).json()
+    assert [r["properties"]["email"].lower() for r in read["results"]] == [event["recipient"].lower()]

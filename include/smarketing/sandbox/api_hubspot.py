@@ -387,3 +387,74 @@ def associations(world: ApiWorld, raw_from: str, raw_to: str, body: Any) -> Answ
             if to_id >= 0
         ]
     return Answer(200, {"status": "COMPLETE", "results": results})
+
+
+# -- marketing e-mail events and contacts by e-mail ------------------------------------------------
+EMAIL_EVENTS_MAX_LIMIT = 1000
+BATCH_READ_MAX_INPUTS = 100
+
+
+def email_events(world: ApiWorld, params: Mapping[str, str]) -> Answer:
+    """`GET /email/public/v1/events`: by creation time, an opaque `offset` to the next page."""
+    try:
+        limit = int(params.get("limit") or 100)
+        offset = int(params.get("offset") or 0)
+        start = int(params.get("startTimestamp") or 0)
+        end = int(params.get("endTimestamp") or 2**62)
+    except ValueError:
+        return error(400, "limit, offset, startTimestamp and endTimestamp must be integers.")
+    if not 1 <= limit <= EMAIL_EVENTS_MAX_LIMIT:
+        return error(400, f"limit must be between 1 and {EMAIL_EVENTS_MAX_LIMIT}.")
+    with world.lock:
+        table = world.table("hubspot.email_events")
+        order = table.order("modified")
+        times = table.modified[order]
+        rows = order[(times >= start) & (times <= end)]
+        if params.get("eventType"):
+            kinds = np.asarray(table.prop("type", rows), dtype=object)
+            rows = rows[kinds == params["eventType"]]
+        chosen = rows[offset : offset + limit]
+        kinds, recipients = table.prop("type", chosen), table.prop("recipient", chosen)
+        campaigns = table.prop("emailCampaignId", chosen)
+        events = [
+            {
+                "id": f"hs-email-{event_id}",
+                "created": int(created),
+                "type": kinds[i],
+                "recipient": recipients[i],
+                "emailCampaignId": int(campaigns[i]) if campaigns[i] else None,
+                "portalId": 1,
+                "appId": 0,
+            }
+            for i, (event_id, created) in enumerate(
+                zip(table.ids[chosen].tolist(), table.modified[chosen].tolist(), strict=True)
+            )
+        ]
+    more = offset + limit < len(rows)
+    return Answer(200, {"events": events, "hasMore": more, "offset": str(offset + limit) if more else None})
+
+
+def batch_read(world: ApiWorld, raw_name: str, body: Any) -> Answer:
+    """`POST /crm/v3/objects/{name}/batch/read`, by id or by a unique property (`idProperty: email`)."""
+    name = object_name(raw_name)
+    if name is None:
+        return error(400, f"Unable to infer object type from: {raw_name}")
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or len(inputs) > BATCH_READ_MAX_INPUTS:
+        return error(400, f"inputs must be a list of at most {BATCH_READ_MAX_INPUTS}.")
+    wanted = [str(i.get("id", "")) for i in inputs if isinstance(i, dict)]
+    id_property = body.get("idProperty") or "hs_object_id"
+    with world.lock:
+        table = world.table(f"hubspot.{name}")
+        assert table.archived_at is not None
+        live = np.flatnonzero(table.archived_at < 0)
+        if id_property == "hs_object_id":
+            keys = [str(i) for i in table.ids[live].tolist()]
+            wanted_keys = wanted
+        else:
+            keys = [(v or "").strip().lower() for v in table.prop(id_property, live)]
+            wanted_keys = [w.strip().lower() for w in wanted]
+        position = dict(zip(keys, live.tolist(), strict=True))
+        rows = np.array([position[k] for k in dict.fromkeys(wanted_keys) if k in position], dtype=np.int64)
+        results = records(world, name, rows, body.get("properties"))
+    return Answer(200, {"status": "COMPLETE", "results": results})

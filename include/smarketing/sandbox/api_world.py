@@ -190,6 +190,7 @@ class ApiWorld:
         tables.update(_engagements(read("crm/engagements.csv")))
         tables["mautic.contacts"] = _mautic_contacts(read("ma/contacts.csv"))
         tables["mautic.activity"] = _mautic_activity(read("ma/activity.csv"))
+        tables["hubspot.email_events"] = email_events(tables, np.arange(len(tables["mautic.activity"])))
         return cls(tables, clock=clock, seed=seed)
 
     # -- changes ----------------------------------------------------------------------------------
@@ -305,6 +306,11 @@ class ApiWorld:
                 },
                 links={"contact": self.rng.choice(contacts, count)},
             )
+            fresh = email_events(self.tables, np.arange(len(act) - count, len(act)))
+            mail = self.tables["hubspot.email_events"]
+            mail.append(
+                fresh.ids, fresh.modified, fresh.created, {k: v.to_pylist() for k, v in fresh.props.items()}
+            )
             return count
 
     def mutate(
@@ -327,6 +333,47 @@ class ApiWorld:
                 archived=self.archive("hubspot.contacts", archives),
                 events=self.add_activity(events),
             )
+
+
+# HubSpot's marketing e-mail event types for the marketing tool's e-mail activity.
+EMAIL_EVENT_TYPES = {
+    "email.sent": "SENT",
+    "email.read": "OPEN",
+    "email.clicked": "CLICK",
+    "email.bounced": "BOUNCE",
+}
+
+
+def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
+    """The e-mail activity of contacts the CRM knows too (same e-mail), as HubSpot e-mail events.
+
+    Only for accounts that send their marketing e-mail from HubSpot: with the marketing tool also
+    pulled, the same opens would be counted twice, so the object is off by default.
+    """
+    activity, ma, crm = tables["mautic.activity"], tables["mautic.contacts"], tables["hubspot.contacts"]
+    kinds = pd.Series(activity.prop("type", rows), dtype=object)
+    mail = kinds.isin(list(EMAIL_EVENT_TYPES)).to_numpy()
+    rows = rows[mail]
+    ma_email = pd.Series(ma.props["email"].to_pylist(), index=ma.ids).str.strip().str.lower()
+    crm_email = pd.Series(crm.props["email"].to_pylist()).str.strip().str.lower()
+    crm_spelled = dict(zip(crm_email.tolist(), crm.props["email"].to_pylist(), strict=True))
+    recipients = ma_email.reindex(activity.links["contact"][rows]).map(crm_spelled)
+    known = recipients.notna().to_numpy()
+    rows = rows[known]
+    campaigns = pd.Series(activity.prop("campaign_id", rows), dtype=object).str.extract(r"(\d+)")[0]
+    return ApiTable(
+        "email_events",
+        ids=activity.ids[rows].copy(),
+        modified=activity.modified[rows].copy(),
+        created=activity.modified[rows].copy(),
+        props={
+            "type": pa.array(kinds[mail][known].map(EMAIL_EVENT_TYPES).tolist(), pa.string()),
+            "recipient": pa.array(recipients[known].tolist(), pa.string()),
+            "emailCampaignId": pa.array(
+                [str(int(c)) if isinstance(c, str) else None for c in campaigns], pa.string()
+            ),
+        },
+    )
 
 
 # -- CSV → tables ---------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ class SandboxState:
 
 
 def _bucket(path: str) -> str | None:
-    if path.startswith("/crm/"):
+    if path.startswith(("/crm/", "/email/")):
         return "hubspot.search" if path.endswith("/search") else "hubspot.general"
     if path.startswith("/api/"):
         return "mautic"
@@ -311,6 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if segs[:3] == ["crm", "v3", "objects"] and len(segs) == 4 and method == "GET":
             return api_hubspot.list_objects(world, segs[3], params, base_url=base)
+        if segs[:3] == ["crm", "v3", "objects"] and segs[4:] == ["batch", "read"] and method == "POST":
+            return api_hubspot.batch_read(world, segs[3], body)
+        if segs == ["email", "public", "v1", "events"] and method == "GET":
+            return api_hubspot.email_events(world, params)
         if segs[:3] == ["crm", "v3", "owners"] and method == "GET":
             return api_hubspot.owners(world, params, base_url=base)
         if segs[:3] == ["crm", "v4", "associations"] and len(segs) == 7 and segs[5:] == ["batch", "read"]:
@@ -321,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
             return api_mautic.activity(world, params, duplicate=duplicate)
         if segs == ["api", "segments"] and method == "GET":
             return api_mautic.segments(params)
-        if path.startswith("/crm/"):
+        if path.startswith(("/crm/", "/email/")):
             return api_hubspot.error(404, f"No route for {method} {path}", "OBJECT_NOT_FOUND")
         return api_mautic.error(404, f"No route for {method} {path}")
 
@@ -329,7 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorised(self, path: str) -> bool:
         config = self.server.state.config
         header = self.headers.get("Authorization", "")
-        if path.startswith("/crm/"):
+        if path.startswith(("/crm/", "/email/")):
             return secrets.compare_digest(header, f"Bearer {config.hubspot_token}")
         if header.startswith("Basic "):
             expected = base64.b64encode(f"{config.mautic_login}:{config.mautic_password}".encode()).decode()
@@ -340,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _unauthorised(self, path: str) -> Answer:
-        if path.startswith("/crm/"):
+        if path.startswith(("/crm/", "/email/")):
             return Answer(
                 401,
                 {

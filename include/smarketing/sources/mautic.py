@@ -31,14 +31,13 @@ import requests
 
 from smarketing.sources.http import ApiClient, ApiCredentials, ApiError, RateLimit, RetryPolicy, Timeouts
 from smarketing.sources.sync import (
-    ExtractError,
     Page,
     Window,
+    WindowPage,
     boolean_text,
     canonical_table,
-    land_page,
     pull_keyset,
-    read_state,
+    pull_windowed,
     strings,
     timestamps_ms,
 )
@@ -422,65 +421,38 @@ def _activity(
     *,
     run_id: str | None,
 ) -> dict[str, Any]:
-    key, path = "activity", "/api/contacts/activity"
-    state = read_state(conn, settings.source_system, key)
-    resume = state.cursor if window.since_ms is None and state.cursor.get("page") else None
-    windows: list[tuple[int, int, int]] = []
-    if resume:
-        # Finish the window a killed run left, at its next page; then carry on from its end.
-        windows.append((int(resume["from"]), int(resume["to"]), int(resume["page"]) + 1))
-        lo = int(resume["to"]) - window.overlap_ms
-    elif window.since_ms is not None:
-        lo = window.since_ms
-    else:
-        lo = (state.watermark_ms - window.overlap_ms) if state.watermark_ms is not None else 0
-    windows.append((lo, window.hi_ms, 1))
-    counts = {"pages": 0, "received": 0, "landed": 0}
-    watermark = state.watermark_ms
-    for start, end, first_page in windows:
-        if start > end:
-            continue
-        for page_no in range(first_page, 10_000_000):
-            cursor = {"from": start, "to": end, "page": page_no}
-            params: dict[str, Any] = {
-                "filters[dateFrom]": mautic_time(start),
-                "filters[dateTo]": mautic_time(end),
-                "order[0]": "timestamp",
-                "order[1]": "ASC",
-                "page": page_no,
-                "limit": settings.page_limit,
-            }
-            for i, kind in enumerate(settings.include_events):
-                params[f"filters[includeEvents][{i}]"] = kind
-            try:
-                data = client.get_json(path, params=params)
-                events = _entities(data, "events")
-                tables = {"marketing_events": events_table(events, settings)} if events else {}
-            except (ApiError, ValueError, KeyError, TypeError) as exc:
-                raise ExtractError(
-                    settings.source_system, key, cursor, f"{type(exc).__name__}: {exc}"
-                ) from exc
-            # The server's own page count: it may cap `limit` below what was asked.
-            max_pages = data.get("maxPages") if isinstance(data, dict) else None
-            done = not events or (
-                page_no >= int(max_pages) if max_pages else len(events) < settings.page_limit
-            )
-            result = land_page(
-                conn,
-                source_system=settings.source_system,
-                key=key,
-                tables=tables,
-                origin=f"GET {path} {mautic_time(start)}..{mautic_time(end)} page {page_no}",
-                watermark_ms=end if done else None,
-                cursor={} if done else cursor,
-                run_id=run_id,
-            )
-            counts["pages"] += 1
-            counts["received"] += result.received
-            counts["landed"] += result.landed
-            if done:
-                watermark = max(watermark or end, end)
-                break
-    from smarketing.sources.sync import iso_from_ms
+    path = "/api/contacts/activity"
 
-    return {**counts, "watermark": iso_from_ms(watermark) if watermark is not None else None}
+    def fetch(lo: int, hi: int, page_no: int) -> WindowPage:
+        params: dict[str, Any] = {
+            "filters[dateFrom]": mautic_time(lo),
+            "filters[dateTo]": mautic_time(hi),
+            "order[0]": "timestamp",
+            "order[1]": "ASC",
+            "page": page_no,
+            "limit": settings.page_limit,
+        }
+        for i, kind in enumerate(settings.include_events):
+            params[f"filters[includeEvents][{i}]"] = kind
+        data = client.get_json(path, params=params)
+        events = _entities(data, "events")
+        # The server's own page count: it may cap `limit` below what was asked.
+        max_pages = data.get("maxPages")
+        last = not events or (page_no >= int(max_pages) if max_pages else len(events) < settings.page_limit)
+        return WindowPage(
+            tables={"marketing_events": events_table(events, settings)} if events else {},
+            received=len(events),
+            next_position=None if last else page_no + 1,
+            origin=f"GET {path} {mautic_time(lo)}..{mautic_time(hi)} page {page_no}",
+        )
+
+    stats = pull_windowed(
+        conn,
+        fetch,
+        source_system=settings.source_system,
+        key="activity",
+        window=window,
+        first_position=1,
+        run_id=run_id,
+    )
+    return stats.as_dict()
