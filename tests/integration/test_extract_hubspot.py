@@ -162,3 +162,15 @@ def test_marketing_email_events_land_with_their_contact(world_dir: Path, clean_w
         "email_click",
         "bounce",
     }
+
+
+def test_schema_drift_never_breaks_a_page() -> None:
+    from smarketing.sources.hubspot import property_columns
+
+    pages = [
+        {"properties": {"email": "a@b.example", "numberofemployees": "12"}},
+        {"properties": {"email": "c@d.example", "numberofemployees": 40, "brand_new_property": True}},
+    ]
+    columns = property_columns(pages)
+    assert columns["numberofemployees"].to_pylist() == ["12", "40"]
+    assert columns["brand_new_property"].to_pylist() == [None, "true"]
