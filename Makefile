@@ -25,7 +25,7 @@ demo: venv warehouse
 test: venv-dev
 	@.venv/bin/smarketing db ensure-server --dsn "$${SMARKETING_TEST_DSN:-postgresql://postgres@127.0.0.1:5432/postgres}"
 	@source scripts/airflow-env.sh && export AIRFLOW_HOME="$$PWD/.local/airflow-test" && mkdir -p "$$AIRFLOW_HOME" \
-		&& airflow db migrate > .local/airflow-test/migrate.log 2>&1 \
+		&& rm -f "$$AIRFLOW_HOME/airflow.db" && airflow db migrate > .local/airflow-test/migrate.log 2>&1 \
 		&& python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv-dev

@@ -37,7 +37,8 @@ def run_dag(dag_id: str, *, run_conf: dict | None = None, logical_date=None) -> 
     dag.deadline = None  # dag.test() crashes at the end of a DAG with a deadline
     for task in dag.tasks:
         task.retries = 0  # dag.test() waits out real retry delays; a failure should show at once
-    run = dag.test(run_conf=run_conf or {}, logical_date=logical_date or pendulum.now("UTC").start_of("hour"))
+    # A distinct logical date per run: two runs of one DAG at the same date collide in the metadata DB.
+    run = dag.test(run_conf=run_conf or {}, logical_date=logical_date or pendulum.now("UTC"))
     states: dict[str, str] = {}
     for ti in run.get_task_instances():
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
