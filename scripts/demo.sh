@@ -16,7 +16,22 @@ airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/mi
 echo "demo: generating the sandbox world ($CONTACTS contacts, $DAYS days up to $end) in $world"
 smarketing sandbox generate --contacts "$CONTACTS" --days "$DAYS" --seed 7 --end "$end" --out "$world" > /dev/null
 
-export SMARKETING_FILE_SOURCES="[{\"mapping\": \"config/sources/sandbox_crm.yaml\", \"root\": \"$PWD/$world\"}, {\"mapping\": \"config/sources/sandbox_ma.yaml\", \"root\": \"$PWD/$world\"}]"
+# The sandbox serves the same world over HubSpot- and Mautic-shaped APIs on a loopback port; the DAGs
+# reach it through ordinary Airflow connections, exactly as they would reach real accounts.
+port="${SANDBOX_PORT:-8765}"
+echo "demo: serving the world on http://127.0.0.1:$port (HubSpot and Mautic APIs)"
+smarketing sandbox serve --port "$port" --world "$PWD/$world" > "$AIRFLOW_HOME/sandbox-server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/_sandbox/stats', timeout=2)" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$AIRFLOW_HOME/sandbox-server.log"; exit 1; }
+  sleep 1
+done
+export AIRFLOW_CONN_SMARKETING_HUBSPOT="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$port\", \"password\": \"sandbox-hubspot-token\"}"
+export AIRFLOW_CONN_SMARKETING_MAUTIC="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$port\", \"login\": \"sandbox\", \"password\": \"sandbox-mautic-password\"}"
+export SMARKETING_API_SOURCES='[{"system": "hubspot", "objects": ["owners", "companies", "contacts", "deals", "calls", "emails", "meetings", "notes", "tasks"]}, {"system": "mautic"}]'
+export SMARKETING_FILE_SOURCES='[]'
 
 run_dag() {
   local dag_id="$1" log="$AIRFLOW_HOME/$1.log"
