@@ -4,6 +4,7 @@ everything after it, and the task log says what failed; clean data go through bo
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def test_a_critical_failure_stops_the_core_build_and_the_log_says_why(
     log = capfd.readouterr()
     log = log.out + log.err
     assert "raw validation of run" in log and "FAILED" in log
-    assert "raw.companies of sandbox_crm, batch 2 rejected" in log
+    # batch ids depend on which file source landed first: the two land in parallel
+    assert re.search(r"raw\.companies of sandbox_crm, batch \d+ rejected", log), log[-3000:]
     assert f"{broken} of {len(rows)} records quarantined" in log and f"employees_not_negative {broken}" in log
     assert (quality_config / "index.html").as_uri() in log
     with psycopg.connect(warehouse_env) as conn:
