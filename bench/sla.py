@@ -8,7 +8,7 @@ activities, then times, in the same run:
 * `read_rows`: reading those rows (leads, their MQL stage entries, every sales activity) out of
   PostgreSQL into pandas with COPY, the fastest way this project reads;
 * `evaluate_first`: the whole `evaluate_followups` (read inputs, business-calendar arithmetic, COPY in,
-  upserts, breaches, recycled leads) on an empty `sla.*`: every clock is new;
+  upserts, breaches) on an empty `sla.*`: every clock is new;
 * `evaluate_hourly`: the same clocks read an hour later (the steady hourly case), with the time split
   by phase.
 
@@ -46,10 +46,10 @@ SELECT 'crm:' || i, 'crm', i::text, 'crm:' || (1 + i % 5),
        CASE WHEN i % 10 = 0 THEN 'America/New_York' WHEN i % 10 = 1 THEN 'Europe/London' END
 FROM generate_series(1, 60) AS i;
 
--- MQLs spread over the 20 days before the evaluation moment, all inside the re-evaluation window.
+-- MQLs spread over the week before the evaluation moment, all inside the re-evaluation window.
 CREATE TEMP TABLE bench_mql AS
 SELECT i AS lead_id,
-       '{as_of}'::timestamptz - (random() * interval '20 days') AS mql_at
+       '{as_of}'::timestamptz - (random() * interval '7 days') AS mql_at
 FROM generate_series(1, {mqls}) AS i;
 
 INSERT INTO core.leads (lead_id, source_system, source_id, owner_id, owner_assigned_at, persona_id,
@@ -106,8 +106,8 @@ def read_rows(dsn: str) -> tuple[dict[str, int], float]:
 
 def _reset_sla(dsn: str) -> None:
     with connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE sla.followups, sla.breaches, sla.recycled_leads, sla.alerts CASCADE")
-        conn.execute("VACUUM ANALYZE sla.followups, sla.breaches, sla.recycled_leads")
+        conn.execute("TRUNCATE sla.followups, sla.breaches, sla.alerts CASCADE")
+        conn.execute("VACUUM ANALYZE sla.followups, sla.breaches")
 
 
 def main(argv: list[str] | None = None) -> int:

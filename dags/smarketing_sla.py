@@ -7,7 +7,7 @@ Hourly. Reads every running SLA clock at the end of the hour just covered (`data
    MQL stage): the tier's deadline on the business calendar of the agreement (working hours, public
    holidays, closed days; the owner's own time zone), the first qualifying touch, the accept/reject
    decision, and their statuses (pending, at_risk, met, breached_late, breached_open, excluded) into
-   `sla.followups`; new breaches into `sla.breaches`; rejected MQLs into `sla.recycled_leads`.
+   `sla.followups` (rejected MQLs show in `sla.recycled_leads`); new breaches into `sla.breaches`.
    Late-arriving CRM data corrects earlier readings; clocks still running are re-read every hour.
 2. **measure_delivery** — MQLs delivered this month (and last) against `sla.marketing.mql_target`, at a
    pace pro-rated by business time, with an end-of-month forecast, into `sla.marketing_delivery`.

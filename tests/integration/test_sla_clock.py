@@ -102,9 +102,9 @@ def test_statuses_and_delays(world: str) -> None:
 
     with psycopg.connect(world) as conn:
         recycled = conn.execute(
-            "SELECT lead_id, rejected_stage, recyclable FROM sla.recycled_leads ORDER BY lead_id"
+            "SELECT lead_id, rejected_stage FROM sla.recycled_leads ORDER BY lead_id"
         ).fetchall()
-    assert recycled == [(3, "disqualified", False), (5, "nurturing", True)]
+    assert recycled == [(3, "disqualified"), (5, "nurturing")]
 
 
 def test_rerunning_changes_nothing(world: str) -> None:
@@ -205,16 +205,25 @@ def test_scoring_crossings_and_scores_are_used_when_present(clean_warehouse: str
     assert (rows[3]["mql_source"], rows[3]["tier"]) == ("crm", "hot")  # no crossing: the current score
 
 
-def test_a_later_reading_rewrites_only_the_running_clocks(world: str) -> None:
-    evaluate_followups(world, SETTINGS, paris("2026-11-25 12:00"))
-    summary = evaluate_followups(world, SETTINGS, paris("2026-11-25 13:00"))
+def test_a_reading_is_written_only_when_it_says_something_new(world: str) -> None:
+    evaluate_followups(world, SETTINGS, paris("2026-11-23 10:30"))
+    # A quarter of an hour later nothing moved: the pending clocks read the same, lead 5 stays met.
+    summary = evaluate_followups(world, SETTINGS, paris("2026-11-23 10:45"))
+    assert (summary["evaluated"], summary["written"]) == (6, 0)
+    assert {r["evaluated_at"] for r in followups(world).values()} == {paris("2026-11-23 10:30")}
+    # At 13:00 three quarters of the time are used: lead 2 turns at risk, 1 and 3 have moved on.
+    summary = evaluate_followups(world, SETTINGS, paris("2026-11-23 13:00"))
     rows = followups(world)
-    # Only lead 2 is still running (breached and untouched: its used share keeps growing).
-    assert (summary["evaluated"], summary["written"]) == (6, 1)
-    assert rows[2]["evaluated_at"] == paris("2026-11-25 13:00")
-    assert {rows[i]["evaluated_at"] for i in (1, 3, 4, 5, 6)} == {paris("2026-11-25 12:00")}
+    assert summary["written"] == 5
+    assert (rows[2]["status"], rows[2]["evaluated_at"]) == ("at_risk", paris("2026-11-23 13:00"))
+    assert (rows[5]["status"], rows[5]["evaluated_at"]) == ("met", paris("2026-11-23 10:30"))
     # A change of the CRM data of a closed clock is picked up.
     with psycopg.connect(world) as conn:
         conn.execute("UPDATE core.leads SET owner_id = 'crm:2' WHERE lead_id = 5")
-    assert evaluate_followups(world, SETTINGS, paris("2026-11-25 14:00"))["written"] == 2
+    assert evaluate_followups(world, SETTINGS, paris("2026-11-23 13:00"))["written"] == 1
     assert followups(world)[5]["owner_id"] == "crm:2"
+
+
+def test_an_empty_warehouse_evaluates_to_nothing(clean_warehouse: str) -> None:
+    summary = evaluate_followups(clean_warehouse, SETTINGS, paris("2026-11-23 12:00"))
+    assert (summary["evaluated"], summary["written"], summary["status"]) == (0, 0, {})

@@ -66,7 +66,7 @@ def test_pending_at_risk_then_breached_open() -> None:
     assert evaluate(frame, "2026-11-23 13:00").loc[1, "status"] == "at_risk"
     late = evaluate(frame, "2026-11-23 15:00").loc[1]
     assert late["status"] == "breached_open"
-    assert late["used_share"] == pytest.approx(5 / 4)
+    assert pd.isna(late["used_share"])  # only a touch fixes the share used
     assert local(late["escalate_at"]) == "2026-11-23T16:00:00+01:00"
 
 

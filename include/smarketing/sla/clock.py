@@ -102,7 +102,9 @@ def _tier_index(frame: pd.DataFrame, settings: SlaSettings) -> np.ndarray:
     return np.select(conditions, np.arange(len(settings.tiers)), default=len(settings.tiers) - 1)
 
 
-def _add(calendars: CalendarSet, zones: object, t: np.ndarray, minutes: np.ndarray, business: np.ndarray):
+def _add(
+    calendars: CalendarSet, zones: object, t: np.ndarray, minutes: np.ndarray, business: np.ndarray
+) -> np.ndarray:
     out = t + minutes * NS_PER_MINUTE
     if business.any():
         out[business] = calendars.add_ns(
@@ -244,7 +246,8 @@ def evaluate_clocks(
             "status": _text(status),
             "excluded_reason": _text(np.where(stopped, reason, None)),
             "excluded_at": _ts(np.where(stopped, stop, NEVER)),
-            "used_share": used_share,
+            # Stored once the touch fixes it: a running clock's row then only changes when its status does.
+            "used_share": np.where(touched, used_share, np.nan),
             "business_minutes_to_touch": to_touch,
             "routing_minutes": np.where(has_owner | touched, routing, np.nan),
             "rep_minutes": rep,

@@ -56,11 +56,12 @@ def evaluate_followups(
         conn.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these joins
         inputs = read_inputs(conn, settings, moment, reevaluate_days=reevaluate_days)
         marks.append(clock())
-        readings = evaluate_clocks(inputs, settings, moment, calendars_for(settings))
-        readings["input_hash"] = inputs["input_hash"].to_numpy()
-        changed = readings[needs_writing(readings, inputs)]
+        readings = evaluate_clocks(inputs.frame, settings, moment, calendars_for(settings))
+        readings["input_hash"] = inputs.frame["input_hash"].to_numpy()
+        readings["is_new"] = inputs.frame["stored_hash"].isna().to_numpy()
+        changed = readings[needs_writing(readings, inputs.frame)]
         marks.append(clock())
-        stats = write_followups(conn, changed, settings, evaluated=len(readings))
+        stats = write_followups(conn, changed, settings, evaluated=inputs.window)
     marks.append(clock())
     if timings is not None:
         for name, start, end in zip(("read", "compute", "write"), marks, marks[1:], strict=False):
@@ -70,13 +71,25 @@ def evaluate_followups(
         "evaluated": stats.evaluated,
         "written": stats.written,
         "new_breaches": stats.new_breaches,
-        "recycled": stats.recycled,
-        "status": dict(sorted(Counter(readings["status"]).items())),
-        "accept_status": dict(sorted(Counter(readings["accept_status"].dropna()).items())),
+        "status": _counts(readings["status"], inputs.unchanged, "status"),
+        "accept_status": _counts(readings["accept_status"], inputs.unchanged, "accept_status"),
     }
-    if stats.written < stats.evaluated:
-        log.info("%d reading(s) older than the stored ones were not written", stats.evaluated - stats.written)
+    log.info(
+        "SLA clocks read at %s: %d in the window, %d computed, %d written",
+        moment,
+        stats.evaluated,
+        len(readings),
+        stats.written,
+    )
     return summary
+
+
+def _counts(computed: pd.Series, unchanged: pd.DataFrame, column: str) -> dict[str, int]:
+    """Clocks per status: those computed now plus the unchanged ones as stored."""
+    counts = Counter(computed.dropna())
+    for status, n in unchanged.groupby(column, dropna=True)["clocks"].sum().items():
+        counts[status] += int(n)
+    return dict(sorted(counts.items()))
 
 
 def measure_delivery(dsn: str, settings: SlaSettings, as_of: object | None = None) -> list[dict[str, object]]:

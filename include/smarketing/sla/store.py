@@ -195,18 +195,31 @@ def mql_query(conn: psycopg.Connection, settings: SlaSettings) -> sql.Composable
     ).format(sql.SQL(" UNION ALL ").join(parts))
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What an evaluation reads: the clocks to compute, and how many others stand unchanged."""
+
+    frame: pd.DataFrame  # INPUT_COLUMNS + STORED_COLUMNS, one row per clock to compute
+    unchanged: pd.DataFrame  # status, accept_status, clocks: stored statuses of the clocks not sent
+
+    @property
+    def window(self) -> int:
+        return len(self.frame) + int(self.unchanged["clocks"].sum())
+
+
 def read_inputs(
     conn: psycopg.Connection,
     settings: SlaSettings,
     as_of: pd.Timestamp,
     *,
     reevaluate_days: int = DEFAULT_REEVALUATE_DAYS,
-) -> pd.DataFrame:
+) -> Inputs:
     """Every MQL whose clock may still change, with what is known about it at `as_of` (INPUT_COLUMNS).
 
-    That is: MQLs handed over in the last `reevaluate_days`, never evaluated, or with a clock still
+    The window: MQLs handed over in the last `reevaluate_days`, never evaluated, or with a clock still
     running (pending, at risk, breached and untouched, or undecided). Touches and stage changes are read
-    at or after the MQL moment and at or before `as_of`.
+    at or after the MQL moment and at or before `as_of`. Of those, a closed clock whose inputs have not
+    changed since a reading no later than `as_of` would read the same again: it is only counted.
     """
     # The tier goes by the score and grade at the crossing that handed the lead over when scoring
     # recorded one, else by the lead's current score (what scoring.lead_scores holds now).
@@ -248,7 +261,9 @@ def read_inputs(
             WITH mql AS ({mql})
             SELECT m.lead_id, m.mql_at, m.mql_source, f.input_hash AS stored_hash,
                    coalesce(f.status IN ('pending', 'at_risk', 'breached_open') OR f.accept_status = 'pending',
-                            false) AS stored_running
+                            false) AS stored_running,
+                   f.evaluated_at AS stored_evaluated_at, f.status AS stored_status,
+                   f.accept_status AS stored_accept_status
             FROM mql m LEFT JOIN sla.followups f ON f.lead_id = m.lead_id
             WHERE m.mql_at >= %(window_start)s
                OR f.lead_id IS NULL
@@ -275,9 +290,9 @@ def read_inputs(
               AND h.stage = ANY(%(decision_stages)s)
             GROUP BY h.lead_id
         )
-        SELECT r.*,
-               {fingerprint} AS input_hash,
-               w.stored_hash, w.stored_running
+        , scored AS MATERIALIZED (
+        SELECT r.*, {fingerprint} AS input_hash, w.stored_hash, w.stored_running, w.stored_evaluated_at,
+               w.stored_status, w.stored_accept_status
         FROM (
         SELECT w.lead_id, {mql_at} AS mql_at, w.mql_source,
                -- An owner assigned after the moment read was not the owner yet.
@@ -304,9 +319,23 @@ def read_inputs(
         ) AS t ON true
         LEFT JOIN stages st ON st.lead_id = w.lead_id
         ) AS r
-        -- Everything the reading depends on except the moment read, hashed where it is read: a closed
-        -- clock whose fingerprint did not change needs no rewrite.
+        -- Everything the reading depends on except the moment read, hashed where it is read.
         JOIN _sla_window w ON w.lead_id = r.lead_id
+        ),
+        flagged AS (
+            -- A closed clock whose inputs did not change since a reading no later than this one reads
+            -- the same now: only its stored statuses travel, counted.
+            SELECT s.*, (s.stored_hash IS DISTINCT FROM s.input_hash OR s.stored_running
+                         OR s.stored_evaluated_at > %(as_of)s) AS live
+            FROM scored s
+        )
+        SELECT 'reading' AS part, {columns}, input_hash, stored_hash, stored_running,
+               NULL::text AS status, NULL::text AS accept_status, NULL::bigint AS clocks
+        FROM flagged WHERE live
+        UNION ALL
+        SELECT 'unchanged', {nulls}, NULL, NULL, NULL, stored_status, stored_accept_status, count(*)
+        FROM flagged WHERE NOT live
+        GROUP BY stored_status, stored_accept_status
         """
     ).format(
         mql_at=_epoch_us("w.mql_at"),
@@ -318,16 +347,22 @@ def read_inputs(
         unsubscribed=_epoch_us("l.unsubscribed_at"),
         scores=scores,
         fingerprint=_fingerprint(INPUT_COLUMNS, _INPUT_KINDS),
+        columns=sql.SQL(", ").join(sql.Identifier(c) for c in INPUT_COLUMNS),
+        nulls=sql.SQL(", ").join(sql.SQL("NULL") for _ in INPUT_COLUMNS),
     )
-    frame = copy_out(conn, query, params, text_columns=_TEXT_INPUTS)
+    frame = copy_out(conn, query, params, text_columns=(*_TEXT_INPUTS, "part", "status", "accept_status"))
     if frame.empty:
-        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in (*INPUT_COLUMNS, *STORED_COLUMNS)})
+        columns = ("part", *INPUT_COLUMNS, *STORED_COLUMNS, "status", "accept_status", "clocks")
+        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    counted = frame["part"] == "unchanged"
+    unchanged = frame.loc[counted, ["status", "accept_status", "clocks"]].reset_index(drop=True)
+    frame = frame.loc[~counted].reset_index(drop=True)
     for column in _TIME_INPUTS:
         frame[column] = _us_to_utc(frame[column])
     frame["lead_id"] = frame["lead_id"].astype(np.int64)
     frame["stored_running"] = frame["stored_running"].astype(bool)
     frame["input_hash"] = frame["input_hash"].astype(np.int64)
-    return frame[[*INPUT_COLUMNS, *STORED_COLUMNS]]
+    return Inputs(frame[[*INPUT_COLUMNS, *STORED_COLUMNS]], unchanged.astype({"clocks": np.int64}))
 
 
 def settings_seed(settings: SlaSettings) -> int:
@@ -354,19 +389,22 @@ class WriteStats:
     evaluated: int
     written: int
     new_breaches: int
-    recycled: int
 
 
 def write_followups(
     conn: psycopg.Connection, readings: pd.DataFrame, settings: SlaSettings, *, evaluated: int | None = None
 ) -> WriteStats:
-    """Fold clock readings (OUTPUT_COLUMNS + input_hash) into sla.followups, sla.breaches and
-    sla.recycled_leads, in the caller's transaction. `evaluated` counts the readings taken, written or not."""
+    """Fold clock readings into sla.followups and sla.breaches, in the caller's transaction.
+
+    `readings` holds OUTPUT_COLUMNS, `input_hash`, and `is_new` (no stored clock when the inputs were read
+    in this transaction, under the SLA lock). `evaluated` counts the clocks read, written or not.
+    """
     columns = [*OUTPUT_COLUMNS, "input_hash"]
-    encoded = encode(readings[columns], times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
+    staged = readings[columns].assign(is_new=readings["is_new"].to_numpy(dtype=np.int64))
+    encoded = encode(staged, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
     conn.execute(
         sql.SQL("CREATE TEMP TABLE _sla_readings ({}) ON COMMIT DROP").format(
-            sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in columns)
+            sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in staged.columns)
         )
     )
     copy_numeric(conn, "_sla_readings", encoded)
@@ -377,18 +415,16 @@ def write_followups(
     )
     values = [c for c in columns if c not in ("lead_id", "evaluated_at")]
     # Which clocks this run changed, and whether they are new: only a clock stored before can have a
-    # breach to update or void, or a recorded rejection to withdraw.
+    # breach to update or void.
     conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY, is_new boolean) ON COMMIT DROP")
-    # Stored clocks are updated in place and new ones inserted: an anti-join against the table being
-    # inserted into would rescan its own new rows, so the unique index (ON CONFLICT) tells them apart.
-    # A reading only replaces an older one, and only when it says something new: a closed clock keeps
-    # the reading that closed it, and an unchanged row costs no write (nor any breach work below).
+    # A stored reading is only replaced by one taken no earlier, and only when it says something new: an
+    # unchanged row costs no write (nor any breach work below).
     updated = conn.execute(
         f"""
         WITH updated AS (
             UPDATE sla.followups f
             SET ({", ".join(columns[1:])}) = ({", ".join(f"r.{c}" for c in columns[1:])}), updated_at = now()
-            FROM (SELECT {decoded} FROM _sla_readings) AS r
+            FROM (SELECT {decoded} FROM _sla_readings WHERE is_new = 0) AS r
             WHERE f.lead_id = r.lead_id AND f.evaluated_at <= r.evaluated_at
               AND ({", ".join(f"f.{c}" for c in values)})
                   IS DISTINCT FROM ({", ".join(f"r.{c}" for c in values)})
@@ -397,24 +433,22 @@ def write_followups(
         INSERT INTO _sla_changed SELECT lead_id, false FROM updated
         """
     ).rowcount
+    # New clocks are new for sure (nobody else writes sla.followups while the lock is held): a plain
+    # insert, which a first evaluation of the whole history does a few hundred thousand times.
     inserted = conn.execute(
         f"""
-        WITH inserted AS (
-            INSERT INTO sla.followups ({", ".join(columns)})
-            SELECT {decoded} FROM _sla_readings
-            ON CONFLICT (lead_id) DO NOTHING
-            RETURNING lead_id
-        )
-        INSERT INTO _sla_changed SELECT lead_id, true FROM inserted
+        INSERT INTO sla.followups ({", ".join(columns)})
+        SELECT {decoded} FROM _sla_readings WHERE is_new = 1
         """
     ).rowcount
-    written = updated + inserted
+    conn.execute("INSERT INTO _sla_changed SELECT lead_id, true FROM _sla_readings WHERE is_new = 1")
     conn.execute("ANALYZE _sla_changed")
     new_breaches = _sync_breaches(conn, any_stored=updated > 0)
-    recycled = _sync_recycled(conn, settings, any_stored=updated > 0)
     if new_breaches > ANALYZE_AFTER_ROWS:
         conn.execute("ANALYZE sla.breaches")
-    return WriteStats(len(readings) if evaluated is None else evaluated, int(written), new_breaches, recycled)
+    return WriteStats(
+        len(readings) if evaluated is None else evaluated, int(updated + inserted), new_breaches
+    )
 
 
 _BREACH_KINDS = """
@@ -463,43 +497,3 @@ def _sync_breaches(conn: psycopg.Connection, *, any_stored: bool) -> int:
         """
     ).rowcount
     return int(inserted)
-
-
-def _sync_recycled(conn: psycopg.Connection, settings: SlaSettings, *, any_stored: bool) -> int:
-    """Record new rejections for nurturing; withdraw one the CRM no longer shows unless already consumed."""
-    changed = """
-        SELECT f.lead_id, f.mql_at, f.decided_at, f.decision_stage, f.decision = 'rejected' AS rejected, c.is_new
-        FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id
-    """
-    params = {"recycle": settings.recycle_stage}
-    if any_stored:
-        conn.execute(
-            f"""
-            UPDATE sla.recycled_leads r
-            SET mql_at = x.mql_at, rejected_at = x.decided_at, rejected_stage = x.decision_stage,
-                recyclable = x.decision_stage = %(recycle)s
-            FROM ({changed}) AS x
-            WHERE NOT x.is_new AND r.lead_id = x.lead_id AND x.rejected AND r.consumed_at IS NULL
-              AND (r.mql_at, r.rejected_at, r.rejected_stage)
-                  IS DISTINCT FROM (x.mql_at, x.decided_at, x.decision_stage)
-            """,
-            params,
-        )
-        conn.execute(
-            f"""
-            DELETE FROM sla.recycled_leads r USING ({changed}) AS x
-            WHERE NOT x.is_new AND r.lead_id = x.lead_id AND NOT coalesce(x.rejected, false)
-              AND r.consumed_at IS NULL
-            """
-        )
-    recorded = conn.execute(
-        f"""
-        INSERT INTO sla.recycled_leads (lead_id, mql_at, rejected_at, rejected_stage, recyclable)
-        SELECT x.lead_id, x.mql_at, x.decided_at, x.decision_stage, x.decision_stage = %(recycle)s
-        FROM ({changed}) AS x
-        WHERE x.rejected
-        ON CONFLICT (lead_id) DO NOTHING
-        """,
-        params,
-    ).rowcount
-    return int(recorded)

@@ -1,7 +1,9 @@
 -- The sales-marketing SLA: the follow-up clock of every handed-over MQL, its breaches and the alerts that
--- announced them, rejected leads waiting to be recycled, and marketing's MQL delivery against target.
+-- announced them, the rejected leads to recycle, and marketing's MQL delivery against target.
 -- Every table and column carries a COMMENT: BI tools show it to the teams. Lead ids are not foreign keys:
--- the core build may merge leads, and an SLA record must never block it.
+-- the core build may merge leads, and an SLA record must never block it. Alert ids are not either: the
+-- alert row and the rows it marks are written in one transaction, and a per-row check on the hundreds of
+-- thousands of breaches a first evaluation records would only slow it down.
 
 -- ---------------------------------------------------------------------------------------------
 -- core.leads: when the current owner got the lead (the core build fills it).
@@ -58,7 +60,7 @@ COMMENT ON COLUMN sla.followups.first_touch_at IS 'First qualifying sales touch 
 COMMENT ON COLUMN sla.followups.status IS 'First-touch status: pending, at_risk (the agreed share of the allowed time used), met, breached_late (touched after due), breached_open (past due, not touched), excluded (disqualified, rejected or unsubscribed before due and before any touch).';
 COMMENT ON COLUMN sla.followups.excluded_reason IS 'Why the clock was stopped without a touch: disqualified, rejected (sent back to nurturing) or unsubscribed.';
 COMMENT ON COLUMN sla.followups.excluded_at IS 'When the excluding event happened.';
-COMMENT ON COLUMN sla.followups.used_share IS 'Share of the allowed business time used by the first touch, or by the evaluation time while untouched (1 = exactly on time).';
+COMMENT ON COLUMN sla.followups.used_share IS 'Share of the allowed time the first touch used (0.5 = halfway, 1 = exactly on time, above 1 = late); empty until touched.';
 COMMENT ON COLUMN sla.followups.business_minutes_to_touch IS 'Business minutes from the MQL moment to the first touch (routing plus rep delay).';
 COMMENT ON COLUMN sla.followups.routing_minutes IS 'Business minutes from the MQL moment until an owner had the lead (capped at the first touch).';
 COMMENT ON COLUMN sla.followups.rep_minutes IS 'Business minutes from the owner getting the lead to the first touch.';
@@ -69,7 +71,7 @@ COMMENT ON COLUMN sla.followups.decision_stage IS 'Lifecycle stage that recorded
 COMMENT ON COLUMN sla.followups.accept_status IS 'Accept/reject status: pending, met, breached_late (decided after due), breached_open (past due, undecided), excluded (unsubscribed before due); empty when the agreement sets no accept_within.';
 COMMENT ON COLUMN sla.followups.escalate_at IS 'When an open first-touch breach goes to the owner''s manager (due time plus the agreed further business delay); empty when the agreement sets no escalate_after.';
 COMMENT ON COLUMN sla.followups.accept_escalate_at IS 'When an open accept/reject breach goes to the owner''s manager.';
-COMMENT ON COLUMN sla.followups.evaluated_at IS 'Clock reading the row holds: the moment (a run''s data interval end, or a manual --as-of) of the latest reading that changed it. Running clocks change every hour; a closed one keeps the reading that closed it.';
+COMMENT ON COLUMN sla.followups.evaluated_at IS 'Clock reading the row holds: the moment (a run''s data interval end, or a manual --as-of) of the latest reading that changed it (its hand-over, at_risk, breach, touch, decision or a correction).';
 COMMENT ON COLUMN sla.followups.input_hash IS 'Fingerprint of what the reading was computed from (CRM data read as of evaluated_at, and the agreement): a closed clock whose inputs did not change is not rewritten.';
 COMMENT ON COLUMN sla.followups.updated_at IS 'When the row was last written (wall clock).';
 
@@ -110,9 +112,9 @@ CREATE TABLE sla.breaches (
     detected_at     timestamptz NOT NULL,
     escalate_at     timestamptz,
     alerted_at      timestamptz,
-    alert_id        bigint REFERENCES sla.alerts (alert_id),
+    alert_id        bigint,
     escalated_at    timestamptz,
-    escalation_alert_id bigint REFERENCES sla.alerts (alert_id),
+    escalation_alert_id bigint,
     resolved_at     timestamptz,
     resolution      text        CHECK (resolution IN ('touched_late', 'decided_late', 'excluded', 'corrected')),
     UNIQUE (lead_id, kind)
@@ -138,23 +140,19 @@ COMMENT ON COLUMN sla.breaches.resolution IS 'touched_late, decided_late, exclud
 -- ---------------------------------------------------------------------------------------------
 -- sla.recycled_leads: rejected by sales, for nurturing to pick up
 -- ---------------------------------------------------------------------------------------------
-CREATE TABLE sla.recycled_leads (
-    lead_id         bigint      PRIMARY KEY,
-    mql_at          timestamptz NOT NULL,
-    rejected_at     timestamptz NOT NULL,
-    rejected_stage  text        NOT NULL,
-    recyclable      boolean     NOT NULL,
-    recorded_at     timestamptz NOT NULL DEFAULT now(),
-    consumed_at     timestamptz
-);
-COMMENT ON TABLE sla.recycled_leads IS 'Handed-over MQLs that sales rejected: sent back to marketing (the recycle stage) or disqualified.';
+-- A view of the decisions sla.followups records: one source of truth, nothing to keep in step. Nurturing
+-- keeps its own ledger of what it took up.
+CREATE VIEW sla.recycled_leads AS
+SELECT lead_id, mql_at, decided_at AS rejected_at, decision_stage AS rejected_stage, owner_id, evaluated_at
+FROM sla.followups
+WHERE decision = 'rejected';
+COMMENT ON VIEW sla.recycled_leads IS 'Handed-over MQLs that sales rejected (the recycle stage: back to nurturing; or a disqualified stage), as the SLA clock last read them.';
 COMMENT ON COLUMN sla.recycled_leads.lead_id IS 'Rejected lead.';
-COMMENT ON COLUMN sla.recycled_leads.mql_at IS 'MQL moment of the handover that was rejected.';
+COMMENT ON COLUMN sla.recycled_leads.mql_at IS 'MQL moment of the hand-over that was rejected.';
 COMMENT ON COLUMN sla.recycled_leads.rejected_at IS 'When sales rejected it.';
-COMMENT ON COLUMN sla.recycled_leads.rejected_stage IS 'Stage that recorded the rejection (the recycle stage, or disqualified).';
-COMMENT ON COLUMN sla.recycled_leads.recyclable IS 'True when sent back to marketing for nurturing (the recycle stage); false when disqualified.';
-COMMENT ON COLUMN sla.recycled_leads.recorded_at IS 'When the SLA run recorded the rejection.';
-COMMENT ON COLUMN sla.recycled_leads.consumed_at IS 'When nurturing took the lead up (set by the nurturing pipeline).';
+COMMENT ON COLUMN sla.recycled_leads.rejected_stage IS 'Stage that recorded the rejection: vocabulary.recycle_stage (recycle into nurturing) or one of vocabulary.disqualified_stages.';
+COMMENT ON COLUMN sla.recycled_leads.owner_id IS 'Owner who rejected it (the lead''s owner at the reading).';
+COMMENT ON COLUMN sla.recycled_leads.evaluated_at IS 'Clock reading that recorded the rejection.';
 
 -- ---------------------------------------------------------------------------------------------
 -- sla.marketing_delivery: marketing's side of the agreement
@@ -172,7 +170,7 @@ CREATE TABLE sla.marketing_delivery (
     status            text        NOT NULL CHECK (status IN ('ahead', 'on_pace', 'behind', 'met', 'missed')),
     evaluated_at      timestamptz NOT NULL,
     alerted_at        timestamptz,
-    alert_id          bigint REFERENCES sla.alerts (alert_id),
+    alert_id          bigint,
     PRIMARY KEY (period, segment)
 );
 COMMENT ON TABLE sla.marketing_delivery IS 'MQLs marketing delivered per month against the agreed target, with the pace expected so far (pro-rated by business time) and an end-of-month forecast.';
