@@ -74,7 +74,7 @@ def evaluate_followups(
         "status": _counts(readings["status"], inputs.unchanged, "status"),
         "accept_status": _counts(readings["accept_status"], inputs.unchanged, "accept_status"),
     }
-    log.info(
+    log.debug(
         "SLA clocks read at %s: %d in the window, %d computed, %d written",
         moment,
         stats.evaluated,
