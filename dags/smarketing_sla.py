@@ -3,8 +3,8 @@
 
 Hourly. Reads every running SLA clock at the end of the hour just covered (`data_interval_end`):
 
-1. **evaluate_followups** — for each MQL handed over to sales (scoring's MQL crossings, or the CRM's own
-   MQL stage): the tier's deadline on the business calendar of the agreement (working hours, public
+1. **evaluate_followups** — for each MQL handed over to sales (its first MQL crossing in scoring or MQL
+   stage in the CRM, whichever came first): the tier's deadline on the business calendar of the agreement (working hours, public
    holidays, closed days; the owner's own time zone), the first qualifying touch, the accept/reject
    decision, and their statuses (pending, at_risk, met, breached_late, breached_open, excluded) into
    `sla.followups` (rejected MQLs show in `sla.recycled_leads`); new breaches into `sla.breaches`.
@@ -20,8 +20,8 @@ Hourly. Reads every running SLA clock at the end of the hour just covered (`data
 ignored; newer stored readings are kept), `send_alerts: false` evaluates without sending,
 `reevaluate_days` widens the window of closed clocks that are re-read.
 
-**Rerun** freely: readings are upserts, and a breach is announced and escalated exactly once
-(see docs/sla.md). The same evaluation runs by hand with `smarketing sla evaluate [--as-of ...]`.
+**Rerun** freely: a reading only replaces an older one, and a breach is announced once and escalated
+once (docs/sla.md explains the send-then-mark transaction). The same evaluation runs by hand with `smarketing sla evaluate [--as-of ...]`.
 """
 
 from __future__ import annotations
