@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,9 @@ class Check:
     row_level: bool = True
     source_system: str = ""
     columns: tuple[str, ...] = field(default=())
+    # A table-level check whose failing rows can still be named: the row-level expectation (class name)
+    # that finds them, run only when the cheap table-level one fails.
+    rows_expectation: str | None = None
 
     @property
     def name(self) -> str:
@@ -92,6 +95,22 @@ class Check:
 
         cls = getattr(gxe, self.expectation)
         return cls(**dict(self.kwargs), meta={"check_id": self.check_id, "severity": self.severity})
+
+    def rows_check(self) -> Check:
+        """The row-level twin of a table-level check (see `rows_expectation`)."""
+        assert self.rows_expectation is not None
+        return replace(
+            self,
+            expectation=self.rows_expectation,
+            kwargs={"column": self.kwargs["column"]},
+            row_level=True,
+            rows_expectation=None,
+        )
+
+    @property
+    def names_rows(self) -> bool:
+        """Whether the rows failing this check can be found (and so quarantined)."""
+        return self.row_level or self.rows_expectation is not None
 
     def json_kwargs(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.kwargs.items()}
@@ -136,6 +155,7 @@ class _Suite:
         *,
         row_level: bool = True,
         columns: tuple[str, ...] = (),
+        rows_expectation: str | None = None,
         **kwargs: Any,
     ) -> None:
         if any(c.check_id == check_id for c in self.checks):
@@ -154,6 +174,7 @@ class _Suite:
                 row_level=row_level,
                 source_system=self.source_system,
                 columns=columns,
+                rows_expectation=rows_expectation,
             )
         )
 
@@ -173,12 +194,17 @@ def raw_checks(object: str, source_system: str, ctx: Context, *, single_batch: b
         "every record has an id",
         column="source_id",
     )
+    # count(DISTINCT) is several times cheaper than the per-row uniqueness query on a million ids; the
+    # per-row one runs only to name the duplicates when there are some.
     s.add(
         "id_unique_in_batch",
-        "ExpectColumnValuesToBeUnique",
+        "ExpectColumnProportionOfUniqueValuesToBeBetween",
         "critical",
         "no id appears twice in one batch (which version would be the record?)",
+        row_level=False,
+        rows_expectation="ExpectColumnValuesToBeUnique",
         column="source_id" if single_batch else "batch_key",
+        min_value=1.0,
     )
     required = REQUIRED_FIELDS.get(object, ())
     for name, kind in CANONICAL_FIELDS[object].items():

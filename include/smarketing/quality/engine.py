@@ -45,7 +45,7 @@ class CheckResult:
     @property
     def quarantines(self) -> bool:
         return (
-            self.failed and self.check.row_level and self.check.severity == "critical" and not self.exception
+            self.failed and self.check.names_rows and self.check.severity == "critical" and not self.exception
         )
 
 
@@ -168,6 +168,26 @@ class GxSession:
             gx_result=result,
             gx_key=added[0] if added else None,
         )
+
+    def failing_rows(self, run: SuiteRun, result: CheckResult) -> CheckResult:
+        """For a failed table-level check with a row-level twin: the twin's result (rows, row query).
+
+        The table-level result takes the twin's counts, so messages say how many rows failed.
+        """
+        twin = result.check.rows_check()
+        name = f"{run.gx_suite_name}.{twin.check_id}.rows@{run.stage}"
+        suite = self.context.suites.add(self._gx.ExpectationSuite(name=name, expectations=[twin.build()]))
+        definition = self.context.validation_definitions.add(
+            self._gx.ValidationDefinition(name=name, data=self._batch_definition(run.stage, ""), suite=suite)
+        )
+        found = definition.run(
+            result_format={**_BASIC, "unexpected_index_column_names": list(run.key_columns)}
+        ).results[0]
+        rows = _check_result({twin.check_id: twin}, found)
+        result.element_count = rows.element_count
+        result.unexpected_count = rows.unexpected_count
+        result.unexpected_percent = rows.unexpected_percent
+        return rows
 
     def failing_keys(self, run: SuiteRun, check: Check, limit: int) -> list[tuple[Any, ...]]:
         """Keys of (up to `limit`) rows failing `check`, asked of GX one expectation at a time."""

@@ -89,7 +89,7 @@ def describe(run: SuiteRun, result: CheckResult) -> str:
         return (
             f"{where}: {check.check_id} [{check.severity}] could not be evaluated: {result.exception[:300]}"
         )
-    if check.row_level and result.unexpected_count is not None:
+    if check.names_rows and result.unexpected_count is not None:
         total = result.element_count or 0
         share = f" ({result.unexpected_percent:.1f}%)" if result.unexpected_percent is not None else ""
         keys = run.sample_keys.get(check.check_id) or []

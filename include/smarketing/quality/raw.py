@@ -33,7 +33,7 @@ from smarketing.quality.checks import (
     freshness_checks,
     raw_checks,
 )
-from smarketing.quality.engine import WORK_MEM, GxSession, SuiteRun
+from smarketing.quality.engine import WORK_MEM, CheckResult, GxSession, SuiteRun
 from smarketing.quality.gate import QualityCheckError, QualityGateFailed, ValidationReport, describe
 from smarketing.quality.settings import QualitySettings, load_settings
 from smarketing.warehouse.connection import connect
@@ -330,12 +330,14 @@ def _validate_object(
         quarantine.prepare(conn)
         with report.timed("keys"):
             for result in run.failures():
+                failing = _rows_of(session, run, result)
+                if failing is None:
+                    continue
                 if result.quarantines:
-                    quarantine.collect_failing(conn, session, run, result)
-                if result.check.row_level:
-                    run.sample_keys[result.check.check_id] = quarantine.sample_keys(
-                        conn, session, run, result, raw=True, collected=result.quarantines
-                    )
+                    quarantine.collect_failing(conn, session, run, failing)
+                run.sample_keys[result.check.check_id] = quarantine.sample_keys(
+                    conn, session, run, failing, raw=True, collected=result.quarantines
+                )
         warnings = [describe(run, r) for r in run.failures("warning")]
         report.warnings.extend(warnings)
         with report.timed("write"), conn.transaction():
@@ -382,6 +384,13 @@ def _validate_object(
             runs=runs,
             vr_id=vr_id,
         )
+
+
+def _rows_of(session: GxSession, run: SuiteRun, result: CheckResult) -> CheckResult | None:
+    """The result that names the failing rows: the check's own, its row-level twin's, or none."""
+    if result.exception or not result.check.names_rows:
+        return None
+    return result if result.check.row_level else session.failing_rows(run, result)
 
 
 def _verdicts(
@@ -444,6 +453,16 @@ def _recheck(
     vr_id: int,
 ) -> None:
     """Check held records again; release those with no critical failure left."""
+    waiting = conn.execute(
+        """
+        SELECT count(*) FROM dq.quarantine q
+        WHERE q.table_name = %s AND q.source_system = %s AND q.status = 'held'
+          AND q.validation_run_id IS DISTINCT FROM %s
+        """,
+        (f"raw.{object}", source, vr_id),
+    ).fetchone()
+    if not waiting or not waiting[0]:
+        return
     name = staging.stage_name(token, f"{object}_{len(runs)}_recheck")
     rows = staging.stage_raw(
         conn,
@@ -469,8 +488,9 @@ def _recheck(
     runs.append(run)
     quarantine.prepare(conn)
     for result in run.failures():
-        if result.quarantines:
-            quarantine.collect_failing(conn, session, run, result)
+        failing = _rows_of(session, run, result)
+        if failing is not None and result.quarantines:
+            quarantine.collect_failing(conn, session, run, failing)
     with conn.transaction():
         released, _ = quarantine.release_passing(
             conn,

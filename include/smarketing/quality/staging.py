@@ -218,10 +218,12 @@ def raw_stage_sql(
         outer.append(sql.SQL("t.{}").format(ident))
     if selection.held:
         # Records of rejected batches wait for the batch to be admitted, not for a recheck.
+        # Driven from the (small) quarantine through raw's primary key, not by scanning the source's records.
         where = sql.SQL(
-            "r.source_system = {src} AND EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {t} AND q.status = 'held'"
-            " AND q.batch_id = r.batch_id AND q.record_no = r.record_no AND q.validation_run_id IS DISTINCT FROM {vr})"
-            " AND NOT EXISTS (SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = r.batch_id AND v.verdict = 'rejected')"
+            "(r.batch_id, r.record_no) IN (SELECT q.batch_id, q.record_no FROM dq.quarantine q"
+            " WHERE q.table_name = {t} AND q.source_system = {src} AND q.status = 'held'"
+            " AND q.validation_run_id IS DISTINCT FROM {vr}"
+            " AND NOT EXISTS (SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = q.batch_id AND v.verdict = 'rejected'))"
         ).format(src=src, t=sql.Literal(f"raw.{object}"), vr=sql.Literal(selection.not_from_validation))
     else:
         # A batch holds one source system's records: the batch ids alone select them (one index, not two).
