@@ -40,6 +40,9 @@ from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
 
+# Arbitrary constant, next to the landing (4_242_002) and core build (4_242_003) locks.
+VALIDATION_LOCK_KEY = 4_242_004
+
 
 def validate_raw(
     dsn: str,
@@ -63,6 +66,8 @@ def validate_raw(
     token = uuid.uuid4().hex[:10]
     with connect(dsn, autocommit=True) as conn:
         conn.execute(f"SET work_mem = '{WORK_MEM}'")
+        # One raw validation at a time: two would pick the same pending batches.
+        conn.execute("SELECT pg_advisory_lock(%s)", (VALIDATION_LOCK_KEY,))
         staging.drop_stale_stages(conn)
         vr_id = results.begin(conn, run_id=run_id, layer="raw", started_at=started)
         report = ValidationReport(run_id=run_id, layer="raw", validation_run_id=vr_id)
