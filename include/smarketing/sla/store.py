@@ -277,22 +277,30 @@ def read_inputs(
     conn.execute("ANALYZE _sla_window")
     query = sql.SQL(
         """
-        WITH stages AS (
-            SELECT h.lead_id,
-                   min(h.entered_at) FILTER (WHERE h.stage = ANY(%(sql_stages)s)) AS accepted_at,
-                   (array_agg(h.stage ORDER BY h.entered_at, h.stage)
-                        FILTER (WHERE h.stage = ANY(%(sql_stages)s)))[1] AS accept_stage,
-                   min(h.entered_at) FILTER (WHERE h.stage = ANY(%(reject_stages)s)) AS rejected_at,
-                   (array_agg(h.stage ORDER BY h.entered_at, h.stage)
-                        FILTER (WHERE h.stage = ANY(%(reject_stages)s)))[1] AS reject_stage
+        WITH decisions AS (
+            -- Each lead's first acceptance and first rejection after its hand-over, with their stages.
+            SELECT DISTINCT ON (h.lead_id, k.accepted) h.lead_id, k.accepted, h.entered_at, h.stage
             FROM core.lifecycle_history h JOIN _sla_window w ON w.lead_id = h.lead_id
+            CROSS JOIN LATERAL (SELECT h.stage = ANY(%(sql_stages)s) AS accepted) AS k
             WHERE h.entered_at >= w.mql_at AND h.entered_at <= %(as_of)s
               AND h.stage = ANY(%(decision_stages)s)
-            GROUP BY h.lead_id
+            ORDER BY h.lead_id, k.accepted, h.entered_at, h.stage
+        ),
+        stages AS (
+            SELECT lead_id,
+                   max(entered_at) FILTER (WHERE accepted) AS accepted_at,
+                   max(stage) FILTER (WHERE accepted) AS accept_stage,
+                   max(entered_at) FILTER (WHERE NOT accepted) AS rejected_at,
+                   max(stage) FILTER (WHERE NOT accepted) AS reject_stage
+            FROM decisions GROUP BY lead_id
         )
-        , scored AS MATERIALIZED (
-        SELECT r.*, {fingerprint} AS input_hash, w.stored_hash, w.stored_running, w.stored_evaluated_at,
-               w.stored_status, w.stored_accept_status
+        SELECT CASE WHEN x.live THEN 'reading' ELSE 'unchanged' END AS part, r.lead_id, {live_columns},
+               CASE WHEN x.live THEN h.input_hash END AS input_hash,
+               CASE WHEN x.live THEN w.stored_hash END AS stored_hash, w.stored_running,
+               -- A closed clock whose inputs did not change since a reading no later than this one reads
+               -- the same now: only its stored statuses travel.
+               CASE WHEN NOT x.live THEN w.stored_status END AS status,
+               CASE WHEN NOT x.live THEN w.stored_accept_status END AS accept_status
         FROM (
         SELECT w.lead_id, {mql_at} AS mql_at, w.mql_source,
                -- An owner assigned after the moment read was not the owner yet.
@@ -318,24 +326,17 @@ def read_inputs(
             ORDER BY a.occurred_at LIMIT 1
         ) AS t ON true
         LEFT JOIN stages st ON st.lead_id = w.lead_id
+        OFFSET 0
         ) AS r
-        -- Everything the reading depends on except the moment read, hashed where it is read.
         JOIN _sla_window w ON w.lead_id = r.lead_id
-        ),
-        flagged AS (
-            -- A closed clock whose inputs did not change since a reading no later than this one reads
-            -- the same now: only its stored statuses travel, counted.
-            SELECT s.*, (s.stored_hash IS DISTINCT FROM s.input_hash OR s.stored_running
-                         OR s.stored_evaluated_at > %(as_of)s) AS live
-            FROM scored s
-        )
-        SELECT 'reading' AS part, {columns}, input_hash, stored_hash, stored_running,
-               NULL::text AS status, NULL::text AS accept_status, NULL::bigint AS clocks
-        FROM flagged WHERE live
-        UNION ALL
-        SELECT 'unchanged', {nulls}, NULL, NULL, NULL, stored_status, stored_accept_status, count(*)
-        FROM flagged WHERE NOT live
-        GROUP BY stored_status, stored_accept_status
+        -- Everything the reading depends on except the moment read, hashed where it is read (OFFSET 0
+        -- keeps each expression computed once per row rather than once per use).
+        CROSS JOIN LATERAL (SELECT {fingerprint} AS input_hash OFFSET 0) AS h
+        CROSS JOIN LATERAL (
+            SELECT w.stored_hash IS DISTINCT FROM h.input_hash OR w.stored_running
+                   OR w.stored_evaluated_at > %(as_of)s AS live
+            OFFSET 0
+        ) AS x
         """
     ).format(
         mql_at=_epoch_us("w.mql_at"),
@@ -347,15 +348,23 @@ def read_inputs(
         unsubscribed=_epoch_us("l.unsubscribed_at"),
         scores=scores,
         fingerprint=_fingerprint(INPUT_COLUMNS, _INPUT_KINDS),
-        columns=sql.SQL(", ").join(sql.Identifier(c) for c in INPUT_COLUMNS),
-        nulls=sql.SQL(", ").join(sql.SQL("NULL") for _ in INPUT_COLUMNS),
+        live_columns=sql.SQL(", ").join(
+            sql.SQL("CASE WHEN x.live THEN r.{0} END AS {0}").format(sql.Identifier(c))
+            for c in INPUT_COLUMNS
+            if c != "lead_id"
+        ),
     )
     frame = copy_out(conn, query, params, text_columns=(*_TEXT_INPUTS, "part", "status", "accept_status"))
     if frame.empty:
-        columns = ("part", *INPUT_COLUMNS, *STORED_COLUMNS, "status", "accept_status", "clocks")
+        columns = ("part", *INPUT_COLUMNS, *STORED_COLUMNS, "status", "accept_status")
         frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     counted = frame["part"] == "unchanged"
-    unchanged = frame.loc[counted, ["status", "accept_status", "clocks"]].reset_index(drop=True)
+    unchanged = (
+        frame.loc[counted, ["status", "accept_status"]]
+        .value_counts(dropna=False)
+        .rename("clocks")
+        .reset_index()
+    )
     frame = frame.loc[~counted].reset_index(drop=True)
     for column in _TIME_INPUTS:
         frame[column] = _us_to_utc(frame[column])
