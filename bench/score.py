@@ -147,6 +147,10 @@ def child(args: argparse.Namespace) -> dict:
         "leads": result["leads"],
         "events_read": sum(s["history_events"] + s["new_events"] for s in shards),
         "changed_days": sum(s["changed_days"] for s in shards),
+        "seconds_by_step": {
+            step: round(sum(s["seconds"].get(step, 0) for s in shards), 2)
+            for step in sorted({k for s in shards for k in s["seconds"]})
+        },
         "rows_written": {
             "contributions": sum(s["contributions"] for s in shards),
             "state": sum(s["state_written"] for s in shards),

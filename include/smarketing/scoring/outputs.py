@@ -16,6 +16,7 @@ import psycopg
 from smarketing.scoring.copyio import copy_in_frame, utc
 from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
 from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import Shard, read_history_baseline
 
 if TYPE_CHECKING:
@@ -295,25 +296,31 @@ def write_shard(
     continuing: np.ndarray,
     log_high: int,
     gone: np.ndarray,
+    timings: Timings,
 ) -> dict[str, int]:
     headline = scores.headline(model)
-    stats = {
-        "state_written": write_state(
+    stats = {}
+    with timings.step("write_state"):
+        stats["state_written"] = write_state(
             conn, model, plan, shard, scores.lead_ids, values, rewrite, continuing, gone
         )
-    }
-    history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
-
-    _range(conn, "scoring.lead_scores", shard)
-    copy_in_frame(conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days))
-    _range(conn, "scoring.profile_scores", shard)
-    if len(model.profiles) > 1:
-        copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
-    _range(conn, "scoring.contributions", shard)
-    stats["contributions"] = copy_in_frame(conn, "scoring.contributions", contribution_rows(model, scores))
-    stats["new_mqls"] = write_crossings(conn, model, plan, headline)
-    if log_high:
-        _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (log_high,))
+    with timings.step("write_history"):
+        history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
+    with timings.step("write_lead_scores"):
+        _range(conn, "scoring.lead_scores", shard)
+        copy_in_frame(conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days))
+        _range(conn, "scoring.profile_scores", shard)
+        if len(model.profiles) > 1:
+            copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
+    with timings.step("write_contributions"):
+        _range(conn, "scoring.contributions", shard)
+        stats["contributions"] = copy_in_frame(
+            conn, "scoring.contributions", contribution_rows(model, scores)
+        )
+    with timings.step("write_crossings"):
+        stats["new_mqls"] = write_crossings(conn, model, plan, headline)
+        if log_high:
+            _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (log_high,))
     stats["mqls"] = int(headline["is_mql"].sum())
     return stats
 

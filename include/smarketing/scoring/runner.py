@@ -41,6 +41,7 @@ from smarketing.scoring.kernel import (
     rescale_factor,
 )
 from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import (
     Shard,
     day_floor,
@@ -362,11 +363,14 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
         )
     shard = plan.shards[number]
     t1 = plan.as_of_us
+    timings = Timings()
     with connect(dsn) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
-        leads = read_leads(conn, model, shard, t1)
-        ids = leads["lead_id"].to_numpy(np.int64)
-        scored_before = read_previous(conn, model, shard)
+        with timings.step("wait_for_core_build"):
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
+        with timings.step("read_leads"):
+            leads = read_leads(conn, model, shard, t1)
+            ids = leads["lead_id"].to_numpy(np.int64)
+            scored_before = read_previous(conn, model, shard)
         gone = np.setdiff1d(scored_before["lead_id"].to_numpy(np.int64), ids)
         previous = _align_previous(scored_before, ids)
         prev_as_of = previous["as_of"].to_numpy(dtype="float64", na_value=np.nan)
@@ -376,8 +380,10 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
             & (np.nan_to_num(prev_as_of, nan=np.inf) <= t1)
         )
         t0 = np.where(continuing, np.nan_to_num(prev_as_of, nan=0), 0).astype(np.int64)
-        engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
-        scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
+        with timings.step("engagement"):
+            engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
+        with timings.step("fit_and_totals"):
+            scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
         stats = outputs.write_shard(
             conn,
             model,
@@ -390,8 +396,10 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
             continuing,
             engagement.log_high,
             gone,
+            timings,
         )
         stats.update(engagement.stats)
+        stats["seconds"] = dict(timings)
         stats["leads"] = len(ids)
         stats["incremental_leads"] = int(continuing.sum())
         conn.execute(
