@@ -125,6 +125,19 @@ def build(leads: int, events: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # Phases run in a child process (peak memory is per process)
 # ---------------------------------------------------------------------------------------------
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a
+    child would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def child(args: argparse.Namespace) -> dict:
     from smarketing.scoring.model import load_model
     from smarketing.scoring.runner import run_scoring
@@ -143,7 +156,7 @@ def child(args: argparse.Namespace) -> dict:
     return {
         "seconds": round(seconds, 2),
         "mode": result["mode"],
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "leads": result["leads"],
         "events_read": sum(s["history_events"] + s["new_events"] for s in shards),
         "changed_days": sum(s["changed_days"] for s in shards),
