@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from smarketing.sla.clock import INPUT_COLUMNS, OUTPUT_COLUMNS
-from smarketing.sla.copybin import copy_numeric, encode
+from smarketing.sla.copybin import copy_native, copy_numeric, encode
 from smarketing.sla.settings import SlaSettings
 
 # Arbitrary constant: one SLA evaluation at a time per warehouse (the DAG, a manual CLI run).
@@ -409,11 +409,37 @@ def write_followups(
     in this transaction, under the SLA lock). `evaluated` counts the clocks read, written or not.
     """
     columns = [*OUTPUT_COLUMNS, "input_hash"]
-    staged = readings[columns].assign(is_new=readings["is_new"].to_numpy(dtype=np.int64))
-    encoded = encode(staged, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
+    is_new = readings["is_new"].to_numpy(dtype=bool)
+    stored, new = readings.loc[~is_new, columns], readings.loc[is_new, columns]
+    # The clocks this run wrote, and whether they are new: only a clock stored before can have a breach
+    # to update or void.
+    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY, is_new bigint) ON COMMIT DROP")
+    updated = _update_stored(conn, stored, columns) if len(stored) else 0
+    if len(new):
+        # New clocks are new for sure (nobody else writes sla.followups while the lock is held): straight
+        # in with COPY, which a first evaluation of the whole history does a few hundred thousand times.
+        copy_native(
+            conn, sql.Identifier("sla", "followups"), encode(new, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
+        )
+        marks = pd.DataFrame(
+            {"lead_id": new["lead_id"].to_numpy(), "is_new": np.ones(len(new), dtype=np.int64)}
+        )
+        copy_numeric(conn, "_sla_changed", encode(marks))
+    conn.execute("ANALYZE _sla_changed")
+    new_breaches = _sync_breaches(conn, any_stored=updated > 0)
+    if new_breaches > ANALYZE_AFTER_ROWS:
+        conn.execute("ANALYZE sla.breaches")
+    return WriteStats(
+        len(readings) if evaluated is None else evaluated, int(updated + len(new)), new_breaches
+    )
+
+
+def _update_stored(conn: psycopg.Connection, stored: pd.DataFrame, columns: list[str]) -> int:
+    """Replace stored clocks by these readings where they are no older and say something new."""
+    encoded = encode(stored, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
     conn.execute(
         sql.SQL("CREATE TEMP TABLE _sla_readings ({}) ON COMMIT DROP").format(
-            sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in staged.columns)
+            sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in columns)
         )
     )
     copy_numeric(conn, "_sla_readings", encoded)
@@ -423,41 +449,21 @@ def write_followups(
         .as_string(conn)
     )
     values = [c for c in columns if c not in ("lead_id", "evaluated_at")]
-    # Which clocks this run changed, and whether they are new: only a clock stored before can have a
-    # breach to update or void.
-    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY, is_new boolean) ON COMMIT DROP")
-    # A stored reading is only replaced by one taken no earlier, and only when it says something new: an
-    # unchanged row costs no write (nor any breach work below).
-    updated = conn.execute(
+    # An unchanged row costs no write (nor any breach work after).
+    return conn.execute(
         f"""
         WITH updated AS (
             UPDATE sla.followups f
             SET ({", ".join(columns[1:])}) = ({", ".join(f"r.{c}" for c in columns[1:])}), updated_at = now()
-            FROM (SELECT {decoded} FROM _sla_readings WHERE is_new = 0) AS r
+            FROM (SELECT {decoded} FROM _sla_readings) AS r
             WHERE f.lead_id = r.lead_id AND f.evaluated_at <= r.evaluated_at
               AND ({", ".join(f"f.{c}" for c in values)})
                   IS DISTINCT FROM ({", ".join(f"r.{c}" for c in values)})
             RETURNING f.lead_id
         )
-        INSERT INTO _sla_changed SELECT lead_id, false FROM updated
+        INSERT INTO _sla_changed SELECT lead_id, 0 FROM updated
         """
     ).rowcount
-    # New clocks are new for sure (nobody else writes sla.followups while the lock is held): a plain
-    # insert, which a first evaluation of the whole history does a few hundred thousand times.
-    inserted = conn.execute(
-        f"""
-        INSERT INTO sla.followups ({", ".join(columns)})
-        SELECT {decoded} FROM _sla_readings WHERE is_new = 1
-        """
-    ).rowcount
-    conn.execute("INSERT INTO _sla_changed SELECT lead_id, true FROM _sla_readings WHERE is_new = 1")
-    conn.execute("ANALYZE _sla_changed")
-    new_breaches = _sync_breaches(conn, any_stored=updated > 0)
-    if new_breaches > ANALYZE_AFTER_ROWS:
-        conn.execute("ANALYZE sla.breaches")
-    return WriteStats(
-        len(readings) if evaluated is None else evaluated, int(updated + inserted), new_breaches
-    )
 
 
 _BREACH_KINDS = """
@@ -488,7 +494,7 @@ def _sync_breaches(conn: psycopg.Connection, *, any_stored: bool) -> int:
                 resolved_at = CASE WHEN x.breached THEN x.resolved_at ELSE x.evaluated_at END,
                 resolution = CASE WHEN x.breached THEN x.resolution ELSE 'corrected' END
             FROM ({found}) AS x
-            WHERE NOT x.is_new AND b.lead_id = x.lead_id AND b.kind = x.kind
+            WHERE x.is_new = 0 AND b.lead_id = x.lead_id AND b.kind = x.kind
               AND CASE WHEN x.breached
                        THEN (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
                             IS DISTINCT FROM (x.owner_id, x.due_at, x.escalate_at, x.resolved_at, x.resolution)
@@ -496,13 +502,23 @@ def _sync_breaches(conn: psycopg.Connection, *, any_stored: bool) -> int:
                        ELSE b.resolution IS DISTINCT FROM 'corrected' END
             """
         )
+    # A new clock has no breach yet, unless one outlived a clock removed by hand: checked once, so that
+    # the common case is a plain insert (a first evaluation records tens of thousands) while such a
+    # leftover keeps its row (and its announcement) through ON CONFLICT.
+    leftovers = conn.execute(
+        """
+        SELECT EXISTS (SELECT FROM sla.breaches b JOIN _sla_changed c ON c.lead_id = b.lead_id
+                       WHERE c.is_new = 1)
+        """
+    ).fetchone()[0]
+    guarded = any_stored or leftovers
     inserted = conn.execute(
         f"""
         INSERT INTO sla.breaches (lead_id, kind, owner_id, due_at, detected_at, escalate_at, resolved_at, resolution)
         SELECT x.lead_id, x.kind, x.owner_id, x.due_at, x.evaluated_at, x.escalate_at, x.resolved_at, x.resolution
         FROM ({found}) AS x
         WHERE x.breached
-        ON CONFLICT (lead_id, kind) DO NOTHING
+        {"ON CONFLICT (lead_id, kind) DO NOTHING" if guarded else ""}
         """
     ).rowcount
     return int(inserted)

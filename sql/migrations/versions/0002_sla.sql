@@ -43,7 +43,7 @@ CREATE TABLE sla.followups (
     evaluated_at               timestamptz NOT NULL,
     input_hash                 bigint      NOT NULL,
     updated_at                 timestamptz NOT NULL DEFAULT now()
-) WITH (fillfactor = 80);  -- room on each page for the hourly rewrite of running clocks (HOT updates)
+);
 -- The hourly run re-reads the clocks still running, whatever their age.
 CREATE INDEX followups_open_idx ON sla.followups (lead_id)
     WHERE status IN ('pending', 'at_risk', 'breached_open') OR accept_status IN ('pending', 'breached_open');
