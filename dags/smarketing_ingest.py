@@ -38,6 +38,7 @@ from smarketing.airflow_support import (
     configured_api_sources,
     configured_file_sources,
     hourly,
+    preflight,
     task_dsn,
 )
 
@@ -74,20 +75,6 @@ API_PARALLEL_TASKS = 2
     },
 )
 def smarketing_ingest() -> None:
-    @task
-    def check_agreement() -> str:
-        from smarketing.airflow_support import fail_on_config_error
-
-        return fail_on_config_error()
-
-    @task
-    def prepare_warehouse() -> str:
-        from smarketing.warehouse import migrate
-
-        dsn = task_dsn()
-        migrate.upgrade(dsn)
-        return migrate.current_revision(dsn) or ""
-
     @task
     def list_file_sources() -> list[dict]:
         return configured_file_sources(get_current_context()["params"].get("file_sources"))
@@ -154,7 +141,7 @@ def smarketing_ingest() -> None:
         }
         return report
 
-    ready = [check_agreement(), prepare_warehouse()]
+    ready = preflight()
     sources = list_file_sources()
     api_objects = list_api_objects()
     ready >> sources

@@ -34,7 +34,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, nightly, task_dsn, warehouse_asset
+from smarketing.airflow_support import DEFAULT_ARGS, nightly, preflight, task_dsn, warehouse_asset
 
 LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
 SHARDS_VARIABLE = "smarketing_scoring_shards"
@@ -76,20 +76,6 @@ DEFAULT_SHARDS = 4
     },
 )
 def smarketing_scoring() -> None:
-    @task
-    def check_agreement() -> str:
-        from smarketing.airflow_support import fail_on_config_error
-
-        return fail_on_config_error()
-
-    @task
-    def prepare_warehouse() -> str:
-        from smarketing.warehouse import migrate
-
-        dsn = task_dsn()
-        migrate.upgrade(dsn)
-        return migrate.current_revision(dsn) or ""
-
     @task
     def plan() -> dict:
         from airflow.sdk import Variable
@@ -156,7 +142,7 @@ def smarketing_scoring() -> None:
             write_back(task_dsn(), WritebackTarget.parse(target), run_id=run["run_id"]) for target in targets
         ]
 
-    ready = [check_agreement(), prepare_warehouse()]
+    ready = preflight()
     run = plan()
     ready >> run
     stats = score_shard.partial(run=run).expand(number=shard_numbers(run))

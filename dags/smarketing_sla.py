@@ -29,7 +29,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, hourly, task_dsn
+from smarketing.airflow_support import DEFAULT_ARGS, hourly, preflight, task_dsn
 
 
 def _as_of() -> str:
@@ -73,20 +73,6 @@ def _settings():
 )
 def smarketing_sla() -> None:
     @task
-    def check_agreement() -> str:
-        from smarketing.airflow_support import fail_on_config_error
-
-        return fail_on_config_error()
-
-    @task
-    def prepare_warehouse() -> str:
-        from smarketing.warehouse import migrate
-
-        dsn = task_dsn()
-        migrate.upgrade(dsn)
-        return migrate.current_revision(dsn) or ""
-
-    @task
     def evaluate_followups() -> dict:
         from smarketing.sla.run import evaluate_followups as evaluate
 
@@ -117,7 +103,7 @@ def smarketing_sla() -> None:
             raise AirflowSkipException(f"no SMTP connection {settings.alerts.smtp_conn_id!r}") from exc
         return send(task_dsn(), settings, _as_of(), run_id=context["run_id"])
 
-    ready = [check_agreement(), prepare_warehouse()]
+    ready = preflight()
     evaluated = evaluate_followups()
     measured = measure_delivery()
     ready >> evaluated >> measured >> send_alerts()

@@ -95,6 +95,27 @@ def fail_on_config_error() -> str:
         raise AirflowFailException(str(exc)) from exc
 
 
+def preflight() -> list:
+    """The first two tasks of every DAG, created inside the calling DAG: `check_agreement` fails fast
+    on a broken agreement, `prepare_warehouse` applies migrations a new release shipped (concurrent
+    upgrades wait on an advisory lock). Everything else in a DAG runs after both."""
+    from airflow.sdk import task
+
+    @task
+    def check_agreement() -> str:
+        return fail_on_config_error()
+
+    @task
+    def prepare_warehouse() -> str:
+        from smarketing.warehouse import migrate
+
+        dsn = task_dsn()
+        migrate.upgrade(dsn)
+        return migrate.current_revision(dsn) or ""
+
+    return [check_agreement(), prepare_warehouse()]
+
+
 API_SOURCES_VARIABLE = "smarketing_api_sources"
 API_SOURCES_ENV = "SMARKETING_API_SOURCES"
 
