@@ -1,43 +1,101 @@
 -- Leads: one per normalised e-mail (trimmed, lower case); a record without a usable e-mail is a lead of
 -- its own. core.lead_sources keeps the latest version of every source record; each affected lead is
--- re-merged from them: per field the most recently updated non-null value, consent false as soon as
--- any source says so, the earliest creation, the latest unsubscription.
+-- re-merged from them: per field the most recently updated non-null value of its live records, consent
+-- false as soon as any source says so, the earliest creation, the latest unsubscription.
+-- Deleted and merged records (docs/sources.md): a record merged into another of the same source belongs
+-- to the survivor's lead whatever its e-mail (core.lead_merges); a lead whose records are all archived,
+-- or that every record left, is deleted (core.leads.deleted_at) but keeps its row and its id.
 
-CREATE TEMP TABLE _lead_versions ON COMMIT DROP AS
+CREATE TEMP TABLE _lead_latest ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'leads'),
 keys AS (
     SELECT DISTINCT n.source_system, n.source_id
     FROM raw.leads n, w
     WHERE n.batch_id > w.low AND n.batch_id <= w.high
-),
-latest AS (
-    SELECT DISTINCT ON (r.source_system, r.source_id)
-           r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p,
-           lower(btrim(r.payload->>'email')) AS email_clean
-    FROM (
-        -- every version in the window, plus older versions of the same records
-        SELECT r.* FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
-        UNION ALL
-        SELECT r.* FROM raw.leads r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
-    ) r
-    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                      WHERE h.table_name = 'raw.leads' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
-    ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
 )
-SELECT l.source_system, l.source_id, l.source_updated_at, l.batch_id, l.p,
-       CASE WHEN l.email_clean ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN l.email_clean END AS email_norm
-FROM latest l;
+SELECT DISTINCT ON (r.source_system, r.source_id)
+       r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
+FROM (
+    -- every version in the window, plus older versions of the same records
+    SELECT r.* FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+    UNION ALL
+    SELECT r.* FROM raw.leads r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+) r
+-- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
+WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
+                  WHERE h.table_name = 'raw.leads' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
+  AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
+ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC;
+
+-- Merges: a surviving record names the records merged into it (`merged_source_ids`, HubSpot's
+-- hs_merged_object_ids). Its latest version replaces what it named before.
+CREATE TEMP TABLE _lead_named ON COMMIT DROP AS
+SELECT DISTINCT v.source_system, btrim(m.id) AS source_id, v.source_id AS survivor_source_id
+FROM _lead_latest v
+CROSS JOIN LATERAL regexp_split_to_table(v.p->>'merged_source_ids', '[;,[:space:]]+') AS m(id)
+WHERE btrim(m.id) NOT IN ('', v.source_id);
+
+-- Records whose survivor may have changed: named now, or no longer named. Every record a survivor
+-- names is re-pointed, so a survivor that moves to another lead takes its merged records along.
+CREATE TEMP TABLE _lead_remerge ON COMMIT DROP AS
+WITH dropped AS (
+    DELETE FROM core.lead_merges m USING _lead_latest v
+    WHERE m.source_system = v.source_system AND m.survivor_source_id = v.source_id
+      AND NOT EXISTS (SELECT 1 FROM _lead_named n
+                      WHERE (n.source_system, n.source_id, n.survivor_source_id)
+                            = (m.source_system, m.source_id, m.survivor_source_id))
+    RETURNING m.source_system, m.source_id
+)
+SELECT source_system, source_id FROM dropped
+UNION
+SELECT source_system, source_id FROM _lead_named;
+
+INSERT INTO core.lead_merges (source_system, source_id, survivor_source_id)
+SELECT source_system, source_id, survivor_source_id FROM _lead_named
+ON CONFLICT DO NOTHING;
+
+-- The records to (re)place: new versions, plus merged records already folded whose survivor changed
+-- (with their stored version).
+CREATE TEMP TABLE _lead_versions ON COMMIT DROP AS
+WITH v AS (
+    SELECT source_system, source_id, source_updated_at, batch_id, p FROM _lead_latest
+    UNION ALL
+    SELECT s.source_system, s.source_id, s.source_updated_at, s.batch_id, s.record
+    FROM core.lead_sources s JOIN _lead_remerge r USING (source_system, source_id)
+    WHERE NOT EXISTS (SELECT 1 FROM _lead_latest l
+                      WHERE l.source_system = s.source_system AND l.source_id = s.source_id)
+)
+SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p,
+       CASE WHEN lower(btrim(v.p->>'email')) ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN lower(btrim(v.p->>'email')) END
+           AS email_norm,
+       core.archived_at(v.p, v.source_updated_at, v.batch_id) AS archived_at
+FROM v;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _lead_versions;
 
+-- The record each merged record now belongs to: a chain of merges names a record more than once, and
+-- the live survivor, then the most recently changed one, holds it. A survivor never landed yet holds
+-- nothing: the record stays a lead of its own until it does.
+CREATE TEMP TABLE _lead_survivors ON COMMIT DROP AS
+SELECT DISTINCT ON (m.source_system, m.source_id) m.source_system, m.source_id, m.survivor_source_id
+FROM core.lead_merges m
+JOIN _lead_versions v ON v.source_system = m.source_system AND v.source_id = m.source_id
+LEFT JOIN _lead_versions sv ON sv.source_system = m.source_system AND sv.source_id = m.survivor_source_id
+LEFT JOIN core.lead_sources ss ON ss.source_system = m.source_system AND ss.source_id = m.survivor_source_id
+WHERE sv.source_id IS NOT NULL OR ss.source_id IS NOT NULL
+ORDER BY m.source_system, m.source_id,
+         CASE WHEN sv.source_id IS NOT NULL THEN sv.archived_at ELSE ss.archived_at END IS NOT NULL,
+         COALESCE(sv.source_updated_at, ss.source_updated_at) DESC NULLS LAST, m.survivor_source_id;
+ANALYZE _lead_survivors;
+
 WITH ins AS (
     INSERT INTO core.leads (source_system, source_id, email_normalized, email_domain)
     SELECT DISTINCT ON (email_norm) source_system, source_id, email_norm, split_part(email_norm, '@', 2)
-    FROM _lead_versions
-    WHERE email_norm IS NOT NULL
+    FROM _lead_versions v
+    -- a merged record never opens a lead of its own: it joins its survivor's
+    WHERE email_norm IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _lead_survivors s
+                                                     WHERE s.source_system = v.source_system AND s.source_id = v.source_id)
     ORDER BY email_norm, source_system, source_id
     ON CONFLICT (email_normalized) WHERE email_normalized IS NOT NULL DO NOTHING
     RETURNING lead_id
@@ -46,14 +104,16 @@ INSERT INTO _touched_leads SELECT lead_id FROM ins;
 
 WITH ins AS (
     INSERT INTO core.leads (source_system, source_id)
-    SELECT source_system, source_id FROM _lead_versions WHERE email_norm IS NULL
+    SELECT source_system, source_id FROM _lead_versions v
+    WHERE email_norm IS NULL AND NOT EXISTS (SELECT 1 FROM _lead_survivors s
+                                                     WHERE s.source_system = v.source_system AND s.source_id = v.source_id)
     ON CONFLICT (source_system, source_id) WHERE email_normalized IS NULL DO NOTHING
     RETURNING lead_id
 )
 INSERT INTO _touched_leads SELECT lead_id FROM ins;
 
-WITH targets AS (
-    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p,
+WITH by_email AS (
+    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at,
            COALESCE(e.lead_id, o.lead_id) AS lead_id
     FROM _lead_versions v
     LEFT JOIN core.leads e ON e.email_normalized = v.email_norm
@@ -61,19 +121,30 @@ WITH targets AS (
            ON v.email_norm IS NULL AND o.email_normalized IS NULL
           AND o.source_system = v.source_system AND o.source_id = v.source_id
 ),
+-- a merged record goes where its survivor goes: the survivor's new place, else its stored one
+targets AS (
+    SELECT n.source_system, n.source_id, n.source_updated_at, n.batch_id, n.p, n.archived_at,
+           COALESCE(sn.lead_id, ss.lead_id, n.lead_id) AS lead_id
+    FROM by_email n
+    LEFT JOIN _lead_survivors m ON m.source_system = n.source_system AND m.source_id = n.source_id
+    LEFT JOIN by_email sn ON sn.source_system = m.source_system AND sn.source_id = m.survivor_source_id
+    LEFT JOIN core.lead_sources ss ON ss.source_system = m.source_system AND ss.source_id = m.survivor_source_id
+),
 prev AS (
     SELECT s.source_system, s.source_id, s.lead_id
     FROM core.lead_sources s JOIN _lead_versions v USING (source_system, source_id)
 ),
 up AS (
-    INSERT INTO core.lead_sources AS s (source_system, source_id, lead_id, source_updated_at, batch_id, record)
-    SELECT source_system, source_id, lead_id, source_updated_at, batch_id, p FROM targets
+    INSERT INTO core.lead_sources AS s
+           (source_system, source_id, lead_id, source_updated_at, batch_id, record, archived_at)
+    SELECT source_system, source_id, lead_id, source_updated_at, batch_id, p, archived_at FROM targets
     ON CONFLICT (source_system, source_id) DO UPDATE
        SET lead_id = EXCLUDED.lead_id, source_updated_at = EXCLUDED.source_updated_at,
-           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record
+           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at
      -- a re-delivered identical version changes nothing
-     WHERE (s.lead_id, s.source_updated_at, s.batch_id, s.record)
-           IS DISTINCT FROM (EXCLUDED.lead_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record)
+     WHERE (s.lead_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
+           IS DISTINCT FROM (EXCLUDED.lead_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record,
+                             EXCLUDED.archived_at)
     RETURNING s.source_system, s.source_id, s.lead_id
 )
 INSERT INTO _changed_lead_sources (source_system, source_id, lead_id, old_lead_id)
@@ -97,11 +168,20 @@ WHERE c.old_company_id IS DISTINCT FROM c.company_id;
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _affected_leads;
 
+-- Live records speak for the lead: a merged-away or deleted record's last version (stamped at its
+-- archival) must not override the survivor's fields. A lead whose every record is archived keeps what
+-- they said and is deleted since the last archival.
 WITH src AS (
-    SELECT ls.lead_id, ls.source_system, ls.source_id, ls.batch_id, ls.record AS p,
+    SELECT ls.lead_id, ls.source_system, ls.source_id, ls.record AS p, ls.archived_at,
            COALESCE(ls.source_updated_at, (ls.record->>'updated_at')::timestamptz) AS version_at,
            (ls.record->>'created_at')::timestamptz AS created_at,
-           cs.company_id
+           cs.company_id,
+           -- the precedence of every "latest non-null" field: live first, then the latest version
+           row_number() OVER (PARTITION BY ls.lead_id
+                              ORDER BY ls.archived_at IS NOT NULL,
+                                       COALESCE(ls.source_updated_at, (ls.record->>'updated_at')::timestamptz)
+                                           DESC NULLS LAST,
+                                       ls.batch_id DESC, ls.source_system, ls.source_id) AS rk
     FROM core.lead_sources ls
     JOIN _affected_leads a USING (lead_id)
     LEFT JOIN core.company_sources cs
@@ -109,25 +189,28 @@ WITH src AS (
 ),
 merged AS (
     SELECT lead_id,
-           -- the record that created the lead: the earliest created one
-           (array_agg(source_system ORDER BY created_at NULLS LAST, source_system, source_id))[1] AS source_system,
-           (array_agg(source_id ORDER BY created_at NULLS LAST, source_system, source_id))[1] AS source_id,
-           (array_agg(p->>'job_title' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'job_title' IS NOT NULL))[1] AS job_title,
-           (array_agg(p->>'country' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
-           (array_agg(company_id ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE company_id IS NOT NULL))[1] AS company_id,
-           (array_agg(p->>'lifecycle_stage' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'lifecycle_stage' IS NOT NULL))[1] AS lifecycle_stage,
-           (array_agg(source_system || ':' || (p->>'owner_source_id')
-                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+           -- the record that created the lead: the earliest created live one
+           (array_agg(source_system ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
+               AS source_system,
+           (array_agg(source_id ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
+               AS source_id,
+           (array_agg(p->>'job_title' ORDER BY rk) FILTER (WHERE p->>'job_title' IS NOT NULL))[1] AS job_title,
+           (array_agg(p->>'country' ORDER BY rk) FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
+           (array_agg(company_id ORDER BY rk) FILTER (WHERE company_id IS NOT NULL))[1] AS company_id,
+           (array_agg(p->>'lifecycle_stage' ORDER BY rk) FILTER (WHERE p->>'lifecycle_stage' IS NOT NULL))[1]
+               AS lifecycle_stage,
+           (array_agg(source_system || ':' || (p->>'owner_source_id') ORDER BY rk)
                FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_id,
+           -- the assignment time of the record the owner comes from: a time another record gives
+           -- would date some other owner's assignment
+           (array_agg((p->>'owner_assigned_at')::timestamptz ORDER BY rk)
+               FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_assigned_at,
            min(created_at) AS created_at,
            max(version_at) AS updated_at,
            bool_and((p->>'consent_email')::boolean) FILTER (WHERE jsonb_typeof(p->'consent_email') = 'boolean')
                AS consent_email,
-           max((p->>'unsubscribed_at')::timestamptz) AS unsubscribed_at
+           max((p->>'unsubscribed_at')::timestamptz) AS unsubscribed_at,
+           CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at
     FROM src
     GROUP BY lead_id
 ),
@@ -137,7 +220,7 @@ attrs AS (
         SELECT DISTINCT ON (src.lead_id, a.key) src.lead_id, a.key, a.value
         FROM src CROSS JOIN LATERAL jsonb_each(COALESCE(src.p->'attributes', '{}'::jsonb)) a
         WHERE jsonb_typeof(a.value) <> 'null'
-        ORDER BY src.lead_id, a.key, src.version_at DESC NULLS LAST, src.batch_id DESC, src.source_system, src.source_id
+        ORDER BY src.lead_id, a.key, src.rk
     ) latest_values
     GROUP BY lead_id
 ),
@@ -145,18 +228,37 @@ changed AS (
     UPDATE core.leads l
        SET source_system = m.source_system, source_id = m.source_id, job_title = m.job_title,
            country = m.country, company_id = m.company_id, lifecycle_stage = m.lifecycle_stage,
-           owner_id = m.owner_id, created_at = m.created_at, updated_at = m.updated_at,
-           consent_email = m.consent_email, unsubscribed_at = m.unsubscribed_at,
-           attributes = COALESCE(a.attributes, '{}'::jsonb)
+           owner_id = m.owner_id, owner_assigned_at = m.owner_assigned_at, created_at = m.created_at,
+           updated_at = m.updated_at, consent_email = m.consent_email, unsubscribed_at = m.unsubscribed_at,
+           deleted_at = m.deleted_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
       FROM merged m LEFT JOIN attrs a USING (lead_id)
      WHERE l.lead_id = m.lead_id
        AND (l.source_system, l.source_id, l.job_title, l.country, l.company_id, l.lifecycle_stage, l.owner_id,
-            l.created_at, l.updated_at, l.consent_email, l.unsubscribed_at, l.attributes)
+            l.owner_assigned_at, l.created_at, l.updated_at, l.consent_email, l.unsubscribed_at, l.deleted_at,
+            l.attributes)
            IS DISTINCT FROM (m.source_system, m.source_id, m.job_title, m.country, m.company_id, m.lifecycle_stage,
-                             m.owner_id, m.created_at, m.updated_at, m.consent_email, m.unsubscribed_at,
-                             COALESCE(a.attributes, '{}'::jsonb))
+                             m.owner_id, m.owner_assigned_at, m.created_at, m.updated_at, m.consent_email,
+                             m.unsubscribed_at, m.deleted_at, COALESCE(a.attributes, '{}'::jsonb))
     RETURNING l.lead_id
 )
 INSERT INTO _touched_leads SELECT lead_id FROM changed;
+
+-- A lead every record left (merged into another lead, or moved to another e-mail) has nothing live:
+-- it is deleted from the moment the last record left.
+WITH emptied AS (
+    UPDATE core.leads l
+       SET deleted_at = COALESCE(g.left_at, l.updated_at, l.created_at, 'epoch'::timestamptz)
+      FROM (
+        SELECT c.old_lead_id AS lead_id, max(COALESCE(ls.archived_at, ls.source_updated_at)) AS left_at
+        FROM _changed_lead_sources c
+        JOIN core.lead_sources ls USING (source_system, source_id)
+        WHERE c.old_lead_id <> c.lead_id
+          AND NOT EXISTS (SELECT 1 FROM core.lead_sources s WHERE s.lead_id = c.old_lead_id)
+        GROUP BY c.old_lead_id
+      ) g
+     WHERE l.lead_id = g.lead_id AND l.deleted_at IS NULL
+    RETURNING l.lead_id
+)
+INSERT INTO _touched_leads SELECT lead_id FROM emptied;
 
 INSERT INTO _build_stats (key, n) SELECT 'leads', count(DISTINCT lead_id) FROM _touched_leads;
