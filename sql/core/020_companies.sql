@@ -26,7 +26,8 @@ latest AS (
 )
 SELECT l.*,
        NULLIF(split_part(regexp_replace(lower(btrim(l.p->>'domain')), '^([a-z][a-z0-9+.-]*://)?(www\.)?', ''), '/', 1), '')
-           AS domain_norm
+           AS domain_norm,
+       core.archived_at(l.p, l.source_updated_at, l.batch_id) AS archived_at
 FROM latest l;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
@@ -52,7 +53,7 @@ WITH ins AS (
 INSERT INTO _touched_companies SELECT company_id FROM ins;
 
 WITH targets AS (
-    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p,
+    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at,
            COALESCE(d.company_id, o.company_id) AS company_id
     FROM _company_versions v
     LEFT JOIN core.companies d ON d.domain = v.domain_norm
@@ -65,14 +66,16 @@ prev AS (
     FROM core.company_sources s JOIN _company_versions v USING (source_system, source_id)
 ),
 up AS (
-    INSERT INTO core.company_sources AS s (source_system, source_id, company_id, source_updated_at, batch_id, record)
-    SELECT source_system, source_id, company_id, source_updated_at, batch_id, p FROM targets
+    INSERT INTO core.company_sources AS s
+           (source_system, source_id, company_id, source_updated_at, batch_id, record, archived_at)
+    SELECT source_system, source_id, company_id, source_updated_at, batch_id, p, archived_at FROM targets
     ON CONFLICT (source_system, source_id) DO UPDATE
        SET company_id = EXCLUDED.company_id, source_updated_at = EXCLUDED.source_updated_at,
-           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record
+           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at
      -- a re-delivered identical version changes nothing
-     WHERE (s.company_id, s.source_updated_at, s.batch_id, s.record)
-           IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record)
+     WHERE (s.company_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
+           IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record,
+                             EXCLUDED.archived_at)
     RETURNING s.source_system, s.source_id, s.company_id
 )
 INSERT INTO _changed_company_sources (source_system, source_id, company_id, old_company_id)
@@ -86,7 +89,7 @@ WITH affected AS (
     SELECT old_company_id FROM _changed_company_sources WHERE old_company_id IS NOT NULL
 ),
 src AS (
-    SELECT s.company_id, s.source_system, s.source_id, s.batch_id, s.record AS p,
+    SELECT s.company_id, s.source_system, s.source_id, s.batch_id, s.record AS p, s.archived_at,
            COALESCE(s.source_updated_at, (s.record->>'updated_at')::timestamptz) AS version_at
     FROM core.company_sources s JOIN affected a USING (company_id)
 ),
@@ -108,7 +111,9 @@ merged AS (
                FILTER (WHERE jsonb_typeof(p->'annual_revenue') = 'number'))[1] AS annual_revenue,
            (array_agg(p->>'country' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
                FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
-           max(version_at) AS updated_at
+           max(version_at) AS updated_at,
+           -- deleted once every record of it is (HubSpot archives deleted and merged-away companies)
+           CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at
     FROM src
     GROUP BY company_id
 ),
@@ -126,13 +131,13 @@ changed AS (
     UPDATE core.companies c
        SET source_system = m.source_system, source_id = m.source_id, name = m.name, industry = m.industry,
            employees = m.employees, annual_revenue = m.annual_revenue, country = m.country,
-           updated_at = m.updated_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
+           updated_at = m.updated_at, deleted_at = m.deleted_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
       FROM merged m LEFT JOIN attrs a USING (company_id)
      WHERE c.company_id = m.company_id
        AND (c.source_system, c.source_id, c.name, c.industry, c.employees, c.annual_revenue, c.country,
-            c.updated_at, c.attributes)
+            c.updated_at, c.deleted_at, c.attributes)
            IS DISTINCT FROM (m.source_system, m.source_id, m.name, m.industry, m.employees, m.annual_revenue,
-                             m.country, m.updated_at, COALESCE(a.attributes, '{}'::jsonb))
+                             m.country, m.updated_at, m.deleted_at, COALESCE(a.attributes, '{}'::jsonb))
     RETURNING c.company_id
 )
 INSERT INTO _touched_companies SELECT company_id FROM changed;

@@ -1,7 +1,8 @@
 -- Deals, id "<source_system>:<source id>". A deal naming a lead record that does not resolve is counted
 -- as an orphan, not inserted; a deal naming no lead at all is kept with an empty lead. The company comes
 -- from core.company_sources when the deal names one. Candidates: new versions in the window, plus deals
--- whose lead record or company record arrived or moved in this build.
+-- whose lead record or company record arrived or moved in this build. A deal the source deleted keeps its
+-- row with `deleted_at` (its archival), so KPIs can leave it out at any moment.
 
 CREATE TEMP TABLE _deal_keys ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'deals')
@@ -29,7 +30,8 @@ ANALYZE _deal_keys;
 CREATE TEMP TABLE _deal_rows ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'deals'),
 v AS (
-    SELECT DISTINCT ON (r.source_system, r.source_id) r.source_system, r.source_id, r.payload AS p
+    SELECT DISTINCT ON (r.source_system, r.source_id)
+           r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
     FROM (
         -- every version in the window, plus older versions of the same records
         SELECT r.* FROM raw.deals r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
@@ -43,6 +45,7 @@ v AS (
     ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
 )
 SELECT v.source_system || ':' || v.source_id AS deal_id,
+       core.archived_at(v.p, v.source_updated_at, v.batch_id) AS deleted_at,
        ls.lead_id,
        cs.company_id,
        CASE WHEN jsonb_typeof(v.p->'amount') = 'number' THEN (v.p->>'amount')::numeric(18, 2) END AS amount,
@@ -62,16 +65,20 @@ ANALYZE _deal_rows;
 
 WITH up AS (
     INSERT INTO core.deals AS d
-           (deal_id, lead_id, company_id, amount, stage, created_at, closed_at, is_won, source_system, attributes)
-    SELECT deal_id, lead_id, company_id, amount, stage, created_at, closed_at, is_won, source_system, attributes
+           (deal_id, lead_id, company_id, amount, stage, created_at, closed_at, is_won, source_system, attributes,
+            deleted_at)
+    SELECT deal_id, lead_id, company_id, amount, stage, created_at, closed_at, is_won, source_system, attributes,
+           deleted_at
     FROM _deal_rows WHERE status = 'ok'
     ON CONFLICT (deal_id) DO UPDATE
        SET lead_id = EXCLUDED.lead_id, company_id = EXCLUDED.company_id, amount = EXCLUDED.amount,
            stage = EXCLUDED.stage, created_at = EXCLUDED.created_at, closed_at = EXCLUDED.closed_at,
-           is_won = EXCLUDED.is_won, attributes = EXCLUDED.attributes
-     WHERE (d.lead_id, d.company_id, d.amount, d.stage, d.created_at, d.closed_at, d.is_won, d.attributes)
+           is_won = EXCLUDED.is_won, attributes = EXCLUDED.attributes, deleted_at = EXCLUDED.deleted_at
+     WHERE (d.lead_id, d.company_id, d.amount, d.stage, d.created_at, d.closed_at, d.is_won, d.attributes,
+            d.deleted_at)
            IS DISTINCT FROM (EXCLUDED.lead_id, EXCLUDED.company_id, EXCLUDED.amount, EXCLUDED.stage,
-                             EXCLUDED.created_at, EXCLUDED.closed_at, EXCLUDED.is_won, EXCLUDED.attributes)
+                             EXCLUDED.created_at, EXCLUDED.closed_at, EXCLUDED.is_won, EXCLUDED.attributes,
+                             EXCLUDED.deleted_at)
     RETURNING 1
 ),
 gone AS (

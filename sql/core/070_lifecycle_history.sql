@@ -1,6 +1,13 @@
 -- Lifecycle history: when each lead first entered each stage, per source system. Every landed version
 -- counts (the earliest entered_at wins), so the order batches arrive in does not matter. Candidates: new
--- versions in the window, plus entries whose lead record arrived or moved in this build.
+-- versions in the window, plus entries whose lead record arrived or moved in this build. A lead a record
+-- left (merged into another lead, or a new e-mail) has that system's entries recomputed from the records
+-- it keeps, so the moved record's stages go with it.
+
+CREATE TEMP TABLE _lifecycle_left ON COMMIT DROP AS
+SELECT DISTINCT old_lead_id AS lead_id, source_system
+FROM _changed_lead_sources
+WHERE old_lead_id <> lead_id;
 
 CREATE TEMP TABLE _lifecycle_keys ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'lifecycle_history')
@@ -14,7 +21,16 @@ FROM _changed_lead_sources c
 JOIN raw.lifecycle_history r
   ON r.source_system = c.source_system AND (r.payload->>'lead_source_id') = c.source_id
 CROSS JOIN w
-WHERE c.old_lead_id IS DISTINCT FROM c.lead_id AND r.batch_id <= w.low;
+WHERE c.old_lead_id IS DISTINCT FROM c.lead_id AND r.batch_id <= w.low
+UNION
+-- entries of the records that stay on a lead another record left
+SELECT r.source_system, r.source_id
+FROM _lifecycle_left x
+JOIN core.lead_sources ls ON ls.lead_id = x.lead_id AND ls.source_system = x.source_system
+JOIN raw.lifecycle_history r
+  ON r.source_system = ls.source_system AND (r.payload->>'lead_source_id') = ls.source_id
+CROSS JOIN w
+WHERE r.batch_id <= w.low;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _lifecycle_keys;
@@ -47,6 +63,9 @@ LEFT JOIN core.lead_sources ls ON ls.source_system = e.source_system AND ls.sour
 
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _lifecycle_rows;
+
+DELETE FROM core.lifecycle_history h USING _lifecycle_left x
+WHERE h.lead_id = x.lead_id AND h.source_system = x.source_system;
 
 WITH up AS (
     INSERT INTO core.lifecycle_history AS h (lead_id, stage, entered_at, source_system)
