@@ -127,7 +127,7 @@ def smarketing_ingest() -> None:
         from smarketing.config import load_config
         from smarketing.warehouse.core_build import build_core as build
 
-        return build(task_dsn(), load_config())
+        return build(task_dsn(), load_config(), validated_only=True)
 
     @task(outlets=[CORE_ASSET])
     def validate_core(core: dict[str, int]) -> dict:

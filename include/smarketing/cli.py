@@ -145,12 +145,21 @@ def ingest_files(
 
 @ingest_app.command("core")
 def ingest_core(dsn: DsnOption = None) -> None:
-    """Fold newly landed raw batches into core.*."""
+    """Validate the newly landed raw batches (the quality gate), then fold what passed into core.*.
+
+    A failed gate (exit 3) still records its verdicts: batches that passed are folded by the next run,
+    rejected ones wait in dq.batch_verdicts (docs/quality.md).
+    """
     from smarketing.config import load_config
+    from smarketing.quality.tasks import validate_raw
     from smarketing.warehouse.connection import warehouse_dsn
     from smarketing.warehouse.core_build import build_core
 
-    _print_json(build_core(dsn or warehouse_dsn(), load_config()))
+    target = dsn or warehouse_dsn()
+    # A run id of its own: reusing one would re-decide the batches an earlier run decided.
+    validation = validate_raw(target, run_id=f"cli-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}")
+    core = build_core(target, load_config(), validated_only=True)
+    _print_json({"validation": validation["summary"], "core": core})
 
 
 # -- status -------------------------------------------------------------------------------------

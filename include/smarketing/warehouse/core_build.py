@@ -40,13 +40,20 @@ class Persona(Protocol):
 
 
 def build_core(
-    dsn: str, config: Any | None, *, rematch_personas: bool = False, sql_dir: Path = CORE_SQL_DIR
+    dsn: str,
+    config: Any | None,
+    *,
+    rematch_personas: bool = False,
+    validated_only: bool = False,
+    sql_dir: Path = CORE_SQL_DIR,
 ) -> dict[str, int]:
     """Fold every raw batch not yet in core; returns rows upserted per core table and skipped-row counts.
 
     `config` is the agreement (anything with `.personas`); None skips persona matching. Personas are
     matched on the leads this build touched, or on every lead with `rematch_personas=True` (after the
-    agreement's personas changed).
+    agreement's personas changed). With `validated_only`, the build stops before the first batch the
+    quality gate has not decided on yet (a landing that slipped in after the validation waits for the
+    next run's validation instead of reaching core unchecked).
     """
     steps = sorted(sql_dir.glob("*.sql"))
     if not steps:
@@ -59,6 +66,8 @@ def build_core(
         # JIT compiles each wide merge for about a second and wins nothing back at these row counts.
         conn.execute("SET LOCAL jit = off")
         high = committed_high_water(conn)
+        if validated_only:
+            high = _decided_high_water(conn, high)
         _open_window(conn, high)
         for step in steps:
             started = time.monotonic()
@@ -71,6 +80,24 @@ def build_core(
         _advance_watermarks(conn, high)
     log.info("core build up to batch %s: %s", high, stats)
     return stats
+
+
+def _decided_high_water(conn: psycopg.Connection, high: int) -> int:
+    """`high`, lowered to just before the first batch above the build watermark without a verdict."""
+    row = conn.execute(
+        """
+        SELECT min(b.batch_id) FROM ops.load_batches b
+        WHERE b.batch_id <= %(high)s
+          AND b.batch_id > (SELECT coalesce(min(last_batch_id), 0) FROM ops.core_builds)
+          AND NOT EXISTS (SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = b.batch_id)
+        """,
+        {"high": high},
+    ).fetchone()
+    undecided = row[0] if row else None
+    if undecided is None:
+        return high
+    log.warning("core build stops before batch %s: the quality gate has not validated it yet", undecided)
+    return int(undecided) - 1
 
 
 def _open_window(conn: psycopg.Connection, high: int) -> None:
