@@ -8,7 +8,7 @@ event type fails `smarketing config check` instead of silently scoring nothing.
 
 from __future__ import annotations
 
-# Rows of core.event_types (sql/migrations/versions/0001_foundation.sql).
+# Rows of core.event_types (sql/migrations/versions/0001_foundation.sql, points_changed from 0005_segments.sql).
 EVENT_TYPES: frozenset[str] = frozenset(
     {
         "email_sent",
@@ -28,6 +28,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "ad_click",
         "social_engagement",
         "chat_started",
+        # A score movement in the marketing tool, not an interaction: no engagement rule should name it.
+        "points_changed",
     }
 )
 

@@ -21,10 +21,15 @@ FOUNDATION = (MIGRATIONS_DIR / "versions" / "0001_foundation.sql").read_text(enc
 
 
 def seeded(table: str) -> set[str]:
-    """First values of the rows the migration inserts into `table`."""
-    match = re.search(rf"INSERT INTO {re.escape(table)} \([^)]*\) VALUES(.*?);$", FOUNDATION, re.S | re.M)
-    assert match, f"no seed rows for {table} in the foundation migration"
-    return set(re.findall(r"^\s*\('([a-z_]+)'", match.group(1), re.M))
+    """First values of the rows the migrations insert into `table` (the foundation seeds it, later
+    migrations may add rows)."""
+    pattern = rf"INSERT INTO {re.escape(table)} \([^)]*\) VALUES(.*?);$"
+    found: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.sql")):
+        for match in re.finditer(pattern, path.read_text(encoding="utf-8"), re.S | re.M):
+            found |= set(re.findall(r"^\s*\('([a-z_]+)'", match.group(1), re.M))
+    assert found, f"no seed rows for {table} in the migrations"
+    return found
 
 
 def columns(table: str) -> set[str]:
