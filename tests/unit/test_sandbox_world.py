@@ -24,7 +24,7 @@ COLUMNS = {
     "crm/owners.csv": "owner_id,first_name,last_name,email,team,manager_owner_id,timezone,active,updated_at",
     "crm/companies.csv": "company_id,name,domain,industry,numberofemployees,annualrevenue,country,hs_lastmodifieddate",
     "crm/contacts.csv": "contact_id,email,firstname,lastname,jobtitle,country,associatedcompanyid,lifecyclestage,"
-    "hubspot_owner_id,createdate,lastmodifieddate,hs_email_optout",
+    "hubspot_owner_id,createdate,lastmodifieddate,hs_email_optout,hubspot_owner_assigneddate",
     "crm/lifecycle_stage_history.csv": "contact_id,lifecyclestage,entered_at",
     "crm/engagements.csv": "engagement_id,contact_id,owner_id,type,timestamp",
     "crm/deals.csv": "deal_id,contact_id,company_id,amount,dealstage,createdate,closedate,hs_lastmodifieddate",
@@ -36,7 +36,7 @@ COLUMNS = {
 TIMESTAMP_COLUMNS = {
     "crm/owners.csv": ["updated_at"],
     "crm/companies.csv": ["hs_lastmodifieddate"],
-    "crm/contacts.csv": ["createdate", "lastmodifieddate"],
+    "crm/contacts.csv": ["createdate", "lastmodifieddate", "hubspot_owner_assigneddate"],
     "crm/lifecycle_stage_history.csv": ["entered_at"],
     "crm/engagements.csv": ["timestamp"],
     "crm/deals.csv": ["createdate", "closedate", "hs_lastmodifieddate"],
@@ -292,6 +292,30 @@ def test_hand_overs_are_worked_by_the_leads_owner(tables: dict[str, pd.DataFrame
     assert (worked.owner_id == crm.hubspot_owner_id.loc[worked.contact_id].to_numpy()).all()
     owners = tables["crm/owners.csv"].set_index("owner_id")
     assert (owners.active.loc[worked.owner_id] == "true").all()
+
+
+def test_hand_overs_reach_their_owner_after_the_mql_and_before_the_first_touch(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    truth = tables["truth/contacts.csv"]
+    crm = tables["crm/contacts.csv"].set_index("contact_id")
+    owned = crm.hubspot_owner_id != ""
+    assert ((crm.hubspot_owner_assigneddate != "") == owned).all()
+    assigned = crm.hubspot_owner_assigneddate[owned].pipe(_instants)
+    assert (assigned <= crm.lastmodifieddate[owned].pipe(_instants)).all()
+    mql = truth[truth.mql_at != ""].set_index("contact_id").mql_at.pipe(_instants)
+    routed = assigned.loc[mql.index] > mql
+    # territory owners hold a third of the contacts before any hand-over; the rest are routed at it
+    assert 0.4 < routed.mean() < 0.9
+    touches = tables["crm/engagements.csv"].query("type in @TOUCHES")
+    touches = touches.assign(t=_instants(touches.timestamp), mql=touches.contact_id.map(mql)).dropna(
+        subset=["mql"]
+    )
+    first = touches[touches.t >= touches.mql].groupby("contact_id").t.min()
+    worked = first.index.intersection(routed.index[routed])
+    assert len(worked) > 50
+    assert (assigned.loc[worked] <= first.loc[worked]).all()
+    assert (assigned.loc[worked] > mql.loc[worked]).all()
 
 
 def test_won_deals_have_fitter_more_intent_contacts_than_lost_ones(tables: dict[str, pd.DataFrame]) -> None:

@@ -41,6 +41,9 @@ DEAL_STAGES: tuple[str, ...] = (
 )
 CLOSED_WON, CLOSED_LOST = 4, 5
 FIRST_TOUCH_WITHIN = 4 * HOUR
+# Routing a hand-over to its rep (a round robin, a manager's pick) takes a share of the time before the
+# first touch, at most an hour of the rep's business time.
+ROUTING_SHARE, ROUTING_CAP = 0.25, 1 * HOUR
 ENGAGEMENT_ID_BASE = 30_000_000_000
 DEAL_ID_BASE = 9_100_000_000
 
@@ -77,6 +80,7 @@ class Sales:
     stages: Stages  # sorted by contact, then time
     deals: Deals  # sorted by creation time
     owner: np.ndarray  # CRM owner per contact, -1 for none
+    owner_assigned_at: np.ndarray  # when the owner got the contact (HubSpot's hubspot_owner_assigneddate), -1 for none
     won: np.ndarray  # per contact: won a deal inside the window
     current_stage: np.ndarray  # per contact, -1 when not in the CRM
 
@@ -172,7 +176,7 @@ def simulate(
     q = np.flatnonzero(mql_at >= 0)
     h = _Handovers(q, territory[q], contacts.fit[q], contacts.intent[q], mql_at[q])
     stages.add(np.ones(len(h), bool), h.contact, MQL, h.at)
-    first_touch, touched = _first_touches(rng, h, owners, clock, window, acts)
+    first_touch, touched, routed = _first_touches(rng, h, owners, clock, window, acts)
     _follow_ups(rng, h, first_touch, touched, clock, acts)
     decided, sql = _qualification(rng, h, first_touch, touched, clock, window, stages)
     deals = _opportunities(rng, h, contacts, companies, decided, sql, clock, window, acts, stages)
@@ -182,14 +186,28 @@ def simulate(
     history = _history(stages)
     won = np.zeros(n, dtype=bool)
     won[deals.contact[deals.stage == CLOSED_WON]] = True
+    owner = np.where(in_crm & (contacts.owned_early | (mql_at >= 0)), territory, -1)
     return Sales(
         activities=Activities(act_contact[order], act_owner[order], act_kind[order], act_at[order]),
         stages=history,
         deals=deals,
-        owner=np.where(in_crm & (contacts.owned_early | (mql_at >= 0)), territory, -1),
+        owner=owner,
+        owner_assigned_at=_assignments(contacts, owner, h, routed, window),
         won=won,
         current_stage=_current_stage(history, n),
     )
+
+
+def _assignments(
+    contacts: Contacts, owner: np.ndarray, h: _Handovers, routed: np.ndarray, window: Window
+) -> np.ndarray:
+    """Territory owners hold their contacts from the CRM record's creation; the others are routed to
+    the territory's rep at hand-over, a while after it."""
+    assigned = np.where(owner >= 0, contacts.crm_created, -1)
+    late = ~contacts.owned_early[h.contact] & (owner[h.contact] >= 0)
+    routed_at = np.maximum(np.minimum(routed, window.end - 1), contacts.crm_created[h.contact])
+    assigned[h.contact[late]] = routed_at[late]
+    return assigned
 
 
 def _prospecting(
@@ -214,8 +232,9 @@ def _prospecting(
 
 def _first_touches(
     rng: np.random.Generator, h: _Handovers, owners: Owners, clock: RepClock, window: Window, acts: _Collector
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each rep's habit decides: on time (within 4 business hours), late, or never. Returns (at, touched)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each rep's habit decides: on time (within 4 business hours), late, or never. Returns (at, touched,
+    routed): routed is when the hand-over reached the rep, before any touch."""
     m = len(h)
     # The CRM workflow opens a follow-up task for the owner at hand-over: a task is not a touch.
     acts.add(rng.random(m) < 0.7, h.contact, h.rep, TASK, h.at + rng.integers(5, 180, m))
@@ -226,12 +245,14 @@ def _first_touches(
         late, 4.2 * HOUR + rng.gamma(1.5, 8 * HOUR, m), 0.02 * HOUR + 3.9 * HOUR * rng.beta(1.1, 2.2, m)
     )
     first_touch = clock.add(h.rep, h.at, delay)
+    # from the touch delay, so the world's other draws stay as they were
+    routed = clock.add(h.rep, h.at, np.minimum(ROUTING_SHARE * delay, ROUTING_CAP))
     touched = ~never & (first_touch < window.end)
     kind = np.where(rng.random(m) < 0.55, CALL, EMAIL)
     acts.add(touched, h.contact, h.rep, kind, first_touch)
     noted = touched & (kind == CALL) & (rng.random(m) < 0.4)
     acts.add(noted, h.contact, h.rep, NOTE, first_touch + rng.integers(60, 600, m))
-    return first_touch, touched
+    return first_touch, touched, routed
 
 
 def _follow_ups(

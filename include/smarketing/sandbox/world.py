@@ -6,7 +6,8 @@ export for the `days` days up to `end`, plus the hidden truth behind it:
     crm/owners.csv                  owner_id, first_name, last_name, email, team, manager_owner_id, timezone, active, updated_at
     crm/companies.csv               company_id, name, domain, industry, numberofemployees, annualrevenue, country, hs_lastmodifieddate
     crm/contacts.csv                contact_id, email, firstname, lastname, jobtitle, country, associatedcompanyid, lifecyclestage,
-                                    hubspot_owner_id, createdate, lastmodifieddate, hs_email_optout
+                                    hubspot_owner_id, createdate, lastmodifieddate, hs_email_optout,
+                                    hubspot_owner_assigneddate
     crm/lifecycle_stage_history.csv contact_id, lifecyclestage, entered_at
     crm/engagements.csv             engagement_id, contact_id, owner_id, type, timestamp
     crm/deals.csv                   deal_id, contact_id, company_id, amount, dealstage, createdate, closedate, hs_lastmodifieddate
@@ -58,7 +59,7 @@ COMPANIES_COLUMNS = _columns(
 )
 CRM_CONTACTS_COLUMNS = _columns(
     "contact_id,email,firstname,lastname,jobtitle,country,associatedcompanyid,"
-    "lifecyclestage,hubspot_owner_id,createdate,lastmodifieddate,hs_email_optout"
+    "lifecyclestage,hubspot_owner_id,createdate,lastmodifieddate,hs_email_optout,hubspot_owner_assigneddate"
 )
 LIFECYCLE_COLUMNS = _columns("contact_id,lifecyclestage,entered_at")
 ENGAGEMENTS_COLUMNS = _columns("engagement_id,contact_id,owner_id,type,timestamp")
@@ -274,6 +275,8 @@ def _write_crm_contacts(
     modified = np.maximum(people.crm_created, optout_synced)
     _scatter_max(modified, world_sales.stages.contact, world_sales.stages.at)
     _scatter_max(modified, world_sales.activities.contact, world_sales.activities.at)
+    assigned = world_sales.owner_assigned_at
+    np.maximum(modified, assigned, out=modified, where=people.in_crm)  # an assignment modifies the contact
     # Contacts at a free-mail address are often not associated with their company.
     associated = ~people.free_mail | (rng.random(n) < 0.5)
     r = _crm_rows(people)
@@ -293,6 +296,7 @@ def _write_crm_contacts(
                 csvout.timestamps(people.crm_created[r]),
                 csvout.timestamps(modified[r]),
                 pa.array(~people.consent[r] | unsubscribed[r]),
+                csvout.timestamps(assigned[r], assigned[r] >= 0),
             ]
         )
 

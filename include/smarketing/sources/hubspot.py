@@ -14,7 +14,11 @@ Objects (API name → raw object):
 Search pulls are keyset pulls (see `smarketing.sources.sync`): sorted by modified time, `limit` 200,
 filtered `lo <= modified <= now - lag`, by id inside one instant, so the 10,000-result cap of the
 search endpoint is never reached whatever the volume. Archived (deleted or merged-away) records are
-listed with `archived=true` and landed as a last version whose attributes say `archived: "true"`.
+listed with `archived=true` and landed as a last version whose attributes say `archived: "true"` (and
+`archived_at`): core marks the record deleted from then on. A surviving contact names the contacts merged
+into it in `hs_merged_object_ids`, landed as the canonical `merged_source_ids`: core moves the merged
+contacts (and their activities, deals and stages) to the survivor's lead. `hubspot_owner_assigneddate`
+becomes `owner_assigned_at`, the moment the SLA clock's routing time ends.
 Properties the connector does not map are kept under `attributes` by their HubSpot names; extra
 properties to request are configurable per object.
 """
@@ -93,6 +97,7 @@ OBJECTS: dict[str, ObjectSpec] = {
             "associatedcompanyid",
             "lifecyclestage",
             "hubspot_owner_id",
+            "hubspot_owner_assigneddate",
             "createdate",
             "lastmodifieddate",
             "hs_email_optout",
@@ -367,10 +372,12 @@ class Converter:
             "company_source_id": ("text", col("associatedcompanyid")),
             "lifecycle_stage": ("text", col("lifecyclestage")),
             "owner_source_id": ("text", col("hubspot_owner_id")),
+            "owner_assigned_at": ("timestamp", col("hubspot_owner_assigneddate")),
             "created_at": ("timestamp", col("createdate")),
             "updated_at": ("timestamp", modified),
             # hs_email_optout says whether the contact opted OUT; consent is its opposite.
             "consent_email": ("boolean", boolean_text(col("hs_email_optout"), invert=True)),
+            "merged_source_ids": ("text", col("hs_merged_object_ids")),
         }
         used = {
             "email",
@@ -379,10 +386,12 @@ class Converter:
             "associatedcompanyid",
             "lifecyclestage",
             "hubspot_owner_id",
+            "hubspot_owner_assigneddate",
             "createdate",
             "lastmodifieddate",
             "hs_lastmodifieddate",
             "hs_email_optout",
+            "hs_merged_object_ids",
         }
         out = {"leads": self._table(ids, modified, fields, cols, used)}
         out["lifecycle_history"] = self._lifecycle(ids, col)

@@ -30,10 +30,13 @@ CANONICAL_FIELDS: dict[str, dict[str, FieldType]] = {
         "company_source_id": "text",
         "lifecycle_stage": "text",
         "owner_source_id": "text",
+        "owner_assigned_at": "timestamp",
         "created_at": "timestamp",
         "updated_at": "timestamp",
         "consent_email": "boolean",
         "unsubscribed_at": "timestamp",
+        # ids of the records merged into this one, separated by ";" (HubSpot's hs_merged_object_ids)
+        "merged_source_ids": "text",
     },
     "companies": {
         "name": "text",
