@@ -175,7 +175,7 @@ def backtest(dsn: str, candidate: ScoringModel, active: ScoringModel, start: dat
         won = pd.DataFrame(
             conn.execute(
                 "SELECT lead_id, (min(COALESCE(closed_at, created_at)) AT TIME ZONE 'UTC')::date - DATE '1970-01-01' "
-                "FROM core.deals WHERE is_won AND lead_id IS NOT NULL GROUP BY lead_id"
+                "FROM core.deals WHERE is_won AND lead_id IS NOT NULL AND deleted_at IS NULL GROUP BY lead_id"
             ).fetchall(),
             columns=["lead_id", "day"],
         )

@@ -630,7 +630,8 @@ def warehouse_frame(dsn: str) -> tuple[pd.DataFrame, dict[str, str]]:
                    CASE WHEN bool_or(d.is_won) THEN '1' WHEN bool_and(d.is_won = false) THEN '0' END AS won
             FROM core.leads l
             LEFT JOIN core.companies c ON c.company_id = l.company_id
-            LEFT JOIN core.deals d ON d.lead_id = l.lead_id
+            LEFT JOIN core.deals d ON d.lead_id = l.lead_id AND d.deleted_at IS NULL
+            WHERE l.deleted_at IS NULL
             GROUP BY l.lead_id, c.company_id
             """
         ).format(

@@ -56,8 +56,8 @@ def field_expression(name: str) -> sql.Composable:
 
 
 def read_leads(conn: psycopg.Connection, model: ScoringModel, shard: Shard, as_of_us: int) -> pd.DataFrame:
-    """The shard's leads existing at `as_of` (created then or earlier, or of unknown creation), sorted by
-    id, with one text column per fit field named after the field."""
+    """The shard's leads existing at `as_of` (created then or earlier, or of unknown creation, and not
+    deleted by then), sorted by id, with one text column per fit field named after the field."""
     fields = model.fit_fields()
     selected = [sql.SQL("l.lead_id")] + [
         sql.SQL("{} AS {}").format(field_expression(f), sql.Identifier(f)) for f in fields
@@ -68,6 +68,8 @@ def read_leads(conn: psycopg.Connection, model: ScoringModel, shard: Shard, as_o
         FROM core.leads l LEFT JOIN core.companies c ON c.company_id = l.company_id
         WHERE l.lead_id BETWEEN %(low)s AND %(high)s
           AND (l.created_at IS NULL OR l.created_at <= %(as_of)s)
+          -- a lead deleted since its last scoring drops out and its scores go with it (see `gone`)
+          AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
         ORDER BY l.lead_id
         """
     ).format(columns=sql.SQL(", ").join(selected))

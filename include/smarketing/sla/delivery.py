@@ -139,6 +139,8 @@ def read_mqls_for_pace(conn: psycopg.Connection, settings: SlaSettings, as_of: p
         JOIN core.leads l ON l.lead_id = m.lead_id
         LEFT JOIN core.companies c ON c.company_id = l.company_id
         WHERE m.mql_at >= %(start)s AND m.mql_at < %(end)s
+          -- marketing's count goes by the leads still live at the moment read
+          AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
         """
     ).format(mql=mql_query(conn, settings))
     frame = copy_out(

@@ -265,6 +265,8 @@ def read_inputs(
                    f.evaluated_at AS stored_evaluated_at, f.status AS stored_status,
                    f.accept_status AS stored_accept_status
             FROM mql m LEFT JOIN sla.followups f ON f.lead_id = m.lead_id
+            -- a lead deleted (or merged away) by the moment read is nobody's to follow up any more
+            JOIN core.leads l ON l.lead_id = m.lead_id AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
             WHERE m.mql_at >= %(window_start)s
                OR f.lead_id IS NULL
                OR f.status IN ('pending', 'at_risk')
