@@ -1,4 +1,5 @@
-"""HubSpot CRM v3 as the sandbox serves it: search, lists, associations and owners, with HubSpot's limits.
+"""HubSpot as the sandbox serves it: CRM v3 search, lists, associations and owners, marketing e-mail
+events, forms and their submissions, with HubSpot's limits.
 
 Shapes follow the public API: records are `{"id", "properties", "createdAt", "updatedAt", "archived"}`
 with every property value a string; search takes `filterGroups` (at most 5 groups, 10 filters each, 25
@@ -8,6 +9,7 @@ with a 400. Records modified in the last `indexing_delay` seconds are not yet vi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox.api_world import HUBSPOT_OBJECTS, ApiTable, ApiWorld, iso_ms, with_duplicates
+from smarketing.sandbox.api_world import (
+    HUBSPOT_OBJECTS,
+    ApiTable,
+    ApiWorld,
+    form_id,
+    iso_ms,
+    with_duplicates,
+)
+from smarketing.sandbox.vocab import FORM_PAGES
 
 SEARCH_MAX_LIMIT = 200
 SEARCH_MAX_RESULTS = 10_000
@@ -458,3 +468,100 @@ def batch_read(world: ApiWorld, raw_name: str, body: Any) -> Answer:
         rows = np.array([position[k] for k in dict.fromkeys(wanted_keys) if k in position], dtype=np.int64)
         results = records(world, name, rows, body.get("properties"))
     return Answer(200, {"status": "COMPLETE", "results": results})
+
+
+# -- forms and their submissions -------------------------------------------------------------------
+FORMS_MAX_LIMIT = 100
+SUBMISSIONS_MAX_LIMIT = 50  # the submissions endpoint's documented maximum (default 20)
+
+
+def _form(path: str, title: str) -> dict[str, Any]:
+    return {
+        "id": form_id(path),
+        "name": title,
+        "formType": "hubspot",
+        "createdAt": "2026-01-05T09:00:00Z",
+        "updatedAt": "2026-01-05T09:00:00Z",
+        "archived": False,
+        "fieldGroups": [
+            {
+                "groupType": "default_group",
+                "richTextType": "text",
+                "fields": [
+                    {"objectTypeId": "0-1", "name": name, "label": label, "required": name == "email"}
+                    for name, label in (("email", "Email"), ("firstname", "First name"))
+                ],
+            }
+        ],
+        "configuration": {"language": "en", "createNewContactForNewEmail": True},
+    }
+
+
+def forms(params: Mapping[str, str], *, base_url: str) -> Answer:
+    """`GET /marketing/v3/forms`: one `hubspot` form per form page of the website, `after` paging.
+
+    As HubSpot does, only `hubspot` forms unless `formTypes` asks for others (or `all`); archived
+    forms only with `archived=true` (the sandbox has none).
+    """
+    paging = _paging(params, FORMS_MAX_LIMIT)
+    if isinstance(paging, Answer):
+        return paging
+    limit, after = paging
+    types = {t for t in params.get("formTypes", "hubspot").split(",") if t}
+    listed = [] if params.get("archived", "false").lower() == "true" else list(FORM_PAGES)
+    if not types & {"hubspot", "all"}:
+        listed = []
+    chosen = listed[after : after + limit]
+    answer: dict[str, Any] = {"results": [_form(page.url, _form_title(page.url)) for page in chosen]}
+    if after + limit < len(listed):
+        nxt = str(after + limit)
+        answer["paging"] = {"next": {"after": nxt, "link": f"{base_url}/marketing/v3/forms?after={nxt}"}}
+    return Answer(200, answer)
+
+
+def _form_title(path: str) -> str:
+    return path.strip("/").split("/")[-1].replace("-", " ").capitalize()
+
+
+def form_submissions(
+    world: ApiWorld, guid: str, params: Mapping[str, str], *, base_url: str, duplicate: int = 0
+) -> Answer:
+    """`GET /form-integrations/v1/submissions/forms/{guid}`: newest first, `after` paging (an offset
+    from the newest, so submissions arriving while a client pages shift it: pages then overlap)."""
+    if guid not in {form_id(page.url) for page in FORM_PAGES}:
+        return error(404, f"Form {guid} does not exist.", "OBJECT_NOT_FOUND")
+    try:
+        limit = int(params.get("limit") or 20)
+        after = int(params.get("after") or 0)
+    except ValueError:
+        return error(400, "limit and after must be integers.")
+    if not 1 <= limit <= SUBMISSIONS_MAX_LIMIT:
+        return error(400, f"limit must be between 1 and {SUBMISSIONS_MAX_LIMIT}.")
+    with world.lock:
+        table = world.table("hubspot.form_submissions")
+        order = table.order("modified")[::-1]
+        rows = order[np.asarray(pc.equal(table.props["form_id"], guid).to_numpy(zero_copy_only=False))[order]]
+        chosen = with_duplicates(rows, after, rows[after : after + limit], duplicate)
+        emails, names = table.prop("email", chosen), table.prop("firstname", chosen)
+        pages = table.prop("page_url", chosen)
+        results = [
+            {
+                "conversionId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"conversion-{activity_id}")),
+                "submittedAt": submitted,
+                "values": [
+                    {"name": name, "value": value}
+                    for name, value in (("email", emails[i]), ("firstname", names[i]))
+                    if value is not None
+                ],
+                "pageUrl": pages[i],
+            }
+            for i, (activity_id, submitted) in enumerate(
+                zip(table.ids[chosen].tolist(), table.modified[chosen].tolist(), strict=True)
+            )
+        ]
+    answer: dict[str, Any] = {"results": results}
+    if after + limit < len(rows):
+        nxt = str(after + limit)
+        link = f"{base_url}/form-integrations/v1/submissions/forms/{guid}?after={nxt}"
+        answer["paging"] = {"next": {"after": nxt, "link": link}}
+    return Answer(200, answer)

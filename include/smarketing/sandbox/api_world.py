@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smarketing.sandbox.sales import LIFECYCLE_STAGES
+from smarketing.sandbox.vocab import FORM_PAGES
 
 Clock = Callable[[], float]
 ENGAGEMENT_OBJECTS = {
@@ -190,7 +192,9 @@ class ApiWorld:
         tables.update(_engagements(read("crm/engagements.csv")))
         tables["mautic.contacts"] = _mautic_contacts(read("ma/contacts.csv"))
         tables["mautic.activity"] = _mautic_activity(read("ma/activity.csv"))
-        tables["hubspot.email_events"] = email_events(tables, np.arange(len(tables["mautic.activity"])))
+        every = np.arange(len(tables["mautic.activity"]))
+        tables["hubspot.email_events"] = email_events(tables, every)
+        tables["hubspot.form_submissions"] = form_submissions(tables, every)
         return cls(tables, clock=clock, seed=seed)
 
     # -- changes ----------------------------------------------------------------------------------
@@ -284,8 +288,11 @@ class ApiWorld:
             table.changed()
             return len(rows)
 
-    def add_activity(self, count: int) -> int:
-        """New marketing activity (page hits, e-mail reads) by existing Mautic contacts, happening now."""
+    def add_activity(
+        self, count: int, kinds: Sequence[str] = ("page.hit", "email.read", "form.submitted")
+    ) -> int:
+        """New marketing activity (page hits, e-mail reads, form submissions) by existing Mautic
+        contacts, happening now; HubSpot's e-mail events and form submissions follow it."""
         if count <= 0:
             return 0
         with self.lock:
@@ -293,24 +300,31 @@ class ApiWorld:
             contacts = self.tables["mautic.contacts"].ids
             now = self.now_ms() // 1000 * 1000
             ids = np.arange(count, dtype=np.int64) + int(act.ids.max()) + 1
-            kinds = self.rng.choice(["page.hit", "email.read", "form.submitted"], count).tolist()
+            drawn = self.rng.choice(list(kinds), count).tolist()
             act.append(
                 ids,
                 np.full(count, now),
                 np.full(count, now),
                 {
-                    "type": kinds,
-                    "campaign_id": [None if k == "page.hit" else "CMP-NEW" for k in kinds],
-                    "url": ["/pricing" if k == "page.hit" else None for k in kinds],
+                    "type": drawn,
+                    "campaign_id": [None if k == "page.hit" else "CMP-NEW" for k in drawn],
+                    "url": [_new_activity_url(k, i) for k, i in zip(drawn, ids.tolist(), strict=True)],
                     "topic": ["pricing"] * count,
                 },
                 links={"contact": self.rng.choice(contacts, count)},
             )
-            fresh = email_events(self.tables, np.arange(len(act) - count, len(act)))
-            mail = self.tables["hubspot.email_events"]
-            mail.append(
-                fresh.ids, fresh.modified, fresh.created, {k: v.to_pylist() for k, v in fresh.props.items()}
-            )
+            fresh_rows = np.arange(len(act) - count, len(act))
+            for key, derive in (
+                ("hubspot.email_events", email_events),
+                ("hubspot.form_submissions", form_submissions),
+            ):
+                fresh = derive(self.tables, fresh_rows)
+                self.tables[key].append(
+                    fresh.ids,
+                    fresh.modified,
+                    fresh.created,
+                    {k: v.to_pylist() for k, v in fresh.props.items()},
+                )
             return count
 
     def mutate(
@@ -344,20 +358,28 @@ EMAIL_EVENT_TYPES = {
 }
 
 
+def _activity_of(
+    tables: dict[str, ApiTable], rows: np.ndarray, kinds: Sequence[str]
+) -> tuple[np.ndarray, pd.Series]:
+    """The activity rows of some kinds, and per row its contact's e-mail in the marketing tool."""
+    activity, ma = tables["mautic.activity"], tables["mautic.contacts"]
+    rows = rows[pd.Series(activity.prop("type", rows), dtype=object).isin(list(kinds)).to_numpy()]
+    ma_email = pd.Series(ma.props["email"].to_pylist(), index=ma.ids, dtype=object)
+    return rows, ma_email.reindex(activity.links["contact"][rows]).reset_index(drop=True)
+
+
 def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
     """The e-mail activity of contacts the CRM knows too (same e-mail), as HubSpot e-mail events.
 
     Only for accounts that send their marketing e-mail from HubSpot: with the marketing tool also
     pulled, the same opens would be counted twice, so the object is off by default.
     """
-    activity, ma, crm = tables["mautic.activity"], tables["mautic.contacts"], tables["hubspot.contacts"]
+    activity, crm = tables["mautic.activity"], tables["hubspot.contacts"]
+    rows, ma_email = _activity_of(tables, rows, list(EMAIL_EVENT_TYPES))
     kinds = pd.Series(activity.prop("type", rows), dtype=object)
-    mail = kinds.isin(list(EMAIL_EVENT_TYPES)).to_numpy()
-    rows = rows[mail]
-    ma_email = pd.Series(ma.props["email"].to_pylist(), index=ma.ids).str.strip().str.lower()
     crm_email = pd.Series(crm.props["email"].to_pylist()).str.strip().str.lower()
     crm_spelled = dict(zip(crm_email.tolist(), crm.props["email"].to_pylist(), strict=True))
-    recipients = ma_email.reindex(activity.links["contact"][rows]).map(crm_spelled)
+    recipients = ma_email.str.strip().str.lower().map(crm_spelled)
     known = recipients.notna().to_numpy()
     rows = rows[known]
     campaigns = pd.Series(activity.prop("campaign_id", rows), dtype=object).str.extract(r"(\d+)")[0]
@@ -367,11 +389,52 @@ def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
         modified=activity.modified[rows].copy(),
         created=activity.modified[rows].copy(),
         props={
-            "type": pa.array(kinds[mail][known].map(EMAIL_EVENT_TYPES).tolist(), pa.string()),
+            "type": pa.array(kinds[known].map(EMAIL_EVENT_TYPES).tolist(), pa.string()),
             "recipient": pa.array(recipients[known].tolist(), pa.string()),
             "emailCampaignId": pa.array(
                 [str(int(c)) if isinstance(c, str) else None for c in campaigns], pa.string()
             ),
+        },
+    )
+
+
+# The company's website: HubSpot gives a submission's page as a full URL.
+SITE_URL = "https://www.sandbox-company.example"
+FORM_SUBMITTED = "form.submitted"
+
+
+def form_id(path: str) -> str:
+    """A form's GUID: one HubSpot form per form page of the website, stable across worlds."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, SITE_URL + path))
+
+
+def _new_activity_url(kind: str, activity_id: int) -> str | None:
+    if kind == "page.hit":
+        return "/pricing"
+    if (
+        kind == FORM_SUBMITTED
+    ):  # spread over the forms, without a draw (the world's randomness stays as it was)
+        return FORM_PAGES[activity_id % len(FORM_PAGES)].url
+    return None
+
+
+def form_submissions(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
+    """The marketing tool's form submissions as HubSpot keeps them: per form, the submitter's e-mail
+    as typed (whether or not the CRM has that contact) and the page's full URL."""
+    activity, ma = tables["mautic.activity"], tables["mautic.contacts"]
+    rows, emails = _activity_of(tables, rows, [FORM_SUBMITTED])
+    paths = pd.Series(activity.prop("url", rows), dtype=object).fillna(FORM_PAGES[0].url)
+    first = pd.Series(ma.props["firstname"].to_pylist(), index=ma.ids, dtype=object)
+    return ApiTable(
+        "form_submissions",
+        ids=activity.ids[rows].copy(),
+        modified=activity.modified[rows].copy(),
+        created=activity.modified[rows].copy(),
+        props={
+            "form_id": pa.array(paths.map(form_id).tolist(), pa.string()),
+            "page_url": pa.array((SITE_URL + paths).tolist(), pa.string()),
+            "email": _strings(emails),
+            "firstname": _strings(first.reindex(activity.links["contact"][rows])),
         },
     )
 

@@ -2,8 +2,9 @@
 
     smarketing sandbox serve --port 8765 --faults 429:0.05,5xx:0.02 --rate-limit hubspot.search=5/1
 
-One `ThreadingHTTPServer` serves both tools (HubSpot under `/crm/...`, Mautic under `/api/...` and
-`/oauth/v2/token`); tests start it in-process on port 0 (`SandboxServer(...).start()`).
+One `ThreadingHTTPServer` serves both tools (HubSpot under `/crm/...`, `/email/...`, `/marketing/...`
+and `/form-integrations/...`, Mautic under `/api/...` and `/oauth/v2/token`); tests start it in-process
+on port 0 (`SandboxServer(...).start()`).
 
 It behaves like the real services where a client can go wrong: bearer / basic / OAuth2 auth, page-size
 caps, HubSpot's 10,000-result search cap (400), a search index that lags behind writes, and rate limits
@@ -58,6 +59,8 @@ _FAULT_SPEC = re.compile(
     r"^(?P<kind>[a-z0-9]+)(?::(?P<rate>[\d.]+))?(?:@(?P<path>[^+*]+))?(?:\+(?P<skip>\d+))?(?:\*(?P<count>\d+))?$"
 )
 _DEFAULT_COUNTS = {"429": 3, "slow": 5, "duplicate": 3, "mutate": 2}
+# Paths HubSpot serves (bearer token, HubSpot's rate-limit buckets and error shapes).
+HUBSPOT_PREFIXES = ("/crm/", "/email/", "/marketing/", "/form-integrations/")
 DEFAULT_HUBSPOT_TOKEN = "sandbox-hubspot-token"
 DEFAULT_MAUTIC_LOGIN = "sandbox"
 DEFAULT_MAUTIC_PASSWORD = "sandbox-mautic-password"
@@ -204,7 +207,7 @@ class SandboxState:
 
 
 def _bucket(path: str) -> str | None:
-    if path.startswith(("/crm/", "/email/")):
+    if path.startswith(HUBSPOT_PREFIXES):
         return "hubspot.search" if path.endswith("/search") else "hubspot.general"
     if path.startswith("/api/"):
         return "mautic"
@@ -315,6 +318,14 @@ class _Handler(BaseHTTPRequestHandler):
             return api_hubspot.batch_read(world, segs[3], body)
         if segs == ["email", "public", "v1", "events"] and method == "GET":
             return api_hubspot.email_events(world, params)
+        if segs == ["marketing", "v3", "forms"] and method == "GET":
+            return api_hubspot.forms(params, base_url=base)
+        if (
+            segs[:4] == ["form-integrations", "v1", "submissions", "forms"]
+            and len(segs) == 5
+            and method == "GET"
+        ):
+            return api_hubspot.form_submissions(world, segs[4], params, base_url=base, duplicate=duplicate)
         if segs[:3] == ["crm", "v3", "owners"] and method == "GET":
             return api_hubspot.owners(world, params, base_url=base)
         if segs[:3] == ["crm", "v4", "associations"] and len(segs) == 7 and segs[5:] == ["batch", "read"]:
@@ -325,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
             return api_mautic.activity(world, params, duplicate=duplicate)
         if segs == ["api", "segments"] and method == "GET":
             return api_mautic.segments(params)
-        if path.startswith(("/crm/", "/email/")):
+        if path.startswith(HUBSPOT_PREFIXES):
             return api_hubspot.error(404, f"No route for {method} {path}", "OBJECT_NOT_FOUND")
         return api_mautic.error(404, f"No route for {method} {path}")
 
@@ -333,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _authorised(self, path: str) -> bool:
         config = self.server.state.config
         header = self.headers.get("Authorization", "")
-        if path.startswith(("/crm/", "/email/")):
+        if path.startswith(HUBSPOT_PREFIXES):
             return secrets.compare_digest(header, f"Bearer {config.hubspot_token}")
         if header.startswith("Basic "):
             expected = base64.b64encode(f"{config.mautic_login}:{config.mautic_password}".encode()).decode()
@@ -344,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _unauthorised(self, path: str) -> Answer:
-        if path.startswith(("/crm/", "/email/")):
+        if path.startswith(HUBSPOT_PREFIXES):
             return Answer(
                 401,
                 {
@@ -403,6 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
             key = f"hubspot.{name}" if name else None
         elif segs[:2] == ["api", "contacts"] and len(segs) == 2:
             key = "mautic.contacts"
+        elif segs[:1] == ["form-integrations"]:
+            # Submissions are never modified: new ones arrive while the client pages.
+            world.add_activity(count, kinds=("form.submitted",))
         if key is not None:
             world.touch(key, count)
 

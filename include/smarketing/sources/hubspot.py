@@ -10,6 +10,7 @@ Objects (API name → raw object):
 | calls, emails, meetings, notes, tasks | sales_activities | `hs_lastmodifieddate` (search) | contact association, owner |
 | owners | owners | full list each run (small), de-duplicated on id + updatedAt | |
 | email_events | marketing_events | creation time (`/email/public/v1/events` windows, `offset` paging) | recipient → contact id (batch read by e-mail); off by default |
+| form_submissions | marketing_events | `submittedAt`, per form (`/form-integrations/v1/submissions/forms/{id}`, newest first) | submitted e-mail → contact id (batch read); off by default |
 
 Search pulls are keyset pulls (see `smarketing.sources.sync`): sorted by modified time, `limit` 200,
 filtered `lo <= modified <= now - lag`, by id inside one instant, so the 10,000-result cap of the
@@ -21,10 +22,24 @@ contacts (and their activities, deals and stages) to the survivor's lead. `hubsp
 becomes `owner_assigned_at`, the moment the SLA clock's routing time ends.
 Properties the connector does not map are kept under `attributes` by their HubSpot names; extra
 properties to request are configurable per object.
+
+Form submissions have no id and no modified time, and the API lists them newest first with no time
+filter. Each lands as a `form_submission` event with the id `<form id>:<submittedAt ms>:<first 16 hex
+of sha256(trimmed lower-case e-mail)>` (`-` without an e-mail), stable across pulls; the form id, form
+name and type, page URL, `conversionId` and the e-mail's SHA-256 go under attributes, never the e-mail
+itself nor the other submitted values (HubSpot copies those onto the contact, pulled with contacts).
+The contact is found by the submitted e-mail (batch read). A submission whose e-mail matches no
+contact yet lands with a null `lead_source_id`, no `source_updated_at` and `attributes.contact =
+"unmatched"` (else `"matched"`): core counts it as an orphan and leaves it in raw. Once the contact exists (HubSpot
+creates it moments after the submission), a pull that reads the submission again lands it resolved,
+with `source_updated_at` = submittedAt: a newer version that core takes instead. Each form is pulled
+from its newest submission back to `watermark - overlap`, its own watermark (`ops.sync_state` object
+`form_submissions.<form id>`) moving only when it got there (`sync.pull_newest_first`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,12 +55,14 @@ from smarketing.sources.sync import (
     ExtractError,
     Page,
     PullStats,
+    RecentPage,
     Window,
     WindowPage,
     boolean_text,
     canonical_table,
     land_page,
     pull_keyset,
+    pull_newest_first,
     pull_windowed,
     read_state,
     strings,
@@ -137,13 +154,15 @@ OBJECTS: dict[str, ObjectSpec] = {
     },
 }
 DEFAULT_OBJECTS = ("owners", "companies", "contacts", "deals", "calls", "emails", "meetings")
-# Marketing e-mail events are for accounts that send their marketing e-mail from HubSpot; with a
-# marketing tool pulled as well, the same opens would count twice.
-ALL_OBJECTS = ("owners", *OBJECTS, "email_events")
+# Marketing e-mail events and form submissions are for accounts that use HubSpot as their marketing
+# tool; with another one pulled as well (Mautic), the same opens and forms would count twice.
+ALL_OBJECTS = ("owners", *OBJECTS, "email_events", "form_submissions")
 # The other types (DELIVERED, PROCESSED, DROPPED, STATUSCHANGE, ...) land under their own name; core
 # has no event type for them (DELIVERED would count every send twice).
 EMAIL_EVENT_TYPES = {"SENT": "email_sent", "OPEN": "email_open", "CLICK": "email_click", "BOUNCE": "bounce"}
 EMAIL_EVENTS_LIMIT = 1000
+FORMS_LIMIT = 50
+SUBMISSIONS_LIMIT = 50  # the submissions endpoint's maximum
 
 
 @dataclass(frozen=True)
@@ -483,6 +502,8 @@ def extract_object(
     )
     if name == "email_events":
         return _email_events(conn, client, settings, window, run_id=run_id)
+    if name == "form_submissions":
+        return _form_submissions(conn, client, settings, window, run_id=run_id)
     convert = Converter(client, settings, name)
     stats = pull_keyset(
         conn,
@@ -687,3 +708,110 @@ def _email_events(
         run_id=run_id,
     )
     return stats.as_dict()
+
+
+# -- form submissions -----------------------------------------------------------------------------
+def email_digests(emails: Sequence[str]) -> list[str | None]:
+    """SHA-256 hex of each trimmed, lower-cased e-mail (None without one): matchable, not readable."""
+    return [hashlib.sha256(e.encode()).hexdigest() if e else None for e in emails]
+
+
+def form_submissions_table(
+    client: ApiClient, form: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]]
+) -> pa.Table:
+    n = len(submissions)
+    values = [{v.get("name"): v.get("value") for v in s.get("values") or []} for s in submissions]
+    emails = [str(v.get("email") or "").strip().lower() for v in values]
+    digests = strings(email_digests(emails))
+    contacts = contact_ids_by_email(client, emails)
+    lead = strings([contacts.get(e) for e in emails])
+    submitted = timestamps_ms(strings([s.get("submittedAt") for s in submissions]))
+    if submitted.null_count:
+        raise ValueError(f"{submitted.null_count} submission(s) without a readable submittedAt")
+
+    def constant(value: Any) -> pa.Array:
+        return strings([value] * n)
+
+    matched = pc.is_valid(lead)
+    source_id = pc.binary_join_element_wise(
+        constant(form.get("id")),
+        submitted.cast(pa.string()),
+        pc.coalesce(pc.utf8_slice_codeunits(digests, 0, 16), "-"),
+        ":",
+    )
+    return canonical_table(
+        source_id=source_id,
+        # Only a resolved submission has a version: resolving it later lands it once more, newer.
+        updated_ms=pc.if_else(matched, submitted, pa.scalar(None, pa.int64())),
+        fields={
+            "lead_source_id": ("text", lead),
+            "event_type": ("text", constant("form_submission")),
+            "occurred_at": ("timestamp", submitted),
+        },
+        attributes={
+            "form_id": constant(form.get("id")),
+            "form_name": constant(form.get("name")),
+            "form_type": constant(form.get("formType")),
+            "page_url": strings([s.get("pageUrl") for s in submissions]),
+            "conversion_id": strings([s.get("conversionId") for s in submissions]),
+            "email_sha256": digests,
+            "contact": pc.if_else(matched, "matched", "unmatched"),
+        },
+    )
+
+
+def _forms(client: ApiClient) -> list[dict[str, Any]]:
+    """Every form, live and archived (an archived form's submissions remain), of every type."""
+    found: list[dict[str, Any]] = []
+    for archived in ("false", "true"):
+        params = {"limit": FORMS_LIMIT, "archived": archived, "formTypes": "all"}
+        for _, results in _list_pages(client, "/marketing/v3/forms", params, "form_submissions"):
+            found += [f for f in results if f.get("id")]
+    return found
+
+
+def _form_submissions(
+    conn: psycopg.Connection,
+    client: ApiClient,
+    settings: HubSpotSettings,
+    window: Window,
+    *,
+    run_id: str | None,
+) -> dict[str, Any]:
+    forms = _forms(client)
+    totals = PullStats()
+    limit = min(settings.page_limit, SUBMISSIONS_LIMIT)
+    for form in forms:
+        path = f"/form-integrations/v1/submissions/forms/{form['id']}"
+
+        def fetch(after: str | None, path: str = path) -> RecentPage:
+            data = client.get_json(path, params={"limit": limit, **({"after": after} if after else {})})
+            results = data.get("results") if isinstance(data, dict) else None
+            if not isinstance(results, list):
+                raise ValueError("the answer has no results list")
+            times = timestamps_ms(strings([r.get("submittedAt") for r in results]))
+            if times.null_count:
+                raise ValueError(f"{times.null_count} submission(s) without a readable submittedAt")
+            return RecentPage(
+                records=results,
+                times=times.to_numpy(zero_copy_only=False).astype(np.int64),
+                next_position=((data.get("paging") or {}).get("next") or {}).get("after"),
+                origin=f"GET {path} after {after}",
+            )
+
+        stats = pull_newest_first(
+            conn,
+            fetch,
+            lambda records, form=form: {"marketing_events": form_submissions_table(client, form, records)},
+            source_system=settings.source_system,
+            key=f"form_submissions.{form['id']}",
+            window=window,
+            run_id=run_id,
+        )
+        totals.pages += stats.pages
+        totals.received += stats.received
+        totals.landed += stats.landed
+        # Every form is complete up to the lowest of their watermarks.
+        if stats.watermark_ms is not None:
+            totals.watermark_ms = min(totals.watermark_ms or stats.watermark_ms, stats.watermark_ms)
+    return {**totals.as_dict(), "forms": len(forms)}

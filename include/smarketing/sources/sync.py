@@ -436,6 +436,89 @@ def pull_windowed(
     return stats
 
 
+# -- newest-first pulls of immutable records ------------------------------------------------------
+@dataclass
+class RecentPage:
+    """One page of an API that lists records newest first with no time filter: the records as
+    received, their times (epoch ms), and the position of the next page (None: last)."""
+
+    records: list[dict[str, Any]]
+    times: np.ndarray  # int64 epoch ms
+    next_position: Any
+    origin: str
+
+
+RecentFetcher = Callable[[Any], RecentPage]
+RecordsConverter = Callable[[list[dict[str, Any]]], Mapping[str, pa.Table]]
+
+
+def pull_newest_first(
+    conn: psycopg.Connection,
+    fetch: RecentFetcher,
+    convert: RecordsConverter,
+    *,
+    source_system: str,
+    key: str,
+    window: Window,
+    first_position: Any = None,
+    run_id: str | None = None,
+    max_pages: int = 1_000_000,
+) -> PullStats:
+    """Pull records that never change once written from an API that only lists them newest first
+    (HubSpot form submissions): page back from the newest until `watermark - overlap` (or `since`).
+
+    Each page lands (de-duplicated against raw) with the state in one transaction, but the watermark
+    moves to `now - lag` only with the last page: until a pull has reached back to its start, newer
+    pages landing prove nothing about older ones. A killed pull leaves the watermark where it was and
+    the next run pages back from the newest again, landing only what is missing (positions count
+    from the newest, which moves, so they cannot be resumed).
+    """
+    state = read_state(conn, source_system, key)
+    if window.since_ms is not None:
+        lo = window.since_ms
+    else:
+        lo = state.watermark_ms - window.overlap_ms if state.watermark_ms is not None else 0
+    stats = PullStats(watermark_ms=state.watermark_ms)
+    position = first_position
+    while stats.pages < max_pages:
+        cursor = {"lo": lo, "position": position}
+        try:
+            page = fetch(position)
+            reached = page.times < lo
+            fresh = [r for r, old in zip(page.records, reached.tolist(), strict=True) if not old]
+            tables = convert(fresh) if fresh else {}
+        except ExtractError:
+            raise
+        except (SmarketingError, ValueError, KeyError, TypeError) as exc:
+            raise ExtractError(source_system, key, cursor, f"{type(exc).__name__}: {exc}") from exc
+        done = page.next_position is None or bool(reached.any())
+        result = land_page(
+            conn,
+            source_system=source_system,
+            key=key,
+            tables=tables,
+            origin=page.origin,
+            watermark_ms=window.hi_ms if done else None,
+            cursor={} if done else {"lo": lo, "position": page.next_position},
+            run_id=run_id,
+        )
+        stats.pages += 1
+        stats.received += result.received
+        stats.landed += result.landed
+        if done:
+            stats.watermark_ms = max(stats.watermark_ms or window.hi_ms, window.hi_ms)
+            break
+        position = page.next_position
+    else:
+        log.warning(
+            "%s/%s: stopped after %d pages (max_pages); the next run starts again",
+            source_system,
+            key,
+            max_pages,
+        )
+    return stats
+
+
 # -- canonical records, column-wise ---------------------------------------------------------------
 def strings(values: Sequence[Any]) -> pa.Array:
     """Python values → nullable strings ('' becomes null; numbers and booleans become their text)."""
