@@ -6,8 +6,9 @@ owners; Mautic contacts and activity). Columns are numpy / Arrow arrays, so a 20
 in seconds and a page is a `take` of 200 rows. Times are epoch milliseconds.
 
 The world can change while it is served (`mutate`): records are updated (their modified time becomes
-"now" on the world's clock), created, archived, and new activity happens, so incremental pulls are
-tested against a moving target. Every change goes through one lock; readers work on consistent arrays.
+"now" on the world's clock), created, archived, merged, and new activity happens, so incremental pulls
+are tested against a moving target. `load(..., housekeeping=True)` (the served demo world) starts with a
+few contacts deleted and a few duplicates merged, as any real CRM has. Every change goes through one lock; readers work on consistent arrays.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class MutationCounts:
     created: int = 0
     archived: int = 0
     events: int = 0
+    merged: int = 0
 
 
 class ApiWorld:
@@ -176,7 +178,11 @@ class ApiWorld:
 
     # -- loading ----------------------------------------------------------------------------------
     @classmethod
-    def load(cls, world_dir: Path | str, *, clock: Clock = time.time, seed: int = 7) -> ApiWorld:
+    def load(
+        cls, world_dir: Path | str, *, clock: Clock = time.time, seed: int = 7, housekeeping: bool = False
+    ) -> ApiWorld:
+        """The world's exports as API objects; with `housekeeping`, HOUSEKEEPING_SHARE of the contacts
+        deleted and as many merged into another contact (at load, on the world's clock)."""
         root = Path(world_dir)
 
         def read(name: str) -> pd.DataFrame:
@@ -195,7 +201,12 @@ class ApiWorld:
         every = np.arange(len(tables["mautic.activity"]))
         tables["hubspot.email_events"] = email_events(tables, every)
         tables["hubspot.form_submissions"] = form_submissions(tables, every)
-        return cls(tables, clock=clock, seed=seed)
+        world = cls(tables, clock=clock, seed=seed)
+        if housekeeping:
+            count = max(1, int(len(tables["hubspot.contacts"]) * HOUSEKEEPING_SHARE))
+            world.archive("hubspot.contacts", count)
+            world.merge(count)
+        return world
 
     # -- changes ----------------------------------------------------------------------------------
     def touch(self, key: str, count: int) -> int:
@@ -249,6 +260,7 @@ class ApiWorld:
                     "country": ["FR"] * count,
                     "lifecyclestage": ["lead"] * count,
                     "hubspot_owner_id": [str(int(o)) for o in owners],
+                    "hubspot_owner_assigneddate": stamp,
                     "createdate": stamp,
                     "lastmodifieddate": stamp,
                     "hs_lastmodifieddate": stamp,
@@ -273,6 +285,38 @@ class ApiWorld:
                 },
             )
             return count
+
+    def merge(self, count: int) -> int:
+        """Merge `count` pairs of live contacts, as a rep cleaning duplicates does: the merged-away one
+        is archived, and the survivor (modified now) names it in hs_merged_object_ids, with every id it
+        named itself (HubSpot keeps the list transitive)."""
+        with self.lock:
+            table = self.tables["hubspot.contacts"]
+            assert table.archived_at is not None
+            live = np.flatnonzero(table.archived_at < 0)
+            pairs = min(count, len(live) // 2)
+            if pairs <= 0:
+                return 0
+            rows = self.rng.choice(live, size=2 * pairs, replace=False)
+            gone, kept = rows[:pairs], rows[pairs:]
+            now = self.now_ms()
+            named = [
+                ";".join(filter(None, (before, earlier, str(int(i)))))
+                for before, earlier, i in zip(
+                    table.prop("hs_merged_object_ids", kept),
+                    table.prop("hs_merged_object_ids", gone),
+                    table.ids[gone].tolist(),
+                    strict=True,
+                )
+            ]
+            table.archived_at[gone] = now
+            table.modified[kept] = now
+            stamp = iso_ms(np.full(pairs, now))
+            table.set_props(
+                kept, {"hs_merged_object_ids": named, "lastmodifieddate": stamp, "hs_lastmodifieddate": stamp}
+            )
+            table.changed()
+            return pairs
 
     def archive(self, key: str, count: int) -> int:
         """Archive (delete) `count` random live records: gone from search, listed with archived=true."""
@@ -328,7 +372,7 @@ class ApiWorld:
             return count
 
     def mutate(
-        self, *, updates: int = 0, creates: int = 0, archives: int = 0, events: int = 0
+        self, *, updates: int = 0, creates: int = 0, archives: int = 0, events: int = 0, merges: int = 0
     ) -> MutationCounts:
         """A slice of life in both tools: updated and new contacts, activity, deletions."""
         with self.lock:
@@ -345,9 +389,13 @@ class ApiWorld:
                 updated=updated,
                 created=self.create_contacts(creates),
                 archived=self.archive("hubspot.contacts", archives),
+                merged=self.merge(merges),
                 events=self.add_activity(events),
             )
 
+
+# Contacts deleted, and as many merged away, in a served world (`ApiWorld.load(housekeeping=True)`).
+HOUSEKEEPING_SHARE = 0.005
 
 # HubSpot's marketing e-mail event types for the marketing tool's e-mail activity.
 EMAIL_EVENT_TYPES = {

@@ -80,7 +80,7 @@ class Sales:
     stages: Stages  # sorted by contact, then time
     deals: Deals  # sorted by creation time
     owner: np.ndarray  # CRM owner per contact, -1 for none
-    owner_assigned_at: np.ndarray  # when the owner got the contact (HubSpot's hubspot_owner_assigneddate), -1 for none
+    owner_assigned_at: np.ndarray  # when the owner got it (hubspot_owner_assigneddate), -1 for none
     won: np.ndarray  # per contact: won a deal inside the window
     current_stage: np.ndarray  # per contact, -1 when not in the CRM
 

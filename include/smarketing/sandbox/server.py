@@ -594,11 +594,12 @@ def load_world(
     """The world to serve: an existing generated world, or a fresh one generated now."""
     from smarketing.sandbox.world import generate_world
 
+    # a served world has the deleted and merged contacts of any real CRM
     if world_dir is not None and (world_dir / "world.json").exists():
-        return ApiWorld.load(world_dir, clock=clock, seed=seed)
+        return ApiWorld.load(world_dir, clock=clock, seed=seed, housekeeping=True)
     if world_dir is None:
         import tempfile
 
         world_dir = Path(tempfile.mkdtemp(prefix="smarketing-sandbox-"))
     generate_world(world_dir, contacts=contacts, seed=seed, days=days, end=end)
-    return ApiWorld.load(world_dir, clock=clock, seed=seed)
+    return ApiWorld.load(world_dir, clock=clock, seed=seed, housekeeping=True)
