@@ -1,5 +1,8 @@
 """Mautic's REST API as the sandbox serves it: contacts, all-contacts activity, segments.
 
+The activity timeline holds the world's marketing activity plus the segment membership and point
+change logs (`api_segments`), as Mautic's own timeline mixes every event type in one list.
+
 Shapes follow Mautic 4/5: lists are `{"total": "<n>", "contacts": {"<id>": {...}}}` (an empty list
 comes back as `[]`, as PHP encodes it), paging is `start` / `limit` (30 by default, at most 200 here),
 one `orderBy` / `orderByDir`, and `where[i][col|expr|val]` conditions. Activity is paged by `page`
@@ -9,13 +12,15 @@ with `limit` and filtered on `filters[dateFrom]` / `filters[dateTo]` (UTC, `Y-m-
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smarketing.sandbox import api_segments
 from smarketing.sandbox.api_hubspot import Answer
 from smarketing.sandbox.api_world import MAUTIC_STAGES, ApiTable, ApiWorld, iso_ms, with_duplicates
 from smarketing.sandbox.marketing import TAG_NAMES
@@ -35,7 +40,11 @@ EVENT_LABELS = {
     "webinar.attended": "Attended webinar",
     "dnc.unsubscribed": "Do not contact",
     "demo.requested": "Demo requested",
+    "segment_membership": "Segment membership change",
+    "point.gained": "Point gained",
 }
+SEGMENT_EVENT = "segment_membership"
+POINT_EVENT = "point.gained"
 _WHERE = re.compile(r"^where\[(\d+)\]\[(col|expr|val)\]$")
 _TAG_IDS = {name: i + 1 for i, name in enumerate(TAG_NAMES)}
 _STAGE_IDS = {name: i + 1 for i, name in enumerate(MAUTIC_STAGES)}
@@ -222,23 +231,23 @@ def activity(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) 
     include = [t for v in include for t in v.split(",") if t]
     descending = (params.get("order[1]") or "DESC").upper() == "DESC"
     with world.lock:
-        table = world.table("mautic.activity")
-        mask = np.ones(len(table), dtype=bool)
-        if lo is not None:
-            mask &= table.modified >= lo
-        if hi is not None:
-            mask &= table.modified <= hi
-        if include:
-            mask &= np.asarray(pc.fill_null(pc.is_in(table.props["type"], pa.array(include)), False))
-        order = table.order("modified")
-        rows = order[mask[order]]
+        parts = _timeline_parts(world, include, lo, hi)
+        # One timeline over every log, by (time, log, id): each part comes sorted by (time, id), and a
+        # stable sort of their concatenation merges the runs in linear time.
+        stamps = np.concatenate([p.table.modified[p.rows] for p in parts])
+        source = np.concatenate([np.full(len(p.rows), i) for i, p in enumerate(parts)])
+        row = np.concatenate([p.rows for p in parts])
+        order = np.argsort(stamps, kind="stable")
         if descending:
-            rows = rows[::-1]
+            order = order[::-1]
         offset = (page - 1) * limit
-        chosen = rows[offset : offset + limit]
-        chosen = with_duplicates(rows, offset, chosen, duplicate)
-        events = activity_events(table, chosen)
-    total = len(rows)
+        chosen = with_duplicates(order, offset, order[offset : offset + limit], duplicate)
+        events: list[dict[str, Any]] = [{} for _ in chosen]
+        for i, part in enumerate(parts):
+            at = np.flatnonzero(source[chosen] == i)
+            for k, event in zip(at.tolist(), part.render(part.table, row[chosen[at]]), strict=True):
+                events[k] = event
+    total = len(order)
     return Answer(
         200,
         {
@@ -258,6 +267,43 @@ def activity(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) 
             "maxPages": max(1, -(-total // limit)),
         },
     )
+
+
+@dataclass(frozen=True)
+class _TimelinePart:
+    """The rows of one log the timeline shows, and how they become events."""
+
+    table: ApiTable
+    rows: np.ndarray
+    render: Callable[[ApiTable, np.ndarray], list[dict[str, Any]]]
+
+
+def _timeline_parts(
+    world: ApiWorld, include: list[str], lo: int | None, hi: int | None
+) -> list[_TimelinePart]:
+    """Each log's rows in the date filter, sorted by (time, id); the activity's only of included types."""
+    activity = world.table("mautic.activity")
+    logs = [(activity, activity_events, None)]
+    logs += [
+        (log(world), render, kind)
+        for kind, log, render in (
+            (SEGMENT_EVENT, api_segments.segment_log, segment_events),
+            (POINT_EVENT, api_segments.point_log, point_events),
+        )
+        if not include or kind in include
+    ]
+    parts = []
+    for table, render, kind in logs:
+        mask = np.ones(len(table), dtype=bool)
+        if lo is not None:
+            mask &= table.modified >= lo
+        if hi is not None:
+            mask &= table.modified <= hi
+        if kind is None and include:
+            mask &= np.asarray(pc.fill_null(pc.is_in(table.props["type"], pa.array(include)), False))
+        order = table.order("modified")
+        parts.append(_TimelinePart(table, order[mask[order]], render))
+    return parts
 
 
 def activity_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
@@ -291,15 +337,79 @@ def activity_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
-def segments(params: Mapping[str, str]) -> Answer:
-    lists = {
-        str(i): {
-            "id": i,
-            "isPublished": True,
-            "name": name.replace("-", " ").title(),
-            "alias": name,
-            "isGlobal": True,
+def segment_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
+    """Mautic's `segment_membership` timeline entries: the action is only in the label, the segment only
+    by name (`object_description`), as Mautic's lead_event_log subscriber writes them."""
+    actions = table.prop("action", rows)
+    segments = table.prop("segment", rows)
+    stamps = iso_ms(table.modified[rows], z=False)
+    contacts = table.links["contact"][rows].tolist()
+    out = []
+    for i, log_id in enumerate(table.ids[rows].tolist()):
+        name = segment_name(segments[i] or "")
+        label = f"Contact {'added to' if actions[i] == api_segments.ADDED else 'removed from'} segment {name}"
+        out.append(
+            {
+                "event": SEGMENT_EVENT,
+                "eventId": f"{SEGMENT_EVENT}{log_id}",
+                "eventLabel": label,
+                "eventType": EVENT_LABELS[SEGMENT_EVENT],
+                "timestamp": stamps[i],
+                "icon": "ri-pie-chart-line",
+                "contactId": str(contacts[i]),
+                "details": {"object_description": name},
+            }
+        )
+    return out
+
+
+def point_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
+    """Mautic's `point.gained` timeline entries: the points change log row under `details.log`."""
+    deltas = table.prop("delta", rows)
+    names = table.prop("event_name", rows)
+    actions = table.prop("action_name", rows)
+    stamps = iso_ms(table.modified[rows], z=False)
+    contacts = table.links["contact"][rows].tolist()
+    out = []
+    for i, log_id in enumerate(table.ids[rows].tolist()):
+        delta = int(deltas[i] or 0)
+        log = {
+            "id": log_id,
+            "lead_id": contacts[i],
+            "type": "api",
+            "eventName": names[i],
+            "actionName": actions[i],
+            "delta": delta,
+            "dateAdded": stamps[i],
         }
-        for name, i in _TAG_IDS.items()
+        out.append(
+            {
+                "event": POINT_EVENT,
+                "eventId": f"{POINT_EVENT}{log_id}",
+                "eventLabel": f"{names[i]} / {delta}",
+                "eventType": EVENT_LABELS[POINT_EVENT],
+                "timestamp": stamps[i],
+                "icon": "ri-calculator-line",
+                "contactId": str(contacts[i]),
+                "details": {"log": log},
+            }
+        )
+    return out
+
+
+def segment_name(alias: str) -> str:
+    return alias.replace("-", " ").title()
+
+
+def segments(params: Mapping[str, str]) -> Answer:
+    try:
+        start = int(params.get("start") or 0)
+        limit = _limit(params, DEFAULT_LIMIT)
+    except ValueError:
+        return error(400, "start and limit must be integers")
+    listed = list(_TAG_IDS.items())[start : start + limit]
+    lists = {
+        str(i): {"id": i, "isPublished": True, "name": segment_name(name), "alias": name, "isGlobal": True}
+        for name, i in listed
     }
-    return Answer(200, {"total": len(lists), "lists": lists})
+    return Answer(200, {"total": len(_TAG_IDS), "lists": lists or []})

@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 CONN_ID = "smarketing_mautic"
 SOURCE_SYSTEM = "mautic"
 MAX_LIMIT = 200
-OBJECTS = {"contacts": "leads", "activity": "marketing_events"}
-DEFAULT_OBJECTS = ("contacts", "activity")
+OBJECTS = {"contacts": "leads", "activity": "marketing_events", "segments": "segment_memberships"}
+# Segments cost one request for the segment list plus the pages of membership changes since the last run.
+DEFAULT_OBJECTS = ("contacts", "activity", "segments")
 EVENT_TYPES = {
     "email.sent": "email_sent",
     "email.read": "email_open",
@@ -63,9 +64,15 @@ EVENT_TYPES = {
     "dnc.unsubscribed": "unsubscribe",
     "lead.donotcontact": "unsubscribe",
     "demo.requested": "demo_request",
+    # A score movement, with its signed change under attributes.delta; no engagement rule counts it.
+    "point.gained": "points_changed",
 }
-# Point changes are landed under their own name: core has no event type for them (yet).
-DEFAULT_INCLUDE_EVENTS = (*EVENT_TYPES, "point.gained")
+DEFAULT_INCLUDE_EVENTS = tuple(EVENT_TYPES)
+# The timeline's segment membership changes: read by the `segments` object, not by `activity`.
+SEGMENT_EVENT = "segment_membership"
+# Mautic's timeline gives a membership change's direction only in its (translated) label; a label
+# matching this pattern is a removal, any other an addition. Override it for a non-English instance.
+REMOVED_LABEL = r"(?i)\bremov"
 # The marketing tool spells countries out; core keeps ISO 3166-1 alpha-2 codes like the CRM.
 COUNTRY_CODES = {
     "Belgium": "BE",
@@ -92,6 +99,7 @@ class MauticSettings:
     event_types: Mapping[str, str] = field(default_factory=lambda: dict(EVENT_TYPES))
     include_events: tuple[str, ...] = DEFAULT_INCLUDE_EVENTS
     pricing_url: str = "/pricing"
+    removed_label: str = REMOVED_LABEL
     country_codes: Mapping[str, str] = field(default_factory=lambda: dict(COUNTRY_CODES))
     limits: Mapping[str, RateLimit] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -116,6 +124,7 @@ class MauticSettings:
             overlap_s=float(merged.get("overlap_seconds", 600.0)),
             event_types={**EVENT_TYPES, **(merged.get("event_types") or {})},
             include_events=tuple(merged.get("include_events") or DEFAULT_INCLUDE_EVENTS),
+            removed_label=str(merged.get("segment_removed_label") or REMOVED_LABEL),
             country_codes={**COUNTRY_CODES, **(merged.get("country_codes") or {})},
             limits={k: RateLimit.parse(v) for k, v in (merged.get("rate_limits") or {}).items()},
             retry=RetryPolicy(**merged["retry"]) if merged.get("retry") else RetryPolicy(),
@@ -334,8 +343,13 @@ def _event_id(event: Mapping[str, Any]) -> str:
     return f"{event.get('event')}:{hashlib.sha1(basis.encode()).hexdigest()[:20]}"
 
 
+def _details(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    # The all-contacts activity API gives an entry's extra data as `details`; the timeline calls it `extra`.
+    return [e.get("details") or e.get("extra") or {} for e in events]
+
+
 def events_table(events: Sequence[Mapping[str, Any]], settings: MauticSettings) -> pa.Table:
-    details = [e.get("details") or {} for e in events]
+    details = _details(events)
     kinds = strings([e.get("event") for e in events])
     urls = strings([(d.get("hit") or {}).get("url") or d.get("url") for d in details])
     campaign = strings([d.get("campaignId") or (d.get("stat") or {}).get("emailId") for d in details])
@@ -358,7 +372,65 @@ def events_table(events: Sequence[Mapping[str, Any]], settings: MauticSettings) 
             "event": kinds,
             "url": urls,
             "label": strings([_label(e.get("eventLabel")) for e in events]),
+            # Point changes carry their points change log row; other events have no delta.
+            "delta": strings([(d.get("log") or {}).get("delta") for d in details]),
         },
+    )
+
+
+def memberships_table(
+    events: Sequence[Mapping[str, Any]], segments: pa.Table, settings: MauticSettings
+) -> pa.Table:
+    """`segment_membership` timeline entries → raw.segment_memberships rows, one per change.
+
+    Mautic's entry names the segment (`object_description`) but not its id, and says added or removed
+    only in its label: the id and alias come from the segment list by name, the direction from the
+    label (`removed_label`), unless the entry carries `object_id` / `action` itself.
+    """
+    details = _details(events)
+    names = strings([d.get("object_description") for d in details])
+    labels = strings([_label(e.get("eventLabel")) for e in events])
+    removed = pc.match_substring_regex(labels, settings.removed_label)
+    action = pc.coalesce(
+        strings([d.get("action") for d in details]),
+        pc.if_else(removed, pa.scalar("removed"), pa.scalar("added")),
+    )
+    position = pc.index_in(names, value_set=segments.column("name").combine_chunks())
+    segment_id = pc.coalesce(
+        strings([d.get("object_id") for d in details]),
+        pc.take(segments.column("id").combine_chunks(), position),
+    )
+    return canonical_table(
+        source_id=strings([_event_id(e) for e in events]),
+        updated_ms=None,
+        fields={
+            "lead_source_id": ("text", strings([e.get("contactId") for e in events])),
+            "segment_id": ("text", segment_id),
+            "segment_name": ("text", names),
+            "segment_alias": ("text", pc.take(segments.column("alias").combine_chunks(), position)),
+            "is_member": ("boolean", boolean_text(action, true=("added",))),
+            "changed_at": ("timestamp", strings([e.get("timestamp") for e in events])),
+        },
+        attributes={"event": strings([e.get("event") for e in events]), "label": labels, "action": action},
+    )
+
+
+def fetch_segments(client: ApiClient, limit: int) -> pa.Table:
+    """Every segment (`GET /api/segments`, paged by `start`): id, name and alias as text."""
+    listed: list[dict[str, Any]] = []
+    while True:
+        data = client.get_json("/api/segments", params={"start": len(listed), "limit": limit})
+        page = _entities(data, "lists")
+        listed += page
+        total = int(data.get("total") or 0) if isinstance(data, dict) else 0
+        if not page or len(listed) >= total:
+            break
+    return pa.table(
+        {
+            "id": strings([s.get("id") for s in listed]),
+            "name": strings([s.get("name") for s in listed]),
+            "alias": strings([s.get("alias") for s in listed]),
+        }
     )
 
 
@@ -391,7 +463,29 @@ def extract_object(
         since_ms=since_ms,
     )
     if name == "activity":
-        return _activity(conn, client, settings, window, run_id=run_id)
+        return _pull_timeline(
+            conn,
+            client,
+            settings,
+            window,
+            key="activity",
+            include=settings.include_events,
+            convert=lambda events: {"marketing_events": events_table(events, settings)},
+            run_id=run_id,
+        )
+    if name == "segments":
+        # Read once per run: a segment renamed since a change was logged no longer resolves by name.
+        segments = fetch_segments(client, settings.page_limit)
+        return _pull_timeline(
+            conn,
+            client,
+            settings,
+            window,
+            key="segments",
+            include=(SEGMENT_EVENT,),
+            convert=lambda events: {"segment_memberships": memberships_table(events, segments, settings)},
+            run_id=run_id,
+        )
 
     def convert(page: Page) -> dict[str, pa.Table]:
         return contacts_table(page, settings)
@@ -413,14 +507,21 @@ def extract_object(
     return result
 
 
-def _activity(
+TimelineConverter = Callable[[list[dict[str, Any]]], dict[str, pa.Table]]
+
+
+def _pull_timeline(
     conn: psycopg.Connection,
     client: ApiClient,
     settings: MauticSettings,
     window: Window,
     *,
+    key: str,
+    include: Sequence[str],
+    convert: TimelineConverter,
     run_id: str | None,
 ) -> dict[str, Any]:
+    """Windowed pull of some event types of `GET /api/contacts/activity` (their state is `key`)."""
     path = "/api/contacts/activity"
 
     def fetch(lo: int, hi: int, page_no: int) -> WindowPage:
@@ -432,7 +533,7 @@ def _activity(
             "page": page_no,
             "limit": settings.page_limit,
         }
-        for i, kind in enumerate(settings.include_events):
+        for i, kind in enumerate(include):
             params[f"filters[includeEvents][{i}]"] = kind
         data = client.get_json(path, params=params)
         events = _entities(data, "events")
@@ -440,7 +541,7 @@ def _activity(
         max_pages = data.get("maxPages")
         last = not events or (page_no >= int(max_pages) if max_pages else len(events) < settings.page_limit)
         return WindowPage(
-            tables={"marketing_events": events_table(events, settings)} if events else {},
+            tables=convert(events) if events else {},
             received=len(events),
             next_position=None if last else page_no + 1,
             origin=f"GET {path} {mautic_time(lo)}..{mautic_time(hi)} page {page_no}",
@@ -450,7 +551,7 @@ def _activity(
         conn,
         fetch,
         source_system=settings.source_system,
-        key="activity",
+        key=key,
         window=window,
         first_position=1,
         run_id=run_id,

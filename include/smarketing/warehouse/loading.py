@@ -35,6 +35,8 @@ RAW_OBJECTS = (
     "sales_activities",
     "deals",
     "lifecycle_history",
+    # API sources only (Mautic segments); no file mapping lands it.
+    "segment_memberships",
 )
 # Arbitrary constant shared by landing (shared lock) and the core build (exclusive, momentarily).
 LANDING_LOCK_KEY = 4_242_002

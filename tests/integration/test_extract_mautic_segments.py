@@ -1,0 +1,171 @@
+"""Mautic segment memberships and point changes, from the sandbox API on a loopback port through raw
+to core, against a real PostgreSQL warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+
+from smarketing.sandbox import api_segments
+from smarketing.sandbox.server import SandboxServer
+from smarketing.sources.sync import ExtractError
+from smarketing.warehouse.core_build import build_core
+from tests.integration.sandbox_support import make_world, mautic_entry, pull, raw_versions, sandbox
+from tests.integration.test_extract_faults import FAULTS
+
+pytestmark = pytest.mark.integration
+
+OBJECTS = ["contacts", "activity", "segments"]
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_world(tmp_path_factory.mktemp("segments-world"), contacts=250, days=40)
+
+
+def pull_all(server: SandboxServer, dsn: str, **entry: object) -> dict[str, dict]:
+    return pull(server, dsn, mautic_entry(objects=OBJECTS, **entry))
+
+
+def world_memberships(server: SandboxServer) -> pd.DataFrame:
+    state = api_segments.memberships(server.world).reset_index()
+    state["contact"] = state["contact"].astype(str)
+    return state.set_index(["contact", "segment"]).sort_index()
+
+
+def core_memberships(dsn: str) -> pd.DataFrame:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            """
+            SELECT source_id, segment_alias, is_member,
+                   (extract(epoch FROM added_at) * 1000)::bigint,
+                   (extract(epoch FROM removed_at) * 1000)::bigint,
+                   (extract(epoch FROM changed_at) * 1000)::bigint,
+                   lead_id IS NOT NULL AND segment_id IS NOT NULL
+            FROM core.segment_memberships WHERE source_system = 'mautic'
+            """
+        ).fetchall()
+    frame = pd.DataFrame(
+        rows,
+        columns=["contact", "segment", "is_member", "added_at", "removed_at", "changed_at", "resolved"],
+    )
+    return frame.set_index(["contact", "segment"]).sort_index()
+
+
+def assert_core_matches_world(server: SandboxServer, dsn: str) -> pd.DataFrame:
+    build_core(dsn, None)
+    want, have = world_memberships(server), core_memberships(dsn)
+    assert have["resolved"].all()
+    assert list(have.index) == list(want.index)
+    assert (have["is_member"] == want["is_member"]).all()
+    for column in ("added_at", "removed_at", "changed_at"):
+        expected = want[column].astype("Int64")
+        assert (have[column].astype("Int64").fillna(-1) == expected.fillna(-1)).all(), column
+    return have
+
+
+def raw_change_ids(dsn: str) -> list[str]:
+    frame = raw_versions(dsn, "segment_memberships", "mautic")
+    assert not frame["source_id"].duplicated().any(), "a membership change landed twice"
+    return sorted(frame["source_id"])
+
+
+def world_change_ids(server: SandboxServer) -> list[str]:
+    return sorted(f"segment_membership{i}" for i in api_segments.segment_log(server.world).ids.tolist())
+
+
+def test_full_pull_equals_the_world_and_builds_core(world_dir: Path, clean_warehouse: str) -> None:
+    with sandbox(world_dir) as server:
+        results = pull_all(server, clean_warehouse)
+        assert raw_change_ids(clean_warehouse) == world_change_ids(server)
+        assert results["segments"]["landed"] == len(world_change_ids(server))
+        payload = raw_versions(clean_warehouse, "segment_memberships", "mautic")["payload"].iloc[0]
+        assert payload["is_member"] is True and payload["segment_id"] and payload["segment_alias"]
+        core = assert_core_matches_world(server, clean_warehouse)
+        assert core["is_member"].all() and len(core) > 20
+        # One request lists the segments; the changes come a page of the timeline at a time.
+        assert results["segments"]["http"]["requests"] == 1 + results["segments"]["pages"]
+
+
+def test_changes_between_pulls_reach_core_and_a_rerun_lands_nothing(
+    world_dir: Path, clean_warehouse: str
+) -> None:
+    with sandbox(world_dir) as server:
+        pull_all(server, clean_warehouse)
+        build_core(clean_warehouse, None)
+        changed = api_segments.change_segments(server.world, adds=12, removes=5)
+        gained = api_segments.change_points(server.world, 6, delta=7)
+        results = pull_all(server, clean_warehouse)
+        assert results["segments"]["landed"] == changed
+        assert raw_change_ids(clean_warehouse) == world_change_ids(server)
+        core = assert_core_matches_world(server, clean_warehouse)
+        removed = core[~core["is_member"]]
+        assert len(removed) == 5 and removed["removed_at"].notna().all()
+
+        # Point changes are events of their own type in core, with their delta.
+        with psycopg.connect(clean_warehouse) as conn:
+            points = conn.execute(
+                """
+                SELECT count(*), min((attributes->>'delta')::int), max((attributes->>'delta')::int)
+                FROM core.marketing_events WHERE event_type = 'points_changed'
+                """
+            ).fetchone()
+        assert points == (gained, 7, 7)
+
+        again = pull_all(server, clean_warehouse)
+        assert {obj: r["landed"] for obj, r in again.items()} == {obj: 0 for obj in OBJECTS}
+        stats = build_core(clean_warehouse, None)
+        assert {k: v for k, v in stats.items() if v} == {}
+        assert core_memberships(clean_warehouse).equals(core)
+
+
+def test_a_segment_change_landed_before_its_contact_is_folded_once_the_contact_arrives(
+    world_dir: Path, clean_warehouse: str
+) -> None:
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, mautic_entry(objects=["segments"]))
+        stats = build_core(clean_warehouse, None)
+        assert stats["segment_memberships"] == 0
+        assert stats["segment_memberships.orphans"] == len(world_memberships(server))
+        pull(server, clean_warehouse, mautic_entry(objects=["contacts"]))
+        assert_core_matches_world(server, clean_warehouse)
+
+
+def pull_through_faults(server: SandboxServer, dsn: str) -> None:
+    """Contacts and segment changes in small pages; a run stopped by a fault that outlasts its retries
+    is simply run again (it resumes where its state stands)."""
+    for objects, limit in ((["contacts"], 50), (["segments"], 10)):
+        for _ in range(10):
+            try:
+                pull(server, dsn, mautic_entry(objects=objects, page_limit=limit))
+                break
+            except ExtractError:
+                continue
+
+
+def test_faults_leave_the_same_tables_as_a_clean_run(world_dir: Path, clean_warehouse: str) -> None:
+    with sandbox(world_dir, faults=",".join(FAULTS)) as server:
+        api_segments.change_segments(server.world, adds=8, removes=4)
+        pull_through_faults(server, clean_warehouse)
+        fired = {f["fault"]: f["fired"] for f in server.stats()["faults"]}
+        server.config.faults = []
+        # Contacts modified while paging are newer than the pull's window: the next pull takes them.
+        pull_through_faults(server, clean_warehouse)
+        assert raw_change_ids(clean_warehouse) == world_change_ids(server)
+        faulty = assert_core_matches_world(server, clean_warehouse)
+    assert sum(fired.values()) > 0
+    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE ops.sync_state, ops.load_batches, ops.core_builds, raw.leads,"
+            " raw.segment_memberships, core.segment_memberships, core.lead_sources, core.leads CASCADE"
+        )
+    with sandbox(world_dir) as server:
+        api_segments.change_segments(server.world, adds=8, removes=4)
+        pull_through_faults(server, clean_warehouse)
+        clean = assert_core_matches_world(server, clean_warehouse)
+    # Same world (same seed, same changes), same memberships; only the change times differ.
+    columns = ["is_member", "resolved"]
+    assert faulty[columns].equals(clean[columns])
