@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
+import requests
 
 from smarketing.sandbox import api_segments
 from smarketing.sandbox.server import SandboxServer
@@ -96,8 +97,12 @@ def test_changes_between_pulls_reach_core_and_a_rerun_lands_nothing(
     with sandbox(world_dir) as server:
         pull_all(server, clean_warehouse)
         build_core(clean_warehouse, None)
-        changed = api_segments.change_segments(server.world, adds=12, removes=5)
-        gained = api_segments.change_points(server.world, 6, delta=7)
+        done = requests.post(
+            server.url + "/_sandbox/mutate",
+            json={"segment_adds": 12, "segment_removes": 5, "points": 6},
+            timeout=10,
+        ).json()
+        changed, gained = done["segment_changes"], done["point_changes"]
         results = pull_all(server, clean_warehouse)
         assert results["segments"]["landed"] == changed
         assert raw_change_ids(clean_warehouse) == world_change_ids(server)
@@ -113,7 +118,7 @@ def test_changes_between_pulls_reach_core_and_a_rerun_lands_nothing(
                 FROM core.marketing_events WHERE event_type = 'points_changed'
                 """
             ).fetchone()
-        assert points == (gained, 7, 7)
+        assert points == (gained, 5, 5) and gained == 6
 
         again = pull_all(server, clean_warehouse)
         assert {obj: r["landed"] for obj, r in again.items()} == {obj: 0 for obj in OBJECTS}

@@ -163,3 +163,15 @@ def change_points(world: ApiWorld, count: int, *, delta: int = 5) -> int:
             },
         )
         return len(rows)
+
+
+def mutate(
+    world: ApiWorld, *, segment_adds: int = 0, segment_removes: int = 0, points: int = 0
+) -> dict[str, int]:
+    """`POST /_sandbox/mutate` keys for the logs: segment memberships added and removed, point changes."""
+    changed = (
+        change_segments(world, adds=segment_adds, removes=segment_removes)
+        if segment_adds or segment_removes
+        else 0
+    )
+    return {"segment_changes": changed, "point_changes": change_points(world, points)}

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from smarketing.sandbox import api_hubspot, api_mautic
+from smarketing.sandbox import api_hubspot, api_mautic, api_segments
 from smarketing.sandbox.api_hubspot import Answer
 from smarketing.sandbox.api_world import ApiWorld
 from smarketing.sources.http import RateLimit
@@ -436,8 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "POST":
             return Answer(405, {"error": "POST only"})
         if path == "/_sandbox/mutate":
+            logged = {k: int(body.pop(k)) for k in ("segment_adds", "segment_removes", "points") if k in body}
             counts = state.world.mutate(**{k: int(v) for k, v in body.items()})
-            return Answer(200, counts.__dict__)
+            return Answer(200, {**counts.__dict__, **api_segments.mutate(state.world, **logged)})
         if path == "/_sandbox/faults":
             try:
                 state.config.faults = parse_faults(body.get("faults") or [])
