@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 
+from smarketing.sla.run import evaluate_followups
 from smarketing.sources.sync import read_state
+from smarketing.warehouse.core_build import build_core
 from tests.integration.sandbox_support import (
     HUBSPOT_TOKEN,
     MAUTIC_PASSWORD,
@@ -23,6 +26,7 @@ from tests.integration.sandbox_support import (
     raw_versions,
     sandbox,
 )
+from tests.integration.test_sla_seed import SETTINGS
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +178,96 @@ def test_schema_drift_never_breaks_a_page() -> None:
     columns = property_columns(pages)
     assert columns["numberofemployees"].to_pylist() == ["12", "40"]
     assert columns["brand_new_property"].to_pylist() == [None, "true"]
+
+
+def _core_contacts(dsn: str) -> pd.DataFrame:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            """
+            SELECT s.source_id, s.lead_id, s.archived_at, s.record->>'owner_assigned_at' AS record_assigned,
+                   l.owner_assigned_at, l.deleted_at,
+                   count(*) OVER (PARTITION BY s.lead_id) AS records
+            FROM core.lead_sources s JOIN core.leads l USING (lead_id)
+            WHERE s.source_system = 'hubspot'
+            """
+        ).fetchall()
+    columns = [
+        "source_id",
+        "lead_id",
+        "archived_at",
+        "record_assigned",
+        "owner_assigned_at",
+        "deleted_at",
+        "records",
+    ]
+    return pd.DataFrame(rows, columns=columns).set_index("source_id")
+
+
+def test_deleted_merged_and_assigned_contacts_reach_core(world_dir: Path, clean_warehouse: str) -> None:
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, hubspot_entry())
+        build_core(clean_warehouse, None)
+        changed = server.world.mutate(archives=3, merges=3)
+        pull(server, clean_warehouse, hubspot_entry())
+        build_core(clean_warehouse, None)
+        contacts = server.world.table("hubspot.contacts")
+        rows = np.arange(len(contacts))
+        world = pd.DataFrame(
+            {
+                "assigned": contacts.prop("hubspot_owner_assigneddate", rows),
+                "merged": contacts.prop("hs_merged_object_ids", rows),
+                "archived": contacts.archived_at >= 0,
+            },
+            index=[str(i) for i in contacts.ids.tolist()],
+        )
+        before = _core_contacts(clean_warehouse)
+        pull(server, clean_warehouse, hubspot_entry())
+        assert build_core(clean_warehouse, None)["leads"] == 0  # nothing new: a rerun changes nothing
+    core = _core_contacts(clean_warehouse)
+    pd.testing.assert_frame_equal(core, before)
+    assert (changed.archived, changed.merged) == (3, 3)
+
+    # owner_assigned_at: the API's hubspot_owner_assigneddate, on the lead of a single record
+    owned = world["assigned"].notna()
+    assert owned.mean() > 0.3
+    assert (core["record_assigned"].notna() == owned.reindex(core.index)).all()
+    single = core[(core["records"] == 1) & core["archived_at"].isna()]
+    expected = pd.to_datetime(world["assigned"].reindex(single.index), utc=True, format="ISO8601")
+    assert (
+        (single["owner_assigned_at"] == expected)
+        .where(expected.notna(), single["owner_assigned_at"].isna())
+        .all()
+    )
+
+    # merges: every merged-away contact is on its survivor's lead, and its own lead (if any) is gone
+    survivors = world["merged"].dropna()
+    assert len(survivors) == 3
+    for survivor, named in survivors.items():
+        for merged in named.split(";"):
+            assert core.at[merged, "lead_id"] == core.at[survivor, "lead_id"]
+            assert pd.notna(core.at[merged, "archived_at"])
+        assert pd.isna(core.at[survivor, "deleted_at"])
+    merged_ids = {m for named in survivors for m in named.split(";")}
+    # deletions: an archived contact not merged anywhere leaves the live leads (when it was alone on it)
+    deleted = world.index[world["archived"] & ~world.index.isin(merged_ids)]
+    assert len(deleted) == 3
+    alone = core.loc[deleted][core.loc[deleted, "records"] == 1]
+    assert len(alone) and alone["deleted_at"].notna().all()
+    with psycopg.connect(clean_warehouse) as conn:
+        live = conn.execute("SELECT count(*) FROM core.leads WHERE deleted_at IS NULL").fetchone()[0]
+        leads = conn.execute("SELECT count(*) FROM core.leads").fetchone()[0]
+    assert leads - live >= len(alone) + len(merged_ids)
+
+
+def test_the_sla_measures_routing_on_the_sandbox(tmp_path: Path, clean_warehouse: str) -> None:
+    # enough contacts for a few dozen hand-overs
+    with sandbox(make_world(tmp_path, contacts=2000, days=60)) as server:
+        pull(server, clean_warehouse, hubspot_entry())
+    build_core(clean_warehouse, None)
+    evaluate_followups(clean_warehouse, SETTINGS, pd.Timestamp.now(tz="UTC"))
+    with psycopg.connect(clean_warehouse) as conn:
+        routed, clocks = conn.execute(
+            "SELECT count(*) FILTER (WHERE routing_minutes > 0), count(*) FROM sla.followups"
+        ).fetchone()
+    # hand-overs outside the territory owners' contacts are routed to a rep a while after the MQL moment
+    assert clocks > 20 and 0.2 < routed / clocks < 0.95
