@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -337,64 +338,56 @@ def activity_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
+def _log_entries(
+    table: ApiTable, rows: np.ndarray, kind: str, icon: str, labels: list[str], details: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Timeline entries of one of Mautic's logs: the entry id is the event type and the log row's id."""
+    stamps = iso_ms(table.modified[rows], z=False)
+    contacts = table.links["contact"][rows].tolist()
+    return [
+        {
+            "event": kind,
+            "eventId": f"{kind}{log_id}",
+            "eventLabel": labels[i],
+            "eventType": EVENT_LABELS[kind],
+            "timestamp": stamps[i],
+            "icon": icon,
+            "contactId": str(contacts[i]),
+            "details": details[i],
+        }
+        for i, log_id in enumerate(table.ids[rows].tolist())
+    ]
+
+
 def segment_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
     """Mautic's `segment_membership` timeline entries: the action is only in the label, the segment only
     by name (`object_description`), as Mautic's lead_event_log subscriber writes them."""
-    actions = table.prop("action", rows)
-    segments = table.prop("segment", rows)
-    stamps = iso_ms(table.modified[rows], z=False)
-    contacts = table.links["contact"][rows].tolist()
-    out = []
-    for i, log_id in enumerate(table.ids[rows].tolist()):
-        name = segment_name(segments[i] or "")
-        label = f"Contact {'added to' if actions[i] == api_segments.ADDED else 'removed from'} segment {name}"
-        out.append(
-            {
-                "event": SEGMENT_EVENT,
-                "eventId": f"{SEGMENT_EVENT}{log_id}",
-                "eventLabel": label,
-                "eventType": EVENT_LABELS[SEGMENT_EVENT],
-                "timestamp": stamps[i],
-                "icon": "ri-pie-chart-line",
-                "contactId": str(contacts[i]),
-                "details": {"object_description": name},
-            }
-        )
-    return out
+    names = [segment_name(s or "") for s in table.prop("segment", rows)]
+    verbs = ["added to" if a == api_segments.ADDED else "removed from" for a in table.prop("action", rows)]
+    labels = [f"Contact {verb} segment {name}" for verb, name in zip(verbs, names, strict=True)]
+    details = [{"object_description": name} for name in names]
+    return _log_entries(table, rows, SEGMENT_EVENT, "ri-pie-chart-line", labels, details)
 
 
 def point_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
     """Mautic's `point.gained` timeline entries: the points change log row under `details.log`."""
-    deltas = table.prop("delta", rows)
+    deltas = [int(d or 0) for d in table.prop("delta", rows)]
     names = table.prop("event_name", rows)
-    actions = table.prop("action_name", rows)
-    stamps = iso_ms(table.modified[rows], z=False)
-    contacts = table.links["contact"][rows].tolist()
-    out = []
-    for i, log_id in enumerate(table.ids[rows].tolist()):
-        delta = int(deltas[i] or 0)
-        log = {
-            "id": log_id,
-            "lead_id": contacts[i],
+    logs = pd.DataFrame(
+        {
+            "id": table.ids[rows],
+            "lead_id": table.links["contact"][rows],
             "type": "api",
-            "eventName": names[i],
-            "actionName": actions[i],
-            "delta": delta,
-            "dateAdded": stamps[i],
+            "eventName": names,
+            "actionName": table.prop("action_name", rows),
+            "delta": deltas,
+            "dateAdded": iso_ms(table.modified[rows], z=False),
         }
-        out.append(
-            {
-                "event": POINT_EVENT,
-                "eventId": f"{POINT_EVENT}{log_id}",
-                "eventLabel": f"{names[i]} / {delta}",
-                "eventType": EVENT_LABELS[POINT_EVENT],
-                "timestamp": stamps[i],
-                "icon": "ri-calculator-line",
-                "contactId": str(contacts[i]),
-                "details": {"log": log},
-            }
-        )
-    return out
+    ).to_dict("records")
+    labels = [f"{name} / {delta}" for name, delta in zip(names, deltas, strict=True)]
+    return _log_entries(
+        table, rows, POINT_EVENT, "ri-calculator-line", labels, [{"log": log} for log in logs]
+    )
 
 
 def segment_name(alias: str) -> str:

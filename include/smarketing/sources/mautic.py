@@ -31,6 +31,7 @@ import requests
 
 from smarketing.sources.http import ApiClient, ApiCredentials, ApiError, RateLimit, RetryPolicy, Timeouts
 from smarketing.sources.sync import (
+    FieldKind,
     Page,
     Window,
     WindowPage,
@@ -358,22 +359,37 @@ def events_table(events: Sequence[Mapping[str, Any]], settings: MauticSettings) 
         pc.equal(kinds, "page.hit"), pc.fill_null(pc.match_substring(urls, settings.pricing_url), False)
     )
     event_type = pc.if_else(pricing, "pricing_page_view", mapped)
-    return canonical_table(
-        source_id=strings([_event_id(e) for e in events]),
-        updated_ms=None,
+    return _timeline_table(
+        events,
         fields={
-            "lead_source_id": ("text", strings([e.get("contactId") for e in events])),
             "event_type": ("text", event_type),
             "occurred_at": ("timestamp", strings([e.get("timestamp") for e in events])),
             "campaign_id": ("text", campaign),
             "content_topic": ("text", strings([d.get("topic") for d in details])),
         },
         attributes={
-            "event": kinds,
             "url": urls,
-            "label": strings([_label(e.get("eventLabel")) for e in events]),
             # Point changes carry their points change log row; other events have no delta.
             "delta": strings([(d.get("log") or {}).get("delta") for d in details]),
+        },
+    )
+
+
+def _timeline_table(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    fields: Mapping[str, tuple[FieldKind, pa.Array]],
+    attributes: Mapping[str, pa.Array],
+) -> pa.Table:
+    """Landing rows of timeline entries: the entry's id and contact; no modified time (entries never change)."""
+    return canonical_table(
+        source_id=strings([_event_id(e) for e in events]),
+        updated_ms=None,
+        fields={"lead_source_id": ("text", strings([e.get("contactId") for e in events])), **fields},
+        attributes={
+            "event": strings([e.get("event") for e in events]),
+            "label": strings([_label(e.get("eventLabel")) for e in events]),
+            **attributes,
         },
     )
 
@@ -389,8 +405,9 @@ def memberships_table(
     """
     details = _details(events)
     names = strings([d.get("object_description") for d in details])
-    labels = strings([_label(e.get("eventLabel")) for e in events])
-    removed = pc.match_substring_regex(labels, settings.removed_label)
+    removed = pc.match_substring_regex(
+        strings([_label(e.get("eventLabel")) for e in events]), settings.removed_label
+    )
     action = pc.coalesce(
         strings([d.get("action") for d in details]),
         pc.if_else(removed, pa.scalar("removed"), pa.scalar("added")),
@@ -400,18 +417,16 @@ def memberships_table(
         strings([d.get("object_id") for d in details]),
         pc.take(segments.column("id").combine_chunks(), position),
     )
-    return canonical_table(
-        source_id=strings([_event_id(e) for e in events]),
-        updated_ms=None,
+    return _timeline_table(
+        events,
         fields={
-            "lead_source_id": ("text", strings([e.get("contactId") for e in events])),
             "segment_id": ("text", segment_id),
             "segment_name": ("text", names),
             "segment_alias": ("text", pc.take(segments.column("alias").combine_chunks(), position)),
             "is_member": ("boolean", boolean_text(action, true=("added",))),
             "changed_at": ("timestamp", strings([e.get("timestamp") for e in events])),
         },
-        attributes={"event": strings([e.get("event") for e in events]), "label": labels, "action": action},
+        attributes={"action": action},
     )
 
 
