@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,8 +15,11 @@ import pytest
 
 from smarketing.scoring.runner import run_scoring
 from smarketing.sla.run import evaluate_followups
+from smarketing.sources.files import ingest_source
 from smarketing.warehouse.core_build import build_core
 from smarketing.warehouse.loading import land_batch
+from tests.integration.sandbox_support import make_world
+from tests.integration.test_file_ingest import CRM_MAPPING
 from tests.integration.test_scoring_runs import make_model
 from tests.integration.test_sla_seed import SETTINGS, paris
 
@@ -245,3 +249,24 @@ def test_owner_assigned_at_comes_from_the_owners_record(clean_warehouse: str) ->
         second = conn.execute("SELECT owner_id, owner_assigned_at FROM core.leads").fetchone()
     assert first == ("hubspot:o1", HANDOVER + pd.Timedelta(minutes=40))
     assert second == ("hubspot:o2", None)
+
+
+def test_owner_assigned_at_is_filled_from_the_sandbox_export(clean_warehouse: str, tmp_path: Path) -> None:
+    root = make_world(tmp_path, contacts=400, days=45)
+    ingest_source(clean_warehouse, CRM_MAPPING, root=root, run_id="test")
+    build_core(clean_warehouse, None)
+    export = pd.read_csv(root / "crm" / "contacts.csv", dtype=str, keep_default_na=False)
+    expected = pd.Series(
+        pd.to_datetime(export["hubspot_owner_assigneddate"].replace("", None), utc=True).to_numpy(),
+        index=export["contact_id"],
+    )
+    with psycopg.connect(clean_warehouse) as conn:
+        rows = conn.execute(
+            """
+            SELECT s.source_id, l.owner_assigned_at FROM core.lead_sources s JOIN core.leads l USING (lead_id)
+            WHERE (SELECT count(*) FROM core.lead_sources o WHERE o.lead_id = s.lead_id) = 1
+            """
+        ).fetchall()
+    core = pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype="datetime64[ns, UTC]")
+    assert core.notna().mean() > 0.3
+    pd.testing.assert_series_equal(core, expected.reindex(core.index).astype(core.dtype), check_names=False)
