@@ -1,9 +1,16 @@
-"""Mautic connector: contacts and their activity, landed as canonical records (docs/sources.md).
+"""Mautic connector: contacts, their activity and their segment memberships, landed as canonical
+records (docs/sources.md, docs/extract.md).
 
 | object | raw | how |
 |---|---|---|
 | contacts | leads | keyset pull on `date_modified` (`where[]` gte/lte, `orderBy=date_modified`), by id inside one second; contacts never modified (`date_modified` empty) by `date_added` |
-| activity | marketing_events | `GET /api/contacts/activity` over a window `[watermark - overlap, now - lag]`, paged by `page`; events never change, so offsets inside a fixed window are stable, and a killed run resumes at the next page |
+| activity | marketing_events | `GET /api/contacts/activity` over a window `[watermark - overlap, now - lag]`, paged by `page`; events never change, so offsets inside a fixed window are stable, and a killed run resumes at the next page. Point changes (`point.gained`) become `points_changed` with the signed change under `attributes.delta` |
+| segments | segment_memberships | the same windowed timeline pull, of `segment_membership` entries only (one per contact added to or removed from a segment, from Mautic's lead_event_log), plus one `GET /api/segments` per run to resolve the segment named by each entry to its id and alias |
+
+Segments are read from the timeline, not listed per segment or per contact: `search=segment:<alias>`
+re-reads every member of every segment each run, and `GET /api/contacts/{id}/segments` costs one request
+per contact (200k at 200k contacts); the timeline costs one page per `page_limit` changes since the last
+run. A timeline entry says added or removed only in its label (`removed_label`, English by default).
 
 Points, tags, stage, last activity and every other contact field are kept under `attributes` (the
 tool's stage is a coarser copy of the CRM's lifecycle, see config/sources/sandbox_ma.yaml). Auth is
