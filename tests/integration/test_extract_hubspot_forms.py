@@ -16,6 +16,7 @@ import requests
 from smarketing.sandbox.api_world import ApiWorld, form_id
 from smarketing.sandbox.vocab import FORM_PAGES
 from smarketing.sources.sync import read_state
+from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,
     hubspot_entry,
@@ -28,13 +29,17 @@ from tests.integration.test_extract_faults import FAULTS
 
 pytestmark = pytest.mark.integration
 
+# The e2e fixtures: a migrated Airflow metadata DB, tasks pointed at the test warehouse.
+airflow_ready = e2e.airflow_ready
+warehouse_env = e2e.warehouse_env
+
 # Small pages, so even a small world's forms take several pages each.
-ENTRY = hubspot_entry(objects=["form_submissions"], page_limit=4)
+ENTRY = hubspot_entry(objects=["form_submissions"], page_limit=2)
 
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_world(tmp_path_factory.mktemp("forms-world"), contacts=200, days=40)
+    return make_world(tmp_path_factory.mktemp("forms-world"), contacts=300, days=60)
 
 
 def expected_submissions(world: ApiWorld) -> pd.Series:
@@ -96,12 +101,11 @@ def test_full_incremental_and_repeated_pulls_land_every_submission_once(
         payload = events["payload"].iloc[0]
         assert payload["event_type"] == "form_submission" and payload["occurred_at"]
         assert {"form_id", "form_name", "page_url", "email_sha256", "contact"} <= set(payload["attributes"])
-        # Resolved submissions name a CRM contact; the others are kept, marked, for core to count.
+        # HubSpot makes every submitter a contact: each submission names its contact, as an event.
         contacts = {str(i) for i in world.table("hubspot.contacts").ids.tolist()}
-        matched = events["payload"].map(lambda p: p["attributes"]["contact"] == "matched")
-        assert events.loc[matched, "payload"].map(lambda p: p["lead_source_id"] in contacts).all()
-        assert events.loc[~matched, "payload"].map(lambda p: p["lead_source_id"] is None).all()
-        assert (events.loc[matched, "ms"].notna()).all() and events.loc[~matched, "ms"].isna().all()
+        assert events["payload"].map(lambda p: p["lead_source_id"] in contacts).all()
+        assert events["payload"].map(lambda p: p["attributes"]["contact"] == "matched").all()
+        assert events["ms"].isna().all()  # immutable: no version, de-duplicated on the id
         with psycopg.connect(clean_warehouse) as conn:
             state = read_state(conn, "hubspot", f"form_submissions.{form_id(FORM_PAGES[0].url)}")
         assert state.watermark_ms is not None and state.cursor == {}
@@ -119,39 +123,58 @@ def test_full_incremental_and_repeated_pulls_land_every_submission_once(
         assert _landed_rows(clean_warehouse) == before + added
 
 
-def test_a_submission_resolved_later_lands_once_more_resolved(world_dir: Path, clean_warehouse: str) -> None:
+def test_submissions_of_deleted_and_unknown_contacts_are_kept(world_dir: Path, clean_warehouse: str) -> None:
+    entry = hubspot_entry(objects=["contacts", "form_submissions"], page_limit=2)
     with sandbox(world_dir) as server:
-        pull(server, clean_warehouse, ENTRY)
+        world = server.world
+        # Some submitters' contacts were deleted: the batch read no longer finds them, raw still does.
+        deleted = _archive_submitters(world, 3)
+        # Someone HubSpot has no contact for (a form that creates none), and a submission with no e-mail.
+        strangers = _add_submissions(world, ["Stranger@Nowhere.example", None])
+        result = pull(server, clean_warehouse, entry)["form_submissions"]
+        assert result["without_email"] == 1
         events = raw_versions(clean_warehouse, "marketing_events", "hubspot")
-        unmatched = events[events["payload"].map(lambda p: p["attributes"]["contact"] == "unmatched")]
-        assert not unmatched.empty, "the world should have submissions by people the CRM does not know"
-        # The CRM gets a contact for one submitter (as HubSpot does moments after a submission).
-        target = unmatched.iloc[0]
-        table = server.world.table("hubspot.form_submissions")
-        digest = target["payload"]["attributes"]["email_sha256"]
-        email = next(e for e in table.props["email"].to_pylist() if e and _digest(e) == digest)
-        _add_crm_contact(server.world, email)
-        # HubSpot creates the contact moments after a submission, so the overlap reads it again; this
-        # world's submissions are older than any overlap, so a backfill reads it again here.
-        again = pull(server, clean_warehouse, ENTRY, since="2000-01-01")["form_submissions"]
-        resolved = raw_versions(clean_warehouse, "marketing_events", "hubspot")
-        versions = resolved[resolved["source_id"] == target["source_id"]]
-        by_submitter = sum(1 for e in table.props["email"].to_pylist() if e and _digest(e) == digest)
-        assert again["landed"] == by_submitter and len(versions) == 2
-        latest = versions.sort_values("ms", na_position="first").iloc[-1]["payload"]
-        assert latest["attributes"]["contact"] == "matched" and latest["lead_source_id"] is not None
+        assert len(events) == len(world.table("hubspot.form_submissions")) - 1
+        by_lead = events.set_index("source_id")["payload"]
+        stranger = by_lead[[i for i in by_lead.index if i.startswith(strangers[0])]]
+        assert len(stranger) == 1 and stranger.iloc[0]["lead_source_id"] is None
+        assert stranger.iloc[0]["attributes"]["contact"] == "unmatched"
+        assert stranger.iloc[0]["attributes"]["email_sha256"] == _digest("stranger@nowhere.example")
+        leads = set(events["payload"].map(lambda p: p["lead_source_id"]))
+        assert deleted <= leads
 
 
 def _digest(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-def _add_crm_contact(world: ApiWorld, email: str) -> None:
-    contacts = world.table("hubspot.contacts")
-    now = world.now_ms()
-    contacts.append(
-        np.array([int(contacts.ids.max()) + 1]), np.array([now]), np.array([now]), {"email": [email]}
+def _archive_submitters(world: ApiWorld, count: int) -> set[str]:
+    contacts, submissions = world.table("hubspot.contacts"), world.table("hubspot.form_submissions")
+    submitters = {(e or "").lower() for e in submissions.props["email"].to_pylist()}
+    emails = [(e or "").lower() for e in contacts.props["email"].to_pylist()]
+    rows = [i for i, e in enumerate(emails) if e in submitters][:count]
+    assert contacts.archived_at is not None
+    contacts.archived_at[rows] = world.now_ms() - 60_000
+    contacts.changed()
+    return {str(i) for i in contacts.ids[rows].tolist()}
+
+
+def _add_submissions(world: ApiWorld, emails: list[str | None]) -> list[str]:
+    """Submissions to the first form, a minute ago; returns the start of their source ids."""
+    table = world.table("hubspot.form_submissions")
+    n, at = len(emails), world.now_ms() - 60_000
+    guid = form_id(FORM_PAGES[0].url)
+    table.append(
+        np.arange(n) + int(table.ids.max()) + 1,
+        np.full(n, at),
+        np.full(n, at),
+        {
+            "form_id": [guid] * n,
+            "page_url": ["https://www.sandbox-company.example/contact"] * n,
+            "email": emails,
+        },
     )
+    return [f"{guid}:{at}:" for _ in emails]
 
 
 @pytest.mark.parametrize("faults", [",".join(FAULTS)], ids=["all"])
@@ -181,3 +204,56 @@ def test_faults_leave_the_same_tables_and_no_email_in_the_logs(
 def _latest_payloads(dsn: str) -> dict[str, Any]:
     frame = raw_versions(dsn, "marketing_events", "hubspot").sort_values("ms", na_position="first")
     return dict(zip(frame["source_id"], frame["payload"], strict=True))
+
+
+def test_core_takes_resolved_submissions_and_counts_the_others(world_dir: Path, clean_warehouse: str) -> None:
+    from smarketing.warehouse.core_build import build_core
+
+    with sandbox(world_dir) as server:
+        _add_submissions(server.world, ["stranger@nowhere.example"])
+        pull(server, clean_warehouse, hubspot_entry(objects=["contacts", "form_submissions"]))
+    events = raw_versions(clean_warehouse, "marketing_events", "hubspot")
+    matched = int(events["payload"].map(lambda p: p["attributes"]["contact"] == "matched").sum())
+    stats = build_core(clean_warehouse, None)
+    with psycopg.connect(clean_warehouse) as conn:
+        (in_core,) = conn.execute(
+            "SELECT count(*) FROM core.marketing_events WHERE event_type = 'form_submission'"
+        ).fetchone() or (0,)
+    assert matched == len(events) - 1
+    assert in_core == matched and stats["marketing_events.orphans"] == len(events) - matched
+
+
+def test_form_submissions_are_off_by_default_and_mapped_when_listed() -> None:
+    from smarketing.sources.hubspot import DEFAULT_OBJECTS, HubSpotSettings
+    from smarketing.sources.sync import api_tasks
+
+    assert "form_submissions" not in DEFAULT_OBJECTS
+    assert "form_submissions" not in HubSpotSettings.from_config({"system": "hubspot"}).objects
+    tasks = api_tasks([{"system": "hubspot", "objects": ["contacts", "form_submissions"]}])
+    assert [t["object"] for t in tasks] == ["contacts", "form_submissions"]
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("airflow")
+def test_the_ingest_dag_maps_a_task_for_form_submissions_when_configured(
+    airflow_ready: None, warehouse_env: str, world_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pendulum
+
+    with sandbox(world_dir) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_SMARKETING_HUBSPOT", server.hubspot_connection())
+        entry = hubspot_entry(objects=["contacts", "form_submissions"])
+        conf = {"file_sources": [], "api_sources": [entry]}
+        states = e2e.run_dag("smarketing_ingest", run_conf=conf, logical_date=pendulum.now("UTC"))
+        assert states.pop("land_file_source") == "skipped"
+        assert set(states.values()) == {"success"}, states
+        assert [k for k in states if k.startswith("extract_api_object[")] == [
+            "extract_api_object[0]",
+            "extract_api_object[1]",
+        ]
+        assert_all_landed(warehouse_env, server.world)
+    with psycopg.connect(warehouse_env) as conn:
+        (in_core,) = conn.execute(
+            "SELECT count(*) FROM core.marketing_events WHERE event_type = 'form_submission'"
+        ).fetchone() or (0,)
+    assert in_core > 0

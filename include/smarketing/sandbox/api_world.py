@@ -409,11 +409,16 @@ EMAIL_EVENT_TYPES = {
 def _activity_of(
     tables: dict[str, ApiTable], rows: np.ndarray, kinds: Sequence[str]
 ) -> tuple[np.ndarray, pd.Series]:
-    """The activity rows of some kinds, and per row its contact's e-mail in the marketing tool."""
-    activity, ma = tables["mautic.activity"], tables["mautic.contacts"]
+    """The activity rows of some kinds by contacts the CRM knows too (same e-mail), and per row the
+    e-mail as the CRM spells it."""
+    activity, ma, crm = tables["mautic.activity"], tables["mautic.contacts"], tables["hubspot.contacts"]
     rows = rows[pd.Series(activity.prop("type", rows), dtype=object).isin(list(kinds)).to_numpy()]
-    ma_email = pd.Series(ma.props["email"].to_pylist(), index=ma.ids, dtype=object)
-    return rows, ma_email.reindex(activity.links["contact"][rows]).reset_index(drop=True)
+    ma_email = pd.Series(ma.props["email"].to_pylist(), index=ma.ids).str.strip().str.lower()
+    crm_email = pd.Series(crm.props["email"].to_pylist()).str.strip().str.lower()
+    crm_spelled = dict(zip(crm_email.tolist(), crm.props["email"].to_pylist(), strict=True))
+    emails = ma_email.reindex(activity.links["contact"][rows]).map(crm_spelled).reset_index(drop=True)
+    known = emails.notna().to_numpy()
+    return rows[known], emails[known].reset_index(drop=True)
 
 
 def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
@@ -422,14 +427,9 @@ def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
     Only for accounts that send their marketing e-mail from HubSpot: with the marketing tool also
     pulled, the same opens would be counted twice, so the object is off by default.
     """
-    activity, crm = tables["mautic.activity"], tables["hubspot.contacts"]
-    rows, ma_email = _activity_of(tables, rows, list(EMAIL_EVENT_TYPES))
+    activity = tables["mautic.activity"]
+    rows, recipients = _activity_of(tables, rows, list(EMAIL_EVENT_TYPES))
     kinds = pd.Series(activity.prop("type", rows), dtype=object)
-    crm_email = pd.Series(crm.props["email"].to_pylist()).str.strip().str.lower()
-    crm_spelled = dict(zip(crm_email.tolist(), crm.props["email"].to_pylist(), strict=True))
-    recipients = ma_email.str.strip().str.lower().map(crm_spelled)
-    known = recipients.notna().to_numpy()
-    rows = rows[known]
     campaigns = pd.Series(activity.prop("campaign_id", rows), dtype=object).str.extract(r"(\d+)")[0]
     return ApiTable(
         "email_events",
@@ -437,8 +437,8 @@ def email_events(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
         modified=activity.modified[rows].copy(),
         created=activity.modified[rows].copy(),
         props={
-            "type": pa.array(kinds[known].map(EMAIL_EVENT_TYPES).tolist(), pa.string()),
-            "recipient": pa.array(recipients[known].tolist(), pa.string()),
+            "type": pa.array(kinds.map(EMAIL_EVENT_TYPES).tolist(), pa.string()),
+            "recipient": pa.array(recipients.tolist(), pa.string()),
             "emailCampaignId": pa.array(
                 [str(int(c)) if isinstance(c, str) else None for c in campaigns], pa.string()
             ),
@@ -459,25 +459,27 @@ def form_id(path: str) -> str:
 def _new_activity_url(kind: str, activity_id: int) -> str | None:
     if kind == "page.hit":
         return "/pricing"
-    if (
-        kind == FORM_SUBMITTED
-    ):  # spread over the forms, without a draw (the world's randomness stays as it was)
+    if kind == FORM_SUBMITTED:
+        # Spread over the forms without a draw, so the world's random stream stays as it was.
         return FORM_PAGES[activity_id % len(FORM_PAGES)].url
     return None
 
 
 def form_submissions(tables: dict[str, ApiTable], rows: np.ndarray) -> ApiTable:
-    """The marketing tool's form submissions as HubSpot keeps them: per form, the submitter's e-mail
-    as typed (whether or not the CRM has that contact) and the page's full URL."""
+    """The marketing tool's form submissions by contacts the CRM knows, as HubSpot keeps them: per
+    form, the submitter's e-mail and the page's full URL. (HubSpot makes every submitter a contact;
+    the world's contacts that only the marketing tool has never used a HubSpot form.)"""
     activity, ma = tables["mautic.activity"], tables["mautic.contacts"]
     rows, emails = _activity_of(tables, rows, [FORM_SUBMITTED])
     paths = pd.Series(activity.prop("url", rows), dtype=object).fillna(FORM_PAGES[0].url)
     first = pd.Series(ma.props["firstname"].to_pylist(), index=ma.ids, dtype=object)
+    # HubSpot keeps milliseconds where the marketing tool keeps seconds (taken off, never in the future).
+    submitted = activity.modified[rows] - activity.ids[rows] % 1000
     return ApiTable(
         "form_submissions",
         ids=activity.ids[rows].copy(),
-        modified=activity.modified[rows].copy(),
-        created=activity.modified[rows].copy(),
+        modified=submitted,
+        created=submitted.copy(),
         props={
             "form_id": pa.array(paths.map(form_id).tolist(), pa.string()),
             "page_url": pa.array((SITE_URL + paths).tolist(), pa.string()),

@@ -716,33 +716,44 @@ def email_digests(emails: Sequence[str]) -> list[str | None]:
     return [hashlib.sha256(e.encode()).hexdigest() if e else None for e in emails]
 
 
+def contact_ids_in_raw(conn: psycopg.Connection, source_system: str, emails: Sequence[str]) -> dict[str, str]:
+    """Contact id per e-mail (lower-cased) from the contacts already landed, archived ones included:
+    the batch read only finds live contacts, and a deleted contact's submissions still belong to it."""
+    if not emails:
+        return {}
+    rows = conn.execute(
+        """
+        SELECT DISTINCT ON (e) e, r.source_id
+        FROM raw.leads r CROSS JOIN LATERAL lower(trim(r.payload->>'email')) AS e
+        WHERE r.source_system = %s AND e = ANY(%s)
+        ORDER BY e, r.source_updated_at DESC NULLS LAST, r.batch_id DESC
+        """,
+        (source_system, list(emails)),
+    ).fetchall()
+    return {str(e): str(i) for e, i in rows}
+
+
 def form_submissions_table(
-    client: ApiClient, form: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]]
+    form: Mapping[str, Any], submissions: Sequence[Mapping[str, Any]], contacts: Mapping[str, str]
 ) -> pa.Table:
+    """`form_submission` events of one form; `contacts` maps lower-cased e-mails to contact ids."""
     n = len(submissions)
-    values = [{v.get("name"): v.get("value") for v in s.get("values") or []} for s in submissions]
-    emails = [str(v.get("email") or "").strip().lower() for v in values]
+    emails = [submitted_email(s) for s in submissions]
     digests = strings(email_digests(emails))
-    contacts = contact_ids_by_email(client, emails)
     lead = strings([contacts.get(e) for e in emails])
     submitted = timestamps_ms(strings([s.get("submittedAt") for s in submissions]))
-    if submitted.null_count:
-        raise ValueError(f"{submitted.null_count} submission(s) without a readable submittedAt")
 
     def constant(value: Any) -> pa.Array:
         return strings([value] * n)
 
-    matched = pc.is_valid(lead)
-    source_id = pc.binary_join_element_wise(
-        constant(form.get("id")),
-        submitted.cast(pa.string()),
-        pc.coalesce(pc.utf8_slice_codeunits(digests, 0, 16), "-"),
-        ":",
-    )
     return canonical_table(
-        source_id=source_id,
-        # Only a resolved submission has a version: resolving it later lands it once more, newer.
-        updated_ms=pc.if_else(matched, submitted, pa.scalar(None, pa.int64())),
+        source_id=pc.binary_join_element_wise(
+            constant(form.get("id")),
+            submitted.cast(pa.string()),
+            pc.coalesce(pc.utf8_slice_codeunits(digests, 0, 16), pa.scalar("-")),
+            ":",
+        ),
+        updated_ms=None,  # a submission never changes: de-duplicated on its id alone
         fields={
             "lead_source_id": ("text", lead),
             "event_type": ("text", constant("form_submission")),
@@ -755,9 +766,15 @@ def form_submissions_table(
             "page_url": strings([s.get("pageUrl") for s in submissions]),
             "conversion_id": strings([s.get("conversionId") for s in submissions]),
             "email_sha256": digests,
-            "contact": pc.if_else(matched, "matched", "unmatched"),
+            "contact": pc.if_else(pc.is_valid(lead), "matched", "unmatched"),
         },
     )
+
+
+def submitted_email(submission: Mapping[str, Any]) -> str:
+    """The `email` value of a submission, trimmed and lower-cased ('' without one)."""
+    values = submission.get("values") or []
+    return next((str(v.get("value") or "") for v in values if v.get("name") == "email"), "").strip().lower()
 
 
 def _forms(client: ApiClient) -> list[dict[str, Any]]:
@@ -781,6 +798,20 @@ def _form_submissions(
     forms = _forms(client)
     totals = PullStats()
     limit = min(settings.page_limit, SUBMISSIONS_LIMIT)
+    anonymous = 0
+
+    def convert(form: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, pa.Table]:
+        nonlocal anonymous
+        # Without an e-mail a submission names nobody the pipeline could ever match: it is counted, not
+        # landed (in raw it would only stop the quality gate, which requires a lead).
+        kept = [r for r in records if submitted_email(r)]
+        anonymous += len(records) - len(kept)
+        emails = [submitted_email(r) for r in kept]
+        contacts = contact_ids_by_email(client, emails)
+        missing = sorted({e for e in emails if e not in contacts})
+        contacts = {**contact_ids_in_raw(conn, settings.source_system, missing), **contacts}
+        return {"marketing_events": form_submissions_table(form, kept, contacts)} if kept else {}
+
     for form in forms:
         path = f"/form-integrations/v1/submissions/forms/{form['id']}"
 
@@ -802,7 +833,7 @@ def _form_submissions(
         stats = pull_newest_first(
             conn,
             fetch,
-            lambda records, form=form: {"marketing_events": form_submissions_table(client, form, records)},
+            lambda records, form=form: convert(form, records),
             source_system=settings.source_system,
             key=f"form_submissions.{form['id']}",
             window=window,
@@ -814,4 +845,10 @@ def _form_submissions(
         # Every form is complete up to the lowest of their watermarks.
         if stats.watermark_ms is not None:
             totals.watermark_ms = min(totals.watermark_ms or stats.watermark_ms, stats.watermark_ms)
-    return {**totals.as_dict(), "forms": len(forms)}
+    if anonymous:
+        log.info(
+            "%s/form_submissions: %d submission(s) without an e-mail left out",
+            settings.source_system,
+            anonymous,
+        )
+    return {**totals.as_dict(), "forms": len(forms), "without_email": anonymous}

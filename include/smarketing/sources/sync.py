@@ -465,7 +465,8 @@ def pull_newest_first(
     max_pages: int = 1_000_000,
 ) -> PullStats:
     """Pull records that never change once written from an API that only lists them newest first
-    (HubSpot form submissions): page back from the newest until `watermark - overlap` (or `since`).
+    (HubSpot form submissions): page back from the newest until `watermark - overlap` (or `since`),
+    landing the records of `[watermark - overlap, now - lag]`.
 
     Each page lands (de-duplicated against raw) with the state in one transaction, but the watermark
     moves to `now - lag` only with the last page: until a pull has reached back to its start, newer
@@ -485,7 +486,9 @@ def pull_newest_first(
         try:
             page = fetch(position)
             reached = page.times < lo
-            fresh = [r for r, old in zip(page.records, reached.tolist(), strict=True) if not old]
+            # Records newer than `now - lag` wait for the next run, as in the other pulls.
+            wanted = ~reached & (page.times <= window.hi_ms)
+            fresh = [r for r, keep in zip(page.records, wanted.tolist(), strict=True) if keep]
             tables = convert(fresh) if fresh else {}
         except ExtractError:
             raise
