@@ -23,18 +23,23 @@ becomes `owner_assigned_at`, the moment the SLA clock's routing time ends.
 Properties the connector does not map are kept under `attributes` by their HubSpot names; extra
 properties to request are configurable per object.
 
-Form submissions have no id and no modified time, and the API lists them newest first with no time
-filter. Each lands as a `form_submission` event with the id `<form id>:<submittedAt ms>:<first 16 hex
-of sha256(trimmed lower-case e-mail)>` (`-` without an e-mail), stable across pulls; the form id, form
-name and type, page URL, `conversionId` and the e-mail's SHA-256 go under attributes, never the e-mail
-itself nor the other submitted values (HubSpot copies those onto the contact, pulled with contacts).
-The contact is found by the submitted e-mail (batch read). A submission whose e-mail matches no
-contact yet lands with a null `lead_source_id`, no `source_updated_at` and `attributes.contact =
-"unmatched"` (else `"matched"`): core counts it as an orphan and leaves it in raw. Once the contact exists (HubSpot
-creates it moments after the submission), a pull that reads the submission again lands it resolved,
-with `source_updated_at` = submittedAt: a newer version that core takes instead. Each form is pulled
-from its newest submission back to `watermark - overlap`, its own watermark (`ops.sync_state` object
-`form_submissions.<form id>`) moving only when it got there (`sync.pull_newest_first`).
+Form submissions (`/form-integrations/v1/submissions/forms/{id}` for every form of
+`/marketing/v3/forms`, live and archived, all types) land as `form_submission` events. They have no
+modified time; their id is derived from what identifies a submission, `<form id>:<submittedAt
+ms>:<first 16 hex of sha256(trimmed lower-case e-mail)>` (the answer's `conversionId` is kept under
+attributes), stable across pulls (two submissions of one form by one address in the same millisecond
+are one); they are de-duplicated on it alone. Under attributes:
+`form_id`, `form_name`, `form_type`, `page_url`, `conversion_id`, `email_sha256` and `contact`; never
+the e-mail itself nor the other submitted values (HubSpot copies those onto the contact, pulled with
+contacts). The contact is the one the batch read by e-mail finds, else the latest contact landed in
+raw with that address (a deleted contact, which the batch read no longer finds). A submission whose
+address matches no contact at all still lands, with a null `lead_source_id` and `contact =
+"unmatched"`: the quality gate quarantines it (kept, with the reason) and core counts it as an
+orphan. A submission without an e-mail names nobody the pipeline could match: it is counted
+(`without_email`), not landed. The API lists submissions newest first with no time filter, so each
+form is read from its newest submission back to `watermark - overlap` (`sync.pull_newest_first`),
+landing those up to `now - lag` (a submitter's contact appears moments after the submission); its
+watermark (`ops.sync_state` object `form_submissions.<form id>`) moves only once the pull got there.
 """
 
 from __future__ import annotations
