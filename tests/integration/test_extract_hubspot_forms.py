@@ -15,7 +15,7 @@ import requests
 
 from smarketing.sandbox.api_world import ApiWorld, form_id
 from smarketing.sandbox.vocab import FORM_PAGES
-from smarketing.sources.sync import read_state
+from smarketing.sources.sync import ExtractError, read_state
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,
@@ -257,3 +257,22 @@ def test_the_ingest_dag_maps_a_task_for_form_submissions_when_configured(
             "SELECT count(*) FROM core.marketing_events WHERE event_type = 'form_submission'"
         ).fetchone() or (0,)
     assert in_core > 0
+
+
+def test_a_killed_pull_keeps_the_watermark_and_the_rerun_lands_the_rest_once(
+    world_dir: Path, clean_warehouse: str
+) -> None:
+    guid = form_id(FORM_PAGES[0].url)
+    entry = {**ENTRY, "retry": {**ENTRY["retry"], "attempts": 2}}
+    # The form's first page comes through, every later one is cut short: the pull dies on page two.
+    with sandbox(world_dir, faults=f"malformed:1@/submissions/forms/{guid}+1") as server:
+        with pytest.raises(ExtractError, match=rf"^hubspot/form_submissions\.{guid}: .*\"position\": \"2\""):
+            pull(server, clean_warehouse, entry)
+        landed = raw_versions(clean_warehouse, "marketing_events", "hubspot")
+        with psycopg.connect(clean_warehouse) as conn:
+            state = read_state(conn, "hubspot", f"form_submissions.{guid}")
+        assert len(landed) == 2 and state.watermark_ms is None
+        server.config.faults = []
+        rerun = pull(server, clean_warehouse, entry)["form_submissions"]
+        assert_all_landed(clean_warehouse, server.world)
+        assert rerun["landed"] == len(server.world.table("hubspot.form_submissions")) - 2
