@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from smarketing.sandbox import api_segments
+from smarketing.sources import mautic
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,
@@ -37,7 +39,15 @@ def _core(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
         return {
             t: conn.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0]
-            for t in ("leads", "companies", "owners", "deals", "sales_activities", "marketing_events")
+            for t in (
+                "leads",
+                "companies",
+                "owners",
+                "deals",
+                "sales_activities",
+                "marketing_events",
+                "segment_memberships",
+            )
         }
 
 
@@ -54,13 +64,14 @@ def test_ingest_dag_pulls_both_apis_into_core(
         assert states.pop("land_file_source") == "skipped"
         assert set(states.values()) == {"success"}, states
         mapped = [k for k in states if k.startswith("extract_api_object[")]
-        assert len(mapped) == len(hubspot_entry()["objects"]) + 2
+        assert len(mapped) == len(hubspot_entry()["objects"]) + len(mautic.DEFAULT_OBJECTS)
         assert_raw_matches(warehouse_env, "hubspot", expected_hubspot(server.world))
         assert_raw_matches(warehouse_env, "mautic", expected_mautic(server.world))
         counts = _core(warehouse_env)
         assert counts["owners"] == len(server.world.table("hubspot.owners"))
         assert counts["deals"] == len(server.world.table("hubspot.deals"))
         assert counts["marketing_events"] > 0 and counts["sales_activities"] > 0
+        assert counts["segment_memberships"] == len(api_segments.memberships(server.world))
 
         # The next hour: some records changed; only they land, and core follows.
         server.world.mutate(updates=10, creates=3, events=12)
