@@ -174,3 +174,16 @@ def test_faults_leave_the_same_tables_as_a_clean_run(world_dir: Path, clean_ware
     # Same world (same seed, same changes), same memberships; only the change times differ.
     columns = ["is_member", "resolved"]
     assert faulty[columns].equals(clean[columns])
+
+
+def test_the_quality_gate_passes_segment_changes_to_a_validated_build(
+    world_dir: Path, clean_warehouse: str
+) -> None:
+    from smarketing.quality.raw import validate_raw
+
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, mautic_entry(objects=["contacts", "segments"]))
+        report = validate_raw(clean_warehouse, run_id="segments-gate")
+        assert report.success and not report.rejected_batches
+        stats = build_core(clean_warehouse, None, validated_only=True)
+        assert stats["segment_memberships"] == len(world_memberships(server))
