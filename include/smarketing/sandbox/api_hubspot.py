@@ -267,9 +267,9 @@ def search(
 
 
 # -- lists ----------------------------------------------------------------------------------------
-def _paging(params: Mapping[str, str], max_limit: int) -> tuple[int, int] | Answer:
+def _paging(params: Mapping[str, str], max_limit: int, default: int = 10) -> tuple[int, int] | Answer:
     try:
-        limit = int(params.get("limit", "10"))
+        limit = int(params.get("limit") or default)
         after = int(params.get("after") or 0)
     except ValueError:
         return error(400, "limit and after must be integers.")
@@ -530,13 +530,10 @@ def form_submissions(
     from the newest, so submissions arriving while a client pages shift it: pages then overlap)."""
     if guid not in {form_id(page.url) for page in FORM_PAGES}:
         return error(404, f"Form {guid} does not exist.", "OBJECT_NOT_FOUND")
-    try:
-        limit = int(params.get("limit") or 20)
-        after = int(params.get("after") or 0)
-    except ValueError:
-        return error(400, "limit and after must be integers.")
-    if not 1 <= limit <= SUBMISSIONS_MAX_LIMIT:
-        return error(400, f"limit must be between 1 and {SUBMISSIONS_MAX_LIMIT}.")
+    paging = _paging(params, SUBMISSIONS_MAX_LIMIT, default=20)
+    if isinstance(paging, Answer):
+        return paging
+    limit, after = paging
     with world.lock:
         table = world.table("hubspot.form_submissions")
         order = table.order("modified")[::-1]
