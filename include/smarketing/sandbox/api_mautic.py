@@ -238,7 +238,8 @@ def activity(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) 
         stamps = np.concatenate([p.table.modified[p.rows] for p in parts])
         source = np.concatenate([np.full(len(p.rows), i) for i, p in enumerate(parts)])
         row = np.concatenate([p.rows for p in parts])
-        order = np.argsort(stamps, kind="stable")
+        filled = sum(1 for p in parts if len(p.rows))
+        order = np.argsort(stamps, kind="stable") if filled > 1 else np.arange(len(stamps))
         if descending:
             order = order[::-1]
         offset = (page - 1) * limit
