@@ -3,14 +3,17 @@ to core, against a real PostgreSQL warehouse."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import pytest
 import requests
 
 from smarketing.sandbox import api_segments
+from smarketing.sandbox.marketing import TAG_NAMES
 from smarketing.sandbox.server import SandboxServer
 from smarketing.sources.sync import ExtractError
 from smarketing.warehouse.core_build import build_core
@@ -87,8 +90,15 @@ def test_full_pull_equals_the_world_and_builds_core(world_dir: Path, clean_wareh
         assert payload["is_member"] is True and payload["segment_id"] and payload["segment_alias"]
         core = assert_core_matches_world(server, clean_warehouse)
         assert core["is_member"].all() and len(core) > 20
-        # One request lists the segments; the changes come a page of the timeline at a time.
-        assert results["segments"]["http"]["requests"] == 1 + results["segments"]["pages"]
+        # The first run also lists every segment's members (one page each here): the log showed them all.
+        members = int(world_memberships(server)["is_member"].sum())
+        assert results["segments"]["reconciled"] == {
+            "members": members,
+            "added": 0,
+            "removed": 0,
+            "landed": 0,
+        }
+        assert results["segments"]["http"]["requests"] == 1 + results["segments"]["pages"] + len(TAG_NAMES)
 
 
 def test_changes_between_pulls_reach_core_and_a_rerun_lands_nothing(
@@ -105,6 +115,9 @@ def test_changes_between_pulls_reach_core_and_a_rerun_lands_nothing(
         changed, gained = done["segment_changes"], done["point_changes"]
         results = pull_all(server, clean_warehouse)
         assert results["segments"]["landed"] == changed
+        # Not due again for a week: one request for the segment list, then the timeline's pages.
+        assert results["segments"]["reconciled"] is None
+        assert results["segments"]["http"]["requests"] == 1 + results["segments"]["pages"]
         assert raw_change_ids(clean_warehouse) == world_change_ids(server)
         core = assert_core_matches_world(server, clean_warehouse)
         removed = core[~core["is_member"]]
@@ -187,3 +200,41 @@ def test_the_quality_gate_passes_segment_changes_to_a_validated_build(
         assert report.success and not report.rejected_batches
         stats = build_core(clean_warehouse, None, validated_only=True)
         assert stats["segment_memberships"] == len(world_memberships(server))
+
+
+def tagged_members(server: SandboxServer) -> set[tuple[str, str]]:
+    """What Mautic lists per segment right now (the sandbox's segments are its contacts' tags)."""
+    contacts = server.world.table("mautic.contacts")
+    tags = contacts.props["tags"].to_pylist()
+    return {
+        (str(c), t)
+        for c, ts in zip(contacts.ids.tolist(), tags, strict=True)
+        for t in (ts or "").split(",")
+        if t
+    }
+
+
+def test_reconciliation_catches_what_the_log_never_showed(world_dir: Path, clean_warehouse: str) -> None:
+    entry = {"segment_reconcile_hours": 0.0001}
+    with sandbox(world_dir) as server:
+        pull_all(server, clean_warehouse, **entry)
+        build_core(clean_warehouse, None)
+        contacts = server.world.table("mautic.contacts")
+        tags = contacts.props["tags"].to_pylist()
+        # A membership older than the log, and a contact gone from a segment without a log entry (as
+        # when a contact or a segment is deleted): only listing the segments shows them.
+        bare = next(i for i, t in enumerate(tags) if not t)
+        tagged = next(i for i, t in enumerate(tags) if t and "," not in t)
+        tags[bare], tags[tagged] = "webinar", None
+        contacts.props["tags"] = pa.array(tags, pa.string())
+        time.sleep(0.5)
+        results = pull_all(server, clean_warehouse, **entry)
+        assert results["segments"]["reconciled"]["added"] == 1
+        assert results["segments"]["reconciled"]["removed"] == 1
+        build_core(clean_warehouse, None)
+        core = core_memberships(clean_warehouse)
+        assert set(core.index[core["is_member"]]) == tagged_members(server)
+        added = core.loc[(str(contacts.ids[bare]), "webinar")]
+        assert added["is_member"] and added["added_at"] == added["changed_at"]
+        again = pull_all(server, clean_warehouse, **entry)
+        assert again["segments"]["reconciled"]["landed"] == 0

@@ -5,12 +5,13 @@ records (docs/sources.md, docs/extract.md).
 |---|---|---|
 | contacts | leads | keyset pull on `date_modified` (`where[]` gte/lte, `orderBy=date_modified`), by id inside one second; contacts never modified (`date_modified` empty) by `date_added` |
 | activity | marketing_events | `GET /api/contacts/activity` over a window `[watermark - overlap, now - lag]`, paged by `page`; events never change, so offsets inside a fixed window are stable, and a killed run resumes at the next page. Point changes (`point.gained`) become `points_changed` with the signed change under `attributes.delta` |
-| segments | segment_memberships | the same windowed timeline pull, of `segment_membership` entries only (one per contact added to or removed from a segment, from Mautic's lead_event_log), plus one `GET /api/segments` per run to resolve the segment named by each entry to its id and alias |
+| segments | segment_memberships | the same windowed timeline pull, of `segment_membership` entries only (one per contact added to or removed from a segment, from Mautic's lead_event_log), plus one `GET /api/segments` per run to resolve the segment named by each entry to its id and alias; on the first run and then every `reconcile_hours` (a week), every segment's members are listed and the differences with raw land as changes of their own |
 
-Segments are read from the timeline, not listed per segment or per contact: `search=segment:<alias>`
-re-reads every member of every segment each run, and `GET /api/contacts/{id}/segments` costs one request
-per contact (200k at 200k contacts); the timeline costs one page per `page_limit` changes since the last
-run. A timeline entry says added or removed only in its label (`removed_label`, English by default).
+Segments are read from the timeline, not listed per segment or per contact each run: `search=segment:<alias>`
+re-reads every member of every segment, and `GET /api/contacts/{id}/segments` costs one request per
+contact (200k at 200k contacts); the timeline costs one page per `page_limit` changes since the last
+run. The listing only runs now and then, for what the log never shows. A timeline entry says added or
+removed only in its label (`removed_label`, English by default).
 
 Points, tags, stage, last activity and every other contact field are kept under `attributes` (the
 tool's stage is a coarser copy of the CRM's lifecycle, see config/sources/sandbox_ma.yaml). Auth is
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,8 +46,10 @@ from smarketing.sources.sync import (
     WindowPage,
     boolean_text,
     canonical_table,
+    land_page,
     pull_keyset,
     pull_windowed,
+    read_state,
     strings,
     timestamps_ms,
 )
@@ -81,6 +85,9 @@ SEGMENT_EVENT = "segment_membership"
 # Mautic's timeline gives a membership change's direction only in its (translated) label; a label
 # matching this pattern is a removal, any other an addition. Override it for a non-English instance.
 REMOVED_LABEL = r"(?i)\bremov"
+# How often the segments object also lists every segment's members to catch what the log never showed
+# (memberships older than the log, a deleted contact or segment); 0 turns it off.
+RECONCILE_HOURS = 168.0
 # The marketing tool spells countries out; core keeps ISO 3166-1 alpha-2 codes like the CRM.
 COUNTRY_CODES = {
     "Belgium": "BE",
@@ -108,6 +115,7 @@ class MauticSettings:
     include_events: tuple[str, ...] = DEFAULT_INCLUDE_EVENTS
     pricing_url: str = "/pricing"
     removed_label: str = REMOVED_LABEL
+    reconcile_hours: float = RECONCILE_HOURS
     country_codes: Mapping[str, str] = field(default_factory=lambda: dict(COUNTRY_CODES))
     limits: Mapping[str, RateLimit] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -133,6 +141,7 @@ class MauticSettings:
             event_types={**EVENT_TYPES, **(merged.get("event_types") or {})},
             include_events=tuple(merged.get("include_events") or DEFAULT_INCLUDE_EVENTS),
             removed_label=str(merged.get("segment_removed_label") or REMOVED_LABEL),
+            reconcile_hours=float(merged.get("segment_reconcile_hours", RECONCILE_HOURS)),
             country_codes={**COUNTRY_CODES, **(merged.get("country_codes") or {})},
             limits={k: RateLimit.parse(v) for k, v in (merged.get("rate_limits") or {}).items()},
             retry=RetryPolicy(**merged["retry"]) if merged.get("retry") else RetryPolicy(),
@@ -498,7 +507,7 @@ def extract_object(
     if name == "segments":
         # Read once per run: a segment renamed since a change was logged no longer resolves by name.
         segments = fetch_segments(client, settings.page_limit)
-        return _pull_timeline(
+        result = _pull_timeline(
             conn,
             client,
             settings,
@@ -508,6 +517,11 @@ def extract_object(
             convert=lambda events: {"segment_memberships": memberships_table(events, segments, settings)},
             run_id=run_id,
         )
+        # After the timeline, so that raw already holds every logged change up to now.
+        result["reconciled"] = reconcile_segments(
+            conn, client, settings, segments, now_ms=now_ms, force=since_ms is not None, run_id=run_id
+        )
+        return result
 
     def convert(page: Page) -> dict[str, pa.Table]:
         return contacts_table(page, settings)
@@ -579,3 +593,123 @@ def _pull_timeline(
         run_id=run_id,
     )
     return stats.as_dict()
+
+
+# -- reconciliation -------------------------------------------------------------------------------
+RECONCILE_KEY = "segments.reconcile"
+
+
+def segment_members(client: ApiClient, alias: str, limit: int) -> list[int]:
+    """Contact ids of one segment: `search=segment:<alias>`, keyset by id (offsets skip under changes)."""
+    members: list[int] = []
+    while True:
+        params = {
+            "search": f"segment:{alias}",
+            "minimal": "true",
+            "start": 0,
+            "limit": limit,
+            "orderBy": "id",
+            "orderByDir": "asc",
+            "where[0][col]": "id",
+            "where[0][expr]": "gt",
+            "where[0][val]": str(members[-1] if members else 0),
+        }
+        data = client.get_json("/api/contacts", params=params)
+        page = [int(e["id"]) for e in _entities(data, "contacts")]
+        members += sorted(set(page))
+        total = int(data.get("total") or 0) if isinstance(data, dict) else 0
+        if not page or total <= len(page):
+            return members
+
+
+def landed_members(conn: psycopg.Connection, source_system: str) -> pd.DataFrame:
+    """Who raw says is in which segment now: the latest landed change of each membership."""
+    rows = conn.execute(
+        """
+        SELECT contact, segment_id, segment_name FROM (
+            SELECT DISTINCT ON (payload->>'lead_source_id', payload->>'segment_id')
+                   payload->>'lead_source_id' AS contact, payload->>'segment_id' AS segment_id,
+                   payload->>'segment_name' AS segment_name, (payload->>'is_member')::boolean AS is_member
+            FROM raw.segment_memberships
+            WHERE source_system = %s AND payload->>'segment_id' IS NOT NULL AND payload->>'is_member' IS NOT NULL
+            ORDER BY payload->>'lead_source_id', payload->>'segment_id',
+                     (payload->>'changed_at')::timestamptz DESC, length(source_id) DESC, source_id DESC
+        ) latest
+        WHERE is_member
+        """,
+        (source_system,),
+    ).fetchall()
+    return pd.DataFrame(rows, columns=["contact", "segment_id", "segment_name"], dtype=object)
+
+
+def reconcile_segments(
+    conn: psycopg.Connection,
+    client: ApiClient,
+    settings: MauticSettings,
+    segments: pa.Table,
+    *,
+    now_ms: int,
+    force: bool = False,
+    run_id: str | None = None,
+) -> dict[str, Any] | None:
+    """When due, list every segment's members and land the differences with raw as changes of their own.
+
+    A member raw does not know becomes an addition at the listing's time (its real start is unknown);
+    a contact raw counts as a member but the segment does not list (or of a segment that no longer
+    exists) becomes a removal. Costs one request per `page_limit` members of each segment.
+    """
+    state = read_state(conn, settings.source_system, RECONCILE_KEY)
+    period_ms = settings.reconcile_hours * 3_600_000
+    due = force or state.watermark_ms is None or now_ms - state.watermark_ms >= period_ms
+    if settings.reconcile_hours <= 0 or not due:
+        return None
+    at = now_ms - now_ms % 1000
+    listed = segments.to_pandas().dropna(subset=["id", "alias"])
+    found = pd.DataFrame(
+        [
+            (str(contact), seg_id, name)
+            for seg_id, alias, name in listed[["id", "alias", "name"]].itertuples(index=False)
+            for contact in segment_members(client, alias, settings.page_limit)
+        ],
+        columns=["contact", "segment_id", "segment_name"],
+        dtype=object,
+    )
+    both = found.merge(
+        landed_members(conn, settings.source_system),
+        how="outer",
+        on=["contact", "segment_id"],
+        indicator=True,
+    )
+    both["action"] = both["_merge"].map({"left_only": "added", "right_only": "removed"})
+    both["name"] = both["segment_name_x"].fillna(both["segment_name_y"])
+    changes = both.dropna(subset=["action"])
+    stamp = datetime.fromtimestamp(at / 1000, tz=UTC).isoformat()
+    events = [
+        {
+            "event": SEGMENT_EVENT,
+            "eventId": f"reconcile:{segment_id}:{contact}:{at}",
+            "eventLabel": f"reconciled: {action}",
+            "timestamp": stamp,
+            "contactId": contact,
+            "details": {"object_description": name, "object_id": segment_id, "action": action},
+        }
+        for contact, segment_id, name, action in changes[
+            ["contact", "segment_id", "name", "action"]
+        ].itertuples(index=False)
+    ]
+    result = land_page(
+        conn,
+        source_system=settings.source_system,
+        key=RECONCILE_KEY,
+        tables={"segment_memberships": memberships_table(events, segments, settings)} if events else {},
+        origin=f"GET /api/contacts search=segment:<alias> for {len(listed)} segment(s)",
+        watermark_ms=at,
+        cursor={},
+        run_id=run_id,
+    )
+    return {
+        "members": len(found),
+        "added": int((changes["action"] == "added").sum()),
+        "removed": int((changes["action"] == "removed").sum()),
+        "landed": result.landed,
+    }
