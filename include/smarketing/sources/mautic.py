@@ -673,7 +673,7 @@ def reconcile_segments(
         ],
         columns=["contact", "segment_id", "segment_name"],
         dtype=object,
-    )
+    ).drop_duplicates(["contact", "segment_id"])  # a page may repeat records of the page before
     both = found.merge(
         landed_members(conn, settings.source_system),
         how="outer",
