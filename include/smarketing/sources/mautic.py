@@ -665,14 +665,21 @@ def reconcile_segments(
         return None
     at = now_ms - now_ms % 1000
     listed = segments.to_pandas().dropna(subset=["id", "alias"])
-    found = pd.DataFrame(
+    columns = ["contact", "segment_id", "segment_name"]
+    found = pd.concat(
         [
-            (str(contact), seg_id, name)
+            pd.DataFrame(
+                {
+                    "contact": np.asarray(segment_members(client, alias, settings.page_limit)).astype(str),
+                    "segment_id": seg_id,
+                    "segment_name": name,
+                },
+                columns=columns,
+                dtype=object,
+            )
             for seg_id, alias, name in listed[["id", "alias", "name"]].itertuples(index=False)
-            for contact in segment_members(client, alias, settings.page_limit)
-        ],
-        columns=["contact", "segment_id", "segment_name"],
-        dtype=object,
+        ]
+        or [pd.DataFrame(columns=columns, dtype=object)]
     ).drop_duplicates(["contact", "segment_id"])  # a page may repeat records of the page before
     both = found.merge(
         landed_members(conn, settings.source_system),
