@@ -36,7 +36,7 @@ COMMENT ON COLUMN core.segment_memberships.lead_id IS 'Lead (core.leads) the con
 COMMENT ON COLUMN core.segment_memberships.segment_name IS 'Segment name as of the latest change.';
 COMMENT ON COLUMN core.segment_memberships.segment_alias IS 'Segment alias (the short name used in search and nurturing targets).';
 COMMENT ON COLUMN core.segment_memberships.is_member IS 'True while the contact is in the segment; false once it was removed.';
-COMMENT ON COLUMN core.segment_memberships.added_at IS 'Start of the current membership (or of the last one, after a removal).';
+COMMENT ON COLUMN core.segment_memberships.added_at IS 'Start of the current membership (or of the last one, after a removal); when the source never logged it, when it was first seen.';
 COMMENT ON COLUMN core.segment_memberships.removed_at IS 'When the contact left the segment; empty while it is a member.';
 COMMENT ON COLUMN core.segment_memberships.changed_at IS 'Time of the latest membership change the source reported.';
 
