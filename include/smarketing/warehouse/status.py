@@ -29,11 +29,12 @@ def table_counts(dsn: str) -> dict[str, int]:
 
 # Each highlight is one query over tables a capability owns; a capability not yet migrated is skipped.
 HIGHLIGHTS: dict[str, tuple[str, str]] = {
-    "leads": ("core.leads", "SELECT count(*)::text FROM core.leads"),
+    "leads": ("core.leads", "SELECT count(*)::text FROM core.leads WHERE deleted_at IS NULL"),
     "leads by grade": (
         "scoring.lead_scores",
         "SELECT coalesce(string_agg(grade || ' ' || n, ', ' ORDER BY grade), '') "
-        "FROM (SELECT coalesce(grade, '-') AS grade, count(*) AS n FROM scoring.lead_scores GROUP BY 1) g",
+        # A fit below the lowest grade's threshold gets no grade (docs/scoring.md).
+        "FROM (SELECT coalesce(grade, 'ungraded') AS grade, count(*) AS n FROM scoring.lead_scores GROUP BY 1) g",
     ),
     "MQLs now": (
         "scoring.lead_scores",
