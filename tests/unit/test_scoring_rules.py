@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from smarketing.scoring.kernel import US_PER_DAY, EventArrays, score_frame
+from smarketing.scoring.kernel import US_PER_DAY, EventArrays, counted, score_frame
 from smarketing.scoring.model import (
     Engagement,
     EngagementRule,
@@ -198,6 +200,27 @@ def test_max_per_day_counts_the_first_events_of_each_utc_day() -> None:
     # yesterday: the 01:00 and 05:00 opens count; today: both count
     ages = [(T - t) / DAY for t in (times[0], times[1], times[4], times[5])]
     assert result.engagement[0] == pytest.approx(round(sum(2**-a for a in ages), 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 4 * 24 - 1), st.booleans()), min_size=1, max_size=120
+    ),
+    st.integers(1, 3),
+)
+def test_per_day_limit_keeps_the_earliest_events_of_each_lead_and_day(
+    rows: list[tuple[int, int, bool]], limit: int
+) -> None:
+    """`counted` against a plain group-and-rank: crowded days, ties in time, events of other rules."""
+    lead = np.array([r[0] for r in rows], np.int64)
+    t = T + np.array([r[1] for r in rows], np.int64) * 3_600_000_000 // 2  # half-hour steps: ties
+    mask = np.array([1 if r[2] else 2 for r in rows], np.int64)
+    events_ = EventArrays(lead, t, mask)
+    selected = np.flatnonzero(mask == 1)
+    frame = pd.DataFrame({"lead": lead[selected], "day": t[selected] // DAY, "t": t[selected]})
+    rank = frame.sort_values("t", kind="stable").groupby(["lead", "day"]).cumcount().sort_index()
+    assert counted(events_, selected, limit).tolist() == (rank < limit).tolist()
 
 
 def test_one_event_feeds_every_rule_whose_predicate_it_matches() -> None:

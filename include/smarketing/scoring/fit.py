@@ -25,17 +25,23 @@ _FALSE = frozenset({"false", "f", "0", "no", "n"})
 
 
 class FieldValues:
-    """One field's values with the normalised views the operators need, each computed once."""
+    """One field's values with the normalised views the operators need.
+
+    Fields hold few distinct values (countries, industries, titles) among many leads, so the views and
+    the tests run on the distinct values once and are spread back to the leads through their codes.
+    """
 
     def __init__(self, values: pd.Series) -> None:
-        self.raw = values
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        self.codes = codes  # -1: no value
+        self.raw = pd.Series(distinct, dtype="string")
         self._text: pd.Series | None = None
         self._numbers: pd.Series | None = None
 
     @property
     def text(self) -> pd.Series:
         if self._text is None:
-            self._text = self.raw.astype("string").str.strip().str.casefold()
+            self._text = self.raw.str.strip().str.casefold()
         return self._text
 
     @property
@@ -47,6 +53,10 @@ class FieldValues:
     @property
     def blank(self) -> np.ndarray:
         return (self.text.isna() | (self.text == "")).to_numpy(dtype=bool, na_value=True)
+
+    def spread(self, per_value: np.ndarray, when_missing: bool) -> np.ndarray:
+        """Per-lead booleans from per-distinct-value ones; leads without a value get `when_missing`."""
+        return np.append(per_value, when_missing)[self.codes]
 
 
 def _scalar_match(values: FieldValues, operand: object) -> np.ndarray:
@@ -67,10 +77,15 @@ def _in_match(values: FieldValues, operands: Sequence[object]) -> np.ndarray:
 
 
 def rule_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozenset[str]]) -> np.ndarray:
-    """Boolean array: which leads the rule matches."""
+    """Boolean array: which leads the rule matches (a lead without a value matches only `missing`)."""
+    if rule.operator == "missing":
+        blank = values.spread(values.blank, when_missing=True)
+        return blank if rule.operand else ~blank
+    return values.spread(_distinct_matches(rule, values, lists), when_missing=False)
+
+
+def _distinct_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozenset[str]]) -> np.ndarray:
     op = rule.operator
-    if op == "missing":
-        return values.blank if rule.operand else ~values.blank
     if op == "equals":
         return _scalar_match(values, rule.operand)
     if op == "in":
@@ -78,7 +93,7 @@ def rule_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozens
     if op == "in_list":
         return values.text.isin(lists[rule.operand]).to_numpy(dtype=bool, na_value=False)
     if op == "regex":
-        found = values.raw.astype("string").str.contains(rule.operand, regex=True)
+        found = values.raw.str.contains(rule.operand, regex=True)
         return found.to_numpy(dtype=bool, na_value=False)
     if op == "between":
         low, high = rule.operand
