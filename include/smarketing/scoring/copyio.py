@@ -27,7 +27,7 @@ _NUMPY = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "float8": ">f8", "timesta
 _CHUNK = 8 << 20
 
 
-def _read_all(conn: psycopg.Connection, statement: sql.Composable, params: Mapping | None) -> bytearray:
+def copy_out_bytes(conn: psycopg.Connection, statement: sql.Composable, params: Mapping | None) -> bytearray:
     """The whole COPY ... TO STDOUT stream.
 
     PostgreSQL sends one message per row, and psycopg's COPY iterator spends a generator step and a
@@ -71,7 +71,7 @@ def copy_out_fixed(
     Timestamps come back as microseconds since the Unix epoch (int64).
     """
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query)
-    data = _read_all(conn, statement, params)
+    data = copy_out_bytes(conn, statement, params)
     if data[:11] != _SIGNATURE:
         raise ValueError("not a PostgreSQL binary COPY stream")
     extension = int.from_bytes(data[15:19], "big")
@@ -107,7 +107,7 @@ def copy_out_csv(
 ) -> pd.DataFrame:
     """Run `query` into a frame; columns not in `types` are read as text."""
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
-    data = _read_all(conn, statement, params)
+    data = copy_out_bytes(conn, statement, params)
     if not data:
         return pd.DataFrame()
     header = bytes(data[: data.index(b"\n")]).decode().split(",")
