@@ -5,6 +5,8 @@
   structured array.
 * `copy_out_csv`: CSV COPY read by Arrow's multi-threaded parser.
 * `copy_in_frame`: a frame written as CSV by Arrow and streamed into COPY ... FROM STDIN.
+* `copy_in_fixed`: the reverse of `copy_out_fixed`: native arrays laid out as binary COPY rows in one
+  structured array (no text formatting of numbers on either side).
 """
 
 from __future__ import annotations
@@ -156,3 +158,37 @@ def utc(us: np.ndarray | int) -> pd.DatetimeIndex | pd.Timestamp:
     if isinstance(us, (int, np.integer)):
         return pd.Timestamp(int(us), unit="us", tz="UTC")
     return pd.to_datetime(np.asarray(us, dtype=np.int64), unit="us", utc=True)
+
+
+def copy_in_fixed(
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    arrays: Mapping[str, np.ndarray],
+) -> int:
+    """COPY non-null fixed-width columns ((name, pg type) in table order) into `table` in binary.
+
+    Timestamps are given as microseconds since the Unix epoch.
+    """
+    n = len(arrays[columns[0][0]]) if columns else 0
+    if not n:
+        return 0
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    for name, kind in columns:
+        fields += [(f"{name}__len", ">i4"), (name, _NUMPY[kind])]
+    rows = np.empty(n, dtype=np.dtype(fields))
+    rows["count"] = len(columns)
+    for name, kind in columns:
+        rows[f"{name}__len"] = _WIDTH[kind]
+        values = np.asarray(arrays[name])
+        rows[name] = values - PG_EPOCH_US if kind == "timestamptz" else values
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    )
+    body = memoryview(rows).cast("B")
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.write(_SIGNATURE + bytes(8))  # flags and header extension length: both 0
+        for start in range(0, len(body), _CHUNK):
+            copy.write(body[start : start + _CHUNK])
+        copy.write(b"\xff\xff")  # trailer: a field count of -1
+    return n

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.scoring.copyio import copy_in_frame, utc
+from smarketing.scoring.copyio import copy_in_fixed, copy_in_frame, utc
 from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
@@ -59,6 +59,9 @@ def state_rows(
     )
 
 
+STATE_COLUMNS = (("lead_id", "int8"), ("rule_no", "int2"), ("value", "float8"), ("as_of", "timestamptz"))
+
+
 def write_state(
     conn: psycopg.Connection,
     model: ScoringModel,
@@ -72,10 +75,10 @@ def write_state(
 ) -> int:
     rows = state_rows(model, ids, values, rewrite)
     rows["value"] = np.where(np.abs(rows["value"]) < ZERO, 0.0, rows["value"])
-    rows["as_of"] = utc(plan.as_of_us)
+    rows["as_of"] = plan.as_of_us
     if not continuing.any():
         _range(conn, "scoring.rule_state", shard)
-        return copy_in_frame(conn, "scoring.rule_state", rows[rows["value"] != 0])
+        return copy_in_fixed(conn, "scoring.rule_state", STATE_COLUMNS, rows[rows["value"] != 0])
     # Leads scored from history and leads gone from the shard lose their old state; changed cells are
     # replaced. Both sets are small on an ordinary night, so they go through temp tables, not the range.
     conn.execute(
@@ -87,7 +90,7 @@ def write_state(
     if len(dropped):
         copy_in_frame(conn, "_scoring_drop", pd.DataFrame({"lead_id": dropped}))
         conn.execute("DELETE FROM scoring.rule_state r USING _scoring_drop d WHERE r.lead_id = d.lead_id")
-    copy_in_frame(conn, "_scoring_state", rows)
+    copy_in_fixed(conn, "_scoring_state", STATE_COLUMNS, rows)
     conn.execute(
         """
         DELETE FROM scoring.rule_state r USING _scoring_state s
