@@ -91,6 +91,12 @@ def test_error_text_is_short_and_never_echoes_a_secret() -> None:
     assert len(_error_text(b"x" * 5000, [])) <= 300
 
 
+def test_error_text_never_echoes_an_email_address() -> None:
+    body = json.dumps({"message": 'Contact with email "lea.roux+demo@acme.example" already exists'})
+    text = _error_text(body.encode(), [])
+    assert "lea.roux" not in text and "***@acme.example" in text
+
+
 def test_credentials_repr_hides_secrets() -> None:
     creds = ApiCredentials(
         base_url="http://h", token=TOKEN, login="u", password="pw-SECRET", extra={"client_secret": "cs"}

@@ -18,9 +18,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from smarketing.privacy import safe_value
 from smarketing.quality.engine import CheckResult, GxSession, SuiteRun
 from smarketing.quality.staging import RELEASE_ORIGIN, qualified
-from smarketing.sources.files import safe_value
 from smarketing.warehouse.loading import LANDING_LOCK_KEY
 
 log = logging.getLogger(__name__)

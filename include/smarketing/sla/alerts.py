@@ -23,7 +23,6 @@ import html
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -32,6 +31,7 @@ import pandas as pd
 import psycopg
 
 from smarketing.errors import SmarketingError
+from smarketing.privacy import mask_emails
 from smarketing.sla.settings import AlertSettings, SlaSettings
 from smarketing.warehouse.connection import connect
 
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 ALERTS_VARIABLE = "smarketing_sla_alerts"
 ALERTS_ENV = "SMARKETING_SLA_ALERTS"
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 KIND_LABELS = {"first_touch": "first touch", "accept": "accept / reject decision"}
 
 
@@ -49,7 +48,7 @@ class AlertDeliveryError(SmarketingError):
 
 def redact(text: str) -> str:
     """Error texts from mail servers quote addresses; logs and exceptions must not."""
-    return _ADDRESS.sub("<address>", text)
+    return mask_emails(text, keep_domain=False)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from smarketing.errors import SmarketingError
+from smarketing.privacy import safe_value
 from smarketing.sources.mapping import (
     CANONICAL_FIELDS,
     FieldType,
@@ -54,7 +55,6 @@ HASH_BLOCK_BYTES = 8 << 20
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # An explicit UTC offset after a time of day; a date alone ("2018-02-01") has none.
 _AWARE_TIME = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
-_EMAIL_LIKE = re.compile(r"[^\s@'\",;<>]+@([^\s@'\",;<>]+)")
 
 
 class SourceFileError(SmarketingError):
@@ -82,12 +82,6 @@ class SourceFileError(SmarketingError):
             where.append(f"line {line}")
         shown = f": {safe_value(value)!r}" if value is not None else ""
         super().__init__(f"{', '.join(where)}: {problem}{shown}")
-
-
-def safe_value(value: str, limit: int = 60) -> str:
-    """A source value fit for a log line: e-mail addresses masked, length capped."""
-    masked = _EMAIL_LIKE.sub(lambda m: f"***@{m.group(1)}", value)
-    return masked if len(masked) <= limit else masked[: limit - 3] + "..."
 
 
 # -- public entry point -----------------------------------------------------------------------------

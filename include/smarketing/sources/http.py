@@ -28,6 +28,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from smarketing.errors import SmarketingError
+from smarketing.privacy import mask_emails
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +407,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def _error_text(body: bytes, secrets: list[str], limit: int = 300) -> str:
-    """The API's own error message, short, with any secret it might echo removed."""
+    """The API's own error message, short, with any secret or e-mail address it might echo removed."""
     text = body.decode("utf-8", errors="replace")
     try:
         parsed = json.loads(text)
@@ -417,5 +418,5 @@ def _error_text(body: bytes, secrets: list[str], limit: int = 300) -> str:
         text = json.dumps(message) if not isinstance(message, str) and message else (message or text)
     for secret in secrets:
         text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    text = " ".join(mask_emails(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
