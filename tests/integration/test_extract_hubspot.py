@@ -143,6 +143,26 @@ def test_logs_of_a_full_run_hold_no_secret(
         assert all(secret not in record.getMessage() for record in caplog.records)
 
 
+def test_email_events_of_deleted_contacts_keep_their_contact(world_dir: Path, clean_warehouse: str) -> None:
+    """The batch read by e-mail finds live contacts only; a deleted one is found among landed contacts."""
+    with sandbox(world_dir) as server:
+        pull(server, clean_warehouse, hubspot_entry(objects=["contacts"]))
+        world = server.world
+        contacts, mail = world.table("hubspot.contacts"), world.table("hubspot.email_events")
+        recipients = {(e or "").lower() for e in mail.props["recipient"].to_pylist()}
+        emails = [(e or "").lower() for e in contacts.props["email"].to_pylist()]
+        rows = [i for i, e in enumerate(emails) if e in recipients][:3]
+        assert len(rows) == 3 and contacts.archived_at is not None
+        contacts.archived_at[rows] = world.now_ms() - 60_000
+        contacts.changed()
+        pull(server, clean_warehouse, hubspot_entry(objects=["email_events"]))
+    events = raw_versions(clean_warehouse, "marketing_events", "hubspot")
+    assert events["payload"].map(lambda p: p["lead_source_id"] is not None).all()
+    assert {str(i) for i in contacts.ids[rows].tolist()} <= set(
+        events["payload"].map(lambda p: p["lead_source_id"])
+    )
+
+
 def test_marketing_email_events_land_with_their_contact(world_dir: Path, clean_warehouse: str) -> None:
     entry = hubspot_entry(objects=["email_events"])
     with sandbox(world_dir) as server:

@@ -655,9 +655,9 @@ def contact_ids_by_email(client: ApiClient, emails: Sequence[str]) -> dict[str, 
     return found
 
 
-def email_events_table(client: ApiClient, events: Sequence[Mapping[str, Any]]) -> pa.Table:
+def email_events_table(events: Sequence[Mapping[str, Any]], contacts: Mapping[str, str]) -> pa.Table:
+    """Marketing e-mail events; `contacts` maps lower-cased recipients to contact ids."""
     recipients = [str(e.get("recipient") or "") for e in events]
-    contacts = contact_ids_by_email(client, recipients)
     kinds = strings([e.get("type") for e in events])
     mapped = pc.take(
         pa.array(list(EMAIL_EVENT_TYPES.values()), pa.string()),
@@ -667,7 +667,7 @@ def email_events_table(client: ApiClient, events: Sequence[Mapping[str, Any]]) -
         source_id=strings([e.get("id") for e in events]),
         updated_ms=None,
         fields={
-            # An address no contact has lands without a lead: core counts it and leaves it out.
+            # An address no contact ever had lands without a lead: the quality gate quarantines it.
             "lead_source_id": ("text", strings([contacts.get(r.strip().lower()) for r in recipients])),
             "event_type": ("text", pc.coalesce(mapped, kinds)),
             "occurred_at": ("timestamp", pa.array([e.get("created") for e in events], pa.int64())),
@@ -696,8 +696,10 @@ def _email_events(
         if not isinstance(events, list):
             raise ValueError("the answer has no events list")
         more = bool(data.get("hasMore")) and data.get("offset") is not None
+        recipients = [str(e.get("recipient") or "").strip().lower() for e in events]
+        contacts = contacts_for(conn, client, settings.source_system, recipients)
         return WindowPage(
-            tables={"marketing_events": email_events_table(client, events)} if events else {},
+            tables={"marketing_events": email_events_table(events, contacts)} if events else {},
             received=len(events),
             next_position=str(data["offset"]) if more else None,
             origin=f"GET {path} {lo}..{hi} offset {offset}",
@@ -719,6 +721,16 @@ def _email_events(
 def email_digests(emails: Sequence[str]) -> list[str | None]:
     """SHA-256 hex of each trimmed, lower-cased e-mail (None without one): matchable, not readable."""
     return [hashlib.sha256(e.encode()).hexdigest() if e else None for e in emails]
+
+
+def contacts_for(
+    conn: psycopg.Connection, client: ApiClient, source_system: str, emails: Sequence[str]
+) -> dict[str, str]:
+    """Contact id per lower-cased e-mail: HubSpot's batch read (live contacts), then the contacts
+    already landed for the addresses it does not know (deleted contacts keep their history)."""
+    contacts = contact_ids_by_email(client, emails)
+    missing = sorted({e for e in emails if e and e not in contacts})
+    return {**contact_ids_in_raw(conn, source_system, missing), **contacts}
 
 
 def contact_ids_in_raw(conn: psycopg.Connection, source_system: str, emails: Sequence[str]) -> dict[str, str]:
@@ -811,10 +823,7 @@ def _form_submissions(
         # landed (in raw it would only stop the quality gate, which requires a lead).
         kept = [r for r in records if submitted_email(r)]
         anonymous += len(records) - len(kept)
-        emails = [submitted_email(r) for r in kept]
-        contacts = contact_ids_by_email(client, emails)
-        missing = sorted({e for e in emails if e not in contacts})
-        contacts = {**contact_ids_in_raw(conn, settings.source_system, missing), **contacts}
+        contacts = contacts_for(conn, client, settings.source_system, [submitted_email(r) for r in kept])
         return {"marketing_events": form_submissions_table(form, kept, contacts)} if kept else {}
 
     for form in forms:
