@@ -37,9 +37,9 @@ import psycopg
 import pyarrow as pa
 import requests
 
-from smarketing.sandbox.api_world import ApiWorld
-from smarketing.sandbox.server import SandboxServer, ServerConfig
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.api_world import ApiWorld
+from smarketing_sandbox.server import SandboxServer, ServerConfig
+from smarketing_sandbox.world import generate_world
 from smarketing.sources import hubspot
 from smarketing.sources.http import ApiCredentials, RateLimit, RetryPolicy
 from smarketing.sources.sync import canonical_table, extraction_lock

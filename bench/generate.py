@@ -27,7 +27,7 @@ import psycopg
 
 from smarketing.config import load_config
 from smarketing.paths import CONFIG_DIR
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.world import generate_world
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import drop_database, redact_dsn, with_database

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smarketing.sandbox.world import DEFAULT_END, generate_world
+from smarketing_sandbox.world import DEFAULT_END, generate_world
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,13 +14,13 @@ echo "demo: Airflow metadata DB in $AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log"; exit 1; }
 
 echo "demo: generating the sandbox world ($CONTACTS contacts, $DAYS days up to $end) in $world"
-smarketing sandbox generate --contacts "$CONTACTS" --days "$DAYS" --seed 7 --end "$end" --out "$world" > /dev/null
+smarketing-sandbox generate --contacts "$CONTACTS" --days "$DAYS" --seed 7 --end "$end" --out "$world" > /dev/null
 
 # The sandbox serves the same world over HubSpot- and Mautic-shaped APIs on a loopback port; the DAGs
 # reach it through ordinary Airflow connections, exactly as they would reach real accounts.
 port="${SANDBOX_PORT:-8765}"
 echo "demo: serving the world on http://127.0.0.1:$port (HubSpot and Mautic APIs)"
-smarketing sandbox serve --port "$port" --world "$PWD/$world" > "$AIRFLOW_HOME/sandbox-server.log" 2>&1 &
+smarketing-sandbox serve --port "$port" --world "$PWD/$world" > "$AIRFLOW_HOME/sandbox-server.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do

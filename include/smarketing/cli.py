@@ -19,11 +19,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The warehouse: create, migrate, inspect.", no_args_is_help=True)
 config_app = typer.Typer(help="The agreement file (config/smarketing.yaml).", no_args_is_help=True)
-sandbox_app = typer.Typer(help="The synthetic CRM / marketing-automation world.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Land source data and build the core model.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
-app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ingest_app, name="ingest")
 
 
@@ -32,7 +30,7 @@ def _register_capabilities() -> None:
     from smarketing.quality.cli import quality_app
     from smarketing.scoring.cli import backtest_command, calibrate_command, score_app, score_file_command
     from smarketing.sla.cli import sla_app
-    from smarketing.sources.cli import extract_app, sandbox_serve
+    from smarketing.sources.cli import extract_app
 
     app.add_typer(extract_app, name="extract")
     app.add_typer(quality_app, name="quality")
@@ -41,7 +39,6 @@ def _register_capabilities() -> None:
     app.command("calibrate")(calibrate_command)
     app.command("score-file")(score_file_command)
     app.command("backtest")(backtest_command)
-    sandbox_app.command("serve")(sandbox_serve)
 
 
 DsnOption = Annotated[
@@ -105,24 +102,6 @@ def config_check(
         typer.echo(f"{target}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(2)
     typer.echo(f"{target}: ok")
-
-
-# -- sandbox ------------------------------------------------------------------------------------
-@sandbox_app.command("generate")
-def sandbox_generate(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the exports to.")],
-    contacts: Annotated[int, typer.Option("--contacts", min=1)] = 2000,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
-    days: Annotated[int, typer.Option("--days", min=1)] = 180,
-    end: Annotated[
-        datetime | None, typer.Option("--end", help="Last instant of the world (UTC); default: a fixed date.")
-    ] = None,
-) -> None:
-    """Write a deterministic synthetic B2B world as CRM-style and marketing-tool-style CSV exports."""
-    from smarketing.sandbox.world import DEFAULT_END, generate_world
-
-    end_at = (end or DEFAULT_END).replace(tzinfo=(end or DEFAULT_END).tzinfo or UTC)
-    _print_json(generate_world(out, contacts=contacts, seed=seed, days=days, end=end_at))
 
 
 # -- ingest -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.world import generate_world
 
 from .conftest import run_dag
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from smarketing.paths import CONFIG_DIR
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.world import generate_world
 
 from .conftest import run_dag
 

@@ -150,7 +150,7 @@ def test_on_the_sandbox_world(
     pytest.importorskip("smarketing.warehouse.core_build")
     from smarketing.config import load_config
     from smarketing.paths import PROJECT_ROOT
-    from smarketing.sandbox.world import generate_world
+    from smarketing_sandbox.world import generate_world
     from smarketing.sources.files import ingest_source
     from smarketing.warehouse.core_build import build_core
 

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.sandbox.api_world import ENGAGEMENT_OBJECTS, ApiWorld, lifecycle_property
-from smarketing.sandbox.server import SandboxServer, ServerConfig, parse_faults
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.api_world import ENGAGEMENT_OBJECTS, ApiWorld, lifecycle_property
+from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
+from smarketing_sandbox.world import generate_world
 from smarketing.sources.http import ApiCredentials
 from smarketing.sources.sync import extract
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smarketing.sandbox import api_segments
+from smarketing_sandbox import api_segments
 from smarketing.sources import mautic
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smarketing.sandbox.server import parse_faults
+from smarketing_sandbox.server import parse_faults
 from smarketing.sources.sync import ExtractError, read_state
 from tests.integration.sandbox_support import (
     FAST_RETRY,

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 import requests
 
-from smarketing.sandbox.api_world import ApiWorld, form_id
-from smarketing.sandbox.vocab import FORM_PAGES
+from smarketing_sandbox.api_world import ApiWorld, form_id
+from smarketing_sandbox.vocab import FORM_PAGES
 from smarketing.sources.sync import ExtractError, read_state
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pytest
 import requests
 
-from smarketing.sandbox import api_segments
-from smarketing.sandbox.marketing import TAG_NAMES
-from smarketing.sandbox.server import SandboxServer
+from smarketing_sandbox import api_segments
+from smarketing_sandbox.marketing import TAG_NAMES
+from smarketing_sandbox.server import SandboxServer
 from smarketing.sources.sync import ExtractError
 from smarketing.warehouse.core_build import build_core
 from tests.integration.sandbox_support import make_world, mautic_entry, pull, raw_versions, sandbox

@@ -18,7 +18,7 @@ from smarketing.paths import CONFIG_DIR
 from smarketing.quality.core import validate_core
 from smarketing.quality.raw import validate_raw
 from smarketing.quality.settings import QualitySettings, load_settings
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.world import generate_world
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.core_build import build_core

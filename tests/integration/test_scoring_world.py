@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from smarketing.config import load_config
 from smarketing.paths import CONFIG_DIR
-from smarketing.sandbox.world import generate_world
+from smarketing_sandbox.world import generate_world
 from smarketing.scoring.model import compile_model
 from smarketing.scoring.runner import run_scoring, scores_as_of
 from smarketing.scoring.writeback import WritebackTarget, mark_sent, write_back

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smarketing.sandbox import world as world_module
-from smarketing.sandbox.bizhours import calendars_for
-from smarketing.sandbox.world import DEFAULT_END, generate_world
+from smarketing_sandbox import world as world_module
+from smarketing_sandbox.bizhours import calendars_for
+from smarketing_sandbox.world import DEFAULT_END, generate_world
 
 DAYS = 180
 CONTACTS = 4000

@@ -21,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox import api_segments
-from smarketing.sandbox.api_hubspot import Answer
-from smarketing.sandbox.api_world import MAUTIC_STAGES, ApiTable, ApiWorld, iso_ms, with_duplicates
-from smarketing.sandbox.marketing import TAG_NAMES
+from smarketing_sandbox import api_segments
+from smarketing_sandbox.api_hubspot import Answer
+from smarketing_sandbox.api_world import MAUTIC_STAGES, ApiTable, ApiWorld, iso_ms, with_duplicates
+from smarketing_sandbox.marketing import TAG_NAMES
 
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 200

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox.api_world import (
+from smarketing_sandbox.api_world import (
     HUBSPOT_OBJECTS,
     ApiTable,
     ApiWorld,
@@ -26,7 +26,7 @@ from smarketing.sandbox.api_world import (
     iso_ms,
     with_duplicates,
 )
-from smarketing.sandbox.vocab import FORM_PAGES
+from smarketing_sandbox.vocab import FORM_PAGES
 
 SEARCH_MAX_LIMIT = 200
 SEARCH_MAX_RESULTS = 10_000

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox import vocab
-from smarketing.sandbox.vocab import COUNTRIES, INDUSTRIES, PERSONAS
+from smarketing_sandbox import vocab
+from smarketing_sandbox.vocab import COUNTRIES, INDUSTRIES, PERSONAS
 
 DAY = 86_400
 PARIS = "Europe/Paris"

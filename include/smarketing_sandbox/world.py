@@ -35,9 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox import csvout, marketing, population, sales, vocab
-from smarketing.sandbox.bizhours import calendars_for
-from smarketing.sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
+from smarketing_sandbox import csvout, marketing, population, sales, vocab
+from smarketing_sandbox.bizhours import calendars_for
+from smarketing_sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
 
 DEFAULT_END = datetime(2026, 11, 16, tzinfo=UTC)
 FORMAT_VERSION = 1
@@ -440,7 +440,7 @@ def _write_manifest(
 ) -> None:
     deals = world_sales.deals
     manifest = {
-        "generator": "smarketing.sandbox.world",
+        "generator": "smarketing_sandbox.world",
         "format_version": FORMAT_VERSION,
         "parameters": {
             "contacts": contacts,

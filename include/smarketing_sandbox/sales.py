@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smarketing.sandbox.bizhours import HOUR, BusinessCalendar
-from smarketing.sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
+from smarketing_sandbox.bizhours import HOUR, BusinessCalendar
+from smarketing_sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
 
 ENGAGEMENT_TYPES: tuple[str, ...] = ("CALL", "EMAIL", "MEETING", "NOTE", "TASK")
 CALL, EMAIL, MEETING, NOTE, TASK = range(len(ENGAGEMENT_TYPES))

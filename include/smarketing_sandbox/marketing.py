@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from smarketing.sandbox import vocab
-from smarketing.sandbox.population import DAY, Window
-from smarketing.sandbox.vocab import TOPIC_INDEX, Page
+from smarketing_sandbox import vocab
+from smarketing_sandbox.population import DAY, Window
+from smarketing_sandbox.vocab import TOPIC_INDEX, Page
 
 EVENT_TYPES: tuple[str, ...] = (
     "email.sent",

@@ -1,6 +1,6 @@
 """The sandbox API server: the sandbox world behind HubSpot- and Mautic-shaped HTTP APIs.
 
-    smarketing sandbox serve --port 8765 --faults 429:0.05,5xx:0.02 --rate-limit hubspot.search=5/1
+    smarketing-sandbox serve --port 8765 --faults 429:0.05,5xx:0.02 --rate-limit hubspot.search=5/1
 
 One `ThreadingHTTPServer` serves both tools (HubSpot under `/crm/...`, `/email/...`, `/marketing/...`
 and `/form-integrations/...`, Mautic under `/api/...` and `/oauth/v2/token`); tests start it in-process
@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from smarketing.sandbox import api_hubspot, api_mautic, api_segments
-from smarketing.sandbox.api_hubspot import Answer
-from smarketing.sandbox.api_world import ApiWorld
+from smarketing_sandbox import api_hubspot, api_mautic, api_segments
+from smarketing_sandbox.api_hubspot import Answer
+from smarketing_sandbox.api_world import ApiWorld
 from smarketing.sources.http import RateLimit
 
 log = logging.getLogger(__name__)
@@ -593,7 +593,7 @@ def load_world(
     world_dir: Path | None, *, contacts: int, days: int, seed: int, end: Any, clock: Any = time.time
 ) -> ApiWorld:
     """The world to serve: an existing generated world, or a fresh one generated now."""
-    from smarketing.sandbox.world import generate_world
+    from smarketing_sandbox.world import generate_world
 
     # a served world has the deleted and merged contacts of any real CRM
     if world_dir is not None and (world_dir / "world.json").exists():

@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox.sales import LIFECYCLE_STAGES
-from smarketing.sandbox.vocab import FORM_PAGES
+from smarketing_sandbox.sales import LIFECYCLE_STAGES
+from smarketing_sandbox.vocab import FORM_PAGES
 
 Clock = Callable[[], float]
 ENGAGEMENT_OBJECTS = {

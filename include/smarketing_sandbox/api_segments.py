@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing.sandbox.api_world import ApiTable, ApiWorld
-from smarketing.sandbox.marketing import TAG_NAMES
+from smarketing_sandbox.api_world import ApiTable, ApiWorld
+from smarketing_sandbox.marketing import TAG_NAMES
 
 SEGMENT_LOG = "mautic.segment_log"
 POINT_LOG = "mautic.point_log"
