@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from smarketing import config as config_module
+from smarketing import paths
 from smarketing.config import (
     Agreement,
     ConfigError,
@@ -90,7 +90,7 @@ def test_example_agreements_are_valid(path: Path) -> None:
 
 def test_load_config_reads_the_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     target = write(tmp_path, SAMPLE.read_text(encoding="utf-8"))
-    monkeypatch.setattr(config_module.paths, "DEFAULT_CONFIG", target)
+    monkeypatch.setattr(paths, "DEFAULT_CONFIG", target)
     assert load_config().scoring.version == "2026.11"
 
 
