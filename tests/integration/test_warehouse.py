@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -12,10 +13,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from smarketing.paths import LOCAL_DIR
 from smarketing.warehouse import migrate
-from smarketing.warehouse.connection import drop_database, with_database
+from smarketing.warehouse.connection import (
+    CONN_ENV,
+    DSN_ENV,
+    WarehouseMisconfigured,
+    WarehouseUnavailable,
+    connect,
+    database_name,
+    drop_database,
+    with_database,
+)
 from smarketing.warehouse.server import ensure_server, find_bindir, server_answers, stop_local_cluster
 
 from ..conftest import SERVER_DSN
@@ -127,3 +138,43 @@ def test_ensure_server_names_what_to_do_for_a_remote_host() -> None:
 
     with pytest.raises(ServerUnavailable, match="remote host"):
         ensure_server("postgresql://u:secret@192.0.2.1:5432/x?connect_timeout=1")
+
+
+def _airflow_json(dsn: str, extra: dict) -> str:
+    params = conninfo_to_dict(dsn)
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": params.get("host", "127.0.0.1"),
+            "port": int(params.get("port", 5432)),
+            "login": params.get("user"),
+            "password": params.get("password"),
+            "schema": params["dbname"],
+            "extra": extra,
+        }
+    )
+
+
+def test_airflow_connection_extras_reach_the_server(warehouse_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"options": "-c statement_timeout=4321", "application_name": "smk-conn-test", "sslmode": "prefer"}
+    monkeypatch.setenv(CONN_ENV, _airflow_json(warehouse_dsn, extra))
+    monkeypatch.delenv(DSN_ENV, raising=False)
+    with connect() as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "4321ms"
+        assert conn.execute("SELECT current_setting('application_name')").fetchone()[0] == "smk-conn-test"
+        assert conn.info.dbname == database_name(warehouse_dsn)
+    # An SSL requirement the client cannot meet is honoured: the connection fails, nothing else is tried.
+    strict = {"sslmode": "verify-full", "sslrootcert": "/nonexistent/ca.pem"}
+    monkeypatch.setenv(CONN_ENV, _airflow_json(warehouse_dsn, strict))
+    monkeypatch.setenv(DSN_ENV, warehouse_dsn)
+    with pytest.raises(WarehouseUnavailable, match="SSL|certificate"):
+        connect().close()
+
+
+def test_a_broken_airflow_connection_never_reaches_the_fallback(
+    warehouse_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONN_ENV, "postgres://u@host:notaport/db")
+    monkeypatch.setenv(DSN_ENV, warehouse_dsn)
+    with pytest.raises(WarehouseMisconfigured, match="smarketing_warehouse"):
+        connect().close()
