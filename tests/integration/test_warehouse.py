@@ -155,7 +155,9 @@ def _airflow_json(dsn: str, extra: dict) -> str:
     )
 
 
-def test_airflow_connection_extras_reach_the_server(warehouse_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_airflow_connection_extras_reach_the_server(
+    warehouse_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     extra = {"options": "-c statement_timeout=4321", "application_name": "smk-conn-test", "sslmode": "prefer"}
     monkeypatch.setenv(CONN_ENV, _airflow_json(warehouse_dsn, extra))
     monkeypatch.delenv(DSN_ENV, raising=False)
@@ -167,7 +169,7 @@ def test_airflow_connection_extras_reach_the_server(warehouse_dsn: str, monkeypa
     strict = {"sslmode": "verify-full", "sslrootcert": "/nonexistent/ca.pem"}
     monkeypatch.setenv(CONN_ENV, _airflow_json(warehouse_dsn, strict))
     monkeypatch.setenv(DSN_ENV, warehouse_dsn)
-    with pytest.raises(WarehouseUnavailable, match="SSL|certificate"):
+    with pytest.raises(WarehouseUnavailable, match=r"SSL|certificate"):
         connect().close()
 
 

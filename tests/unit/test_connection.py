@@ -31,7 +31,10 @@ def test_redact_hides_the_password_only() -> None:
 
 
 def test_dsn_variable_schemes_become_libpq_uris() -> None:
-    assert normalise_dsn("postgres://u:p@h:5433/w?sslmode=require") == "postgresql://u:p@h:5433/w?sslmode=require"
+    assert (
+        normalise_dsn("postgres://u:p@h:5433/w?sslmode=require")
+        == "postgresql://u:p@h:5433/w?sslmode=require"
+    )
     assert normalise_dsn("postgresql+psycopg://u@h/w") == "postgresql://u@h/w"
 
 

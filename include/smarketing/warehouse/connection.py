@@ -133,7 +133,9 @@ def connection_dsn(hook: PostgresHook, connection: Connection) -> str:
     host = f"[{connection.host}]" if ":" in connection.host else connection.host
     port = f":{connection.port}" if connection.port else ""
     database = quote(connection.schema or DEFAULT_DATABASE, safe="")
-    return urlunsplit(("postgresql", f"{auth}{host}{port}", f"/{database}", urlencode(query, quote_via=quote), ""))
+    return urlunsplit(
+        ("postgresql", f"{auth}{host}{port}", f"/{database}", urlencode(query, quote_via=quote), "")
+    )
 
 
 def _extra_value(conn_id: str, key: str, value: Any) -> str:
