@@ -273,3 +273,76 @@ def test_backtest_replay_finds_the_same_first_mql_days_as_the_nightly_runs(clean
         ).fetchall()
     replayed = first_crossings(dsn, model, start, start + timedelta(days=7)).sort_values("lead_id")
     assert nightly and [tuple(map(int, r)) for r in replayed.itertuples(index=False)] == nightly
+
+
+def _run_states(dsn: str) -> list[tuple[str, bool]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT run_id, finished_at IS NOT NULL FROM scoring.runs ORDER BY run_id").fetchall()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_same_day_rerun_after_a_new_lead_scores_it(clean_warehouse: str, full: bool) -> None:
+    """Issue 10.2: the third run of a day, after a lead arrived, crashed in write_history (read-only array)."""
+    dsn = clean_warehouse
+    reset(dsn)
+    model = make_model(2.0, 3)
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(2, "form_submission", -5, None), (3, "email_open", -1, None)], 0, T0))
+    run_scoring(dsn, model, run_id="morning", as_of=T0)
+    run_scoring(dsn, model, run_id="noon", as_of=T0 + timedelta(hours=3))
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO core.leads (lead_id, source_system, source_id, country, created_at) "
+            "VALUES (%s, 't', 'new', 'FR', %s)",
+            (N_LEADS + 1, T0),
+        )
+        add_events(conn, _rows([(N_LEADS + 1, "form_submission", 4, None)], 100, T0))
+    run_scoring(dsn, model, run_id="evening", as_of=T0 + timedelta(hours=6), full=full)
+    with psycopg.connect(dsn) as conn:
+        scored = {r[0] for r in conn.execute("SELECT lead_id FROM scoring.lead_scores")}
+        history = conn.execute(
+            "SELECT count(*) FROM scoring.score_history WHERE lead_id = %s", (N_LEADS + 1,)
+        ).fetchone()[0]
+    assert scored == set(range(1, N_LEADS + 2))
+    assert history == 1
+    assert _run_states(dsn) == [("evening", True), ("morning", True), ("noon", True)]
+
+
+def test_a_failed_run_is_marked_failed_and_a_successful_rerun_clears_the_mark(clean_warehouse: str) -> None:
+    dsn = clean_warehouse
+    reset(dsn)
+    good = make_model(2.0, 3)
+    # A page filter PostgreSQL's regex engine rejects: the shard's event read fails inside its transaction.
+    bad = ScoringModel(
+        version=good.version,
+        profiles=good.profiles,
+        predicates=(
+            *good.predicates[:2],
+            EventPredicate("page_view", page_regex="(?P<p>/pricing)"),
+            good.predicates[3],
+        ),
+        grades=good.grades,
+        mql_min_score=good.mql_min_score,
+        mql_min_grade=good.mql_min_grade,
+    )
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO core.marketing_events (event_id, lead_id, event_type, occurred_at, attributes, source_system) "
+            "VALUES ('p1', 2, 'page_view', %s, '{\"url\": \"/pricing\"}', 't')",
+            (T0 - timedelta(hours=5),),
+        )
+    with pytest.raises(psycopg.Error):
+        run_scoring(dsn, bad, run_id="r", as_of=T0)
+    with psycopg.connect(dsn) as conn:
+        finished, failed = conn.execute(
+            "SELECT finished_at, stats->'failed' FROM scoring.runs WHERE run_id = 'r'"
+        ).fetchone()
+        assert conn.execute("SELECT count(*) FROM scoring.lead_scores").fetchone()[0] == 0
+    assert finished is None
+    assert failed["step"] == "shard_0" and failed["error"]
+    run_scoring(dsn, good, run_id="r", as_of=T0)
+    with psycopg.connect(dsn) as conn:
+        finished, failed = conn.execute(
+            "SELECT finished_at, stats->'failed' FROM scoring.runs WHERE run_id = 'r'"
+        ).fetchone()
+    assert finished is not None and failed is None

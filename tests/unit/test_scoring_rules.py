@@ -85,6 +85,8 @@ def one(m: ScoringModel, frame: pd.DataFrame, ev: EventArrays | None = None):
             ["Finance", "cto", "", None],
             [12, 0, 0, 0],
         ),
+        # Text and numbers in one list: the number part is OR-ed into the text matches in place.
+        (FitRule("r", "employees", "in", ("many", 50, 200), 6), ["0050", "Many", "199", None], [6, 6, 0, 0]),
         (
             FitRule("r", "email_domain", "in_list", "free_email", -10),
             ["GMail.com", "corp.io", None, "yahoo.fr"],
@@ -109,6 +111,7 @@ def one(m: ScoringModel, frame: pd.DataFrame, ev: EventArrays | None = None):
         "equals-number",
         "equals-bool",
         "in",
+        "in-mixed",
         "in_list",
         "regex-i",
         "regex-case",

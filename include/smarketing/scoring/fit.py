@@ -70,7 +70,8 @@ def _scalar_match(values: FieldValues, operand: object) -> np.ndarray:
 
 def _in_match(values: FieldValues, operands: Sequence[object]) -> np.ndarray:
     texts = [str(v).strip().casefold() for v in operands if isinstance(v, str)]
-    result = values.text.isin(texts).to_numpy(dtype=bool, na_value=False)
+    # copy=True: pandas 3 may hand back a read-only view, and the loop ORs into it in place.
+    result = values.text.isin(texts).to_numpy(dtype=bool, na_value=False, copy=True)
     for other in (v for v in operands if not isinstance(v, str)):
         result |= _scalar_match(values, other)
     return result

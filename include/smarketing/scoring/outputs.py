@@ -135,7 +135,8 @@ def write_history(
     today = plan.as_of_us // US_PER_DAY
     ids = headline["lead_id"].to_numpy(np.int64)
     same_version = previous["same_version"].fillna(False).to_numpy(dtype=bool)
-    history_day = previous["history_day"].to_numpy(dtype="float64", na_value=np.nan)
+    # copy=True: pandas 3 may return a read-only view of the column, and a same-day rerun patches it below.
+    history_day = previous["history_day"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
     baseline = previous.reset_index(drop=True)[list(_COMPARED)].astype(object)
     has_baseline = same_version & (history_day < today)
     # Rerun on the same day (or an earlier one): compare with the row before that day instead.

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -29,6 +31,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from smarketing.errors import SmarketingError
+from smarketing.privacy import mask_emails
 from smarketing.scoring import outputs
 from smarketing.scoring.kernel import (
     US_PER_DAY,
@@ -93,6 +96,29 @@ class RunPlan:
     @classmethod
     def from_dict(cls, data: dict) -> RunPlan:
         return cls(**{**data, "shards": tuple(Shard(**s) for s in data["shards"])})
+
+
+@contextmanager
+def recording_failure(dsn: str, run_id: str, step: str) -> Iterator[None]:
+    """Mark the run failed (`stats.failed`: step, error type, message) when the block raises.
+
+    The block's own transaction has rolled back by then, so the mark is written in a transaction of its
+    own; the error is raised again. A later successful finalize of the same run clears the mark.
+    """
+    try:
+        yield
+    except Exception as exc:
+        failure = {"step": step, "error": type(exc).__name__, "message": mask_emails(str(exc))[:500]}
+        try:
+            with connect(dsn) as conn:
+                conn.execute(
+                    "UPDATE scoring.runs SET stats = stats || jsonb_build_object('failed', %s::jsonb) "
+                    "WHERE run_id = %s",
+                    (json.dumps(failure), run_id),
+                )
+        except psycopg.Error:
+            log.exception("scoring run %s: could not record the failure of %s", run_id, step)
+        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,7 +390,7 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
     shard = plan.shards[number]
     t1 = plan.as_of_us
     timings = Timings()
-    with connect(dsn) as conn, conn.transaction():
+    with recording_failure(dsn, plan.run_id, f"shard_{number}"), connect(dsn) as conn, conn.transaction():
         with timings.step("wait_for_core_build"):
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
         with timings.step("read_leads"):
@@ -415,7 +441,7 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
 # ---------------------------------------------------------------------------------------------
 def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan) -> dict[str, int]:
     """Roll scores up per company, close the run; returns headline counts."""
-    with connect(dsn) as conn, conn.transaction():
+    with recording_failure(dsn, plan.run_id, "finalize"), connect(dsn) as conn, conn.transaction():
         accounts = outputs.write_accounts(conn, model, plan)
         leads, mqls = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_mql) FROM scoring.lead_scores"
@@ -426,7 +452,8 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan) -> dict[str, int]
         summary = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
         conn.execute(
             """
-            UPDATE scoring.runs SET finished_at = now(), stats = stats || jsonb_build_object('summary', %s::jsonb)
+            UPDATE scoring.runs
+               SET finished_at = now(), stats = (stats - 'failed') || jsonb_build_object('summary', %s::jsonb)
             WHERE run_id = %s
             """,
             (json.dumps(summary), plan.run_id),
