@@ -385,7 +385,36 @@ def test_changed_file_lands_as_a_new_batch(clean_warehouse: str, tmp_path: Path)
         [*rows, ["a7", "8", "email.clicked", "2026-10-03T10:00:00Z", "", "", ""]],
     )
     landed = ingest_source(clean_warehouse, MA_MAPPING, root=root)
-    assert landed == {"leads": 0, "marketing_events": 7}
+    # a new batch for the new bytes, holding only the record raw did not have
+    assert landed == {"leads": 0, "marketing_events": 1}
+
+
+def test_reexported_records_land_once_whatever_the_bytes(clean_warehouse: str, tmp_path: Path) -> None:
+    """The same records exported again with CRLF line endings, rows reversed and columns reordered land
+    nothing; the one record that changed lands, with its row number in the new file."""
+    root = write_world(tmp_path)
+    ingest_world(clean_warehouse, root)
+    before = raw_counts(clean_warehouse)
+    header, rows = CRM_CONTACTS
+    changed = [list(r) for r in reversed(rows)]
+    jobtitle = header.index("jobtitle")
+    changed[1][jobtitle] = "Chief Revenue Officer"
+    order = list(reversed(range(len(header))))
+    path = root / "crm/contacts.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow([header[i] for i in order])
+        writer.writerows([[row[i] for i in order] for row in changed])
+    landed = ingest_source(clean_warehouse, CRM_MAPPING, root=root)
+    assert landed["leads"] == 1, landed
+    after = raw_counts(clean_warehouse)
+    assert after["leads"] == before["leads"] + 1
+    with psycopg.connect(clean_warehouse) as conn:
+        record_no, title = conn.execute(
+            "SELECT record_no, payload->>'job_title' FROM raw.leads WHERE batch_id = "
+            "(SELECT max(batch_id) FROM ops.load_batches WHERE object = 'leads')"
+        ).fetchone()
+    assert (record_no, title) == (2, "Chief Revenue Officer")
 
 
 def test_parquet_and_globs(clean_warehouse: str, tmp_path: Path) -> None:
@@ -542,12 +571,30 @@ def test_missing_file_and_bad_mapping(clean_warehouse: str, tmp_path: Path) -> N
 def test_malformed_csv_is_an_error_without_leaking_email(clean_warehouse: str, tmp_path: Path) -> None:
     write_world(tmp_path)
     path = tmp_path / "ma/contacts.csv"
-    path.write_text(
-        path.read_text(encoding="utf-8") + "9,extra@field.example,too,many,fields\n", encoding="utf-8"
-    )
+    text = path.read_text(encoding="utf-8")
+    lines = text.count("\n")  # header + one line per record (no value holds a newline)
+    path.write_text(text + "9,extra@field.example,too,many,fields\n", encoding="utf-8")
     with pytest.raises(SourceFileError) as err:
         ingest_source(clean_warehouse, MA_MAPPING, root=tmp_path)
     message = str(err.value)
-    assert message.startswith("ma/contacts.csv: malformed CSV") and "Expected 14 columns, got 5" in message
+    # The ragged record is named by row and line, wherever it sits in the file.
+    assert message.startswith(f"ma/contacts.csv, row {lines} (line {lines + 1}): the header has 14 columns")
+    assert "this record 5" in message
     assert "extra@" not in message
     assert raw_counts(clean_warehouse)["leads"] == 0
+
+
+def test_ragged_row_after_a_multiline_value_names_its_line(clean_warehouse: str, tmp_path: Path) -> None:
+    header = ["contact_id", "email", "note"]
+    rows = [[f"c{i}", f"p{i}@x.example", "two\nlines" if i == 2 else "ok"] for i in range(1, 6)]
+    rows.insert(3, ["c9", "short"])  # record 4, on line 6 (record 2 spans two lines)
+    write_csv(tmp_path / "leads.csv", header, rows)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "source_system: rag\nfiles:\n  - {object: leads, path: leads.csv, id: contact_id, "
+        "columns: {email: email}}\n"
+    )
+    with pytest.raises(SourceFileError) as err:
+        ingest_source(clean_warehouse, mapping, root=tmp_path)
+    assert (err.value.row, err.value.line) == (4, 6), str(err.value)
+    assert "the header has 3 columns, this record 2" in str(err.value)

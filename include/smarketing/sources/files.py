@@ -1,10 +1,12 @@
 """File-export source: CSV / Parquet exports landed into raw.* as canonical records.
 
-For every file a mapping names: hash the bytes (a re-delivered file is skipped), check the text is
+For every file a mapping names: hash the bytes (the same bytes again are skipped), check the text is
 strict UTF-8 with no NUL, check the header has the required columns, then stream the file in Arrow
 chunks: map columns and values, parse timestamps / numbers / booleans column-wise, build the JSON
 payloads column-wise and COPY them in, all inside one transaction per file. Any bad value stops the
 file with an error naming the file, the column, the row and the value; nothing of it is kept.
+Records raw already holds with the same id and content are then taken out of the batch in the same
+transaction, so a re-export of the same records in other bytes (CRLF, another row order) lands once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from psycopg import sql
 
 from smarketing.errors import SmarketingError
 from smarketing.privacy import safe_value
@@ -141,15 +144,62 @@ def land_file(
         canonical_rows(chunk, spec, mapping, file=origin, first_row=first_row, is_csv=is_csv)
         for first_row, chunk in chunks
     )
-    return land_batch(
-        conn,
-        source_system=mapping.source_system,
-        object=spec.object,
-        origin=origin,
-        rows=rows,
-        content_sha256=sha,
-        run_id=run_id,
+    with conn.transaction():
+        redelivery = _has_records(conn, mapping.source_system, spec.object)
+        batch = land_batch(
+            conn,
+            source_system=mapping.source_system,
+            object=spec.object,
+            origin=origin,
+            rows=rows,
+            content_sha256=sha,
+            run_id=run_id,
+        )
+        if batch is not None and redelivery:
+            batch = _drop_landed_records(conn, mapping.source_system, spec.object, batch)
+    return batch
+
+
+def _has_records(conn: psycopg.Connection, source_system: str, object: str) -> bool:
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM raw.{} WHERE source_system = %s)").format(
+        sql.Identifier(object)
     )
+    row = conn.execute(query, (source_system,)).fetchone()
+    return bool(row and row[0])
+
+
+def _drop_landed_records(
+    conn: psycopg.Connection, source_system: str, object: str, batch: LandedBatch
+) -> LandedBatch:
+    """Remove from a fresh batch the records raw already holds with the same id and content.
+
+    The file hash only catches the same bytes; a re-export with other line endings, another row or
+    column order or a new export date in its name holds the same records, and they must land once.
+    The key is the mapping's id and the canonical payload (JSON equality: key order does not count),
+    so a changed record still lands. A copy in a batch the quality gate rejected does not count (the
+    re-delivery is how such records get another chance). Kept records keep their file row number.
+    """
+    removed = conn.execute(
+        sql.SQL(
+            """
+            DELETE FROM raw.{t} n USING raw.{t} o
+            WHERE n.batch_id = %(batch)s AND o.batch_id <> %(batch)s
+              AND o.source_system = %(source)s AND o.source_id = n.source_id AND o.payload = n.payload
+              AND NOT EXISTS (
+                  SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = o.batch_id AND v.verdict = 'rejected'
+              )
+            """
+        ).format(t=sql.Identifier(object)),
+        {"batch": batch.batch_id, "source": source_system},
+    ).rowcount
+    if removed <= 0:
+        return batch
+    kept = batch.rows - removed
+    conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (kept, batch.batch_id))
+    log.info(
+        "%s/%s batch %s: %d record(s) landed before left out", source_system, object, batch.batch_id, removed
+    )
+    return LandedBatch(batch_id=batch.batch_id, rows=kept)
 
 
 def _origin(path: Path, base: Path) -> str:
@@ -290,9 +340,7 @@ def _csv_chunks(
             convert_options=convert,
         )
     except pa.ArrowInvalid as exc:
-        raise SourceFileError(
-            label, f"malformed CSV in the first rows: {safe_value(str(exc), 200)}"
-        ) from None
+        raise _malformed_csv(path, names, parse.delimiter, label, exc, first_row=1) from None
     first_row = 1
     with reader:
         while True:
@@ -301,11 +349,34 @@ def _csv_chunks(
             except StopIteration:
                 return
             except pa.ArrowInvalid as exc:
-                raise SourceFileError(
-                    label, f"malformed CSV at or after row {first_row}: {safe_value(str(exc), 200)}"
-                ) from None
+                raise _malformed_csv(path, names, parse.delimiter, label, exc, first_row=first_row) from None
             yield first_row, pa.Table.from_batches([batch])
             first_row += batch.num_rows
+
+
+def _malformed_csv(
+    path: Path, names: list[str], delimiter: str, label: str, exc: pa.ArrowInvalid, *, first_row: int
+) -> SourceFileError:
+    """The error for a CSV Arrow could not parse, naming the first record whose field count differs
+    from the header's by row and line (Arrow does not know the line once values may hold newlines).
+
+    Error path only: rereads the file with the csv module up to that record.
+    """
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        next(reader, None)  # the header
+        line = reader.line_num + 1
+        for row, fields in enumerate(reader, start=1):
+            if len(fields) != len(names):
+                return SourceFileError(
+                    label,
+                    f"the header has {len(names)} columns, this record {len(fields)}",
+                    row=row,
+                    line=line,
+                    value=delimiter.join(fields),
+                )
+            line = reader.line_num + 1
+    return SourceFileError(label, f"malformed CSV at or after row {first_row}: {safe_value(str(exc), 200)}")
 
 
 def _parquet_chunks(handle: pq.ParquetFile, label: str) -> Iterator[tuple[int, pa.Table]]:
