@@ -1,4 +1,10 @@
-"""`nurturing`: scenarios that enroll not-yet-ready leads into a marketing-automation segment or list."""
+"""`nurturing`: scenarios that enroll not-yet-ready leads into a marketing-automation segment or list.
+
+A lead is in at most one scenario at a time: of the scenarios it matches, the one with the smallest
+`priority` wins (ties: the one listed first). `exit_when` names what ends an enrollment; a withdrawn
+consent and a deleted lead always do. `holdout_share` of each scenario's entries is kept out as the
+control group (chosen by a hash of lead id and scenario, so the same lead always falls the same way).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, Strict, model_validator
 
 from smarketing.config.problems import located
-from smarketing.config.values import Bool, ExternalId, Settings, Slug, Text
+from smarketing.config.values import Bool, ExternalId, Number, Settings, Slug, Text
 from smarketing.vocabulary import EVENT_TYPES
 
 
@@ -40,6 +46,8 @@ class NurtureTarget(Settings):
     segment_id: Annotated[ExternalId | None, Field(alias="segment")] = None
     campaign_id: Annotated[ExternalId | None, Field(alias="campaign")] = None
     list_id: Annotated[ExternalId | None, Field(alias="list")] = None
+    # core.lead_sources.source_system whose record ids the tool knows (default: the system's name)
+    source_system: Slug | None = None
 
     @model_validator(mode="after")
     def _one_destination(self) -> NurtureTarget:
@@ -61,6 +69,20 @@ class NurtureTarget(Settings):
     def target_id(self) -> str:
         return str(getattr(self, f"{self.kind}_id"))
 
+    @property
+    def id_source(self) -> str:
+        """The source system whose contact ids this target takes."""
+        return self.source_system or self.system
+
+    @property
+    def key(self) -> str:
+        """`mautic:segment:12`: one name per target, used by the ledger and the push tasks."""
+        return f"{self.system}:{self.kind}:{self.target_id}"
+
+
+ExitReason = Literal["mql", "sql", "customer", "unsubscribed", "bounced"]
+EXIT_REASONS: tuple[str, ...] = ("mql", "sql", "customer", "unsubscribed", "bounced")
+
 
 class Scenario(Settings):
     id: Slug
@@ -69,7 +91,23 @@ class Scenario(Settings):
     target: NurtureTarget
     cooldown_days: Annotated[int, Strict(), Field(ge=0)] = 30
     requires_consent: Bool = True
+    priority: Annotated[int, Strict(), Field(ge=1)] | None = None
+    daily_cap: Annotated[int, Strict(), Field(ge=1)] | None = None
+    exit_when: tuple[ExitReason, ...] = ("mql", "sql", "customer", "unsubscribed", "bounced")
+    holdout_share: Annotated[Number, Field(ge=0, le=0.5)] = 0.0
 
 
 class Nurturing(Settings):
+    # content topics an `interests_any` may name besides event types (core.marketing_events.content_topic)
+    topics: tuple[Slug, ...] = ()
+    # how far back (days) an event counts as an interest of the lead
+    interests_within_days: Annotated[int, Strict(), Field(ge=1, le=3660)] = 90
     scenarios: tuple[Scenario, ...] = ()
+
+    def ranked(self) -> list[tuple[int, Scenario]]:
+        """Scenarios in the order a lead matching several is offered them: (rank from 1, scenario)."""
+        order = sorted(
+            range(len(self.scenarios)),
+            key=lambda i: (self.scenarios[i].priority or 1_000_000, i),
+        )
+        return [(rank, self.scenarios[i]) for rank, i in enumerate(order, start=1)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smarketing.config.problems import Loc, closest, format_key_path
-from smarketing.vocabulary import LIFECYCLE_STAGES
+from smarketing.vocabulary import EVENT_TYPES, LIFECYCLE_STAGES
 
 
 def _at(data: object, *keys: str) -> object:
@@ -71,6 +71,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     problems += _persona_references(data, names.personas)
     problems += _list_references(data, names.lists)
     problems += _stage_references(data, names.stages)
+    problems += _scenario_references(data)
     problems += _duplicate_ids(data)
     return problems
 
@@ -147,6 +148,33 @@ def _stage_references(data: Mapping[str, Any], stages: set[str] | None) -> Itera
         if stages is not None and isinstance(stage, str) and stage not in stages:
             hint = closest(stage, stages)
             yield loc, f"unknown lifecycle stage {stage!r}{hint}; add it to vocabulary.lifecycle_stages"
+
+
+def _scenario_references(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Nurturing interests name an event type or a topic of nurturing.topics; no two scenarios share a
+    target (one scenario's exit would remove the other's leads from it)."""
+    topics = _at(data, "nurturing", "topics")
+    known = set(EVENT_TYPES) | ({t for t in topics if isinstance(t, str)} if isinstance(topics, list) else set())
+    targets: dict[tuple[str, ...], int] = {}
+    for i, scenario in _entries(_at(data, "nurturing", "scenarios")):
+        loc: Loc = ("nurturing", "scenarios", i)
+        for j, interest in _entries(_at(scenario, "when", "interests_any")):
+            if isinstance(interest, str) and interest not in known:
+                yield (
+                    (*loc, "when", "interests_any", j),
+                    f"unknown interest {interest!r}{closest(interest, known)}: neither an event type "
+                    "(core.event_types) nor a topic of nurturing.topics",
+                )
+        target = _at(scenario, "target")
+        if isinstance(target, Mapping):
+            key = tuple(f"{k}={target[k]}" for k in ("system", "segment", "campaign", "list") if k in target)
+            if key in targets:
+                yield (
+                    (*loc, "target"),
+                    f"the same target as nurturing.scenarios[{targets[key]}]: give each scenario its own "
+                    "segment, campaign or list",
+                )
+            targets.setdefault(key, i)
 
 
 def _id_lists(data: Mapping[str, Any]) -> Iterator[tuple[Loc, object]]:

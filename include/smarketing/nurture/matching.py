@@ -1,0 +1,119 @@
+"""Scenario matching in the database: the agreement's scenarios as a temporary table, every lead's
+eligibility (`sql/nurture/010_leads.sql`) and its matches (`020_matches.sql`).
+
+Everything lives in temporary tables dropped at commit, so planning, the dry run and the push-time
+re-check read the same definitions inside their own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from smarketing.config import Agreement
+from smarketing.paths import SQL_DIR
+from smarketing.vocabulary import TOUCH_ACTIVITY_TYPES
+
+NURTURE_SQL_DIR = SQL_DIR / "nurture"
+# Lifecycle stages that mean "already bought": never nurtured.
+CUSTOMER_STAGES: tuple[str, ...] = ("customer", "evangelist")
+# Rules that keep a lead out of every scenario, in the order they are checked.
+ELIGIBILITY_RULES: tuple[str, ...] = ("deleted", "no_consent", "unsubscribed", "bounced", "customer", "sla_open")
+_HASH_SPAN = float(1 << 52)
+
+
+@cache
+def statement(name: str) -> str:
+    """The text of `sql/nurture/<name>.sql` (e.g. "030_enroll")."""
+    return (NURTURE_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def holdout_point(lead_id: int, scenario_id: str) -> float:
+    """Where a lead falls in [0, 1) for a scenario's holdout: held out when below `holdout_share`.
+    The same 52 bits of md5 the planning SQL uses (030_enroll.sql), so tests can predict it."""
+    digest = hashlib.md5(f"{lead_id}:{scenario_id}".encode()).hexdigest()
+    return int(digest[:13], 16) / _HASH_SPAN
+
+
+def scenario_rows(agreement: Agreement) -> list[dict[str, Any]]:
+    """The scenarios as rows of the `nurture_scenarios` table (rank 1 = offered first)."""
+    rows = []
+    for rank, sc in agreement.nurturing.ranked():
+        when = sc.when
+        rows.append(
+            {
+                "scenario_id": sc.id,
+                "rank": rank,
+                "below_mql": when.below_mql,
+                "interests": list(when.interests_any) or None,
+                "personas": list(when.personas) or None,
+                "stages": list(when.lifecycle_stages) or None,
+                "min_quiet_days": when.min_days_since_last_touch,
+                "requires_consent": sc.requires_consent,
+                "cooldown_days": sc.cooldown_days,
+                "daily_cap": sc.daily_cap,
+                "holdout_share": float(sc.holdout_share),
+                "exit_when": list(sc.exit_when),
+                "target_system": sc.target.system,
+                "target_kind": sc.target.kind,
+                "target_id": sc.target.target_id,
+                "source_system": sc.target.id_source,
+            }
+        )
+    return rows
+
+
+def create_scenarios(conn: psycopg.Connection, agreement: Agreement) -> None:
+    """`nurture_scenarios`: one row per scenario of the agreement."""
+    conn.execute(
+        """
+        CREATE TEMP TABLE nurture_scenarios ON COMMIT DROP AS
+        SELECT * FROM jsonb_to_recordset(%s) AS s(
+            scenario_id text, rank int, below_mql boolean, interests text[], personas text[], stages text[],
+            min_quiet_days int, requires_consent boolean, cooldown_days int, daily_cap int,
+            holdout_share float8, exit_when text[], target_system text, target_kind text, target_id text,
+            source_system text)
+        """,
+        (Jsonb(scenario_rows(agreement)),),
+    )
+
+
+def lead_params(agreement: Agreement, as_of: datetime, lead_ids: Sequence[int] | None = None) -> dict[str, Any]:
+    """Parameters of the nurture SQL files for one moment (and optionally a subset of leads)."""
+    interests = sorted({i for sc in agreement.nurturing.scenarios for i in sc.when.interests_any})
+    vocabulary = agreement.vocabulary
+    return {
+        "as_of": as_of,
+        "lead_ids": list(lead_ids) if lead_ids is not None else None,
+        "recycle_stage": vocabulary.recycle_stage,
+        "sql_stages": list(vocabulary.sql_stages),
+        "customer_stages": list(CUSTOMER_STAGES),
+        "touch_types": sorted(TOUCH_ACTIVITY_TYPES),
+        "interests": interests or [""],
+        "interest_days": agreement.nurturing.interests_within_days,
+        "timezone": agreement.organization.timezone,
+    }
+
+
+def create_leads(conn: psycopg.Connection, params: dict[str, Any]) -> None:
+    """`nurture_leads`: eligibility and facts of the leads at `params["as_of"]`."""
+    conn.execute(statement("010_leads"), params)
+    conn.execute("CREATE INDEX ON nurture_leads (lead_id)")
+    conn.execute("ANALYZE nurture_leads")
+
+
+def create_matches(conn: psycopg.Connection, agreement: Agreement, as_of: datetime) -> dict[str, Any]:
+    """All three tables for `as_of`; returns the parameters used (the enroll and exit steps reuse them)."""
+    params = lead_params(agreement, as_of)
+    create_scenarios(conn, agreement)
+    create_leads(conn, params)
+    conn.execute(statement("020_matches"), params)
+    return params
+
+

@@ -1,0 +1,58 @@
+-- New entries of this run: of the scenarios a lead may enter, the best-ranked one (the traffic
+-- controller); per scenario at most daily_cap entries a day (counted in the organisation's time
+-- zone, reruns included), best scores first; the holdout share kept out by a hash of lead id and
+-- scenario; the lead's contact id in the target tool (a live, not merged-away source record), or
+-- skipped when the tool does not know the lead. Returns the entries per scenario, arm and state.
+WITH candidates AS (
+    SELECT DISTINCT ON (m.lead_id) m.*
+    FROM nurture_matches m
+    WHERE m.blocked_by IS NULL
+    ORDER BY m.lead_id, m.rank
+),
+entered_today AS (
+    SELECT e.scenario_id, count(*) AS entries
+    FROM nurture.enrollments e
+    WHERE e.state <> 'skipped'
+      AND (e.planned_at AT TIME ZONE %(timezone)s)::date = (%(as_of)s::timestamptz AT TIME ZONE %(timezone)s)::date
+    GROUP BY e.scenario_id
+),
+ranked AS (
+    SELECT c.*, row_number() OVER (PARTITION BY c.scenario_id ORDER BY c.score DESC NULLS LAST, c.lead_id) AS place
+    FROM candidates c
+),
+chosen AS (
+    SELECT r.lead_id, r.scenario_id, r.cycle, r.matched, r.score, sc.target_system, sc.target_kind, sc.target_id,
+           sc.source_system,
+           -- 52 bits of md5: the same lead and scenario always fall on the same side (Python: holdout_point)
+           ('x' || substr(md5(r.lead_id::text || ':' || r.scenario_id), 1, 13))::bit(52)::bigint::float8
+               / 4503599627370496.0 < sc.holdout_share AS held_out
+    FROM ranked r
+    JOIN nurture_scenarios sc ON sc.scenario_id = r.scenario_id
+    LEFT JOIN entered_today t ON t.scenario_id = r.scenario_id
+    WHERE sc.daily_cap IS NULL OR r.place <= sc.daily_cap - COALESCE(t.entries, 0)
+),
+inserted AS (
+INSERT INTO nurture.enrollments AS e
+    (lead_id, scenario_id, cycle, arm, state, target_system, target_kind, target_id, source_system,
+     external_ref, matched, score, run_id, planned_at, skip_reason)
+SELECT c.lead_id, c.scenario_id, c.cycle,
+       CASE WHEN c.held_out THEN 'held_out' ELSE 'enrolled' END,
+       CASE WHEN ref.source_id IS NULL THEN 'skipped' WHEN c.held_out THEN 'held_out' ELSE 'planned' END,
+       c.target_system, c.target_kind, c.target_id, c.source_system, ref.source_id, c.matched, c.score,
+       %(run_id)s, %(as_of)s,
+       CASE WHEN ref.source_id IS NULL THEN 'not_in_target' END
+FROM chosen c
+LEFT JOIN LATERAL (
+    SELECT ls.source_id
+    FROM core.lead_sources ls
+    WHERE ls.lead_id = c.lead_id AND ls.source_system = c.source_system AND ls.archived_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM core.lead_merges lm
+                      WHERE lm.source_system = ls.source_system AND lm.source_id = ls.source_id)
+    ORDER BY ls.source_updated_at DESC NULLS LAST, ls.source_id
+    LIMIT 1
+) ref ON true
+RETURNING e.scenario_id, e.arm, e.state
+)
+SELECT scenario_id, arm, state, count(*) AS entries
+FROM inserted
+GROUP BY scenario_id, arm, state
