@@ -27,6 +27,12 @@ count (default: Variable `smarketing_scoring_shards`, else 4).
 
 **Rerun** freely: each shard replaces its lead-id range in one transaction and a rerun of the same run
 writes the same rows. The same run by hand: `smarketing score run [--full] [--as-of D]`.
+
+**Another scoring run in progress** (one started by hand holds the scoring lock): the step fails at once
+with "another scoring run is in progress", and its retries (exponential back-off) take it up when that
+run is done. It fails rather than skips: a skipped night would show green while the scores stay stale
+and the `smarketing_lead_scores` asset is never emitted. A failed step is also marked in
+`scoring.runs.stats.failed`.
 """
 
 from __future__ import annotations

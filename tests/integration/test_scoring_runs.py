@@ -277,7 +277,9 @@ def test_backtest_replay_finds_the_same_first_mql_days_as_the_nightly_runs(clean
 
 def _run_states(dsn: str) -> list[tuple[str, bool]]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT run_id, finished_at IS NOT NULL FROM scoring.runs ORDER BY run_id").fetchall()
+        return conn.execute(
+            "SELECT run_id, finished_at IS NOT NULL FROM scoring.runs ORDER BY run_id"
+        ).fetchall()
 
 
 @pytest.mark.parametrize("full", [False, True])

@@ -59,7 +59,10 @@ def run_command(
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: cli__<as-of>).")] = None,
     dsn: DsnOption = None,
 ) -> None:
-    """Score every lead (incremental unless the model changed or --full), write scores and MQL crossings."""
+    """Score every lead (incremental unless the model changed or --full), write scores and MQL crossings.
+
+    Exits with 75 (nothing written) when another scoring run is in progress.
+    """
     from smarketing.scoring.runner import run_scoring
     from smarketing.warehouse.connection import warehouse_dsn
 

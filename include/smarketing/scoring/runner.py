@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -31,7 +29,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from smarketing.errors import SmarketingError
-from smarketing.privacy import mask_emails
 from smarketing.scoring import outputs
 from smarketing.scoring.kernel import (
     US_PER_DAY,
@@ -44,6 +41,7 @@ from smarketing.scoring.kernel import (
     rescale_factor,
 )
 from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.runguard import exclusive_run, recording_failure, shared_step
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import (
     Shard,
@@ -96,29 +94,6 @@ class RunPlan:
     @classmethod
     def from_dict(cls, data: dict) -> RunPlan:
         return cls(**{**data, "shards": tuple(Shard(**s) for s in data["shards"])})
-
-
-@contextmanager
-def recording_failure(dsn: str, run_id: str, step: str) -> Iterator[None]:
-    """Mark the run failed (`stats.failed`: step, error type, message) when the block raises.
-
-    The block's own transaction has rolled back by then, so the mark is written in a transaction of its
-    own; the error is raised again. A later successful finalize of the same run clears the mark.
-    """
-    try:
-        yield
-    except Exception as exc:
-        failure = {"step": step, "error": type(exc).__name__, "message": mask_emails(str(exc))[:500]}
-        try:
-            with connect(dsn) as conn:
-                conn.execute(
-                    "UPDATE scoring.runs SET stats = stats || jsonb_build_object('failed', %s::jsonb) "
-                    "WHERE run_id = %s",
-                    (json.dumps(failure), run_id),
-                )
-        except psycopg.Error:
-            log.exception("scoring run %s: could not record the failure of %s", run_id, step)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,11 +177,18 @@ def plan_run(
     as_of: datetime,
     full: bool = False,
     shard_count: int = 4,
+    lock_held: bool = False,
 ) -> RunPlan:
-    """Register the model, decide full or incremental, split the leads into shards, record the run."""
+    """Register the model, decide full or incremental, split the leads into shards, record the run.
+
+    `lock_held`: the caller holds the scoring lock exclusively (`runguard.exclusive_run`); otherwise
+    this step takes it shared and raises `ScoringBusy` when a run in one process holds it.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     with connect(dsn) as conn, conn.transaction():
+        if not lock_held:
+            shared_step(conn)
         new_model = register_model(conn, model)
         last = conn.execute(
             "SELECT config_hash FROM scoring.runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
@@ -380,8 +362,13 @@ def _what_changed(
     return new_world, old_world, affected
 
 
-def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> dict[str, int]:
-    """Score one shard of a planned run and write its rows; returns counts."""
+def score_shard(
+    dsn: str, model: ScoringModel, plan: RunPlan, number: int, *, lock_held: bool = False
+) -> dict[str, int]:
+    """Score shard `number` of a planned run and write its rows; returns counts.
+
+    `lock_held` as for `plan_run`; raises `ScoringBusy` when another run holds the scoring lock.
+    """
     if model.config_hash != plan.config_hash:
         raise ModelChangedDuringRun(
             f"the scoring model changed since run {plan.run_id} was planned "
@@ -391,6 +378,8 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
     t1 = plan.as_of_us
     timings = Timings()
     with recording_failure(dsn, plan.run_id, f"shard_{number}"), connect(dsn) as conn, conn.transaction():
+        if not lock_held:
+            shared_step(conn)
         with timings.step("wait_for_core_build"):
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (BUILD_LOCK_KEY,))
         with timings.step("read_leads"):
@@ -439,9 +428,11 @@ def score_shard(dsn: str, model: ScoringModel, plan: RunPlan, number: int) -> di
 # ---------------------------------------------------------------------------------------------
 # Finalize
 # ---------------------------------------------------------------------------------------------
-def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan) -> dict[str, int]:
-    """Roll scores up per company, close the run; returns headline counts."""
+def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: bool = False) -> dict[str, int]:
+    """Roll scores up per company, close the run; returns headline counts (`lock_held` as for `plan_run`)."""
     with recording_failure(dsn, plan.run_id, "finalize"), connect(dsn) as conn, conn.transaction():
+        if not lock_held:
+            shared_step(conn)
         accounts = outputs.write_accounts(conn, model, plan)
         leads, mqls = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_mql) FROM scoring.lead_scores"
@@ -471,10 +462,17 @@ def run_scoring(
     full: bool = False,
     shard_count: int = 1,
 ) -> dict:
-    """Plan, score every shard one after the other, finalize: the whole run in this process."""
-    plan = plan_run(dsn, model, run_id=run_id, as_of=as_of, full=full, shard_count=shard_count)
-    shards = [score_shard(dsn, model, plan, shard.number) for shard in plan.shards]
-    summary = finalize_run(dsn, model, plan)
+    """Plan, score every shard one after the other, finalize: the whole run in this process.
+
+    Holds the scoring lock for the whole run; raises `ScoringBusy` (nothing written) when another run
+    is in progress.
+    """
+    with exclusive_run(dsn):
+        plan = plan_run(
+            dsn, model, run_id=run_id, as_of=as_of, full=full, shard_count=shard_count, lock_held=True
+        )
+        shards = [score_shard(dsn, model, plan, shard.number, lock_held=True) for shard in plan.shards]
+        summary = finalize_run(dsn, model, plan, lock_held=True)
     return {"run_id": run_id, "mode": plan.mode, "as_of": plan.as_of.isoformat(), "shards": shards, **summary}
 
 
