@@ -3,14 +3,19 @@
 Integration tests run against a real PostgreSQL: `SMARKETING_TEST_DSN` names the server (any
 database on it), else the local server on 127.0.0.1:5432. Each test session gets its own fresh,
 migrated database (one per xdist worker), dropped at the end.
+
+Under `CI=true` a skipped test fails the run (see `pytest_runtest_makereport` below): a missing
+checkout of the shared data, a missing Airflow metadata DB or an import error behind `importorskip`
+must not let the suite pass without running what it skips.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 # Airflow reads its configuration once, at first import: point it at the test home (a migrated
 # SQLite metadata DB that `make test` prepares) before anything imports airflow.
@@ -28,6 +33,44 @@ from smarketing.warehouse import migrate  # noqa: E402
 from smarketing.warehouse.connection import drop_database, with_database  # noqa: E402
 
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# The pytester fixture: tests/unit/test_skip_policy.py runs small suites under the policy below.
+pytest_plugins = ("pytester",)
+
+
+# -- skips under CI --------------------------------------------------------------------------------
+def skips_fail() -> bool:
+    """Whether a skip is a failure: under CI (the `CI` variable every CI service sets to true)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _fail_skip(report: Any) -> None:
+    """Turn a skipped test or collection report into a failed one that names the reason."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Every skip of a test (skip marks, pytest.skip in a fixture or test, importorskip) fails in CI.
+
+    An expected failure (xfail) also reports as skipped: it is left alone.
+    """
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and skips_fail():
+        _fail_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    """A module skipped whole (`pytest.skip(allow_module_level=True)`, importorskip at import) fails in CI."""
+    report = yield
+    if report.skipped and skips_fail():
+        _fail_skip(report)
+    return report
 
 
 @pytest.fixture(scope="session")

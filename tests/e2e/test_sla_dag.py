@@ -147,7 +147,6 @@ def test_on_the_sandbox_world(
     airflow_ready: None, warehouse_env: str, smtp_sink: Sink, tmp_path: Path
 ) -> None:
     """The synthetic company: reps who sometimes touch late, never, or after the hand-over was rejected."""
-    pytest.importorskip("smarketing.warehouse.core_build")
     from smarketing.config import load_config
     from smarketing.paths import PROJECT_ROOT
     from smarketing_sandbox.world import generate_world

@@ -185,6 +185,11 @@ def test_messages_name_table_check_severity_and_row_counts(ctx: Context) -> None
         "raw.leads of hubspot (batches 7): email_well_formed [critical] failed for 3 of 2,000 row(s) (0.1%)"
         " — expected: e-mail is name@domain.tld; e.g. hubspot:101, hubspot:205"
     )
+    # The share is of every row checked, not of GX's non-empty values (3 of the 20 rows were empty).
+    sparse = CheckResult(
+        check=check, success=False, element_count=20, unexpected_count=17, unexpected_percent=100.0
+    )
+    assert "failed for 17 of 20 row(s) (85.0%) — expected" in describe(run, sparse)
     report = ValidationReport(
         run_id="r", layer="raw", validation_run_id=1, rows_checked=2000, rows_quarantined=3
     )

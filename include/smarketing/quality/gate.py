@@ -91,7 +91,9 @@ def describe(run: SuiteRun, result: CheckResult) -> str:
         )
     if check.names_rows and result.unexpected_count is not None:
         total = result.element_count or 0
-        share = f" ({result.unexpected_percent:.1f}%)" if result.unexpected_percent is not None else ""
+        # Of every row checked: GX's unexpected_percent counts only the non-empty values (17 of 20 rows
+        # with 3 empty would read 100%).
+        share = f" ({result.unexpected_count / total:.1%})" if total else ""
         keys = run.sample_keys.get(check.check_id) or []
         example = f"; e.g. {', '.join(keys[:3])}" if keys else ""
         return (
