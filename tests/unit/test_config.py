@@ -586,6 +586,93 @@ def test_engagement_rule_mistakes(
     assert problem_at(problems, f"scoring.engagement.events.page_view.{key_path}").startswith(expected)
 
 
+# -- numbers the warehouse cannot hold, regexes PostgreSQL cannot read (each once crashed `score run`) --
+def _set(*keys: str | int, value: Any) -> Mutation:
+    def mutate(d: dict[str, Any]) -> None:
+        target: Any = d
+        for key in keys[:-1]:
+            target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+        target[keys[-1]] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "expected"),
+    [
+        (
+            ("scoring", "engagement", "events", "email_open", "points"),
+            float("nan"),
+            "expected a finite number",
+        ),
+        (("scoring", "engagement", "half_life_days"), float("inf"), "expected a finite number"),
+        (("scoring", "fit", 0, "points"), 10**20, "must be at most 10000, got 100000000000000000000"),
+        (("scoring", "engagement", "events", "email_open", "points"), -1e6, "must be at least -10000"),
+        (("scoring", "engagement", "events", "email_open", "cap"), 1e12, "must be at most 1000000000"),
+        (("scoring", "engagement", "window_days"), 10**9, "must be at most 36500"),
+        (("scoring", "engagement", "floor"), float("-inf"), "expected a finite number"),
+        (("scoring", "grades", "A"), 2**40, "must be at most 1000000000"),
+        (("scoring", "fit", 0, "between"), [0, float("inf")], "expected a finite number"),
+        (("vocabulary", "mql", "min_score"), float("nan"), "expected a finite number"),
+        (("sla", "marketing", "mql_target", "monthly"), 2**31, "must be at most 2147483647"),
+        (("sla", "sales", "tiers", 0, "within"), "9000h", "duration '9000h' is longer than a year"),
+        (("nurturing", "scenarios", 0, "cooldown_days"), 10**6, "must be at most 36500"),
+        (("goals", 0, "target"), float("inf"), "expected a finite number"),
+    ],
+)
+def test_numbers_must_be_finite_and_fit_the_warehouse(
+    tmp_path: Path, sample: dict[str, Any], keys: tuple[str | int, ...], value: Any, expected: str
+) -> None:
+    problems = problems_after(tmp_path, sample, _set(*keys, value=value))
+    key_path = format_key_path(keys if not isinstance(value, list) else (*keys, 1))
+    assert problem_at(problems, key_path).startswith(expected)
+
+
+def test_yaml_nan_inf_and_huge_numbers_are_refused_at_their_key_path(tmp_path: Path) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("half_life_days: 30", "half_life_days: .inf", 1)
+    text = text.replace("{points: 1, cap: 10, max_per_day: 1}", "{points: .nan, cap: 10, max_per_day: 1}", 1)
+    assert ".inf" in text and ".nan" in text, "the sample's layout changed: update the replacements"
+    problems = check_config(write(tmp_path, text))
+    assert problem_at(problems, "scoring.engagement.half_life_days").startswith("expected a finite number")
+    assert problem_at(problems, "scoring.engagement.events.email_open.points").startswith(
+        "expected a finite number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "pattern", "expected"),
+    [
+        (
+            ("scoring", "engagement", "events", "page_view", "filter", "page"),
+            "(?P<p>/pricing)",
+            "a named group",
+        ),
+        (("personas", 0, "match", "job_title_regex"), r"(?<=head of )it", "a lookaround"),
+        (("scoring", "fit", 0, "regex"), r"(a)\1", "the backreference"),
+        (("personas", 1, "match", "job_title_regex"), r"(?i:cto)", "an inline flag group"),
+        (
+            ("scoring", "engagement", "events", "page_view", "filter", "page"),
+            "/p{300}",
+            "counts go up to 255",
+        ),
+    ],
+)
+def test_regexes_outside_the_one_dialect_are_refused(
+    tmp_path: Path, sample: dict[str, Any], keys: tuple[str | int, ...], pattern: str, expected: str
+) -> None:
+    def mutate(d: dict[str, Any]) -> None:
+        if keys[:2] == ("scoring", "fit"):
+            d["scoring"]["fit"][0] = {"field": "job_title", "regex": pattern, "points": 1}
+        elif keys[-2] == "filter":
+            d["scoring"]["engagement"]["events"]["page_view"] = {"points": 1, "filter": {"page": pattern}}
+        else:
+            _set(*keys, value=pattern)(d)
+
+    problems = problems_after(tmp_path, sample, mutate)
+    assert expected in problem_at(problems, format_key_path(keys))
+
+
 def test_profiles_are_checked_like_the_base(tmp_path: Path, sample: dict[str, Any]) -> None:
     def mutate(d: dict[str, Any]) -> None:
         d["scoring"]["profiles"] = [

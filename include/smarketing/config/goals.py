@@ -7,7 +7,7 @@ from typing import Annotated, Literal, NamedTuple
 from pydantic import AfterValidator, Field, Strict, model_validator
 
 from smarketing.config.problems import Loc, closest, located
-from smarketing.config.values import DateValue, Segment, Settings, Slug, Text
+from smarketing.config.values import MAX_AMOUNT, DateValue, Segment, Settings, Slug, Text
 
 
 class GoalMetric(NamedTuple):
@@ -46,7 +46,7 @@ class Goal(Settings):
     id: Slug
     description: Text | None = None
     metric: Annotated[str, AfterValidator(_metric)]
-    target: Annotated[float, Strict(), Field(ge=0)]
+    target: Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT)]
     starts_on: Annotated[DateValue, Field(alias="from")]
     ends_on: Annotated[DateValue, Field(alias="to")]
     segment: Segment | None = None

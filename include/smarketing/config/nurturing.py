@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, Strict, model_validator
 
 from smarketing.config.problems import located
-from smarketing.config.values import Bool, ExternalId, Number, Settings, Slug, Text
+from smarketing.config.values import MAX_COUNT, MAX_DAYS, Bool, ExternalId, Number, Settings, Slug, Text
 from smarketing.vocabulary import EVENT_TYPES
 
 
@@ -24,7 +24,7 @@ class ScenarioCondition(Settings):
     interests_any: tuple[Slug, ...] = ()
     personas: tuple[Slug, ...] = ()
     lifecycle_stages: tuple[Slug, ...] = ()
-    min_days_since_last_touch: Annotated[int, Strict(), Field(ge=0)] | None = None
+    min_days_since_last_touch: Annotated[int, Strict(), Field(ge=0, le=MAX_DAYS)] | None = None
 
     @property
     def interest_event_types(self) -> frozenset[str]:
@@ -89,10 +89,10 @@ class Scenario(Settings):
     description: Text | None = None
     when: ScenarioCondition = ScenarioCondition()
     target: NurtureTarget
-    cooldown_days: Annotated[int, Strict(), Field(ge=0)] = 30
+    cooldown_days: Annotated[int, Strict(), Field(ge=0, le=MAX_DAYS)] = 30
     requires_consent: Bool = True
-    priority: Annotated[int, Strict(), Field(ge=1)] | None = None
-    daily_cap: Annotated[int, Strict(), Field(ge=1)] | None = None
+    priority: Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)] | None = None
+    daily_cap: Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)] | None = None
     exit_when: tuple[ExitReason, ...] = ("mql", "sql", "customer", "unsubscribed", "bounced")
     holdout_share: Annotated[Number, Field(ge=0, le=0.5)] = 0.0
 

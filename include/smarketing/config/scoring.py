@@ -13,16 +13,22 @@ from pydantic import AfterValidator, BeforeValidator, Field, Strict, model_valid
 
 from smarketing.config.problems import Loc, closest, located
 from smarketing.config.values import (
+    MAX_COUNT,
+    MAX_DAYS,
+    MAX_TOTAL,
     Bool,
     EventType,
     ExternalId,
-    Int,
     Number,
+    Points,
     Regex,
     Scalar,
     Settings,
     Slug,
     Text,
+    Total,
+    WholePoints,
+    WholeTotal,
     as_tuple,
 )
 from smarketing.vocabulary import COMPANY_COLUMNS, LEAD_COLUMNS
@@ -88,7 +94,7 @@ class FitRule(Settings):
     regex: Regex | None = None
     between: Annotated[tuple[Number, Number], BeforeValidator(_low_high)] | None = None
     missing: Bool | None = None
-    points: Int
+    points: WholePoints
 
     @model_validator(mode="after")
     def _one_operator(self) -> FitRule:
@@ -186,19 +192,19 @@ class EventRule(Settings):
     counts at most that many events of the type per lead and day.
     """
 
-    points: Number
-    cap: Annotated[float, Strict(), Field(ge=0)] | None = None
-    max_per_day: Annotated[int, Strict(), Field(ge=1)] | None = None
+    points: Points
+    cap: Annotated[float, Strict(), Field(ge=0, le=MAX_TOTAL)] | None = None
+    max_per_day: Annotated[int, Strict(), Field(ge=1, le=MAX_COUNT)] | None = None
     filter: EventFilter | None = None
 
 
 class Engagement(Settings):
     """Points for what the lead did, fading with a half-life (null: no fading)."""
 
-    half_life_days: Annotated[float, Strict(), Field(gt=0)] | None = None
-    window_days: Annotated[int, Strict(), Field(gt=0)] | None = None
+    half_life_days: Annotated[float, Strict(), Field(gt=0, le=MAX_DAYS)] | None = None
+    window_days: Annotated[int, Strict(), Field(gt=0, le=MAX_DAYS)] | None = None
     events: dict[EventType, EventRule] = Field(default_factory=dict)
-    floor: Number | None = None
+    floor: Total | None = None
 
     def decay(self, age_days: float) -> float:
         """Weight of an event `age_days` old: 1 when new, 1/2 after one half-life, 0 beyond the window."""
@@ -233,7 +239,7 @@ def _grades(value: dict[str, int]) -> dict[str, int]:
     return {letter: value[letter] for letter in letters}
 
 
-Grades = Annotated[dict[str, Int], AfterValidator(_grades)]
+Grades = Annotated[dict[str, WholeTotal], AfterValidator(_grades)]
 
 
 def _band_keys(value: object) -> object:
@@ -266,7 +272,7 @@ def _bands(value: dict[str, float]) -> dict[str, float]:
     return {label: value[label] for label in labels}
 
 
-EngagementBands = Annotated[dict[str, Number], BeforeValidator(_band_keys), AfterValidator(_bands)]
+EngagementBands = Annotated[dict[str, Total], BeforeValidator(_band_keys), AfterValidator(_bands)]
 
 
 class ScoringProfile(Settings):

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, Strict, ValidationInfo, field_valida
 
 from smarketing.config.problems import Loc, located
 from smarketing.config.values import (
+    MAX_COUNT,
     Bool,
     BusinessMinutes,
     Clock,
@@ -123,8 +124,8 @@ SEGMENT_DIMENSIONS: tuple[str, ...] = ("persona", "country", "industry")
 
 
 class MqlTarget(Settings):
-    monthly: Annotated[int, Strict(), Field(gt=0)]
-    segments: dict[Segment, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
+    monthly: Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]
+    segments: dict[Segment, Annotated[int, Strict(), Field(gt=0, le=MAX_COUNT)]] = Field(default_factory=dict)
 
 
 class MarketingSla(Settings):

@@ -6,6 +6,7 @@ A value type is an `Annotated` alias whose validator raises `ValueError` with a 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, time
 from typing import Annotated, Any, ClassVar, Literal
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
+from smarketing.config.patterns import check_pattern
 from smarketing.config.problems import closest
 from smarketing.vocabulary import ACTIVITY_TYPES, EVENT_TYPES, TOUCH_ACTIVITY_TYPES
 
@@ -65,14 +67,6 @@ def _slug(value: str) -> str:
 def _non_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
-    return value
-
-
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
     return value
 
 
@@ -133,6 +127,8 @@ def duration_input(value: object) -> object:
         minutes = parse_duration(value)
         if minutes <= 0:
             raise ValueError(f"duration {value!r} must be longer than zero")
+        if minutes > MAX_DURATION_MINUTES:
+            raise ValueError(f"duration {value!r} is longer than a year ({MAX_DURATION_MINUTES // 60}h)")
         return minutes
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError("write a duration with its unit, e.g. '90m', '4h' or '2d'")
@@ -161,6 +157,8 @@ def _external_id(value: object) -> object:
 def _scalar(value: object) -> object:
     if value is None or isinstance(value, (list, tuple, dict)):
         raise ValueError("expected a single value (text, number or true/false)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value}")
     return value
 
 
@@ -171,12 +169,22 @@ def unique(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+# Every number lands somewhere: points in numeric(12, 2) totals and integer fit sums, days in date
+# arithmetic, counts and targets in integer columns, durations in business-calendar arithmetic. These
+# bounds keep an agreement that passes the check inside them (docs/agreement.md, "Numbers").
+MAX_POINTS = 10_000  # points of one rule or event
+MAX_TOTAL = 1_000_000_000  # caps, floors, grade and band thresholds: sums of points
+MAX_DAYS = 36_500  # half-lives, windows, cooldowns: a hundred years
+MAX_COUNT = 2_147_483_647  # PostgreSQL integer: per-day limits, monthly targets
+MAX_AMOUNT = 1e12  # goal targets (amounts in the reporting currency)
+MAX_DURATION_MINUTES = 366 * 24 * 60  # SLA durations: a year
+
 Int = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
 Text = Annotated[str, AfterValidator(_non_blank)]
 Slug = Annotated[str, AfterValidator(_slug)]
-Regex = Annotated[str, AfterValidator(_regex)]
+Regex = Annotated[str, AfterValidator(check_pattern)]  # the one dialect: see `patterns`
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 EventType = Annotated[str, AfterValidator(_event_type)]
 TouchType = Annotated[str, AfterValidator(_touch_type)]
@@ -188,6 +196,10 @@ BusinessMinutes = Annotated[int, BeforeValidator(business_duration_input)]
 ExternalId = Annotated[Text, BeforeValidator(_external_id)]
 Scalar = Annotated[Any, AfterValidator(_scalar)]
 Score = Annotated[float, Strict(), Field(ge=0, le=1000)]
+Points = Annotated[float, Strict(), Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+WholePoints = Annotated[int, Strict(), Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+Total = Annotated[float, Strict(), Field(ge=-MAX_TOTAL, le=MAX_TOTAL)]
+WholeTotal = Annotated[int, Strict(), Field(ge=-MAX_TOTAL, le=MAX_TOTAL)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Clock = Literal["business", "calendar"]
 DateValue = Annotated[date, Strict(False)]
@@ -196,7 +208,8 @@ DateValue = Annotated[date, Strict(False)]
 class Settings(BaseModel):
     """Base of every section: unknown keys are errors (a typo must not be ignored), values immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: YAML's .nan and .inf are refused wherever a number goes.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
     # Extra advice when someone writes a key this section does not have (see `_unknown_key`).
     key_hints: ClassVar[dict[str, str]] = {}
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from smarketing.config.patterns import compile_pattern
 from smarketing.config.values import Regex, Score, Settings, Slug, Text, unique
 from smarketing.vocabulary import LIFECYCLE_STAGES
 
@@ -43,8 +43,9 @@ class PersonaMatch(Settings):
     job_title_regex: Regex
 
     @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.job_title_regex)
+    def pattern(self) -> Any:
+        """The regex compiled by RE2 (linear-time `.search`)."""
+        return compile_pattern(self.job_title_regex)
 
 
 class Persona(Settings):

@@ -3,7 +3,8 @@
 Two implementations of the same test: `predicate_mask_sql` lets PostgreSQL compute the mask while it
 streams events out (only the mask, the lead and the time leave the database), `predicate_mask_frame`
 computes it for events read from files. Topics and campaigns compare trimmed and case-insensitively;
-the page test is a regular-expression search in the event's page URL (`attributes.url`).
+the page test is a regular-expression search in the event's page URL (`attributes.url`), in the
+agreement's one dialect (`smarketing.config.patterns`: RE2 here, its PostgreSQL spelling in SQL).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 from psycopg import sql
 
+from smarketing.config.patterns import pattern_hits, postgres_pattern
 from smarketing.scoring.model import EventPredicate
 
 
@@ -48,7 +50,7 @@ def predicate_mask_sql(predicates: Sequence[EventPredicate], *, alias: str = "")
         if predicate.page_regex:
             conditions.append(
                 sql.SQL("COALESCE(({} ->> 'url') ~ {}, false)").format(
-                    col("attributes"), sql.Literal(predicate.page_regex)
+                    col("attributes"), sql.Literal(postgres_pattern(predicate.page_regex))
                 )
             )
         terms.append(
@@ -87,7 +89,7 @@ def predicate_mask_frame(events: pd.DataFrame, predicates: Sequence[EventPredica
             hit &= (
                 np.zeros(len(events), dtype=bool)
                 if urls is None
-                else urls.str.contains(predicate.page_regex, regex=True).to_numpy(dtype=bool, na_value=False)
+                else pattern_hits(urls, predicate.page_regex)
             )
         mask |= np.where(hit, np.int64(1) << np.int64(bit), np.int64(0))
     return mask

@@ -5,7 +5,8 @@ Comparison semantics, the same for the warehouse, files and calibration:
 * text is compared trimmed and case-insensitively (`FR` equals `fr `); a number operand compares
   numerically (`"0050"` equals 50); a true/false operand accepts true/false, t/f, 1/0, yes/no;
 * `in_list` compares against the named list the same way as `in`;
-* `regex` searches the value as written (put `(?i)` in the pattern to ignore case);
+* `regex` searches the value as written with RE2 (put `(?i)` first to ignore case; the dialect is
+  `smarketing.config.patterns`);
 * `between` is numeric and includes both ends; a value that is not a number never matches;
 * `missing: true` matches an empty or blank value, `missing: false` any other value.
 An empty value matches nothing but `missing: true`.
@@ -18,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from smarketing.config.patterns import pattern_hits
 from smarketing.scoring.model import FitRule
 
 _TRUE = frozenset({"true", "t", "1", "yes", "y"})
@@ -94,8 +96,7 @@ def _distinct_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, fr
     if op == "in_list":
         return values.text.isin(lists[rule.operand]).to_numpy(dtype=bool, na_value=False)
     if op == "regex":
-        found = values.raw.str.contains(rule.operand, regex=True)
-        return found.to_numpy(dtype=bool, na_value=False)
+        return pattern_hits(values.raw, rule.operand)
     if op == "between":
         low, high = rule.operand
         numbers = values.numbers

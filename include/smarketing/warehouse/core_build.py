@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import logging
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -134,7 +134,7 @@ def _advance_watermarks(conn: psycopg.Connection, high: int) -> None:
 
 # -- personas ---------------------------------------------------------------------------------------
 def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, everyone: bool = False) -> int:
-    """Set core.leads.persona_id from the first persona whose job_title_regex matches (Python `re`).
+    """Set core.leads.persona_id from the first persona whose job_title_regex matches (RE2).
 
     Works on the leads this build touched (`_touched_leads`), or all leads. Returns leads changed.
     """
@@ -164,20 +164,24 @@ def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, ev
 
 
 def match_personas(job_titles: pd.Series, personas: Sequence[Persona]) -> pd.Series:
-    """The id of the first persona whose regex matches each title (None when none does)."""
-    # Object dtype keeps Python `re` semantics (Arrow-backed strings would use RE2).
-    titles = job_titles.astype(object).where(job_titles.notna(), None)
-    chosen = pd.Series([None] * len(titles), index=titles.index, dtype=object)
-    for persona in personas:  # a handful of personas, each matched column-wise
+    """The id of the first persona whose regex matches each title (None when none does).
+
+    Each distinct title is searched once per persona with RE2 (`smarketing.config.patterns`): linear
+    time, so a pattern like `^(a+)+$` cannot stall the build as Python's backtracking `re` would.
+    """
+    from smarketing.config.patterns import pattern_hits
+
+    codes, titles = pd.factorize(job_titles, use_na_sentinel=True)
+    chosen = np.full(len(titles), None, dtype=object)
+    for persona in personas:  # a handful of personas, each matched on every distinct title at once
         pattern = getattr(getattr(persona, "match", None), "job_title_regex", None)
-        if not pattern:
-            continue
-        with warnings.catch_warnings():  # groups in an agreement's regex are fine: only the match counts
-            warnings.simplefilter("ignore", UserWarning)
-            found = titles.str.contains(pattern, regex=True, na=False).astype(bool)
-        hit = found & chosen.isna()
-        chosen[hit] = persona.id
-    return chosen
+        if pattern:
+            hit = pattern_hits(titles, pattern) & pd.isna(chosen)
+            chosen[hit] = persona.id
+    per_lead = np.full(len(codes), None, dtype=object)
+    known = codes >= 0
+    per_lead[known] = chosen[codes[known]]
+    return pd.Series(per_lead, index=job_titles.index, dtype=object)
 
 
 def _read_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
