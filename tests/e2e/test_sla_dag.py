@@ -149,9 +149,9 @@ def test_on_the_sandbox_world(
     """The synthetic company: reps who sometimes touch late, never, or after the hand-over was rejected."""
     from smarketing.config import load_config
     from smarketing.paths import PROJECT_ROOT
-    from smarketing_sandbox.world import generate_world
     from smarketing.sources.files import ingest_source
     from smarketing.warehouse.core_build import build_core
+    from smarketing_sandbox.world import generate_world
 
     dsn = warehouse_env
     generate_world(tmp_path, contacts=1500, seed=7, days=60, end=datetime(2026, 11, 16, tzinfo=UTC))
