@@ -130,15 +130,16 @@ def ingest_core(dsn: DsnOption = None) -> None:
     rejected ones wait in dq.batch_verdicts (docs/quality.md).
     """
     from smarketing.config import load_config
-    from smarketing.quality.tasks import validate_raw
+    from smarketing.quality.raw import validate_raw
     from smarketing.warehouse.connection import warehouse_dsn
     from smarketing.warehouse.core_build import build_core
 
     target = dsn or warehouse_dsn()
     # A run id of its own: reusing one would re-decide the batches an earlier run decided.
+    # A failed gate raises QualityGateFailed (exit 3), not the Airflow task's AirflowFailException.
     validation = validate_raw(target, run_id=f"cli-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}")
     core = build_core(target, load_config(), validated_only=True)
-    _print_json({"validation": validation["summary"], "core": core})
+    _print_json({"validation": validation.summary, "core": core})
 
 
 # -- status -------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from smarketing.quality import docs, results, staging
-from smarketing.quality.checks import CORE_TABLES, Context, check_severity_overrides, core_checks
+from smarketing.quality.checks import CORE_TABLES, Check, Context, check_severity_overrides, core_checks
 from smarketing.quality.engine import WORK_MEM, GxSession, SuiteRun
 from smarketing.quality.gate import QualityCheckError, QualityGateFailed, ValidationReport, describe
 from smarketing.quality.quarantine import sample_keys
@@ -48,39 +50,15 @@ def validate_core(
         vr_id = results.begin(conn, run_id=run_id, layer="core", started_at=started)
         report = ValidationReport(run_id=run_id, layer="core", validation_run_id=vr_id)
         session = GxSession(dsn, run_name=run_id, run_time=started)
+        stages = staging.Stages(conn, token)
         try:
             for table, key in CORE_TABLES.items():
                 checks = core_checks(table, ctx)
-                if not checks:
-                    continue
-                name = staging.stage_name(token, f"core_{table}")
-                rows = staging.stage_core(conn, table=table, name=name)
-                run = session.validate(
-                    suite=f"core.{table}",
-                    source_system="",
-                    scope="table",
-                    stage=name,
-                    rows=rows,
-                    checks=checks,
-                    key_columns=(key,),
-                )
-                broken = [r for r in run.results if r.exception]
-                if broken:
-                    raise QualityCheckError("; ".join(describe(run, r) for r in broken))
-                runs.append(run)
-                report.rows_checked += rows
-                for result in run.failures():
-                    if result.check.row_level:
-                        run.sample_keys[result.check.check_id] = sample_keys(
-                            conn, session, run, result, raw=False
-                        )
-                    target = report.failures if result.check.severity == "critical" else report.warnings
-                    target.append(describe(run, result))
-                with conn.transaction():
-                    results.record(conn, vr_id, run)
-                staging.drop_stages(conn, token)
+                if checks:
+                    with stages.table(f"core_{table}") as name:
+                        runs.append(_validate_table(conn, session, table, key, name, checks, report, vr_id))
         finally:
-            staging.drop_stages(conn, token)
+            stages.drop_all()
             session.close()
         if settings.data_docs.enabled:
             report.data_docs = docs.publish_safely(settings.data_docs, runs)
@@ -105,3 +83,38 @@ def validate_core(
     if not report.success and raise_on_failure:
         raise QualityGateFailed(report)
     return report
+
+
+def _validate_table(
+    conn: psycopg.Connection,
+    session: GxSession,
+    table: str,
+    key: str,
+    name: str,
+    checks: list[Check],
+    report: ValidationReport,
+    vr_id: int,
+) -> SuiteRun:
+    """Stage core.<table> as `name`, run its suite, note failures in `report` and record the results."""
+    rows = staging.stage_core(conn, table=table, name=name)
+    run = session.validate(
+        suite=f"core.{table}",
+        source_system="",
+        scope="table",
+        stage=name,
+        rows=rows,
+        checks=checks,
+        key_columns=(key,),
+    )
+    broken = [r for r in run.results if r.exception]
+    if broken:
+        raise QualityCheckError("; ".join(describe(run, r) for r in broken))
+    report.rows_checked += rows
+    for result in run.failures():
+        if result.check.row_level:
+            run.sample_keys[result.check.check_id] = sample_keys(conn, session, run, result, raw=False)
+        target = report.failures if result.check.severity == "critical" else report.warnings
+        target.append(describe(run, result))
+    with conn.transaction():
+        results.record(conn, vr_id, run)
+    return run

@@ -69,6 +69,7 @@ def validate_raw(
         # One raw validation at a time: two would pick the same pending batches.
         conn.execute("SELECT pg_advisory_lock(%s)", (VALIDATION_LOCK_KEY,))
         staging.drop_stale_stages(conn)
+        stages = staging.Stages(conn, token)
         vr_id = results.begin(conn, run_id=run_id, layer="raw", started_at=started)
         report = ValidationReport(run_id=run_id, layer="raw", validation_run_id=vr_id)
         with report.timed("session"):
@@ -79,9 +80,9 @@ def validate_raw(
             pending = _pending(conn, batch_ids)
             report.batch_ids = [b for b, _, _ in pending]
             with report.timed("batches"):
-                batch_failures = _validate_batches(conn, session, ctx, token, pending, report, runs, vr_id)
+                batch_failures = _validate_batches(conn, session, ctx, stages, pending, report, runs, vr_id)
             with report.timed("freshness"):
-                _validate_freshness(conn, session, ctx, token, report, runs, vr_id)
+                _validate_freshness(conn, session, ctx, stages, report, runs, vr_id)
             by_object: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
             for batch_id, object, source in pending:
                 by_object[object][source].append(batch_id)
@@ -92,7 +93,7 @@ def validate_raw(
                         conn,
                         session,
                         ctx,
-                        token=token,
+                        stages=stages,
                         object=object,
                         source=source,
                         batch_ids=by_object[object].get(source, []),
@@ -101,11 +102,10 @@ def validate_raw(
                         runs=runs,
                         vr_id=vr_id,
                     )
-                staging.drop_stages(conn, token)
             for object in sorted(set(by_object) - set(OBJECT_ORDER)):
                 _pass_without_suite(conn, object, by_object[object], batch_failures, report, vr_id)
         finally:
-            staging.drop_stages(conn, token)
+            stages.drop_all()
             session.close()
         if settings.data_docs.enabled:
             with report.timed("docs"):
@@ -193,7 +193,7 @@ def _validate_batches(
     conn: psycopg.Connection,
     session: GxSession,
     ctx: Context,
-    token: str,
+    stages: staging.Stages,
     pending: list[tuple[int, str, str]],
     report: ValidationReport,
     runs: list[SuiteRun],
@@ -202,8 +202,20 @@ def _validate_batches(
     """Batch-level checks; returns batch id -> reasons from failed critical batch checks."""
     if not pending:
         return {}
-    ids = [b for b, _, _ in pending]
-    name = staging.stage_name(token, "batches")
+    with stages.table("batches") as name:
+        return _check_batches(conn, session, ctx, name, [b for b, _, _ in pending], report, runs, vr_id)
+
+
+def _check_batches(
+    conn: psycopg.Connection,
+    session: GxSession,
+    ctx: Context,
+    name: str,
+    ids: list[int],
+    report: ValidationReport,
+    runs: list[SuiteRun],
+    vr_id: int,
+) -> dict[int, list[str]]:
     volume = ctx.settings.volume
     rows = staging.stage_batches(
         conn,
@@ -246,7 +258,20 @@ def _validate_freshness(
     conn: psycopg.Connection,
     session: GxSession,
     ctx: Context,
-    token: str,
+    stages: staging.Stages,
+    report: ValidationReport,
+    runs: list[SuiteRun],
+    vr_id: int,
+) -> None:
+    with stages.table("freshness") as name:
+        _check_freshness(conn, session, ctx, name, report, runs, vr_id)
+
+
+def _check_freshness(
+    conn: psycopg.Connection,
+    session: GxSession,
+    ctx: Context,
+    name: str,
     report: ValidationReport,
     runs: list[SuiteRun],
     vr_id: int,
@@ -254,7 +279,6 @@ def _validate_freshness(
     fresh = ctx.settings.freshness
     seen = conn.execute("SELECT DISTINCT source_system, object FROM ops.load_batches").fetchall()
     limits = {(str(s), str(o)): fresh.max_age_for(str(s), str(o)) for s, o in seen}
-    name = staging.stage_name(token, "freshness")
     rows = staging.stage_freshness(
         conn,
         name=name,
@@ -296,7 +320,7 @@ def _validate_object(
     session: GxSession,
     ctx: Context,
     *,
-    token: str,
+    stages: staging.Stages,
     object: str,
     source: str,
     batch_ids: list[int],
@@ -308,63 +332,62 @@ def _validate_object(
     checks = raw_checks(object, source, ctx, single_batch=len(batch_ids) == 1)
     columns = [c for check in checks for c in check.staged_columns()]
     attributes = attribute_columns(ctx.settings, source, object)
-    label = f"{object}_{len(runs)}"
     if batch_ids:
-        name = staging.stage_name(token, label)
-        with report.timed("stage"):
-            rows = staging.stage_raw(
-                conn,
-                object=object,
-                source_system=source,
-                name=name,
-                columns=columns,
-                attributes=attributes,
-                selection=staging.Selection(batch_ids=tuple(batch_ids)),
-            )
-        with report.timed("gx"):
-            run = session.validate(
-                suite=f"raw.{object}",
-                source_system=source,
-                scope=_scope(batch_ids),
-                stage=name,
-                rows=rows,
-                checks=checks,
-                key_columns=KEY_COLUMNS,
-            )
-        _raise_on_exceptions(run)
-        runs.append(run)
-        report.rows_checked += rows
-        quarantine.prepare(conn)
-        with report.timed("keys"):
-            for result in run.failures():
-                failing = _rows_of(session, run, result)
-                if failing is None:
-                    continue
-                if result.quarantines:
-                    quarantine.collect_failing(conn, session, run, failing)
-                run.sample_keys[result.check.check_id] = quarantine.sample_keys(
-                    conn, session, run, failing, raw=True, collected=result.quarantines
+        with stages.table(object) as name:
+            with report.timed("stage"):
+                rows = staging.stage_raw(
+                    conn,
+                    object=object,
+                    source_system=source,
+                    name=name,
+                    columns=columns,
+                    attributes=attributes,
+                    selection=staging.Selection(batch_ids=tuple(batch_ids)),
                 )
-        warnings = [describe(run, r) for r in run.failures("warning")]
-        report.warnings.extend(warnings)
-        with report.timed("write"), conn.transaction():
-            quarantined = quarantine.quarantine_failing(
-                conn, object=object, run_id=report.run_id, validation_run_id=vr_id
-            )
-            verdicts = _verdicts(conn, ctx, object, batch_ids, batch_failures, run, len(warnings))
-            quarantine.record_verdicts(
-                conn, object=object, verdicts=verdicts, run_id=report.run_id, validation_run_id=vr_id
-            )
-            results.record(conn, vr_id, run)
-        report.rows_quarantined += quarantined
-        for verdict in verdicts:
-            if verdict.rejected:
-                report.rejected_batches.append(verdict.batch_id)
-                report.failures.append(
-                    f"raw.{object} of {source}, batch {verdict.batch_id} rejected ({verdict.row_count:,} record(s), "
-                    f"{verdict.quarantined:,} quarantined): " + "; ".join(verdict.reasons)
+            with report.timed("gx"):
+                run = session.validate(
+                    suite=f"raw.{object}",
+                    source_system=source,
+                    scope=_scope(batch_ids),
+                    stage=name,
+                    rows=rows,
+                    checks=checks,
+                    key_columns=KEY_COLUMNS,
                 )
-        log.info("%s: %s row(s) checked, %s quarantined", run.label, f"{rows:,}", f"{quarantined:,}")
+            _raise_on_exceptions(run)
+            runs.append(run)
+            report.rows_checked += rows
+            quarantine.prepare(conn)
+            with report.timed("keys"):
+                for result in run.failures():
+                    failing = _rows_of(session, run, result)
+                    if failing is None:
+                        continue
+                    if result.quarantines:
+                        quarantine.collect_failing(conn, session, run, failing)
+                    run.sample_keys[result.check.check_id] = quarantine.sample_keys(
+                        conn, session, run, failing, raw=True, collected=result.quarantines
+                    )
+            warnings = [describe(run, r) for r in run.failures("warning")]
+            report.warnings.extend(warnings)
+            with report.timed("write"), conn.transaction():
+                quarantined = quarantine.quarantine_failing(
+                    conn, object=object, run_id=report.run_id, validation_run_id=vr_id
+                )
+                verdicts = _verdicts(conn, ctx, object, batch_ids, batch_failures, run, len(warnings))
+                quarantine.record_verdicts(
+                    conn, object=object, verdicts=verdicts, run_id=report.run_id, validation_run_id=vr_id
+                )
+                results.record(conn, vr_id, run)
+            report.rows_quarantined += quarantined
+            for verdict in verdicts:
+                if verdict.rejected:
+                    report.rejected_batches.append(verdict.batch_id)
+                    report.failures.append(
+                        f"raw.{object} of {source}, batch {verdict.batch_id} rejected ({verdict.row_count:,} record(s), "
+                        f"{verdict.quarantined:,} quarantined): " + "; ".join(verdict.reasons)
+                    )
+            log.info("%s: %s row(s) checked, %s quarantined", run.label, f"{rows:,}", f"{quarantined:,}")
     with conn.transaction():
         superseded = quarantine.supersede(conn, object=object, source_system=source, run_id=report.run_id)
     report.rows_released += superseded
@@ -381,7 +404,7 @@ def _validate_object(
             conn,
             session,
             ctx,
-            token=token,
+            stages=stages,
             object=object,
             source=source,
             checks=held_checks,
@@ -478,7 +501,7 @@ def _recheck(
     session: GxSession,
     ctx: Context,
     *,
-    token: str,
+    stages: staging.Stages,
     object: str,
     source: str,
     checks: list,
@@ -499,45 +522,49 @@ def _recheck(
     ).fetchone()
     if not waiting or not waiting[0]:
         return
-    name = staging.stage_name(token, f"{object}_{len(runs)}_recheck")
-    rows = staging.stage_raw(
-        conn,
-        object=object,
-        source_system=source,
-        name=name,
-        columns=columns,
-        attributes=attributes,
-        selection=staging.Selection(held=True, not_from_validation=vr_id),
-    )
-    if rows == 0:
-        return
-    run = session.validate(
-        suite=f"raw.{object}",
-        source_system=source,
-        scope="recheck",
-        stage=name,
-        rows=rows,
-        checks=checks,
-        key_columns=KEY_COLUMNS,
-    )
-    _raise_on_exceptions(run)
-    runs.append(run)
-    quarantine.prepare(conn)
-    for result in run.failures():
-        failing = _rows_of(session, run, result)
-        if failing is not None and result.quarantines:
-            quarantine.collect_failing(conn, session, run, failing)
-    with conn.transaction():
-        released, _ = quarantine.release_passing(
+    with stages.table(f"{object}_recheck") as name:
+        rows = staging.stage_raw(
             conn,
             object=object,
             source_system=source,
-            stage=name,
-            run_id=report.run_id,
-            validation_run_id=vr_id,
+            name=name,
+            columns=columns,
+            attributes=attributes,
+            selection=staging.Selection(held=True, not_from_validation=vr_id),
         )
-        results.record(conn, vr_id, run)
-    report.rows_released += released
-    log.info(
-        "raw.%s of %s: %s held record(s) rechecked, %s released", object, source, f"{rows:,}", f"{released:,}"
-    )
+        if rows == 0:
+            return
+        run = session.validate(
+            suite=f"raw.{object}",
+            source_system=source,
+            scope="recheck",
+            stage=name,
+            rows=rows,
+            checks=checks,
+            key_columns=KEY_COLUMNS,
+        )
+        _raise_on_exceptions(run)
+        runs.append(run)
+        quarantine.prepare(conn)
+        for result in run.failures():
+            failing = _rows_of(session, run, result)
+            if failing is not None and result.quarantines:
+                quarantine.collect_failing(conn, session, run, failing)
+        with conn.transaction():
+            released, _ = quarantine.release_passing(
+                conn,
+                object=object,
+                source_system=source,
+                stage=name,
+                run_id=report.run_id,
+                validation_run_id=vr_id,
+            )
+            results.record(conn, vr_id, run)
+        report.rows_released += released
+        log.info(
+            "raw.%s of %s: %s held record(s) rechecked, %s released",
+            object,
+            source,
+            f"{rows:,}",
+            f"{released:,}",
+        )

@@ -9,7 +9,8 @@ Tables are named after the validation and dropped when it ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -48,6 +49,35 @@ def stage_name(token: str, label: str) -> str:
 
 def qualified(name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(name))
+
+
+class Stages:
+    """The staged tables of one validation (all named `v<token>_...`).
+
+    Every table is made inside `with stages.table(label) as name:` and dropped when that block ends,
+    however it ends: a step that stops early (nothing left to check) cannot leave its table behind for
+    a later step. Names are numbered, so no two steps of one validation ever share one.
+    """
+
+    def __init__(self, conn: psycopg.Connection, token: str) -> None:
+        self.conn, self.token = conn, token
+        self._made = 0
+
+    @contextmanager
+    def table(self, label: str) -> Iterator[str]:
+        self._made += 1
+        name = stage_name(self.token, f"{self._made}_{label}")
+        try:
+            yield name
+        finally:
+            # A broken connection cannot drop anything: drop_stages / drop_stale_stages clean up later.
+            if not (self.conn.closed or self.conn.broken):
+                self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified(name)))
+
+    def drop_all(self) -> None:
+        """Drop whatever this validation left (the safety net when a step died mid-way)."""
+        if not (self.conn.closed or self.conn.broken):
+            drop_stages(self.conn, self.token)
 
 
 def drop_stages(conn: psycopg.Connection, token: str) -> None:
