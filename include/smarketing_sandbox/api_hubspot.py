@@ -386,7 +386,7 @@ def associations(world: ApiWorld, raw_from: str, raw_to: str, body: Any) -> Answ
                 "from": {"id": str(record_id)},
                 "to": [
                     {
-                        "toObjectId": int(to_id),
+                        "toObjectId": str(to_id),  # a string in the v4 schema
                         "associationTypes": [
                             {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
                         ],
@@ -396,7 +396,13 @@ def associations(world: ApiWorld, raw_from: str, raw_to: str, body: Any) -> Answ
             for record_id, to_id in zip(wanted.tolist(), targets.tolist(), strict=True)
             if to_id >= 0
         ]
-    return Answer(200, {"status": "COMPLETE", "results": results})
+    return Answer(200, _batch_answer(world, results))
+
+
+def _batch_answer(world: ApiWorld, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch endpoint's answer: its results and when the batch ran (required by the schema)."""
+    now = iso_ms(np.array([world.now_ms()], dtype=np.int64))[0]
+    return {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
 
 
 # -- marketing e-mail events and contacts by e-mail ------------------------------------------------
@@ -467,7 +473,7 @@ def batch_read(world: ApiWorld, raw_name: str, body: Any) -> Answer:
         position = dict(zip(keys, live.tolist(), strict=True))
         rows = np.array([position[k] for k in dict.fromkeys(wanted_keys) if k in position], dtype=np.int64)
         results = records(world, name, rows, body.get("properties"))
-    return Answer(200, {"status": "COMPLETE", "results": results})
+    return Answer(200, _batch_answer(world, results))
 
 
 # -- forms and their submissions -------------------------------------------------------------------
@@ -475,7 +481,26 @@ FORMS_MAX_LIMIT = 100
 SUBMISSIONS_MAX_LIMIT = 50  # the submissions endpoint's documented maximum (default 20)
 
 
+_FORM_STYLE = {
+    "fontFamily": "arial, helvetica, sans-serif",
+    "backgroundWidth": "100%",
+    "labelTextColor": "#33475b",
+    "labelTextSize": "14px",
+    "helpTextColor": "#7C98B6",
+    "helpTextSize": "11px",
+    "legalConsentTextColor": "#33475b",
+    "legalConsentTextSize": "14px",
+    "submitColor": "#ff7a59",
+    "submitAlignment": "left",
+    "submitFontColor": "#ffffff",
+    "submitSize": "12px",
+}
+
+
 def _form(path: str, title: str) -> dict[str, Any]:
+    """A `hubspot` form definition as `/marketing/v3/forms` lists it: every field the API's schema
+    requires (the contract tests hold it against HubSpot's SDK models)."""
+    common = {"objectTypeId": "0-1", "hidden": False, "dependentFields": []}
     return {
         "id": form_id(path),
         "name": title,
@@ -488,12 +513,45 @@ def _form(path: str, title: str) -> dict[str, Any]:
                 "groupType": "default_group",
                 "richTextType": "text",
                 "fields": [
-                    {"objectTypeId": "0-1", "name": name, "label": label, "required": name == "email"}
-                    for name, label in (("email", "Email"), ("firstname", "First name"))
+                    {
+                        **common,
+                        "name": "email",
+                        "label": "Email",
+                        "fieldType": "email",
+                        "required": True,
+                        "validation": {"useDefaultBlockList": False, "blockedEmailDomains": []},
+                    },
+                    {
+                        **common,
+                        "name": "firstname",
+                        "label": "First name",
+                        "fieldType": "single_line_text",
+                        "required": False,
+                    },
                 ],
             }
         ],
-        "configuration": {"language": "en", "createNewContactForNewEmail": True},
+        "configuration": {
+            "language": "en",
+            "createNewContactForNewEmail": True,
+            "editable": True,
+            "allowLinkToResetKnownValues": False,
+            "postSubmitAction": {"type": "thank_you", "value": "Thanks for submitting the form."},
+            "prePopulateKnownValues": True,
+            "cloneable": True,
+            "notifyContactOwner": False,
+            "recaptchaEnabled": False,
+            "archivable": True,
+            "notifyRecipients": [],
+            "lifecycleStages": [],
+        },
+        "displayOptions": {
+            "renderRawHtml": False,
+            "theme": "default_style",
+            "submitButtonText": "Submit",
+            "style": _FORM_STYLE,
+        },
+        "legalConsentOptions": {"type": "none"},
     }
 
 

@@ -254,13 +254,7 @@ def activity(world: ApiWorld, params: Mapping[str, str], *, duplicate: int = 0) 
         200,
         {
             "events": events,
-            "filters": {
-                "search": "",
-                "includeEvents": include,
-                "excludeEvents": [],
-                "dateFrom": date_from,
-                "dateTo": date_to,
-            },
+            "filters": {"search": "", "includeEvents": include, "excludeEvents": []},
             "order": ["timestamp", "DESC" if descending else "ASC"],
             "types": EVENT_LABELS,
             "total": total,
@@ -320,7 +314,10 @@ def activity_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
         kind = kinds[i] or ""
         details: dict[str, Any] = {"campaignId": campaigns[i], "topic": topics[i]}
         if kind.startswith("email."):
+            # As Mautic: the e-mail's id under the stat row, the stat's kind beside it (no campaignId).
+            del details["campaignId"]
             details["stat"] = {"id": str(event_id), "emailId": campaigns[i], "dateSent": stamps[i]}
+            details["type"] = kind.removeprefix("email.")
         elif kind == "page.hit":
             details["hit"] = {"url": urls[i], "dateHit": stamps[i]}
         elif kind == "form.submitted":
@@ -374,14 +371,14 @@ def point_events(table: ApiTable, rows: np.ndarray) -> list[dict[str, Any]]:
     """Mautic's `point.gained` timeline entries: the points change log row under `details.log`."""
     deltas = [int(d or 0) for d in table.prop("delta", rows)]
     names = table.prop("event_name", rows)
+    # As Mautic's timeline shows the points change log row: ids and the delta as text.
     logs = pd.DataFrame(
         {
-            "id": table.ids[rows],
-            "lead_id": table.links["contact"][rows],
+            "id": [str(i) for i in table.ids[rows].tolist()],
             "type": "api",
             "eventName": names,
             "actionName": table.prop("action_name", rows),
-            "delta": deltas,
+            "delta": [str(d) for d in deltas],
             "dateAdded": iso_ms(table.modified[rows], z=False),
         }
     ).to_dict("records")

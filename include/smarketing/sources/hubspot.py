@@ -646,6 +646,7 @@ def contact_ids_by_email(client: ApiClient, emails: Sequence[str]) -> dict[str, 
                 "idProperty": "email",
                 "inputs": [{"id": e} for e in unique[start : start + 100]],
                 "properties": ["email"],
+                "propertiesWithHistory": [],  # required by the endpoint's schema, even empty
             },
         )
         for record in (data or {}).get("results", []):
