@@ -175,8 +175,8 @@ def _drop_landed_records(
 
     The file hash only catches the same bytes; a re-export with other line endings, another row or
     column order or a new export date in its name holds the same records, and they must land once.
-    The key is the mapping's id and the canonical payload (JSON equality: key order does not count),
-    so a changed record still lands. A copy in a batch the quality gate rejected does not count (the
+    The key is the mapping's id, the version time and the canonical payload (JSON equality: key order
+    does not count), so a changed record still lands. A copy in a batch the quality gate rejected does not count (the
     re-delivery is how such records get another chance). Kept records keep their file row number.
     """
     removed = conn.execute(
@@ -185,6 +185,7 @@ def _drop_landed_records(
             DELETE FROM raw.{t} n USING raw.{t} o
             WHERE n.batch_id = %(batch)s AND o.batch_id <> %(batch)s
               AND o.source_system = %(source)s AND o.source_id = n.source_id AND o.payload = n.payload
+              AND o.source_updated_at IS NOT DISTINCT FROM n.source_updated_at
               AND NOT EXISTS (
                   SELECT 1 FROM dq.batch_verdicts v WHERE v.batch_id = o.batch_id AND v.verdict = 'rejected'
               )
