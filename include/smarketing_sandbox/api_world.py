@@ -333,18 +333,25 @@ class ApiWorld:
             return len(rows)
 
     def add_activity(
-        self, count: int, kinds: Sequence[str] = ("page.hit", "email.read", "form.submitted")
+        self,
+        count: int,
+        kinds: Sequence[str] = ("page.hit", "email.read", "form.submitted"),
+        contacts: np.ndarray | None = None,
     ) -> int:
         """New marketing activity (page hits, e-mail reads, form submissions) by existing Mautic
-        contacts, happening now; HubSpot's e-mail events and form submissions follow it."""
+        contacts, happening now; HubSpot's e-mail events and form submissions follow it. With
+        `contacts` (one Mautic contact id per activity), those contacts act, taking `kinds` in turn."""
         if count <= 0:
             return 0
         with self.lock:
             act = self.tables["mautic.activity"]
-            contacts = self.tables["mautic.contacts"].ids
             now = self.now_ms() // 1000 * 1000
             ids = np.arange(count, dtype=np.int64) + int(act.ids.max()) + 1
-            drawn = self.rng.choice(list(kinds), count).tolist()
+            if contacts is None:
+                drawn = self.rng.choice(list(kinds), count).tolist()
+                contacts = self.rng.choice(self.tables["mautic.contacts"].ids, count)
+            else:
+                drawn = [kinds[i % len(kinds)] for i in range(count)]
             act.append(
                 ids,
                 np.full(count, now),
@@ -355,7 +362,7 @@ class ApiWorld:
                     "url": [_new_activity_url(k, i) for k, i in zip(drawn, ids.tolist(), strict=True)],
                     "topic": ["pricing"] * count,
                 },
-                links={"contact": self.rng.choice(contacts, count)},
+                links={"contact": np.asarray(contacts, dtype=np.int64)},
             )
             fresh_rows = np.arange(len(act) - count, len(act))
             for key, derive in (

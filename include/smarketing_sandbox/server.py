@@ -24,7 +24,9 @@ through first — `kind[:rate][@path][+skip][*count]`:
 | `mutate` | `count` (default 2) records of the object being paged change before it answers |
 
 `/_sandbox/stats`, `/_sandbox/mutate`, `/_sandbox/faults` and `/_sandbox/config` (loopback only) read
-the counters, change the world, and switch faults and limits at run time.
+the counters, change the world, and switch faults and limits at run time; `/_sandbox/nurture` shows the
+nurturing targets' members and every call that reached them (`api_nurture`; POST `{"reset": true}`).
+On the nurturing write endpoints a `drop` fault drops the connection after the change is applied.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from smarketing_sandbox import api_hubspot, api_mautic, api_segments
+from smarketing_sandbox import api_hubspot, api_mautic, api_nurture, api_segments
 from smarketing_sandbox.api_hubspot import Answer
 from smarketing_sandbox.api_world import ApiWorld
 from smarketing.sources.http import RateLimit
@@ -151,6 +153,7 @@ class SandboxState:
         self.burst_left = 0
         self.bursts = 0
         self.started = time.monotonic()
+        self.nurture = api_nurture.NurtureBook()
 
     def count(self, *keys: str) -> None:
         with self.lock:
@@ -228,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle("POST")
 
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
     # -- dispatch -------------------------------------------------------------------------------
     def _handle(self, method: str) -> None:
         state = self.server.state
@@ -260,7 +266,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.count(f"fault.{fault.kind}")
         if "slow" in kinds:
             time.sleep(0.1 * next(f.count for f in faults if f.kind == "slow"))
-        if "drop" in kinds:
+        # A nurturing change is applied before its connection drops: the client cannot tell it happened.
+        applies_then_drops = api_nurture.is_write(api_nurture.endpoint(method, path.strip("/").split("/")))
+        if "drop" in kinds and not applies_then_drops:
             self.close_connection = True
             self._abort()
             return
@@ -290,6 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         answer = self._route(method, path, params, body, duplicate)
         state.count(f"status.{answer.status}")
+        if "drop" in kinds:
+            self.close_connection = True
+            self._abort()
+            return
         if "truncate" in kinds:
             self._send(answer, cut="truncate")
         elif "malformed" in kinds:
@@ -302,6 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
         world = state.world
         base = self.server.url
         segs = path.strip("/").split("/")
+        nurture = api_nurture.route(state.nurture, world, method, segs, params, body)
+        if nurture is not None:
+            return nurture
         visible = world.now_ms() - int(state.config.indexing_delay_s * 1000)
         if (
             segs[:3] == ["crm", "v3", "objects"]
@@ -433,6 +448,8 @@ class _Handler(BaseHTTPRequestHandler):
             return Answer(400, {"error": "invalid JSON"})
         if path == "/_sandbox/stats":
             return Answer(200, state.snapshot())
+        if path == "/_sandbox/nurture":
+            return state.nurture.admin(method, body)
         if method != "POST":
             return Answer(405, {"error": "POST only"})
         if path == "/_sandbox/mutate":

@@ -82,13 +82,21 @@ def set_score(conn: psycopg.Connection, lead_id: int, score: float, *, is_mql: b
     )
 
 
-def add_events(conn: psycopg.Connection, events: Iterable[tuple[int, str, str | None]], *, at: datetime = AS_OF) -> None:
+def add_events(
+    conn: psycopg.Connection, events: Iterable[tuple[int, str, str | None]], *, at: datetime = AS_OF
+) -> None:
     """(lead id, event type, content topic) events, a day before `at`."""
     for n, (lead_id, event_type, topic) in enumerate(events):
         conn.execute(
             "INSERT INTO core.marketing_events (event_id, lead_id, event_type, occurred_at, content_topic, "
             "source_system) VALUES (%s, %s, %s, %s, %s, 'mautic') ON CONFLICT DO NOTHING",
-            (f"t:{lead_id}:{event_type}:{topic}:{at.isoformat()}:{n}", lead_id, event_type, at - timedelta(days=1), topic),
+            (
+                f"t:{lead_id}:{event_type}:{topic}:{at.isoformat()}:{n}",
+                lead_id,
+                event_type,
+                at - timedelta(days=1),
+                topic,
+            ),
         )
 
 

@@ -68,7 +68,15 @@ def test_no_ineligible_lead_is_ever_planned(wh) -> None:
     dry = plan_run(dsn, rules, run_id="dry", as_of=AS_OF, dry_run=True)
     assert ledger(conn) == []  # a dry run keeps nothing
     why = {d["lead_id"]: d["why"].split(" ")[0] for d in dry.details if d["decision"] == "blocked"}
-    assert why == {2: "no_consent", 3: "no_consent", 4: "unsubscribed", 5: "deleted", 6: "customer", 7: "bounced", 8: "sla_open"}
+    assert why == {
+        2: "no_consent",
+        3: "no_consent",
+        4: "unsubscribed",
+        5: "deleted",
+        6: "customer",
+        7: "bounced",
+        8: "sla_open",
+    }
     assert [d["lead_id"] for d in dry.details if d["decision"] == "enter"] == [1]
     plan_run(dsn, rules, run_id="r1", as_of=AS_OF)
     assert ledger(conn) == [(1, "all", 1, "enrolled", "planned")]
@@ -118,7 +126,9 @@ def test_exits_end_enrollments_by_state(wh) -> None:
     held = next(r[0] for r in rows if r[3] == "held_out")
     sent = [r[0] for r in rows if r[3] == "enrolled"]
     pushed, planned = sent[0], sent[1]
-    conn.execute("UPDATE nurture.enrollments SET state = 'confirmed', attempts = 1 WHERE lead_id = %s", (pushed,))
+    conn.execute(
+        "UPDATE nurture.enrollments SET state = 'confirmed', attempts = 1 WHERE lead_id = %s", (pushed,)
+    )
     for lead_id in (held, pushed, planned):
         set_score(conn, lead_id, 80, is_mql=True)
     later = AS_OF + timedelta(days=1)
@@ -143,13 +153,21 @@ def test_recycled_lead_enters_the_recycle_scenario(wh) -> None:
         ]
     )
     add_lead(conn, 1, stage="marketingqualifiedlead", score=70, is_mql=True)  # CRM stage not updated yet
-    add_lead(conn, 2, stage="marketingqualifiedlead", score=70, is_mql=True)  # recycled, but touched last week
+    add_lead(
+        conn, 2, stage="marketingqualifiedlead", score=70, is_mql=True
+    )  # recycled, but touched last week
     for lead_id in (1, 2):
         conn.execute(
             "INSERT INTO sla.followups (lead_id, mql_at, mql_source, tier, allowed_minutes, due_at, status, "
             "decision, decided_at, decision_stage, evaluated_at, input_hash) "
             "VALUES (%s, %s, 'scoring', 'standard', 240, %s, 'met', 'rejected', %s, 'nurturing', %s, 0)",
-            (lead_id, AS_OF - timedelta(days=60), AS_OF - timedelta(days=59), AS_OF - timedelta(days=50), AS_OF),
+            (
+                lead_id,
+                AS_OF - timedelta(days=60),
+                AS_OF - timedelta(days=59),
+                AS_OF - timedelta(days=50),
+                AS_OF,
+            ),
         )
     conn.execute(
         "INSERT INTO core.sales_activities (activity_id, lead_id, activity_type, occurred_at, source_system) "
@@ -240,17 +258,35 @@ SCENARIO = st.fixed_dictionaries(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(leads=st.lists(LEAD_FLAGS, min_size=1, max_size=12), scenarios=st.lists(SCENARIO, min_size=1, max_size=3))
-def test_property_whatever_the_scenarios_say_no_ineligible_lead_is_planned(clean_warehouse, leads, scenarios) -> None:
+@given(
+    leads=st.lists(LEAD_FLAGS, min_size=1, max_size=12), scenarios=st.lists(SCENARIO, min_size=1, max_size=3)
+)
+def test_property_whatever_the_scenarios_say_no_ineligible_lead_is_planned(
+    clean_warehouse, leads, scenarios
+) -> None:
     targets = [SEGMENT, CAMPAIGN, LIST]
     rules = agreement([scenario(f"s{i}", targets[i], **s) for i, s in enumerate(scenarios)])
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
-        conn.execute("TRUNCATE core.leads, core.lead_sources, scoring.lead_scores, core.marketing_events, "
-                     "sla.followups, nurture.enrollments, nurture.runs CASCADE")
+        conn.execute(
+            "TRUNCATE core.leads, core.lead_sources, scoring.lead_scores, core.marketing_events, "
+            "sla.followups, nurture.enrollments, nurture.runs CASCADE"
+        )
         for lead_id, flags in enumerate(leads, start=1):
-            add_lead(conn, lead_id, consent=flags["consent"], stage=flags["stage"], persona=flags["persona"],
-                     is_mql=flags["is_mql"], deleted=flags["deleted"], unsubscribed=flags["unsubscribed"])
-            add_events(conn, [(lead_id, "page_view", flags["topic"])] + ([(lead_id, "bounce", None)] if flags["bounced"] else []))
+            add_lead(
+                conn,
+                lead_id,
+                consent=flags["consent"],
+                stage=flags["stage"],
+                persona=flags["persona"],
+                is_mql=flags["is_mql"],
+                deleted=flags["deleted"],
+                unsubscribed=flags["unsubscribed"],
+            )
+            add_events(
+                conn,
+                [(lead_id, "page_view", flags["topic"])]
+                + ([(lead_id, "bounce", None)] if flags["bounced"] else []),
+            )
             if flags["sla_open"]:
                 conn.execute(
                     "INSERT INTO sla.followups (lead_id, mql_at, mql_source, tier, allowed_minutes, due_at, status, "

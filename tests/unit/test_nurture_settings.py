@@ -33,7 +33,11 @@ def test_sample_scenarios_load_with_their_settings() -> None:
     assert (pricing.priority, pricing.daily_cap, pricing.holdout_share) == (2, 500, 0.1)
     assert pricing.exit_when == ("mql", "sql", "customer", "unsubscribed", "bounced")
     assert pricing.target.key == "mautic:segment:12" and pricing.target.id_source == "mautic"
-    assert [s.id for _, s in nurturing.ranked()] == ["recycled-by-sales", "pricing-interest", "developer-integration"]
+    assert [s.id for _, s in nurturing.ranked()] == [
+        "recycled-by-sales",
+        "pricing-interest",
+        "developer-integration",
+    ]
 
 
 def test_scenarios_without_priority_keep_the_file_order(sample: dict[str, Any], tmp_path: Path) -> None:

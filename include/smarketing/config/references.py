@@ -154,7 +154,9 @@ def _scenario_references(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     """Nurturing interests name an event type or a topic of nurturing.topics; no two scenarios share a
     target (one scenario's exit would remove the other's leads from it)."""
     topics = _at(data, "nurturing", "topics")
-    known = set(EVENT_TYPES) | ({t for t in topics if isinstance(t, str)} if isinstance(topics, list) else set())
+    known = set(EVENT_TYPES) | (
+        {t for t in topics if isinstance(t, str)} if isinstance(topics, list) else set()
+    )
     targets: dict[tuple[str, ...], int] = {}
     for i, scenario in _entries(_at(data, "nurturing", "scenarios")):
         loc: Loc = ("nurturing", "scenarios", i)

@@ -24,7 +24,14 @@ NURTURE_SQL_DIR = SQL_DIR / "nurture"
 # Lifecycle stages that mean "already bought": never nurtured.
 CUSTOMER_STAGES: tuple[str, ...] = ("customer", "evangelist")
 # Rules that keep a lead out of every scenario, in the order they are checked.
-ELIGIBILITY_RULES: tuple[str, ...] = ("deleted", "no_consent", "unsubscribed", "bounced", "customer", "sla_open")
+ELIGIBILITY_RULES: tuple[str, ...] = (
+    "deleted",
+    "no_consent",
+    "unsubscribed",
+    "bounced",
+    "customer",
+    "sla_open",
+)
 _HASH_SPAN = float(1 << 52)
 
 
@@ -84,7 +91,9 @@ def create_scenarios(conn: psycopg.Connection, agreement: Agreement) -> None:
     )
 
 
-def lead_params(agreement: Agreement, as_of: datetime, lead_ids: Sequence[int] | None = None) -> dict[str, Any]:
+def lead_params(
+    agreement: Agreement, as_of: datetime, lead_ids: Sequence[int] | None = None
+) -> dict[str, Any]:
     """Parameters of the nurture SQL files for one moment (and optionally a subset of leads)."""
     interests = sorted({i for sc in agreement.nurturing.scenarios for i in sc.when.interests_any})
     vocabulary = agreement.vocabulary
@@ -115,5 +124,3 @@ def create_matches(conn: psycopg.Connection, agreement: Agreement, as_of: dateti
     create_leads(conn, params)
     conn.execute(statement("020_matches"), params)
     return params
-
-

@@ -63,7 +63,13 @@ class PlanResult:
 
 
 def plan_run(
-    dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime, dry_run: bool = False, detail_limit: int = 200
+    dsn: str,
+    agreement: Agreement,
+    *,
+    run_id: str,
+    as_of: datetime,
+    dry_run: bool = False,
+    detail_limit: int = 200,
 ) -> PlanResult:
     """Decide the exits and the new entries at `as_of` and record them under `run_id`.
 
@@ -99,7 +105,9 @@ def plan_run(
 
 def _decide(conn: psycopg.Connection, params: dict[str, Any], run_id: str, result: PlanResult) -> None:
     for scenario, _arm, state, reason, n in conn.execute(statement("040_exits"), params).fetchall():
-        result.exits.setdefault(scenario, Counter())[reason if state != "skipped" else f"skipped:{reason}"] += n
+        result.exits.setdefault(scenario, Counter())[
+            reason if state != "skipped" else f"skipped:{reason}"
+        ] += n
     for scenario, _arm, state, n in conn.execute(statement("030_enroll"), {**params, "run_id": run_id}):
         result.entries.setdefault(scenario, Counter())[state] += n
     for rule, n in conn.execute(
