@@ -13,8 +13,12 @@ Hourly. Reads every running SLA clock at the end of the hour just covered (`data
    pace pro-rated by business time, with an end-of-month forecast, into `sla.marketing_delivery`.
 3. **send_alerts** — each new breach once to its owner (one e-mail per owner), still-open breaches once
    to the owner's manager after `sla.sales.escalate_after`, marketing once when behind pace. Sent
-   through the SMTP connection named in `sla.alerts` (skipped, and kept for later, while it does not
-   exist); addresses come from `sla.alerts` and the Airflow Variable `smarketing_sla_alerts`.
+   through the SMTP connection named in `sla.alerts`. While that connection is not defined at all the
+   task skips with a warning naming how many breach alerts wait (they stay unmarked and go out on the
+   first run after it exists); a connection that is defined but unusable (no host, an unreadable
+   `AIRFLOW_CONN_*` variable) or a lookup that fails otherwise fails the task. A message lists at most
+   `sla.alerts.max_listed` breaches (the longest overdue) and counts the rest. Addresses come from
+   `sla.alerts` and the Airflow Variable `smarketing_sla_alerts`.
 
 **Params**: `as_of` replays the clock at a past moment (touches and stage changes recorded later are
 ignored; newer stored readings are kept), `send_alerts: false` evaluates without sending,
@@ -87,20 +91,26 @@ def smarketing_sla() -> None:
 
     @task
     def send_alerts() -> dict:
-        from airflow.sdk import Connection
+        import logging
+
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from smarketing.sla.alerts import unannounced_breaches
         from smarketing.sla.run import send_alerts as send
+        from smarketing.sla.smtp import smtp_connection_defined
 
         context = get_current_context()
         if not context["params"].get("send_alerts", True):
             raise AirflowSkipException("alerts switched off for this run (param send_alerts)")
         settings = _settings()
-        try:
-            Connection.get(settings.alerts.smtp_conn_id)
-        except Exception as exc:
+        conn_id = settings.alerts.smtp_conn_id
+        # Only a connection nobody defined skips; a broken one or a failed lookup fails the task.
+        if not smtp_connection_defined(conn_id):
             # Unsent alerts stay unmarked: they go out on the first run after the connection exists.
-            raise AirflowSkipException(f"no SMTP connection {settings.alerts.smtp_conn_id!r}") from exc
+            waiting = unannounced_breaches(task_dsn())
+            reason = f"SMTP connection {conn_id!r} is not defined: {waiting} breach alert(s) wait unsent"
+            logging.getLogger(__name__).warning(reason)
+            raise AirflowSkipException(reason)
         return send(task_dsn(), settings, _as_of(), run_id=context["run_id"])
 
     ready = preflight()

@@ -143,6 +143,34 @@ def test_replay_param_and_alerts_switched_off(
     assert smtp_sink.messages == []
 
 
+def test_alerts_skip_only_while_the_smtp_connection_is_not_defined(
+    airflow_ready: None, warehouse_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10.7: any error probing the connection used to skip the task; only an absent one may."""
+    dsn = warehouse_env
+    seed(
+        dsn,
+        owners=[("crm:1", None, None)],
+        leads=[{"lead_id": 1, "owner_id": "crm:1"}],
+        stages=[(1, MQL, MONDAY_10)],
+    )
+    monkeypatch.setenv(
+        "SMARKETING_SLA_ALERTS", json.dumps({"recipients": {"crm:1": "alice@northwind.example"}})
+    )
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    logical = pendulum.datetime(2026, 11, 23, 14, tz="UTC")
+    states = run_dag("smarketing_sla", logical_date=logical)
+    assert states.pop("send_alerts") == "skipped"
+    assert_all_succeeded(states)
+
+    # Defined, but not a connection Airflow can read (it reports that as "isn't defined").
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", '{"conn_type": "smtp", "host": ')
+    states = run_dag("smarketing_sla", logical_date=logical.add(hours=1))
+    assert states.pop("send_alerts") == "failed"
+    assert_all_succeeded(states)
+    assert rows(dsn, "SELECT count(*) FROM sla.breaches WHERE alerted_at IS NULL") == [(1,)]
+
+
 def test_on_the_sandbox_world(
     airflow_ready: None, warehouse_env: str, smtp_sink: Sink, tmp_path: Path
 ) -> None:

@@ -185,3 +185,46 @@ def pd_hours(n: int):
     import pandas as pd
 
     return pd.Timedelta(hours=n)
+
+
+def test_a_backlog_of_breaches_is_one_bounded_message_listing_the_longest_overdue(
+    clean_warehouse: str, sink: Sink
+) -> None:
+    """Issue 10.10: 48,000 breaches made a 5.6 MB e-mail. Twelve here, five listed, the rest counted."""
+    seed(
+        clean_warehouse,
+        owners=[("crm:1", "crm:9", None), ("crm:9", None, None)],
+        leads=[{"lead_id": 100 + i, "owner_id": "crm:1"} for i in range(12)],
+        # Handed over an hour apart on Monday morning: lead 100 is the longest overdue, 111 the least.
+        stages=[(100 + i, MQL, paris("2026-11-23 09:00") + pd_hours(i // 2)) for i in range(12)],
+    )
+    capped = replace(
+        ALERTING,
+        alerts=replace(
+            ALERTING.alerts, max_listed=5, full_list_url="https://bi.example/sla?alert={alert_id}"
+        ),
+    )
+    evaluate_followups(clean_warehouse, capped, paris("2026-11-24 17:00"))
+    sent = send_alerts(clean_warehouse, capped, paris("2026-11-24 17:00"))
+
+    assert sent["breaches"]["messages"] == 1 and sent["breaches"]["rows"] == 12
+    (message,) = sink.to("alice@northwind.example")
+    text = body(message)
+    with psycopg.connect(clean_warehouse) as conn:
+        (alert_id,) = conn.execute("SELECT alert_id FROM sla.alerts WHERE kind = 'breach'").fetchone()
+        marked = conn.execute(
+            "SELECT count(*) FROM sla.breaches WHERE alert_id = %s AND alerted_at IS NOT NULL", (alert_id,)
+        ).fetchone()[0]
+    assert marked == 12  # all announced, not only the listed ones
+    assert text.count("<tr>") == 1 + 5  # header and the five longest overdue
+    assert all(f"<td>{lead}</td>" in text for lead in range(100, 105))
+    assert not any(f"<td>{lead}</td>" in text for lead in range(105, 112))
+    assert "and 7 more" in text and "12 MQL deadline(s)" in message["Subject"]
+    assert f"WHERE alert_id = {alert_id} ORDER BY due_at" in text
+    assert f"https://bi.example/sla?alert={alert_id}" in text
+
+    # Long past the escalation delay too: the same run escalates them to crm:9 (the team address).
+    assert sent["escalations"]["messages"] == 1 and sent["escalations"]["rows"] == 12
+    (escalation,) = [m for _, m in sink.messages if m["Subject"].startswith("SLA escalation")]
+    text = body(escalation)
+    assert text.count("<tr>") == 1 + 5 and "and 7 more" in text and "WHERE escalation_alert_id = " in text

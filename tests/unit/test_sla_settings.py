@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, time
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,20 @@ def test_redact_hides_addresses() -> None:
     assert redact("(550, b'5.1.1 <bob.smith+x@mail.northwind.example>: unknown')") == (
         "(550, b'5.1.1 <<address>>: unknown')"
     )
+
+
+def test_alert_list_cap_from_the_agreement_and_its_bounds(tmp_path: Path) -> None:
+    from smarketing.config import check_config
+
+    source = (Path(__file__).parents[2] / "config" / "smarketing.yaml").read_text()
+    line = next(x for x in source.splitlines(keepends=True) if x.strip().startswith("max_listed:"))
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        source.replace(line, "    max_listed: 20\n    full_list_url: https://bi.example/a/{alert_id}\n")
+    )
+    alerts = settings_from_agreement(load_config(good)).alerts
+    assert (alerts.max_listed, alerts.full_list_url) == (20, "https://bi.example/a/{alert_id}")
+    assert settings_from_agreement(load_config()).alerts.max_listed == 50
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(source.replace(line, "    max_listed: 0\n"))
+    assert any("sla.alerts.max_listed" in problem for problem in check_config(bad))

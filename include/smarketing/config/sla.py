@@ -162,6 +162,10 @@ class SlaAlerts(Settings):
     team: EmailAddress | None = None
     marketing: EmailAddress | None = None
     recipients: dict[Text, EmailAddress] = Field(default_factory=dict)
+    # A message lists this many breaches at most (the longest overdue) and counts the rest.
+    max_listed: Annotated[int, Field(ge=1, le=1000)] = 50
+    # Link to the full list of one message, `{alert_id}` filled in (e.g. a BI dashboard filtered on it).
+    full_list_url: Text | None = None
 
 
 class Sla(Settings):

@@ -14,6 +14,11 @@ SMTP server, the rows are marked, and only then does the transaction commit. So:
 
 Messages are grouped: one per owner per run for new breaches, one per manager for escalations, one for
 marketing. Bodies name lead ids, kinds and due times, never an address; logs name owner ids only.
+
+**Bounded messages.** A backlog (a new source's history, a team without an owner) can put tens of
+thousands of breaches in one group. A message announces them all (they are all marked) but lists only
+the `max_listed` longest overdue, counts the rest, and points to the full list: the breaches carrying the
+message's alert id in `sla.breaches` (and `full_list_url` when the agreement names one).
 """
 
 from __future__ import annotations
@@ -59,30 +64,23 @@ class AlertMessage:
     message_id: str
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A message before its `sla.alerts` row exists: the body names the alert id, known only after."""
+
+    to: str
+    subject: str
+    message_id: str
+    route: str
+    owner_id: str | None
+    body: Callable[[int], str]
+
+    def message(self, alert_id: int) -> AlertMessage:
+        return AlertMessage(self.to, self.subject, self.body(alert_id), self.message_id)
+
+
 class Sender(Protocol):
     def send(self, message: AlertMessage) -> None: ...
-
-
-class SmtpSender:
-    """Sends through Airflow's SMTP provider (its notifier, on the `smtp_conn_id` connection)."""
-
-    def __init__(self, smtp_conn_id: str = "smtp_default", from_email: str | None = None) -> None:
-        self.smtp_conn_id = smtp_conn_id
-        self.from_email = from_email
-
-    def send(self, message: AlertMessage) -> None:
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-        notifier = SmtpNotifier(
-            to=message.to,
-            from_email=self.from_email,
-            subject=message.subject,
-            html_content=message.html,
-            smtp_conn_id=self.smtp_conn_id,
-            custom_headers={"Message-ID": message.message_id},
-        )
-        # notify() directly: the body is final HTML, not a template to render against a task context.
-        notifier.notify({})
 
 
 def with_overrides(alerts: AlertSettings) -> AlertSettings:
@@ -107,6 +105,8 @@ def with_overrides(alerts: AlertSettings) -> AlertSettings:
         team_to=extra.get("team", alerts.team_to),
         marketing_to=extra.get("marketing", alerts.marketing_to),
         recipients={**alerts.recipients, **extra.get("recipients", {})},
+        max_listed=int(extra.get("max_listed", alerts.max_listed)),
+        full_list_url=extra.get("full_list_url", alerts.full_list_url),
     )
 
 
@@ -133,6 +133,26 @@ def _breach_rows(rows: list[tuple], timezone: str) -> list[list[str]]:
     ]
 
 
+def longest_overdue(rows: list[tuple], alerts: AlertSettings) -> list[tuple]:
+    """The `max_listed` breach rows (breach_id, lead_id, kind, due_at, ...) due the longest ago."""
+    return sorted(rows, key=lambda r: (r[3], r[1] or 0, r[0]))[: alerts.max_listed]
+
+
+def rest_of_list(total: int, listed: int, alerts: AlertSettings, alert_id: int, column: str) -> str:
+    """The paragraph after a capped table: how many more, and where the full list is."""
+    if total <= listed:
+        return ""
+    query = f"SELECT lead_id, kind, due_at FROM sla.breaches WHERE {column} = {alert_id} ORDER BY due_at"
+    link = ""
+    if alerts.full_list_url:
+        url = alerts.full_list_url.replace("{alert_id}", str(alert_id))
+        link = f" <a href='{html.escape(url, quote=True)}'>Open the full list</a>."
+    return (
+        f"<p>… and {total - listed:,} more (the {listed:,} longest overdue are listed above).{link} "
+        f"All {total:,} in the warehouse: <code>{html.escape(query)}</code></p>"
+    )
+
+
 @dataclass
 class _Outcome:
     sent: int = 0
@@ -153,7 +173,7 @@ def _announce_groups(
     dsn: str,
     groups: list[str | None],
     lock_rows: Callable[[psycopg.Connection, str | None], list[tuple]],
-    compose: Callable[[str | None, list[tuple]], tuple[AlertMessage, str, str | None] | None],
+    compose: Callable[[str | None, list[tuple]], Draft | None],
     mark: Callable[[psycopg.Connection, list[tuple], int], None],
     kind: str,
     audience: str,
@@ -169,20 +189,19 @@ def _announce_groups(
                 rows = lock_rows(conn, group)
                 if not rows:
                     continue  # another run took them, or they resolved meanwhile
-                composed = compose(group, rows)
-                if composed is None:
+                draft = compose(group, rows)
+                if draft is None:
                     outcome.unroutable.append(label)
                     continue
-                message, route, owner_id = composed
                 lead_ids = sorted({int(r[1]) for r in rows if r[1] is not None})
                 alert_id = conn.execute(
                     """
                     INSERT INTO sla.alerts (kind, audience, owner_id, route, message_id, lead_ids, run_id)
                     VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING alert_id
                     """,
-                    (kind, audience, owner_id, route, message.message_id, lead_ids, run_id),
+                    (kind, audience, draft.owner_id, draft.route, draft.message_id, lead_ids, run_id),
                 ).fetchone()[0]
-                sender.send(message)
+                sender.send(draft.message(alert_id))
                 mark(conn, rows, alert_id)
             outcome.sent += 1
             outcome.announced += len(rows)
@@ -221,19 +240,29 @@ def announce_breaches(dsn: str, settings: SlaSettings, sender: Sender, *, run_id
             (owner_id,),
         ).fetchall()
 
-    def compose(owner_id: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+    def compose(owner_id: str | None, rows: list[tuple]) -> Draft | None:
         route = alerts.for_owner(owner_id)
         if route is None:
             return None
         who = f"owner {owner_id}" if owner_id else "unassigned leads"
-        subject = f"SLA breach: {len(rows)} MQL deadline(s) missed ({who})"
-        body = (
-            f"<p>These handed-over MQLs ({html.escape(who)}) are past their SLA deadline and still open. "
-            "Please follow up now; they go to your manager if still open later.</p>"
-            + _table(["Lead id", "Missed", "Was due"], _breach_rows(rows, timezone))
+        listed = longest_overdue(rows, alerts)
+
+        def body(alert_id: int) -> str:
+            return (
+                f"<p>These handed-over MQLs ({html.escape(who)}) are past their SLA deadline and still open. "
+                "Please follow up now; they go to your manager if still open later.</p>"
+                + _table(["Lead id", "Missed", "Was due"], _breach_rows(listed, timezone))
+                + rest_of_list(len(rows), len(listed), alerts, alert_id, "alert_id")
+            )
+
+        return Draft(
+            to=route[0],
+            subject=f"SLA breach: {len(rows):,} MQL deadline(s) missed ({who})",
+            message_id=_message_id("breach", sorted(r[0] for r in rows), alerts.from_email),
+            route=route[1],
+            owner_id=owner_id,
+            body=body,
         )
-        message_id = _message_id("breach", sorted(r[0] for r in rows), alerts.from_email)
-        return AlertMessage(route[0], subject, body, message_id), route[1], owner_id
 
     def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
         conn.execute(
@@ -276,20 +305,32 @@ def escalate_breaches(
             {**params, "manager": manager_id},
         ).fetchall()
 
-    def compose(manager_id: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+    def compose(manager_id: str | None, rows: list[tuple]) -> Draft | None:
         route = alerts.for_owner(manager_id)
         if route is None:
             return None
-        subject = f"SLA escalation: {len(rows)} MQL deadline(s) still missed in your team"
+        listed = sorted(longest_overdue(rows, alerts), key=lambda r: (r[4] or "", r[3], r[1] or 0))
         table_rows = [
-            [r[4] or "(unassigned)", *row] for r, row in zip(rows, _breach_rows(rows, timezone), strict=True)
+            [r[4] or "(unassigned)", *row]
+            for r, row in zip(listed, _breach_rows(listed, timezone), strict=True)
         ]
-        body = (
-            "<p>These breaches were announced to their owners and are still open past the escalation delay "
-            "agreed in the SLA.</p>" + _table(["Owner", "Lead id", "Missed", "Was due"], table_rows)
+
+        def body(alert_id: int) -> str:
+            return (
+                "<p>These breaches were announced to their owners and are still open past the escalation "
+                "delay agreed in the SLA.</p>"
+                + _table(["Owner", "Lead id", "Missed", "Was due"], table_rows)
+                + rest_of_list(len(rows), len(listed), alerts, alert_id, "escalation_alert_id")
+            )
+
+        return Draft(
+            to=route[0],
+            subject=f"SLA escalation: {len(rows):,} MQL deadline(s) still missed in your team",
+            message_id=_message_id("escalation", sorted(r[0] for r in rows), alerts.from_email),
+            route=route[1],
+            owner_id=manager_id,
+            body=body,
         )
-        message_id = _message_id("escalation", sorted(r[0] for r in rows), alerts.from_email)
-        return AlertMessage(route[0], subject, body, message_id), route[1], manager_id
 
     def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
         conn.execute(
@@ -319,7 +360,7 @@ def announce_delivery_behind(dsn: str, settings: SlaSettings, sender: Sender, *,
             (settings.alert_from_share,),
         ).fetchall()
 
-    def compose(_: str | None, rows: list[tuple]) -> tuple[AlertMessage, str, str | None] | None:
+    def compose(_: str | None, rows: list[tuple]) -> Draft | None:
         if not alerts.marketing_to:
             return None
         table_rows = [
@@ -339,13 +380,14 @@ def announce_delivery_behind(dsn: str, settings: SlaSettings, sender: Sender, *,
             + _table(["Month", "Segment", "Target", "Delivered", "Expected by now", "Forecast"], table_rows)
         )
         keys = [f"{p:%Y-%m}/{seg}" for p, _, seg, *_ in rows]
-        message = AlertMessage(
-            alerts.marketing_to,
-            f"MQL delivery behind pace: {', '.join(keys)}",
-            body,
-            _message_id("delivery", keys, alerts.from_email),
+        return Draft(
+            to=alerts.marketing_to,
+            subject=f"MQL delivery behind pace: {', '.join(keys)}",
+            message_id=_message_id("delivery", keys, alerts.from_email),
+            route="marketing",
+            owner_id=None,
+            body=lambda _alert_id: body,
         )
-        return message, "marketing", None
 
     def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
         conn.execute(
@@ -359,3 +401,11 @@ def announce_delivery_behind(dsn: str, settings: SlaSettings, sender: Sender, *,
     return _announce_groups(
         dsn, [None], lock_rows, compose, mark, "delivery_behind", "marketing", sender, run_id
     ).as_dict()
+
+
+def unannounced_breaches(dsn: str) -> int:
+    """Open breaches no message has announced yet (what waits while alerts cannot be sent)."""
+    with connect(dsn) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM sla.breaches WHERE alerted_at IS NULL AND resolved_at IS NULL"
+        ).fetchone()[0]

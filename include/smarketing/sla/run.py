@@ -16,6 +16,7 @@ from smarketing.sla import alerts as alerting
 from smarketing.sla.clock import calendars_for, evaluate_clocks
 from smarketing.sla.delivery import pace, read_mqls_for_pace, write_delivery
 from smarketing.sla.settings import SlaSettings
+from smarketing.sla.smtp import SmtpSender
 from smarketing.sla.store import (
     DEFAULT_REEVALUATE_DAYS,
     SLA_LOCK_KEY,
@@ -125,7 +126,7 @@ def send_alerts(
             "no SLA alert recipients configured (sla.alerts or the %s Variable)", alerting.ALERTS_VARIABLE
         )
         return {"configured": False}
-    sender = sender or alerting.SmtpSender(settings.alerts.smtp_conn_id, settings.alerts.from_email)
+    sender = sender or SmtpSender(settings.alerts.smtp_conn_id, settings.alerts.from_email)
     result = {
         "configured": True,
         "breaches": alerting.announce_breaches(dsn, settings, sender, run_id=run_id),

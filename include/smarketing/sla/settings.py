@@ -41,6 +41,8 @@ class AlertSettings:
     team_to: str | None = None  # owners without their own address, unassigned leads, managers without one
     marketing_to: str | None = None
     recipients: dict[str, str] = field(default_factory=dict)  # owner id -> address
+    max_listed: int = 50  # breaches listed in one message (the longest overdue); the rest are counted
+    full_list_url: str | None = None  # link to one message's full list, `{alert_id}` filled in
 
     def for_owner(self, owner_id: str | None) -> tuple[str, str] | None:
         """(address, route) for an owner's alerts: their own address, else the team's; None if neither."""
@@ -119,6 +121,8 @@ def _alerts(model: Any) -> AlertSettings:
         team_to=model.team,
         marketing_to=model.marketing,
         recipients=dict(model.recipients),
+        max_listed=model.max_listed,
+        full_list_url=model.full_list_url,
     )
 
 
