@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from smarketing.paths import LOCAL_DIR
+from smarketing.paths import PROJECT_ROOT
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import (
     CONN_ENV,
@@ -27,7 +28,14 @@ from smarketing.warehouse.connection import (
     drop_database,
     with_database,
 )
-from smarketing.warehouse.server import ensure_server, find_bindir, server_answers, stop_local_cluster
+from smarketing.warehouse.server import (
+    ServerUnavailable,
+    cluster_dir,
+    ensure_server,
+    find_bindir,
+    server_answers,
+    stop_local_cluster,
+)
 
 from ..conftest import SERVER_DSN
 
@@ -112,30 +120,39 @@ def _free_port() -> int:
 
 @pytest.mark.skipif(find_bindir() is None, reason="no PostgreSQL binaries on this machine")
 def test_ensure_server_starts_a_throwaway_cluster_when_none_answers() -> None:
-    # Under .local/ rather than pytest's tmp dir: the cluster may belong to an unprivileged user, who
-    # must be able to reach it (pytest's base temp dir is private to the current user).
-    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix="pg-test-", dir=LOCAL_DIR))
-    tmp_path.chmod(0o755)
+    # Where `smarketing db ensure-server` would put a clone's cluster (as root: a directory the unprivileged
+    # account can reach even when the clone sits in a private 0700 directory), for a clone of its own.
+    base_dir = cluster_dir(PROJECT_ROOT / f"test-clone-{uuid.uuid4().hex[:8]}")
     dsn = f"postgresql://postgres@127.0.0.1:{_free_port()}/smarketing"
     assert not server_answers(dsn, timeout_s=1)
     try:
-        message = ensure_server(dsn, base_dir=tmp_path / "pg")
+        message = ensure_server(dsn, base_dir=base_dir)
         assert "started a local PostgreSQL cluster" in message
         assert server_answers(dsn)
-        assert "answers" in ensure_server(dsn, base_dir=tmp_path / "pg")
+        assert "answers" in ensure_server(dsn, base_dir=base_dir)
         migrate.upgrade(dsn)
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT count(*) FROM core.activity_types").fetchone()[0] > 0
     finally:
-        stop_local_cluster(tmp_path / "pg")
-        shutil.rmtree(tmp_path, ignore_errors=True)
+        stop_local_cluster(base_dir)
+        shutil.rmtree(base_dir.parent if base_dir.name == "pg" else base_dir, ignore_errors=True)
     assert not server_answers(dsn, timeout_s=1)
 
 
-def test_ensure_server_names_what_to_do_for_a_remote_host() -> None:
-    from smarketing.warehouse.server import ServerUnavailable
+@pytest.mark.skipif(
+    find_bindir() is None or os.geteuid() != 0, reason="only root hands the cluster to another account"
+)
+def test_ensure_server_as_root_names_a_cluster_directory_the_cluster_account_cannot_reach() -> None:
+    private = Path(tempfile.mkdtemp(prefix="smk-private-"))  # 0700, like /root/... or mktemp -d
+    try:
+        with pytest.raises(ServerUnavailable, match=r"cannot reach .*chmod o\+x"):
+            ensure_server(f"postgresql://postgres@127.0.0.1:{_free_port()}/x", base_dir=private / "pg")
+        assert cluster_dir(private).parent == Path("/var/tmp")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
+
+def test_ensure_server_names_what_to_do_for_a_remote_host() -> None:
     with pytest.raises(ServerUnavailable, match="remote host"):
         ensure_server("postgresql://u:secret@192.0.2.1:5432/x?connect_timeout=1")
 
