@@ -23,7 +23,8 @@ Nightly at 02:00, as of the end of its data interval. For the agreement's scorin
 
 **Params**: `full_rescore` rescores every lead from its whole history; `as_of` scores as of another
 moment (ISO 8601; an earlier one rewinds the current scores to that date); `shards` overrides the shard
-count (default: Variable `smarketing_scoring_shards`, else 4).
+count (else the Variable `smarketing_scoring_shards`, else `SMARKETING_SCORING_SHARDS`, else 4; the
+project's one lookup order, `smarketing.airflow_support.run_setting`).
 
 **Rerun** freely: each shard replaces its lead-id range in one transaction and a rerun of the same run
 writes the same rows. The same run by hand: `smarketing score run [--full] [--as-of D]`.
@@ -40,10 +41,19 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, nightly, preflight, task_dsn, warehouse_asset
+from smarketing.airflow_support import (
+    DEFAULT_ARGS,
+    json_run_setting,
+    nightly,
+    preflight,
+    run_setting,
+    task_dsn,
+    warehouse_asset,
+)
 
 LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
 SHARDS_VARIABLE = "smarketing_scoring_shards"
+SHARDS_ENV = "SMARKETING_SCORING_SHARDS"
 WRITEBACK_VARIABLE = "smarketing_writeback"
 WRITEBACK_ENV = "SMARKETING_WRITEBACK"
 DEFAULT_SHARDS = 4
@@ -84,15 +94,13 @@ DEFAULT_SHARDS = 4
 def smarketing_scoring() -> None:
     @task
     def plan() -> dict:
-        from airflow.sdk import Variable
-
         from smarketing.scoring.model import load_model
         from smarketing.scoring.runner import plan_run
 
         context = get_current_context()
         params = context["params"]
         moment = params.get("as_of") or context.get("data_interval_end") or context["logical_date"]
-        shards = params.get("shards") or int(Variable.get(SHARDS_VARIABLE, default=DEFAULT_SHARDS))
+        shards = run_setting(params.get("shards"), SHARDS_VARIABLE, SHARDS_ENV, str(DEFAULT_SHARDS))
         run = plan_run(
             task_dsn(),
             load_model(),
@@ -132,18 +140,12 @@ def smarketing_scoring() -> None:
 
     @task
     def write_back(run: dict) -> list[dict]:
-        import json
-        import os
-
-        from airflow.sdk import Variable
-
         from smarketing.scoring.writeback import WritebackTarget, write_back
 
         context = get_current_context()
-        targets = context["params"].get("writeback")
-        if targets is None:
-            raw = Variable.get(WRITEBACK_VARIABLE, default=None) or os.environ.get(WRITEBACK_ENV) or "[]"
-            targets = json.loads(raw)
+        targets = (
+            json_run_setting(context["params"].get("writeback"), WRITEBACK_VARIABLE, WRITEBACK_ENV) or []
+        )
         return [
             write_back(task_dsn(), WritebackTarget.parse(target), run_id=run["run_id"]) for target in targets
         ]

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -87,17 +85,11 @@ def with_overrides(alerts: AlertSettings) -> AlertSettings:
     """Addresses from the Airflow Variable `smarketing_sla_alerts` (or SMARKETING_SLA_ALERTS) on top of the
     agreement's: JSON `{"team": ..., "marketing": ..., "recipients": {"<owner id>": ...}, "from_email": ...,
     "smtp_conn_id": ...}`. Personal addresses belong there rather than in the agreement file."""
-    raw = os.environ.get(ALERTS_ENV)
-    if raw is None:
-        try:
-            from airflow.sdk import Variable
+    from smarketing.airflow_support import json_run_setting
 
-            raw = Variable.get(ALERTS_VARIABLE, default=None)
-        except Exception:  # no Airflow context (CLI, tests): the agreement and the env decide
-            raw = None
-    if not raw:
+    extra = json_run_setting(None, ALERTS_VARIABLE, ALERTS_ENV)
+    if not extra:
         return alerts
-    extra = json.loads(raw)
     return replace(
         alerts,
         smtp_conn_id=extra.get("smtp_conn_id", alerts.smtp_conn_id),

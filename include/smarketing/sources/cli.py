@@ -33,11 +33,11 @@ SinceOption = Annotated[
 
 
 def _configured_entry(system: str) -> dict:
-    """This system's entry of SMARKETING_API_SOURCES, else a default one."""
-    from smarketing.sources.sync import API_SOURCES_ENV
+    """This system's entry of the configured API sources (the Airflow Variable `smarketing_api_sources`,
+    else SMARKETING_API_SOURCES: the DAG's order), else a default one."""
+    from smarketing.airflow_support import configured_api_sources
 
-    raw = os.environ.get(API_SOURCES_ENV)
-    for entry in json.loads(raw) if raw else []:
+    for entry in configured_api_sources(None):
         if entry.get("system") == system:
             return dict(entry)
     return {"system": system}
