@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smarketing_sandbox.bizhours import HOUR, BusinessCalendar
+from smarketing.sla.calendar import BusinessCalendar
+from smarketing_sandbox.bizhours import HOUR, add_seconds
 from smarketing_sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
 
 ENGAGEMENT_TYPES: tuple[str, ...] = ("CALL", "EMAIL", "MEETING", "NOTE", "TASK")
@@ -103,7 +104,7 @@ class RepClock:
         for code, calendar in enumerate(self.calendars):
             rows = np.flatnonzero(tz == code)
             if len(rows):
-                out[rows] = calendar.add(t[rows], seconds[rows])
+                out[rows] = add_seconds(calendar, t[rows], seconds[rows])
         return out
 
 

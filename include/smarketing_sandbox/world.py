@@ -112,7 +112,7 @@ def generate_world(out_dir: Path, *, contacts: int, seed: int, days: int, end: d
 
     rows: dict[str, int] = {}
     view = _write_activity(out_dir, seed, people, companies, catalogue, window, rows)
-    calendars = calendars_for(TIMEZONES, window.start, window.end, tail_days=400)
+    calendars = calendars_for(TIMEZONES)
     world_sales = sales.simulate(
         _rng(seed, "sales"), people, companies, owners, view.mql_at, calendars, window
     )

@@ -397,8 +397,12 @@ def test_business_hours_mistakes(
 def test_business_day_until_midnight(tmp_path: Path, sample: dict[str, Any]) -> None:
     data = copy.deepcopy(sample)
     data["organization"]["business_hours"].update(start="00:00", end="24:00")
-    hours = load_config(write(tmp_path, data)).organization.business_hours
-    assert hours.end is None and hours.minutes_per_day == 24 * 60
+    organization = load_config(write(tmp_path, data)).organization
+    assert organization.business_hours.end is None
+    from smarketing.sla.settings import calendar_spec
+
+    spec = calendar_spec(organization)
+    assert (spec.start_minute, spec.end_minute) == (0, 24 * 60)
 
 
 @pytest.mark.parametrize(

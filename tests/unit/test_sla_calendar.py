@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smarketing.sla.calendar import BusinessCalendar, CalendarSet, CalendarSpec, weekday_numbers
+from smarketing.sla.calendar import BusinessCalendar, CalendarSet, CalendarSpec
 
 PARIS = "Europe/Paris"
 
@@ -149,10 +149,6 @@ def test_owner_time_zones_are_dispatched_per_row() -> None:
     ]
 
 
-def test_weekday_names() -> None:
-    assert weekday_numbers(["mon", "Tuesday", "fri"]) == (0, 1, 4)
-
-
 def test_spec_validation() -> None:
     with pytest.raises(ValueError, match="time zone"):
         CalendarSpec("Nowhere/Land")
@@ -211,3 +207,22 @@ def test_business_minutes_add_up(spec: CalendarSpec, a: int, b: int, c: int) -> 
     total = calendar.minutes_between(idx[:1], idx2[1:])[0]
     assert ab >= 0 and bc >= 0
     assert ab + bc == pytest.approx(total)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=SPECS,
+    starts=st.lists(INSTANTS, min_size=1, max_size=40),
+    minutes=st.integers(min_value=0, max_value=60 * 9 * 30),
+)
+def test_work_placed_on_the_calendar_starts_while_the_desk_is_open(
+    spec: CalendarSpec, starts: list[int], minutes: int
+) -> None:
+    """`add_working_ns` (the sandbox's reps): never at or after closing, never outside hours, d apart."""
+    calendar = BusinessCalendar(spec)
+    t = np.array(starts, dtype=np.int64)
+    d = np.full(len(t), minutes * 60 * 1_000_000_000, dtype=np.int64)
+    done = calendar.add_working_ns(t, d)
+    assert calendar.is_open(pd.DatetimeIndex(done.astype("datetime64[ns]")).tz_localize("UTC")).all()
+    assert (calendar.diff_ns(t, done) == d).all()
+    assert (done >= t).all()

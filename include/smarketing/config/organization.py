@@ -1,6 +1,8 @@
 """`organization`: where and when the company works (time zone, business hours, public holidays).
 
-The business-minute properties of `BusinessHours` are the frame of every business-clock deadline.
+These are the settings of the business calendar; its arithmetic (deadlines, business minutes between
+two instants) is `smarketing.sla.calendar`, the one implementation, built from them by
+`smarketing.sla.settings.calendar_spec`.
 """
 
 from __future__ import annotations
@@ -51,23 +53,9 @@ class BusinessHours(Settings):
         return self
 
     @property
-    def start_minute(self) -> int:
-        return self.start.hour * 60 + self.start.minute
-
-    @property
-    def end_minute(self) -> int:
-        """Minutes after midnight when the day ends (1440 for "24:00")."""
-        return 24 * 60 if self.end is None else self.end.hour * 60 + self.end.minute
-
-    @property
     def weekdays(self) -> frozenset[int]:
         """Working weekdays as `date.weekday()` numbers (Monday = 0)."""
         return frozenset(WEEKDAYS.index(day) for day in self.days)
-
-    @property
-    def minutes_per_day(self) -> int:
-        """Length of one business day: what "one day" means on the business clock."""
-        return self.end_minute - self.start_minute
 
 
 @cache

@@ -127,9 +127,6 @@ class ScoringModel:
                 seen.setdefault(rule.field, None)
         return tuple(seen)
 
-    def needs_page(self) -> bool:
-        return any(p.page_regex for p in self.predicates)
-
 
 # ---------------------------------------------------------------------------------------------
 # Compiling

@@ -16,7 +16,7 @@ anything pandas turns into datetimes (naive values are taken as UTC) and return 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 NS_PER_MINUTE = 60 * 1_000_000_000
 _NAT = np.iinfo(np.int64).min
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,6 @@ class CalendarSpec:
     @property
     def end_minute(self) -> int:
         return 24 * 60 if self.end is None else self.end.hour * 60 + self.end.minute
-
-    @property
-    def nominal_day(self) -> timedelta:
-        """Length of a working day on the wall clock (what "one business day" means in durations)."""
-        return timedelta(minutes=self.end_minute - self.start_minute)
-
-
-def weekday_numbers(names: Iterable[str]) -> tuple[int, ...]:
-    return tuple(sorted({WEEKDAYS.index(n.strip().lower()[:3]) for n in names}))
 
 
 def to_ns(values: object) -> np.ndarray:
@@ -228,6 +218,15 @@ class BusinessCalendar:
         j = np.searchsorted(grid.clock_at_close, target, side="left")
         out[valid] = np.maximum(tv, grid.opens[j] + (target - grid.clock_at_open[j]))
         return out
+
+    def add_working_ns(self, t: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Like `add_ns`, but the result is a moment someone on this calendar is at work: one that lands
+        on a closing time, or a zero duration from outside hours, moves to the next opening.
+
+        (The first instant by which d + 1 ns has elapsed is 1 ns after that moment, wherever it falls.)
+        """
+        done = self.add_ns(t, np.where(d != _NAT, d + 1, _NAT))
+        return np.where(done != _NAT, done - 1, _NAT)
 
     def open_interval_ns(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The working day each instant falls in or after: its (open, close), NaT before the first."""
