@@ -52,6 +52,10 @@ def warehouse_asset(name: str, schema: str, table: str) -> Asset:
 
 
 CORE_ASSET = warehouse_asset("smarketing_core", "core", "leads")
+# Declared here too (same name and uri as the DAG that emits it) so that consumers never import a DAG file.
+LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
+NURTURE_ASSET = warehouse_asset("smarketing_nurture", "nurture", "enrollments")
+KPI_ASSET = warehouse_asset("smarketing_kpi", "kpi", "funnel_monthly")
 
 
 def task_dsn() -> str:

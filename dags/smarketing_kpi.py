@@ -1,0 +1,100 @@
+"""
+### smarketing_kpi — the KPI tables the teams review every month
+
+Runs when new data reaches the warehouse (the `smarketing_core`, `smarketing_lead_scores` and
+`smarketing_nurture` assets) and daily at 04:00 whatever happened, so open cohorts close and goals move
+on with the calendar. One task, **build_kpis**, runs the SQL models of `sql/kpi/` (one per table, see
+docs/kpi.md) for the periods touched by new or late data since each table's watermark (`ops.kpi_state`):
+a late event in a closed month reopens that month. Each table and run of touched months is rewritten in
+one transaction with its watermark; the task emits the `smarketing_kpi` asset (the review report reads it).
+
+Tables: funnel_daily, funnel_monthly, conversion_cohorts, velocity_monthly, attribution_monthly,
+sla_compliance_monthly, marketing_delivery_monthly, engagement_monthly, score_quality_monthly,
+nurture_monthly (empty until the nurture ledger exists), data_quality_daily, goals_progress — readable by
+the `kpi_reader` role.
+
+**Params**: `full` rewrites every period of every table; `from` also rewrites every month from that day
+on (after a change the watermarks cannot see, such as a new cohort horizon); `as_of` measures at another
+moment (ISO 8601).
+
+**Rerun** freely: a model depends only on the warehouse and the run's moment (its data-interval end, or
+the moment an asset-triggered run was created), so a rerun writes byte-identical tables. The same build
+by hand: `smarketing kpi build [--full] [--from D]`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetOrTimeSchedule, Param, dag, get_current_context, task
+
+from smarketing.airflow_support import (
+    CORE_ASSET,
+    DEFAULT_ARGS,
+    KPI_ASSET,
+    LEAD_SCORES_ASSET,
+    NURTURE_ASSET,
+    nightly,
+    preflight,
+    task_dsn,
+)
+
+
+@dag(
+    dag_id="smarketing_kpi",
+    schedule=AssetOrTimeSchedule(
+        timetable=nightly(hour=4), assets=(CORE_ASSET | LEAD_SCORES_ASSET | NURTURE_ASSET)
+    ),
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["smarketing", "kpi", "daily"],
+    doc_md=__doc__,
+    params={
+        "full": Param(False, type="boolean", description="Rewrite every period of every KPI table."),
+        "from": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Also rewrite every month from this day (YYYY-MM-DD) on.",
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            description="Measure as of this moment (ISO 8601) instead of the run's own moment.",
+        ),
+    },
+)
+def smarketing_kpi() -> None:
+    @task(outlets=[KPI_ASSET])
+    def build_kpis() -> dict:
+        """Rewrite the KPI periods touched since each table's watermark; one summary line in the log."""
+        from datetime import date
+
+        from smarketing.config import load_config
+        from smarketing.kpi.build import build_kpis as build
+        from smarketing.kpi.settings import settings_from_agreement
+
+        context = get_current_context()
+        params = context["params"]
+        # An asset-triggered run has no data interval: the moment it was created stands in, and stays
+        # the same when the run is cleared and rerun.
+        moment = params.get("as_of") or context.get("data_interval_end") or context["dag_run"].run_after
+        summary = build(
+            task_dsn(),
+            settings_from_agreement(load_config()),
+            as_of=str(moment),
+            full=bool(params.get("full")),
+            from_day=date.fromisoformat(params["from"]) if params.get("from") else None,
+        )
+        context["outlet_events"][KPI_ASSET].extra = {
+            "as_of": summary["as_of"],
+            "tables": {name: t["periods"] for name, t in summary["tables"].items()},
+        }
+        return summary
+
+    ready = preflight()
+    ready >> build_kpis()
+
+
+smarketing_kpi()

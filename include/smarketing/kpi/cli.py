@@ -1,0 +1,51 @@
+"""`smarketing kpi ...`: build the KPI tables by hand, show their headlines."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+
+kpi_app = typer.Typer(help="KPI tables for the monthly review (kpi.*).", no_args_is_help=True)
+
+DsnOption = Annotated[str | None, typer.Option("--dsn", help="Warehouse DSN (default: the configured one).")]
+
+
+@kpi_app.command("build")
+def build_command(
+    full: Annotated[bool, typer.Option("--full", help="Rewrite every period of every table.")] = False,
+    from_day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from", formats=["%Y-%m-%d"], help="Also rewrite every month from this day's month on."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Measure as of this moment (ISO 8601; default now).")
+    ] = None,
+    dsn: DsnOption = None,
+) -> None:
+    """Rebuild the KPI periods touched since the last build (every period with --full); prints what it wrote."""
+    from smarketing.config import load_config
+    from smarketing.kpi.build import build_kpis
+    from smarketing.kpi.settings import settings_from_agreement
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    start: date | None = from_day.date() if from_day else None
+    summary = build_kpis(
+        dsn or warehouse_dsn(), settings_from_agreement(load_config()), as_of=as_of, full=full, from_day=start
+    )
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@kpi_app.command("show")
+def show_command(dsn: DsnOption = None) -> None:
+    """Print each KPI table's headline (its latest period)."""
+    from smarketing.kpi.headlines import headlines
+    from smarketing.warehouse.connection import connect
+
+    with connect(dsn) as conn:
+        for name, line in headlines(conn).items():
+            typer.echo(f"kpi.{name:<27} {line}")

@@ -1,0 +1,78 @@
+"""The KPI models: one SQL file per kpi table (sql/kpi/<table>.sql), in build order.
+
+A model is a SELECT producing the table's rows for a range of periods (`%(lo)s <= period < %(hi)s`,
+first days of months, or days for the daily tables). What makes a period worth rebuilding is named by
+`changes`: kinds of change the build finds since the table's watermark (sql/kpi/changes.sql). A model
+without `changes` reads small inputs and is rebuilt whole on every build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from smarketing.paths import SQL_DIR
+
+KPI_SQL_DIR = SQL_DIR / "kpi"
+STAGING = ("stg_leads", "stg_deals")
+FUNNEL_CHANGES = ("facts", "leads")
+
+
+@dataclass(frozen=True)
+class KpiModel:
+    name: str
+    period_column: str | None  # None: the table is rewritten whole
+    changes: tuple[str, ...] = ()
+    # velocity compares a month with the one before: a change also moves the next month's figures
+    next_month_too: bool = False
+    # cohorts close as time passes: a build also rewrites the cohorts that closed since the last one
+    closes_with_time: bool = False
+    # a table another capability creates (None: always present)
+    requires: str | None = None
+
+    @property
+    def table(self) -> str:
+        return f"kpi.{self.name}"
+
+    @property
+    def whole(self) -> bool:
+        return not self.changes
+
+    def sql(self, sql_dir: Path = KPI_SQL_DIR) -> str:
+        return read_sql(self.name, sql_dir)
+
+
+@cache
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def read_sql(name: str, sql_dir: Path = KPI_SQL_DIR) -> str:
+    """The text of sql/kpi/<name>.sql (trusted project SQL)."""
+    return _read(sql_dir / f"{name}.sql")
+
+
+MODELS: tuple[KpiModel, ...] = (
+    KpiModel("funnel_daily", "day", FUNNEL_CHANGES),
+    KpiModel("funnel_monthly", "month", FUNNEL_CHANGES),
+    KpiModel("conversion_cohorts", "cohort_month", FUNNEL_CHANGES, closes_with_time=True),
+    KpiModel("velocity_monthly", "month", FUNNEL_CHANGES, next_month_too=True),
+    KpiModel("attribution_monthly", "month", FUNNEL_CHANGES),
+    KpiModel("sla_compliance_monthly", "month", ("followups", "leads")),
+    KpiModel("marketing_delivery_monthly", None),
+    KpiModel("engagement_monthly", "month", ("events", "gone_events")),
+    KpiModel("score_quality_monthly", "cohort_month", FUNNEL_CHANGES),
+    KpiModel("nurture_monthly", None, requires="nurture.enrollments"),
+    KpiModel("data_quality_daily", "day", ("dq",)),
+    KpiModel("goals_progress", None),
+)
+
+MODEL_NAMES: tuple[str, ...] = tuple(m.name for m in MODELS)
+
+
+def model(name: str) -> KpiModel:
+    for candidate in MODELS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"unknown KPI table {name!r}; known: {', '.join(MODEL_NAMES)}")

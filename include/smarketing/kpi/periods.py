@@ -1,0 +1,129 @@
+"""Which periods of each KPI table a build rewrites: everything (first build, `full`), or the months
+touched by what changed since the table's watermark.
+
+The watermark of a table (ops.kpi_state.watermark) names the inputs its last build covered: per raw object,
+the highest batch folded into core (ops.core_builds), and the wall-clock start of that build for the tables
+written in place (scoring runs, SLA clocks, quality results). `sql/kpi/changes.sql` turns the difference
+into months per kind of change; a model's `changes` say which kinds touch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from smarketing.kpi.models import KpiModel, read_sql
+
+# Inputs written in place are re-read with this overlap: a transaction that started before the last build
+# began may commit after it, with an updated_at older than the watermark.
+WALL_OVERLAP = timedelta(hours=1)
+WATERMARK_OBJECTS = ("leads", "companies", "owners", "marketing_events", "deals", "lifecycle_history")
+BEGINNING = date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    batches: dict[str, int]
+    wall: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batches": dict(sorted(self.batches.items())), "wall": self.wall.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Watermark:
+        return cls({k: int(v) for k, v in data["batches"].items()}, datetime.fromisoformat(data["wall"]))
+
+    def key(self) -> tuple:
+        return (tuple(sorted(self.batches.items())), self.wall)
+
+
+@dataclass(frozen=True)
+class TableState:
+    watermark: Watermark
+    as_of: datetime
+
+
+def current_watermark(conn: psycopg.Connection) -> Watermark:
+    """What core holds now (batches folded per object) and the database's clock."""
+    rows = conn.execute(
+        "SELECT object, last_batch_id FROM ops.core_builds WHERE object = ANY(%s)", (list(WATERMARK_OBJECTS),)
+    ).fetchall()
+    batches = dict.fromkeys(WATERMARK_OBJECTS, 0) | {str(o): int(b) for o, b in rows}
+    (wall,) = conn.execute("SELECT clock_timestamp()").fetchone()
+    return Watermark(batches, wall)
+
+
+def table_states(conn: psycopg.Connection) -> dict[str, TableState]:
+    rows = conn.execute("SELECT table_name, watermark, as_of FROM ops.kpi_state").fetchall()
+    return {name: TableState(Watermark.from_json(mark), as_of) for name, mark, as_of in rows}
+
+
+def changed_months(
+    conn: psycopg.Connection, since: Watermark, until: Watermark, timezone: str
+) -> dict[str, set[date]]:
+    """Months touched per kind of change (sql/kpi/changes.sql) between two watermarks."""
+    conn.execute("DROP TABLE IF EXISTS _kpi_window")
+    conn.execute(
+        "CREATE TEMP TABLE _kpi_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)"
+    )
+    with conn.cursor().copy("COPY _kpi_window (object, low, high) FROM STDIN") as copy:
+        for obj in WATERMARK_OBJECTS:
+            copy.write_row((obj, since.batches.get(obj, 0), until.batches.get(obj, 0)))
+    params = {"since": since.wall - WALL_OVERLAP, "tz": timezone}
+    with psycopg.ClientCursor(conn) as cur:
+        cur.execute(read_sql("changes"), params)
+    months: dict[str, set[date]] = {}
+    for kind, month in conn.execute("SELECT DISTINCT kind, month FROM _kpi_changed_months").fetchall():
+        months.setdefault(kind, set()).add(month)
+    return months
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def months_between(first: date, end: date) -> list[date]:
+    """First days of the months from `first`'s month up to (not including) `end`."""
+    out, month = [], month_start(first)
+    while month < end:
+        out.append(month)
+        month = next_month(month)
+    return out
+
+
+def closed_since(previous: date, current: date, horizon_days: int) -> set[date]:
+    """Cohort months whose window (month end + horizon) ended between two builds' days."""
+    first = month_start(previous - timedelta(days=horizon_days + 62))
+    return {
+        m
+        for m in months_between(first, next_month(current))
+        if previous <= next_month(m) - timedelta(days=1) + timedelta(days=horizon_days) < current
+    }
+
+
+def ranges(months: Iterable[date], end: date) -> list[tuple[date, date]]:
+    """Contiguous runs of months before `end`, as [lo, hi) ranges of first days."""
+    out: list[tuple[date, date]] = []
+    for month in sorted(m for m in set(months) if m < end):
+        if out and out[-1][1] == month:
+            out[-1] = (out[-1][0], next_month(month))
+        else:
+            out.append((month, next_month(month)))
+    return out
+
+
+def touched_months(model: KpiModel, changes: dict[str, set[date]]) -> set[date]:
+    months: set[date] = set()
+    for kind in model.changes:
+        months |= changes.get(kind, set())
+    if model.next_month_too:
+        months |= {next_month(m) for m in months}
+    return months

@@ -1,0 +1,101 @@
+-- kpi.goals_progress: every SMART goal of the agreement per day of its period up to the build. The goal
+-- days (_kpi_goal_days) come from the build with the agreement's business calendar already applied:
+-- business_days_elapsed counts the working days from the goal's start to the day, both included, so a
+-- weekend, a public holiday or a closed day adds nothing to what is expected by then.
+--   %(tz)s the organisation's time zone
+WITH goal_days AS (
+    SELECT * FROM _kpi_goal_days
+),
+
+goals AS (
+    SELECT DISTINCT goal_id, metric, segment, split_part(segment, ':', 1) AS dimension,
+           substr(segment, strpos(segment, ':') + 1) AS segment_value
+    FROM goal_days
+),
+
+-- leads and deals inside each goal's segment
+goal_leads AS (
+    SELECT g.goal_id, g.metric, l.*
+    FROM goals g
+    JOIN _kpi_leads l
+      ON g.dimension = 'all'
+      OR (g.dimension = 'persona' AND l.persona = g.segment_value)
+      OR (g.dimension = 'country' AND l.country = upper(g.segment_value))
+      OR (g.dimension = 'industry' AND l.industry = ops.kpi_slug(g.segment_value))
+),
+
+goal_deals AS (
+    SELECT g.goal_id, g.metric, d.*
+    FROM goals g
+    JOIN _kpi_deals d
+      ON g.dimension = 'all'
+      OR (g.dimension = 'persona' AND d.persona = g.segment_value)
+      OR (g.dimension = 'country' AND d.country = upper(g.segment_value))
+      OR (g.dimension = 'industry' AND d.industry = ops.kpi_slug(g.segment_value))
+),
+
+-- one row per counted fact: the day it counts on, its value, and (shares) the day it became a success
+facts AS (
+    SELECT goal_id, (mql_at AT TIME ZONE %(tz)s)::date AS fact_day, 1::numeric AS value, NULL::date AS done_day
+    FROM goal_leads WHERE metric = 'mql_count' AND mql_at IS NOT NULL
+    UNION ALL
+    SELECT goal_id, (sql_at AT TIME ZONE %(tz)s)::date, 1, NULL
+    FROM goal_leads WHERE metric = 'sql_count' AND sql_at IS NOT NULL
+    UNION ALL
+    SELECT goal_id, (mql_at AT TIME ZONE %(tz)s)::date, 1,
+           -- greatest() skips NULLs: a lead that never converted has no success day
+           CASE WHEN sql_at IS NOT NULL THEN (greatest(mql_at, sql_at) AT TIME ZONE %(tz)s)::date END
+    FROM goal_leads WHERE metric = 'mql_to_sql_rate' AND mql_at IS NOT NULL
+    UNION ALL
+    SELECT goal_id, (sql_at AT TIME ZONE %(tz)s)::date, 1,
+           CASE WHEN first_won_at IS NOT NULL THEN (greatest(sql_at, first_won_at) AT TIME ZONE %(tz)s)::date END
+    FROM goal_leads WHERE metric = 'sql_to_won_rate' AND sql_at IS NOT NULL
+    UNION ALL
+    SELECT goal_id, (created_at AT TIME ZONE %(tz)s)::date, CASE WHEN metric = 'opportunity_count' THEN 1 ELSE amount END, NULL
+    FROM goal_deals WHERE metric IN ('opportunity_count', 'pipeline_amount') AND created_at IS NOT NULL
+    UNION ALL
+    SELECT goal_id, (won_at AT TIME ZONE %(tz)s)::date, CASE WHEN metric = 'won_deals' THEN 1 ELSE amount END, NULL
+    FROM goal_deals WHERE metric IN ('won_deals', 'won_amount') AND won_at IS NOT NULL
+    UNION ALL
+    -- SLA clocks already due: on time (a success the day it was handed over) or not
+    SELECT l.goal_id, (f.mql_at AT TIME ZONE %(tz)s)::date, 1,
+           CASE WHEN f.status = 'met' THEN (f.mql_at AT TIME ZONE %(tz)s)::date END
+    FROM goal_leads l JOIN sla.followups f USING (lead_id)
+    WHERE l.metric = 'sla_compliance' AND f.status IN ('met', 'breached_late', 'breached_open')
+    UNION ALL
+    SELECT l.goal_id, (f.mql_at AT TIME ZONE %(tz)s)::date, f.business_minutes_to_touch::numeric, NULL
+    FROM goal_leads l JOIN sla.followups f USING (lead_id)
+    WHERE l.metric = 'median_first_touch_minutes' AND f.business_minutes_to_touch IS NOT NULL
+),
+
+actuals AS (
+    SELECT gd.goal_id, gd.day,
+           CASE
+               WHEN gd.unit IN ('count', 'amount') THEN COALESCE(sum(f.value), 0)
+               WHEN gd.unit = 'share' THEN count(*) FILTER (WHERE f.done_day <= gd.day)::numeric / NULLIF(count(f.goal_id), 0)
+               ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value)::numeric
+           END AS actual
+    FROM goal_days gd
+    LEFT JOIN facts f ON f.goal_id = gd.goal_id AND f.fact_day >= gd.period_start AND f.fact_day <= gd.day
+    GROUP BY gd.goal_id, gd.day, gd.unit
+),
+
+progress AS (
+    SELECT gd.*, round(a.actual, 4) AS actual_to_date,
+           CASE WHEN gd.unit IN ('count', 'amount')
+                THEN round(gd.target * gd.business_days_elapsed / NULLIF(gd.business_days_total, 0)::numeric, 4)
+                ELSE gd.target END AS expected
+    FROM goal_days gd
+    JOIN actuals a USING (goal_id, day)
+)
+
+SELECT goal_id, day, metric, segment, target, period_start, period_end, business_days_elapsed, business_days_total,
+       actual_to_date,
+       COALESCE(expected, target) AS expected_to_date,
+       CASE WHEN unit NOT IN ('count', 'amount') THEN actual_to_date
+            WHEN business_days_elapsed > 0 THEN round(actual_to_date * business_days_total / business_days_elapsed, 4)
+       END AS projected,
+       CASE WHEN actual_to_date IS NULL THEN NULL
+            WHEN higher_is_better THEN actual_to_date >= COALESCE(expected, target)
+            ELSE actual_to_date <= COALESCE(expected, target) END AS on_track
+FROM progress

@@ -1,0 +1,71 @@
+-- Staging: one row per lead live at the build's moment, with its dimensions and the moment it reached
+-- each funnel step. Every lead-based model reads it (a temporary table of the build's session, built once).
+--   %(as_of)s       the build's moment: later steps and leads deleted before it are left out
+--   %(mql_stage)s   the CRM's MQL stage; %(sql_stages)s the stages that mean "sales accepted it"
+-- The MQL moment is the hand-over the SLA clock starts from: the first MQL entry in the lifecycle
+-- (CRM or scoring) or scoring crossing, whichever came first.
+CREATE TEMP TABLE _kpi_leads AS
+WITH live_leads AS (
+    SELECT l.lead_id, l.created_at, l.owner_id, l.persona_id, l.country, l.attributes, l.company_id
+    FROM core.leads l
+    WHERE l.deleted_at IS NULL OR l.deleted_at > %(as_of)s
+),
+
+stage_moments AS (
+    SELECT lead_id,
+           min(entered_at) FILTER (WHERE stage = %(mql_stage)s) AS mql_stage_at,
+           min(entered_at) FILTER (WHERE stage = ANY(%(sql_stages)s)) AS sql_at,
+           min(entered_at) FILTER (WHERE stage = 'opportunity') AS opportunity_stage_at,
+           min(entered_at) FILTER (WHERE stage = 'customer') AS customer_stage_at
+    FROM core.lifecycle_history
+    WHERE entered_at <= %(as_of)s
+    GROUP BY lead_id
+),
+
+crossings AS (
+    SELECT lead_id, min(crossed_at) AS crossed_at
+    FROM scoring.mql_crossings
+    WHERE crossed_at <= %(as_of)s
+    GROUP BY lead_id
+),
+
+deal_moments AS (
+    SELECT lead_id,
+           min(created_at) FILTER (WHERE created_at <= %(as_of)s) AS first_deal_at,
+           min(closed_at) FILTER (WHERE is_won AND closed_at <= %(as_of)s) AS first_won_at
+    FROM core.deals
+    WHERE lead_id IS NOT NULL AND (deleted_at IS NULL OR deleted_at > %(as_of)s)
+    GROUP BY lead_id
+),
+
+dimensions AS (
+    SELECT l.lead_id,
+           ops.kpi_lead_channel(l.attributes) AS channel,
+           COALESCE(NULLIF(btrim(l.persona_id), ''), 'unknown') AS persona,
+           COALESCE(NULLIF(upper(btrim(COALESCE(NULLIF(btrim(l.country), ''), c.country))), ''), 'unknown') AS country,
+           ops.kpi_slug(c.industry) AS industry,
+           COALESCE(l.owner_id, 'unknown') AS owner_id,
+           COALESCE(NULLIF(btrim(o.team), ''), 'unknown') AS team
+    FROM live_leads l
+    LEFT JOIN core.companies c ON c.company_id = l.company_id
+    LEFT JOIN core.owners o ON o.owner_id = l.owner_id
+)
+
+SELECT l.lead_id, d.channel, d.persona, d.country, d.industry, d.owner_id, d.team,
+       CASE WHEN l.created_at <= %(as_of)s THEN l.created_at END AS created_at,
+       -- whichever system saw the hand-over first
+       NULLIF(least(COALESCE(s.mql_stage_at, 'infinity'), COALESCE(x.crossed_at, 'infinity')), 'infinity') AS mql_at,
+       s.sql_at,
+       NULLIF(least(COALESCE(s.opportunity_stage_at, 'infinity'), COALESCE(m.first_deal_at, 'infinity')), 'infinity')
+           AS opportunity_at,
+       NULLIF(least(COALESCE(s.customer_stage_at, 'infinity'), COALESCE(m.first_won_at, 'infinity')), 'infinity')
+           AS customer_at,
+       m.first_won_at
+FROM live_leads l
+JOIN dimensions d USING (lead_id)
+LEFT JOIN stage_moments s USING (lead_id)
+LEFT JOIN crossings x USING (lead_id)
+LEFT JOIN deal_moments m USING (lead_id);
+
+CREATE UNIQUE INDEX ON _kpi_leads (lead_id);
+ANALYZE _kpi_leads;

@@ -1,0 +1,151 @@
+"""KPI builds are idempotent and incremental: reruns are byte-identical, late data reopens closed months,
+an incremental build after late data equals a full rebuild, cohorts close with time; kpi_reader reads kpi.*
+and nothing else; no KPI table holds a person's e-mail or name."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from smarketing.kpi.build import build_kpis, table_checksums
+from smarketing.kpi.models import MODEL_NAMES
+from tests.integration.kpi_world import AS_OF, event, fold, kpi_settings, land, rows, seed_world, stage
+
+pytestmark = pytest.mark.integration
+
+
+def checksums(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return table_checksums(conn)
+
+
+@pytest.fixture()
+def world(clean_warehouse: str) -> str:
+    seed_world(clean_warehouse)
+    build_kpis(clean_warehouse, kpi_settings(), as_of=AS_OF)
+    return clean_warehouse
+
+
+def test_a_rerun_writes_identical_tables(world: str) -> None:
+    first = checksums(world)
+    assert rows(world, "SELECT count(*) FROM kpi.funnel_daily") != [(0,)]
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["funnel_daily"]["periods"] == 0  # nothing new: nothing rewritten
+    assert checksums(world) == first
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == first
+
+
+def test_late_data_reopens_a_closed_month_and_equals_a_full_rebuild(world: str) -> None:
+    # Lead 2 turns out to have been an MQL on Jan 25; lead 3 had a touch on Feb 11 at 09:00 before its deal;
+    # the webinar of Feb 15 (E6) was in fact on Jan 15 (a corrected version of the same record).
+    land(world, "lifecycle_history", [stage(2, "marketingqualifiedlead", "2026-01-25T10:00:00Z")])
+    land(
+        world,
+        "marketing_events",
+        [
+            event("E10", 3, "email_click", "2026-02-11T09:00:00Z", "C3", "Security"),
+            event("E6", 1, "webinar_attended", "2026-01-15T16:00:00Z", "C4", "integration"),
+        ],
+    )
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    funnel = summary["tables"]["funnel_daily"]
+    assert funnel["mode"] == "incremental" and funnel["ranges"][0].startswith("2026-01-01")
+    assert rows(world, "SELECT sum(mqls) FROM kpi.funnel_monthly WHERE month = '2026-01-01'") == [(2,)]
+    assert rows(
+        world, "SELECT sum(opens + clicks) FROM kpi.engagement_monthly WHERE month = '2026-02-01'"
+    ) == [(1,)]
+    assert rows(
+        world, "SELECT count(*) FROM kpi.engagement_monthly WHERE month = '2026-01-01' AND campaign_id = 'C4'"
+    ) == [(1,)]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
+def test_cohorts_close_with_time_as_a_full_rebuild_would(world: str) -> None:
+    assert rows(world, "SELECT bool_and(is_open) FROM kpi.conversion_cohorts") == [(True,)]
+    later = "2026-08-01T00:00:00Z"  # January cohorts closed on Jul 30, February's still open
+    summary = build_kpis(world, kpi_settings(), as_of=later)
+    # December 2025 (empty) and January closed in between
+    assert summary["tables"]["conversion_cohorts"]["ranges"] == ["2025-12-01..2026-02-01"]
+    assert rows(
+        world, "SELECT cohort_month, bool_and(is_open) FROM kpi.conversion_cohorts GROUP BY 1 ORDER BY 1"
+    ) == [
+        (date(2026, 1, 1), False),
+        (date(2026, 2, 1), True),
+    ]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=later, full=True)
+    assert checksums(world) == incremental
+
+
+def test_from_rewrites_every_month_since(world: str) -> None:
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF, from_day=date(2026, 3, 15))
+    assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-03-01..2026-07-01"]
+
+
+def test_kpi_reader_reads_every_kpi_table_and_nothing_else(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        readable = {
+            name
+            for (name,) in conn.execute(
+                """
+                SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relkind IN ('r', 'v', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                  AND has_schema_privilege('kpi_reader', n.oid, 'USAGE')
+                  AND has_table_privilege('kpi_reader', c.oid, 'SELECT')
+                """
+            ).fetchall()
+        }
+        assert readable == {f"kpi.{name}" for name in MODEL_NAMES}
+        conn.execute("SET ROLE kpi_reader")
+        for name in MODEL_NAMES:
+            conn.execute(f"SELECT * FROM kpi.{name} LIMIT 1").fetchall()
+        for other in ("core.leads", "ops.kpi_state", "raw.leads", "scoring.lead_scores", "dq.quarantine"):
+            with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(f"SELECT 1 FROM {other} LIMIT 1")
+
+
+def kpi_text(dsn: str) -> str:
+    """Every text-like value of every KPI table, one per line."""
+    with psycopg.connect(dsn) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'kpi' "
+            "AND data_type IN ('text', 'jsonb', 'character varying')"
+        ).fetchall()
+        values = []
+        for table, column in columns:
+            values += [
+                str(v) for (v,) in conn.execute(f'SELECT DISTINCT "{column}"::text FROM kpi."{table}"')
+            ]
+    return "\n".join(values)
+
+
+def personal_values(dsn: str) -> set[str]:
+    """E-mail addresses and names of people (leads' names as sources keep them, owners') the warehouse holds."""
+    found = rows(
+        dsn,
+        "SELECT email_normalized FROM core.leads WHERE email_normalized IS NOT NULL "
+        "UNION SELECT name FROM core.owners WHERE name IS NOT NULL "
+        "UNION SELECT record->'attributes'->>k FROM core.lead_sources, "
+        "unnest(ARRAY['firstname', 'lastname', 'first_name', 'last_name']) AS k WHERE record->'attributes' ? k",
+    )
+    return {v for (v,) in found if v and len(v) > 3}
+
+
+def assert_no_personal_data(dsn: str) -> None:
+    text = kpi_text(dsn)
+    assert text, "no KPI rows to scan"
+    assert "@" not in text
+    leaked = sorted(v for v in personal_values(dsn) if v.lower() in text.lower())
+    assert leaked == []
+
+
+def test_no_kpi_table_holds_an_email_or_a_name(world: str) -> None:
+    assert personal_values(world) >= {"person1@customer1.example", "Alice Martin"}
+    assert_no_personal_data(world)

@@ -1,0 +1,248 @@
+"""Each KPI model on the hand-counted world of kpi_world.py (docstrings there say who does what when)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from smarketing.kpi.build import build_kpis
+from tests.integration.kpi_world import AS_OF, kpi_settings, rows, seed_world
+
+pytestmark = pytest.mark.integration
+
+D = Decimal
+
+
+@pytest.fixture()
+def world(clean_warehouse: str) -> str:
+    seed_world(clean_warehouse)
+    build_kpis(clean_warehouse, kpi_settings(), as_of=AS_OF)
+    return clean_warehouse
+
+
+def test_funnel_counts_each_step_on_its_day_with_the_lead_dimensions(world: str) -> None:
+    daily = rows(
+        world,
+        "SELECT day, channel, persona, country, industry, owner_id, team, new_leads, mqls, sqls, opportunities, "
+        "won_deals, won_revenue, pipeline_created FROM kpi.funnel_daily ORDER BY day",
+    )
+    lead1 = ("paid_search", "it_leader", "FR", "software", "crm:o1", "EMEA")
+    lead2 = ("email", "developer", "DE", "retail", "crm:o2", "DACH")
+    lead3 = ("unknown", "finance", "FR", "software", "crm:o1", "EMEA")
+    lead4 = ("unknown", "unknown", "DE", "retail", "crm:o2", "DACH")
+    assert daily == [
+        (date(2026, 1, 5), *lead1, 1, 0, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 1, 10), *lead1, 0, 1, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 1, 20), *lead2, 1, 0, 0, 0, 0, D("0.00"), D("0.00")),
+        # lead 2 skipped the MQL stage: an SQL all the same
+        (date(2026, 2, 1), *lead2, 0, 0, 1, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 2, 3), *lead3, 1, 0, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 2, 10), *lead3, 0, 1, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 2, 12), *lead3, 0, 0, 0, 1, 0, D("0.00"), D("300.00")),
+        (date(2026, 2, 15), *lead4, 1, 0, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 2, 20), *lead4, 0, 0, 0, 1, 0, D("0.00"), D("500.00")),
+        (date(2026, 2, 25), *lead4, 0, 0, 0, 0, 1, D("500.00"), D("0.00")),
+        (date(2026, 3, 2), *lead1, 0, 0, 1, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 3, 5), *lead1, 0, 0, 0, 1, 0, D("0.00"), D("1000.00")),
+        (date(2026, 4, 10), *lead1, 0, 0, 0, 0, 1, D("1000.00"), D("0.00")),
+    ]
+    monthly = rows(
+        world,
+        "SELECT month, sum(new_leads), sum(mqls), sum(sqls), sum(opportunities), sum(won_deals), sum(won_revenue), "
+        "sum(pipeline_created) FROM kpi.funnel_monthly GROUP BY month ORDER BY month",
+    )
+    assert monthly == [
+        (date(2026, 1, 1), 2, 1, 0, 0, 0, D("0.00"), D("0.00")),
+        (date(2026, 2, 1), 2, 1, 1, 2, 1, D("500.00"), D("800.00")),
+        (date(2026, 3, 1), 0, 0, 1, 1, 0, D("0.00"), D("1000.00")),
+        (date(2026, 4, 1), 0, 0, 0, 0, 1, D("1000.00"), D("0.00")),
+    ]  # May, the empty month: no rows, no failure
+
+
+def test_cohorts_count_conversions_on_the_cohort_month(world: str) -> None:
+    cohorts = rows(
+        world,
+        "SELECT cohort_kind, cohort_month, leads, mqls, sqls, won, won_revenue, mql_to_sql_rate, sql_to_won_rate, "
+        "mql_to_won_rate, median_days_to_mql, median_days_to_sql, median_days_to_won, open_until, is_open "
+        "FROM kpi.conversion_cohorts ORDER BY cohort_kind, cohort_month, persona",
+    )
+    assert cohorts == [
+        # created in January: lead 2 (an SQL without MQL), lead 1 (won in April: counts for January)
+        (
+            "created_month",
+            date(2026, 1, 1),
+            1,
+            0,
+            1,
+            0,
+            D("0"),
+            None,
+            D("0.0000"),
+            None,
+            None,
+            D("12.00"),
+            None,
+            date(2026, 7, 30),
+            True,
+        ),
+        (
+            "created_month",
+            date(2026, 1, 1),
+            1,
+            1,
+            1,
+            1,
+            D("1000.00"),
+            D("1.0000"),
+            D("1.0000"),
+            D("1.0000"),
+            D("5.04"),
+            D("56.04"),
+            D("95.04"),
+            date(2026, 7, 30),
+            True,
+        ),
+        (
+            "created_month",
+            date(2026, 2, 1),
+            1,
+            1,
+            0,
+            0,
+            D("0"),
+            D("0.0000"),
+            None,
+            D("0.0000"),
+            D("7.00"),
+            None,
+            None,
+            date(2026, 8, 27),
+            True,
+        ),
+        (
+            "created_month",
+            date(2026, 2, 1),
+            1,
+            0,
+            0,
+            1,
+            D("500.00"),
+            None,
+            None,
+            None,
+            None,
+            None,
+            D("10.00"),
+            date(2026, 8, 27),
+            True,
+        ),
+        (
+            "mql_month",
+            date(2026, 1, 1),
+            1,
+            1,
+            1,
+            1,
+            D("1000.00"),
+            D("1.0000"),
+            D("1.0000"),
+            D("1.0000"),
+            None,
+            D("51.00"),
+            D("90.00"),
+            date(2026, 7, 30),
+            True,
+        ),
+        (
+            "mql_month",
+            date(2026, 2, 1),
+            1,
+            1,
+            0,
+            0,
+            D("0"),
+            D("0.0000"),
+            None,
+            D("0.0000"),
+            None,
+            None,
+            None,
+            date(2026, 8, 27),
+            True,
+        ),
+    ]
+
+
+def test_velocity_medians_and_lead_velocity_rate(world: str) -> None:
+    velocity = rows(
+        world,
+        "SELECT month, mqls, prior_month_mqls, lead_velocity_rate, mql_to_sql, median_days_mql_to_sql, "
+        "sql_to_opportunity, median_days_sql_to_opportunity, opportunity_to_customer, "
+        "median_days_opportunity_to_customer FROM kpi.velocity_monthly WHERE channel = 'all' ORDER BY month",
+    )
+    assert velocity == [
+        (date(2026, 1, 1), 1, 0, None, 0, None, 0, None, 0, None),
+        (date(2026, 2, 1), 1, 1, D("0.0000"), 0, None, 0, None, 1, D("5.00")),
+        (date(2026, 3, 1), 0, 1, D("-1.0000"), 1, D("51.00"), 1, D("3.00"), 0, None),
+        (date(2026, 4, 1), 0, 0, None, 0, None, 0, None, 1, D("36.00")),
+    ]
+
+
+def test_attribution_credits_sum_to_each_deal_and_unattributed_deals_count_whole(world: str) -> None:
+    sums = rows(
+        world,
+        "SELECT model, sum(pipeline_amount), sum(opportunities), sum(won_amount), sum(won_deals) "
+        "FROM kpi.attribution_monthly GROUP BY model ORDER BY model",
+    )
+    # pipeline: D1 1000 + D2 500 + D3 300; won: D1 1000 + D2 500 (whatever the model)
+    assert sums == [
+        (m, D("1800.00"), D("3.0000"), D("1500.00"), D("2.0000"))
+        for m in ("first_touch", "last_touch", "linear", "w_shaped")
+    ]
+    march = {
+        (model, channel, campaign): amount
+        for model, channel, campaign, amount in rows(
+            world,
+            "SELECT model, channel, campaign_id, pipeline_amount FROM kpi.attribution_monthly "
+            "WHERE month = '2026-03-01'",
+        )
+    }
+    assert march == {
+        ("first_touch", "web", "C1"): D("1000.00"),
+        ("last_touch", "web_forms", "C2"): D("1000.00"),
+        # six touches of 166.67; the last one keeps the rounding remainder (166.65)
+        ("linear", "web", "C1"): D("166.67"),
+        ("linear", "web_forms", "C2"): D("333.32"),
+        ("linear", "email", "C3"): D("333.34"),
+        ("linear", "events", "C4"): D("166.67"),
+        # W: first (E1), creation (E2), MQL (E5), opportunity (E7) 22.5% each; E4 and E6 share 10%
+        ("w_shaped", "web", "C1"): D("225.00"),
+        ("w_shaped", "web_forms", "C2"): D("450.00"),
+        ("w_shaped", "email", "C3"): D("275.00"),
+        ("w_shaped", "events", "C4"): D("50.00"),
+    }
+    february = rows(
+        world,
+        "SELECT DISTINCT channel, campaign_id, pipeline_amount, won_amount FROM kpi.attribution_monthly "
+        "WHERE month = '2026-02-01' ORDER BY channel",
+    )
+    assert february == [
+        ("unattributed", "unattributed", D("500.00"), D("500.00")),
+        ("web_forms", "C5", D("300.00"), D("0.00")),
+    ]
+
+
+def test_engagement_counts_and_rates_by_campaign_and_topic(world: str) -> None:
+    january = rows(
+        world,
+        "SELECT campaign_id, content_topic, engaged_leads, sends, opens, clicks, form_submissions, open_rate, "
+        "click_to_open_rate FROM kpi.engagement_monthly WHERE month = '2026-01-01' ORDER BY campaign_id",
+    )
+    assert january == [
+        ("C1", "pricing", 1, 0, 0, 0, 0, None, None),
+        ("C2", "pricing", 1, 0, 0, 0, 1, None, None),
+        ("C3", "security", 1, 1, 1, 1, 0, D("1.0000"), D("1.0000")),
+    ]
+    assert rows(world, "SELECT count(*) FROM kpi.engagement_monthly WHERE month = '2026-05-01'") == [(0,)]
