@@ -25,6 +25,7 @@ from smarketing.kpi import periods
 from smarketing.kpi.goals import load_goal_days
 from smarketing.kpi.models import MODELS, STAGING, KpiModel, read_sql
 from smarketing.kpi.settings import KpiSettings
+from smarketing.sla.run import as_utc
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ class TablePlan:
     mode: str  # full | incremental
     ranges: list[tuple[date, date]] = field(default_factory=list)
     skipped: str | None = None  # why nothing is built (an input table that does not exist yet)
-
-
-def as_utc(moment: object | None) -> pd.Timestamp:
-    """A moment as a UTC timestamp (naive values are UTC); None is now."""
-    stamp = pd.Timestamp.now(tz="UTC") if moment is None else pd.Timestamp(moment)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def build_kpis(
