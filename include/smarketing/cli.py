@@ -137,10 +137,11 @@ def ingest_core(dsn: DsnOption = None) -> None:
     from smarketing.warehouse.core_build import build_core
 
     target = dsn or warehouse_dsn()
+    agreement = load_config()  # a broken agreement stops here (exit 2), before any batch is decided
     # A run id of its own: reusing one would re-decide the batches an earlier run decided.
     # A failed gate raises QualityGateFailed (exit 3), not the Airflow task's AirflowFailException.
     validation = validate_raw(target, run_id=f"cli-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}")
-    core = build_core(target, load_config(), validated_only=True)
+    core = build_core(target, agreement, validated_only=True)
     _print_json({"validation": validation.summary, "core": core})
 
 
@@ -170,13 +171,14 @@ def status(
 
 
 def main() -> None:
-    """Console entry point: user-facing errors become one line on stderr and a non-zero exit."""
+    """Console entry point: a user-facing error becomes one line on stderr and its documented exit code
+    (2: a broken agreement or input file, 3: the quality gate failed, 75: another run holds the lock)."""
     from smarketing.errors import SmarketingError
 
     try:
         app()
     except SmarketingError as exc:
-        typer.echo(f"smarketing: {exc}", err=True)
+        typer.echo(f"smarketing: {exc.one_line()}", err=True)
         raise SystemExit(exc.exit_code) from None
 
 

@@ -18,12 +18,19 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from smarketing.errors import SmarketingError
+
 Loc = tuple[str | int, ...]
 FILE_PATH = "(file)"
 
 
-class ConfigError(Exception):
-    """The agreement file cannot be used; `problems` lists every reason, one key path each."""
+class ConfigError(SmarketingError):
+    """The agreement file cannot be used; `problems` lists every reason, one key path each.
+
+    The CLI exits 2 on it, like `smarketing config check` when it finds problems.
+    """
+
+    exit_code = 2
 
     def __init__(self, path: Path, problems: Sequence[str]) -> None:
         self.path = Path(path)
@@ -34,6 +41,9 @@ class ConfigError(Exception):
         lines = [f"{self.path}: {len(self.problems)} problem(s) in the agreement:"]
         lines += [f"  - {problem}" for problem in self.problems]
         return "\n".join(lines)
+
+    def one_line(self) -> str:
+        return f"{self.path}: {len(self.problems)} problem(s) in the agreement: {'; '.join(self.problems)}"
 
 
 def closest(word: str, choices: Iterable[str]) -> str:

@@ -128,9 +128,9 @@ def validate_raw(
             ),
             datetime.now(UTC),
         )
-    (log.info if report.success else log.error)("%s", report.summary)
     if not report.success and raise_on_failure:
-        raise QualityGateFailed(report)
+        raise QualityGateFailed(report)  # said once, where it is caught: the CLI line, the task failure
+    (log.info if report.success else log.error)("%s", report.summary)
     return report
 
 
