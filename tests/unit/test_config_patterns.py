@@ -102,3 +102,22 @@ def _persona(persona_id: str, regex: str) -> object:
     from types import SimpleNamespace
 
     return SimpleNamespace(id=persona_id, match=SimpleNamespace(job_title_regex=regex))
+
+
+def test_quality_settings_regexes_follow_the_same_dialect() -> None:
+    from datetime import UTC, datetime
+
+    from smarketing.config import load_config
+    from smarketing.quality.checks import Context, raw_checks
+    from smarketing.quality.settings import QualityConfigError, parse_settings
+
+    def settings(regex: str) -> dict[str, object]:
+        check = {"id": "product_code", "field": "attributes.code", "regex": regex}
+        return {"sources": {"crm": {"deals": [check]}}}
+
+    with pytest.raises(QualityConfigError) as caught:
+        parse_settings(settings("(?P<code>GTX)"))
+    assert "sources.crm.deals[0].regex" in str(caught.value) and "a named group" in str(caught.value)
+    ctx = Context.from_agreement(parse_settings(settings(r"^GTX\d+")), load_config(), datetime.now(UTC))
+    check = next(c for c in raw_checks("deals", "crm", ctx) if c.check_id == "product_code")
+    assert check.kwargs["regex"] == "^GTX[0-9]+"  # Great Expectations runs it in PostgreSQL

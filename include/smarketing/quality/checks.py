@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from smarketing.config.patterns import postgres_pattern
 from smarketing.quality.settings import ExtraCheck, QualityConfigError, QualitySettings, Severity
 from smarketing.sources.mapping import CANONICAL_FIELDS, REQUIRED_FIELDS
 from smarketing.vocabulary import ACTIVITY_TYPES, EVENT_TYPES
@@ -370,7 +371,7 @@ def _extra(s: _Suite, extra: ExtraCheck) -> None:
             extra.severity,
             f"{what} matches {extra.regex}",
             column=column,
-            regex=extra.regex,
+            regex=postgres_pattern(extra.regex),
         )
     elif extra.not_null:
         s.add(extra.id, "ExpectColumnValuesToNotBeNull", extra.severity, f"{what} is given", column=column)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from smarketing.config import format_key_path, parse_duration
+from smarketing.config.values import Regex
 from smarketing.errors import SmarketingError
 from smarketing.paths import CONFIG_DIR, PROJECT_ROOT
 
@@ -103,7 +104,7 @@ class ExtraCheck(_Strict):
     field: Annotated[str, Field(pattern=r"^(attributes\.)?[A-Za-z_][A-Za-z0-9_ -]*$")]
     severity: Severity = "warning"
     in_: tuple[str, ...] | None = Field(default=None, alias="in")
-    regex: str | None = None
+    regex: Regex | None = None  # the agreement's dialect: GX runs it in PostgreSQL (docs/agreement.md)
     not_null: bool | None = None
     min: float | None = None
     max: float | None = None
