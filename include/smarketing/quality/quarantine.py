@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from smarketing.privacy import safe_value
 from smarketing.quality.engine import CheckResult, GxSession, SuiteRun
 from smarketing.quality.staging import RELEASE_ORIGIN, qualified
+from smarketing.sqlfiles import composed, statement
 from smarketing.warehouse.loading import LANDING_LOCK_KEY
 
 log = logging.getLogger(__name__)
@@ -150,21 +151,9 @@ def sample_keys(
 def quarantine_failing(conn: psycopg.Connection, *, object: str, run_id: str, validation_run_id: int) -> int:
     """Quarantine the records in _dq_failing (one row per record, every failed check listed)."""
     return conn.execute(
-        sql.SQL(
-            """
-            INSERT INTO dq.quarantine AS q (table_name, batch_id, record_no, source_system, source_id,
-                                            failed_checks, payload, run_id, validation_run_id, last_checked_run_id)
-            SELECT {table}, r.batch_id, r.record_no, r.source_system, r.source_id, f.checks, r.payload,
-                   {run}, {vr}, {run}
-            FROM (SELECT k1::bigint AS batch_id, k2::int AS record_no,
-                         array_agg(DISTINCT check_id ORDER BY check_id) AS checks
-                  FROM _dq_failing GROUP BY 1, 2) f
-            JOIN raw.{obj} r USING (batch_id, record_no)
-            ON CONFLICT (table_name, batch_id, record_no) DO UPDATE
-               SET failed_checks = EXCLUDED.failed_checks, last_checked_run_id = EXCLUDED.last_checked_run_id,
-                   last_checked_at = now()
-            """
-        ).format(
+        composed(
+            "quality",
+            "quarantine_failing",
             table=sql.Literal(f"raw.{object}"),
             run=sql.Literal(run_id),
             vr=sql.Literal(validation_run_id),
@@ -192,12 +181,7 @@ def batch_counts(
 ) -> dict[int, tuple[str, int, int]]:
     """batch_id -> (source system, rows, quarantined rows)."""
     rows = conn.execute(
-        """
-        SELECT b.batch_id, b.source_system, b.row_count,
-               (SELECT count(*) FROM dq.quarantine q WHERE q.table_name = %(t)s AND q.batch_id = b.batch_id)
-        FROM ops.load_batches b WHERE b.batch_id = ANY(%(ids)s)
-        """,
-        {"t": f"raw.{object}", "ids": list(batch_ids)},
+        statement("quality", "batch_counts"), {"t": f"raw.{object}", "ids": list(batch_ids)}
     ).fetchall()
     return {int(b): (str(s), int(n), int(q)) for b, s, n, q in rows}
 
@@ -224,20 +208,7 @@ def record_verdicts(
         for v in verdicts
     ]
     conn.execute(
-        """
-        INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, quarantined_rows,
-                                       warnings, reasons, run_id, validation_run_id)
-        SELECT x.batch_id, %(t)s, x.source_system,
-               CASE WHEN jsonb_array_length(x.reasons) > 0 THEN 'rejected' ELSE 'passed' END,
-               x.row_count, x.quarantined, x.warnings, ARRAY(SELECT jsonb_array_elements_text(x.reasons)),
-               %(run)s, %(vr)s
-        FROM jsonb_to_recordset(%(rows)s) AS x(batch_id bigint, source_system text, row_count bigint,
-                                              quarantined bigint, warnings int, reasons jsonb)
-        ON CONFLICT (batch_id) DO UPDATE
-           SET verdict = EXCLUDED.verdict, row_count = EXCLUDED.row_count, quarantined_rows = EXCLUDED.quarantined_rows,
-               warnings = EXCLUDED.warnings, reasons = EXCLUDED.reasons, run_id = EXCLUDED.run_id,
-               validation_run_id = EXCLUDED.validation_run_id, decided_at = now()
-        """,
+        statement("quality", "record_verdicts"),
         {"t": f"raw.{object}", "run": run_id, "vr": validation_run_id, "rows": Jsonb(rows)},
     )
 
@@ -246,27 +217,9 @@ def record_verdicts(
 def supersede(conn: psycopg.Connection, *, object: str, source_system: str, run_id: str) -> int:
     """Release held records that a newer, accepted version of the same record replaces."""
     return conn.execute(
-        sql.SQL(
-            """
-            WITH newer AS (
-                SELECT q.batch_id, q.record_no,
-                       (SELECT max(r.batch_id) FROM raw.{obj} r
-                        WHERE r.source_system = q.source_system AND r.source_id = q.source_id AND r.batch_id > q.batch_id
-                          AND EXISTS (SELECT 1 FROM dq.batch_verdicts v
-                                      WHERE v.batch_id = r.batch_id AND v.verdict IN ('passed', 'admitted'))
-                          AND NOT EXISTS (SELECT 1 FROM dq.quarantine h WHERE h.table_name = q.table_name
-                                          AND h.batch_id = r.batch_id AND h.record_no = r.record_no)) AS by_batch
-                FROM dq.quarantine q
-                WHERE q.table_name = {table} AND q.source_system = {src} AND q.status = 'held'
-            )
-            UPDATE dq.quarantine q
-               SET status = 'released', release_reason = 'superseded', released_at = now(),
-                   released_run_id = {run}, released_batch_id = n.by_batch
-              FROM newer n
-             WHERE q.table_name = {table} AND q.batch_id = n.batch_id AND q.record_no = n.record_no
-               AND n.by_batch IS NOT NULL
-            """
-        ).format(
+        composed(
+            "quality",
+            "supersede",
             obj=sql.Identifier(object),
             table=sql.Literal(f"raw.{object}"),
             src=sql.Literal(source_system),
@@ -290,67 +243,22 @@ def release_passing(
     released; records still failing get their current reasons. Returns (released, new batch id).
     """
     table = sql.Literal(f"raw.{object}")
-    conn.execute(
-        sql.SQL(
-            """
-            UPDATE dq.quarantine q SET failed_checks = f.checks, last_checked_run_id = {run}, last_checked_at = now()
-            FROM (SELECT k1::bigint AS batch_id, k2::int AS record_no, array_agg(DISTINCT check_id ORDER BY check_id) AS checks
-                  FROM _dq_failing GROUP BY 1, 2) f
-            WHERE q.table_name = {table} AND q.batch_id = f.batch_id AND q.record_no = f.record_no
-            """
-        ).format(run=sql.Literal(run_id), table=table)
-    )
+    conn.execute(composed("quality", "recheck_reasons", run=sql.Literal(run_id), table=table))
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _dq_release (batch_id bigint NOT NULL, record_no int NOT NULL)"
     )
     conn.execute("TRUNCATE _dq_release")
-    count = conn.execute(
-        sql.SQL(
-            """
-            INSERT INTO _dq_release (batch_id, record_no)
-            SELECT s.batch_id, s.record_no FROM {stage} s
-            WHERE NOT EXISTS (SELECT 1 FROM _dq_failing f WHERE f.k1::bigint = s.batch_id AND f.k2::int = s.record_no)
-            """
-        ).format(stage=qualified(stage))
-    ).rowcount
+    count = conn.execute(composed("quality", "release_pick", stage=qualified(stage))).rowcount
     if count == 0:
         return 0, None
-    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
-    row = conn.execute(
-        """
-        INSERT INTO ops.load_batches (source_system, object, origin, row_count, run_id)
-        VALUES (%s, %s, %s, %s, %s) RETURNING batch_id
-        """,
-        (source_system, object, f"{RELEASE_ORIGIN}{run_id}", count, run_id),
-    ).fetchone()
-    assert row is not None
-    batch_id = int(row[0])
+    batch_id = _release_batch(conn, source_system, object, f"{RELEASE_ORIGIN}{run_id}", count, run_id)
+    batch = sql.Literal(batch_id)
+    conn.execute(composed("quality", "release_reland", obj=sql.Identifier(object), batch=batch))
+    conn.execute(composed("quality", "release_mark", run=sql.Literal(run_id), batch=batch, table=table))
     conn.execute(
-        sql.SQL(
-            """
-            INSERT INTO raw.{obj} (batch_id, record_no, source_system, source_id, source_updated_at, payload)
-            SELECT {batch}, row_number() OVER (ORDER BY r.batch_id, r.record_no), r.source_system, r.source_id,
-                   r.source_updated_at, r.payload
-            FROM _dq_release x JOIN raw.{obj} r ON r.batch_id = x.batch_id AND r.record_no = x.record_no
-            """
-        ).format(obj=sql.Identifier(object), batch=sql.Literal(batch_id))
-    )
-    conn.execute(
-        sql.SQL(
-            """
-            UPDATE dq.quarantine q
-               SET status = 'released', release_reason = 'fixed', released_at = now(), released_run_id = {run},
-                   released_batch_id = {batch}, last_checked_run_id = {run}, last_checked_at = now()
-              FROM _dq_release x
-             WHERE q.table_name = {table} AND q.batch_id = x.batch_id AND q.record_no = x.record_no
-            """
-        ).format(run=sql.Literal(run_id), batch=sql.Literal(batch_id), table=table)
-    )
-    conn.execute(
-        """
-        INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id, validation_run_id, reasons)
-        VALUES (%s, %s, %s, 'passed', %s, %s, %s, ARRAY['records released from quarantine after passing every critical check'])
-        """,
+        "INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id,"
+        " validation_run_id, reasons) VALUES (%s, %s, %s, 'passed', %s, %s, %s,"
+        " ARRAY['records released from quarantine after passing every critical check'])",
         (batch_id, f"raw.{object}", source_system, count, run_id, validation_run_id),
     )
     log.info(
@@ -361,6 +269,21 @@ def release_passing(
         batch_id,
     )
     return count, batch_id
+
+
+def _release_batch(
+    conn: psycopg.Connection, source_system: str, object: str, origin: str, rows: int, run_id: str
+) -> int:
+    """A new batch for records let out of quarantine, under the landing lock (held to the commit) so
+    the core build never sees a batch id below one still being written. Returns its id."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
+    row = conn.execute(
+        "INSERT INTO ops.load_batches (source_system, object, origin, row_count, run_id)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING batch_id",
+        (source_system, object, origin, rows, run_id),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def admit_batch(
@@ -379,27 +302,12 @@ def admit_batch(
     table_name, source_system = str(row[0]), str(row[1])
     object = table_name.removeprefix("raw.")
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
-        new = conn.execute(
-            """
-            INSERT INTO ops.load_batches (source_system, object, origin, row_count, run_id)
-            VALUES (%s, %s, %s, 0, %s) RETURNING batch_id
-            """,
-            (source_system, object, f"{RELEASE_ORIGIN}{run_id}:admit batch {batch_id}", run_id),
-        ).fetchone()
-        assert new is not None
-        new_id = int(new[0])
+        origin = f"{RELEASE_ORIGIN}{run_id}:admit batch {batch_id}"
+        new_id = _release_batch(conn, source_system, object, origin, 0, run_id)
         count = conn.execute(
-            sql.SQL(
-                """
-                INSERT INTO raw.{obj} (batch_id, record_no, source_system, source_id, source_updated_at, payload)
-                SELECT {new}, r.record_no, r.source_system, r.source_id, r.source_updated_at, r.payload
-                FROM raw.{obj} r
-                WHERE r.batch_id = {old}
-                  AND NOT EXISTS (SELECT 1 FROM dq.quarantine q WHERE q.table_name = {table}
-                                  AND q.batch_id = r.batch_id AND q.record_no = r.record_no)
-                """
-            ).format(
+            composed(
+                "quality",
+                "admit_reland",
                 obj=sql.Identifier(object),
                 new=sql.Literal(new_id),
                 old=sql.Literal(batch_id),
@@ -408,17 +316,13 @@ def admit_batch(
         ).rowcount
         conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (count, new_id))
         conn.execute(
-            """
-            UPDATE dq.batch_verdicts SET verdict = 'admitted', reasons = reasons || %s::text, decided_at = now()
-            WHERE batch_id = %s
-            """,
+            "UPDATE dq.batch_verdicts SET verdict = 'admitted', reasons = reasons || %s::text, decided_at = now()"
+            " WHERE batch_id = %s",
             (f"admitted by {run_id}: {reason}; good records re-landed as batch {new_id}", batch_id),
         )
         conn.execute(
-            """
-            INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id, reasons)
-            VALUES (%s, %s, %s, 'passed', %s, %s, ARRAY[%s])
-            """,
+            "INSERT INTO dq.batch_verdicts (batch_id, table_name, source_system, verdict, row_count, run_id,"
+            " reasons) VALUES (%s, %s, %s, 'passed', %s, %s, ARRAY[%s])",
             (new_id, table_name, source_system, count, run_id, f"good records of admitted batch {batch_id}"),
         )
     return count, new_id
