@@ -41,7 +41,7 @@ class Persona(Protocol):
 
 def build_core(
     dsn: str,
-    config: Any | None,
+    agreement: Any | None,
     *,
     rematch_personas: bool = False,
     validated_only: bool = False,
@@ -49,16 +49,18 @@ def build_core(
 ) -> dict[str, int]:
     """Fold every raw batch not yet in core; returns rows upserted per core table and skipped-row counts.
 
-    `config` is the agreement (anything with `.personas`); None skips persona matching. Personas are
-    matched on the leads this build touched, or on every lead with `rematch_personas=True` (after the
-    agreement's personas changed). With `validated_only`, the build stops before the first batch the
+    `agreement` is the loaded agreement (anything with `.personas`); None skips persona matching.
+    Personas are matched on the leads this build touched, or on every lead with `rematch_personas=True`
+    (after the agreement's personas changed). With `validated_only`, the build stops before the first batch the
     quality gate has not decided on yet (a landing that slipped in after the validation waits for the
     next run's validation instead of reaching core unchecked).
     """
     steps = sorted(sql_dir.glob("*.sql"))
     if not steps:
         raise FileNotFoundError(f"no core build steps in {sql_dir}")
-    personas: Sequence[Persona] = list(getattr(config, "personas", None) or []) if config is not None else []
+    personas: Sequence[Persona] = (
+        list(getattr(agreement, "personas", None) or []) if agreement is not None else []
+    )
     with connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK_KEY,))
         # The steps sort and hash whole windows of raw rows; the 4MB default spills them to disk.
@@ -75,7 +77,7 @@ def build_core(
             log.info("core build step %s took %.2fs", step.name, time.monotonic() - started)
         rows = conn.execute("SELECT key, n FROM _build_stats ORDER BY key").fetchall()
         stats = {str(key): int(n) for key, n in rows}
-        if config is not None:
+        if agreement is not None:
             stats["leads.personas"] = assign_personas(conn, personas, everyone=rematch_personas)
         _advance_watermarks(conn, high)
     log.info("core build up to batch %s: %s", high, stats)
