@@ -7,17 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smarketing.config import load_config
-from smarketing.quality.checks import (
-    CORE_TABLES,
-    OBJECT_ORDER,
-    Check,
-    Context,
-    batch_checks,
-    core_checks,
-    freshness_checks,
-    raw_checks,
-)
+from smarketing.quality.checks import OBJECT_ORDER, batch_checks, freshness_checks, raw_checks
+from smarketing.quality.corechecks import CORE_TABLES, core_checks
 from smarketing.quality.engine import CheckResult, SuiteRun
+from smarketing.quality.expectations import Check, Context
 from smarketing.quality.gate import ValidationReport, describe
 from smarketing.quality.settings import QualityConfigError, parse_settings
 from smarketing.vocabulary import EVENT_TYPES

@@ -10,7 +10,8 @@ import yaml
 
 from smarketing.config import load_config
 from smarketing.paths import CONFIG_DIR, PROJECT_ROOT
-from smarketing.quality.checks import Context, check_severity_overrides
+from smarketing.quality.checks import check_severity_overrides
+from smarketing.quality.expectations import Context
 from smarketing.quality.settings import DATA_DOCS_ENV, QualityConfigError, load_settings, parse_settings
 
 

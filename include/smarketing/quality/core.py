@@ -17,8 +17,10 @@ from typing import Any
 import psycopg
 
 from smarketing.quality import docs, results, staging
-from smarketing.quality.checks import CORE_TABLES, Check, Context, check_severity_overrides, core_checks
+from smarketing.quality.checks import check_severity_overrides
+from smarketing.quality.corechecks import CORE_TABLES, core_checks
 from smarketing.quality.engine import WORK_MEM, GxSession, SuiteRun
+from smarketing.quality.expectations import Check, Context
 from smarketing.quality.gate import QualityCheckError, QualityGateFailed, ValidationReport, describe
 from smarketing.quality.quarantine import sample_keys
 from smarketing.quality.settings import QualitySettings, load_settings

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from smarketing.quality.checks import Check
+from smarketing.quality.expectations import Check
 from smarketing.quality.staging import SCHEMA
 from smarketing.warehouse.migrate import sqlalchemy_url
 
