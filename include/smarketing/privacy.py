@@ -14,7 +14,10 @@ import re
 # Quotes, commas, angle brackets and ampersands end an address: they surround one in CSV rows, JSON,
 # SMTP replies and HTML. A local part also starts after `=`, `?`, `:`, `/` or a bracket (a query
 # string, `mailto:`, a path), which addresses in practice never hold.
-_LOCAL = r"[^\s@'\",;<>&=?:/()\[\]{}]+"
+_LOCAL_CHAR = r"[^\s@'\",;<>&=?:/()\[\]{}]"
+# A local part starts where a run of its characters starts: without that anchor the engine retries
+# from every position of a long run (a base64 blob, a hash), which is quadratic in its length.
+_LOCAL = rf"(?<!{_LOCAL_CHAR}){_LOCAL_CHAR}+"
 _PART = r"[^\s@'\",;<>&]+"
 # The `@` as written in text, URL-encoded (once or twice), escaped, as an HTML entity, full-width.
 _AT = r"(?:@|%(?:25)?40|\\+u0040|\\+x40|&#0*64;|&#x0*40;|&commat;|\uff20)"

@@ -45,3 +45,12 @@ def test_safe_value_masks_before_it_cuts() -> None:
     value = "x" * 40 + " jane%40example.org " + "y" * 40
     shown = safe_value(value)
     assert "jane" not in shown and len(shown) == 60
+
+
+@pytest.mark.timeout(20)
+def test_a_long_run_without_an_address_is_scanned_once() -> None:
+    """A 200k-character token (a base64 blob in a cell) is no address; the scan must not retry from
+    each of its positions (quadratic: minutes at this length before the fix; a hang guard, not a timer)."""
+    blob = "QUJD" * 50_000
+    assert mask_emails(blob) == blob
+    assert mask_emails(blob + " bob%40example.org") == blob + " ***@example.org"
