@@ -28,6 +28,7 @@ app.add_typer(ingest_app, name="ingest")
 def _register_capabilities() -> None:
     """Each capability keeps its commands next to its code; this is where they join the tree."""
     from smarketing.kpi.cli import kpi_app
+    from smarketing.nurture.cli import nurture_app
     from smarketing.quality.cli import quality_app
     from smarketing.scoring.cli import backtest_command, calibrate_command, score_app, score_file_command
     from smarketing.sla.cli import sla_app
@@ -38,6 +39,7 @@ def _register_capabilities() -> None:
     app.add_typer(score_app, name="score")
     app.add_typer(sla_app, name="sla")
     app.add_typer(kpi_app, name="kpi")
+    app.add_typer(nurture_app, name="nurture")
     app.command("calibrate")(calibrate_command)
     app.command("score-file")(score_file_command)
     app.command("backtest")(backtest_command)
