@@ -123,11 +123,16 @@ def _segment_reference(loc: Loc, segment: object, personas: set[str] | None) -> 
 
 
 def _fit_rules(data: Mapping[str, Any]) -> Iterator[tuple[Loc, Any]]:
-    for i, rule in _entries(_at(data, "scoring", "fit")):
-        yield ("scoring", "fit", i), rule
+    """Every field test of the fit rules: a plain rule, or each test of a compound rule's `all`."""
+    rules = [(("scoring", "fit", i), rule) for i, rule in _entries(_at(data, "scoring", "fit"))]
     for p, profile in _entries(_at(data, "scoring", "profiles")):
-        for i, rule in _entries(_at(profile, "fit")):
-            yield ("scoring", "profiles", p, "fit", i), rule
+        rules += [(("scoring", "profiles", p, "fit", i), rule) for i, rule in _entries(_at(profile, "fit"))]
+    for loc, rule in rules:
+        tests = _at(rule, "all")
+        if isinstance(tests, list):
+            yield from (((*loc, "all", j), test) for j, test in _entries(tests))
+        else:
+            yield loc, rule
 
 
 def _list_references(data: Mapping[str, Any], lists: set[str] | None) -> Iterator[tuple[Loc, str]]:

@@ -33,7 +33,7 @@ from smarketing.config.values import (
 )
 from smarketing.vocabulary import COMPANY_COLUMNS, LEAD_COLUMNS
 
-FIT_OPERATORS: tuple[str, ...] = ("equals", "in", "in_list", "regex", "between", "missing")
+FIT_OPERATORS: tuple[str, ...] = ("equals", "in", "not_in", "in_list", "regex", "between", "range", "missing")
 
 
 class FieldRef(NamedTuple):
@@ -78,37 +78,38 @@ def _low_high(value: object) -> object:
     return value
 
 
-class FitRule(Settings):
-    """Points for who the lead is. Exactly one operator: equals, in, in_list, regex, between or missing.
+OpenNumber = Number | None
 
-    `missing: true` matches an empty field, `missing: false` a filled one. `between` includes both ends.
-    `id` names the rule in per-rule score contributions; when omitted it is derived from field and operator.
-    """
 
-    id: Slug | None = None
-    description: Text | None = None
-    field: Annotated[str, AfterValidator(_field_name)]
+class _FieldTest(Settings):
+    """The operators a test of one field can use (exactly one per test)."""
+
     equals: Scalar = None
     in_: Annotated[tuple[Scalar, ...], Field(min_length=1)] | None = Field(default=None, alias="in")
+    not_in: Annotated[tuple[Scalar, ...], Field(min_length=1)] | None = None
     in_list: Slug | None = None
     regex: Regex | None = None
     between: Annotated[tuple[Number, Number], BeforeValidator(_low_high)] | None = None
+    range: Annotated[tuple[OpenNumber, OpenNumber], BeforeValidator(_low_high)] | None = None
     missing: Bool | None = None
-    points: WholePoints
 
-    @model_validator(mode="after")
-    def _one_operator(self) -> FitRule:
-        given = [op for op in FIT_OPERATORS if self._operand(op) is not None]
+    def _operators_given(self) -> list[str]:
+        return [op for op in FIT_OPERATORS if self._operand(op) is not None]
+
+    def _operator_problems(self) -> list[tuple[Loc, str]]:
+        given = self._operators_given()
         if len(given) != 1:
             found = f"found {', '.join(given)}" if given else "found none"
-            raise located(
-                "FitRule", [((), f"give exactly one operator among {', '.join(FIT_OPERATORS)} ({found})")]
-            )
+            return [((), f"give exactly one operator among {', '.join(FIT_OPERATORS)} ({found})")]
         if self.between is not None and self.between[0] > self.between[1]:
-            raise located(
-                "FitRule", [(("between",), f"low {self.between[0]:g} is above high {self.between[1]:g}")]
-            )
-        return self
+            return [(("between",), f"low {self.between[0]:g} is above high {self.between[1]:g}")]
+        if self.range is not None:
+            low, high = self.range
+            if low is None and high is None:
+                return [(("range",), "give a low bound, a high bound or both ([low, null], [null, high])")]
+            if low is not None and high is not None and low >= high:
+                return [(("range",), f"low {low:g} is not below high {high:g}")]
+        return []
 
     def _operand(self, operator: str) -> Any:
         return self.in_ if operator == "in" else getattr(self, operator)
@@ -121,8 +122,64 @@ class FitRule(Settings):
     def operand(self) -> Any:
         return self._operand(self.operator)
 
+
+class FitTest(_FieldTest):
+    """One condition of a compound fit rule (`all:`): a field and exactly one operator, no points."""
+
+    field: Annotated[str, AfterValidator(_field_name)]
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FitTest:
+        problems = self._operator_problems()
+        if problems:
+            raise located("FitTest", problems)
+        return self
+
     @property
     def source(self) -> FieldRef:
+        return resolve_field(self.field)
+
+
+class FitRule(_FieldTest):
+    """Points for who the lead is: one field and exactly one operator — equals, in, not_in, in_list, regex,
+    between, range or missing — or `all:` of two or more such tests (a compound rule: every test must pass).
+
+    `missing: true` matches an empty field, `missing: false` a filled one. `between` includes both ends;
+    `range: [low, high]` is low <= value < high, with null for an open end; `not_in` matches a filled value
+    outside the list. `id` names the rule in per-rule score contributions; when omitted it is derived from
+    the field(s) and operator(s).
+    """
+
+    id: Slug | None = None
+    description: Text | None = None
+    field: Annotated[str, AfterValidator(_field_name)] | None = None
+    all_: Annotated[tuple[FitTest, ...], Field(min_length=2)] | None = Field(default=None, alias="all")
+    points: WholePoints
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FitRule:
+        if self.all_ is not None:
+            if self.field is not None or self._operators_given():
+                raise located(
+                    "FitRule",
+                    [((), "a compound rule has `all:` and points only (move field tests into `all`)")],
+                )
+            return self
+        if self.field is None:
+            raise located("FitRule", [(("field",), "give a field and one operator, or `all:` of tests")])
+        problems = self._operator_problems()
+        if problems:
+            raise located("FitRule", problems)
+        return self
+
+    @property
+    def tests(self) -> tuple[FitTest | FitRule, ...]:
+        """The conditions that must all hold: the rule itself, or each entry of `all`."""
+        return self.all_ if self.all_ is not None else (self,)
+
+    @property
+    def source(self) -> FieldRef:
+        assert self.field is not None, "a compound rule has one source per test"
         return resolve_field(self.field)
 
     @property
@@ -131,19 +188,29 @@ class FitRule(Settings):
         return self.id or _derived_rule_id(self)
 
 
-def _derived_rule_id(rule: FitRule) -> str:
-    """`<field>_<operator>_<operand>`: stable when rules are reordered, so contribution history lines up."""
-    operand = rule.operand
+def _test_words(test: _FieldTest, field: str) -> str:
+    operand = test.operand
     if isinstance(operand, tuple):
-        text = "_".join(f"{v:g}" if isinstance(v, float) else str(v) for v in operand)
+        text = "_".join(
+            "open" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in operand
+        )
     elif isinstance(operand, bool):
         text = "true" if operand else "false"
     else:
         text = str(operand)
     words = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    if rule.operator == "regex" or not words or len(words) > 40:
+    if test.operator == "regex" or not words or len(words) > 40:
         words = hashlib.sha1(text.encode()).hexdigest()[:8]
-    return re.sub(r"[^a-z0-9]+", "_", f"{rule.field}_{rule.operator}_{words}".lower()).strip("_")
+    return f"{field}_{test.operator}_{words}"
+
+
+def _derived_rule_id(rule: FitRule) -> str:
+    """`<field>_<operator>_<operand>` (joined by `_and_` for a compound rule): stable when rules are
+    reordered, so contribution history lines up."""
+    words = "_and_".join(_test_words(test, str(test.field)) for test in rule.tests)
+    if len(words) > 120:
+        words = "all_" + hashlib.sha1(words.encode()).hexdigest()[:12]
+    return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_")
 
 
 def _with_rule_ids(rules: tuple[FitRule, ...]) -> tuple[FitRule, ...]:

@@ -7,9 +7,12 @@ Comparison semantics, the same for the warehouse, files and calibration:
 * `in_list` compares against the named list the same way as `in`;
 * `regex` searches the value as written with RE2 (put `(?i)` first to ignore case; the dialect is
   `smarketing.config.patterns`);
-* `between` is numeric and includes both ends; a value that is not a number never matches;
+* `between` is numeric and includes both ends; `range: [low, high]` is low <= value < high (null: open);
+  a value that is not a number never matches either;
+* `not_in` matches a filled value outside the list;
 * `missing: true` matches an empty or blank value, `missing: false` any other value.
-An empty value matches nothing but `missing: true`.
+An empty value matches nothing but `missing: true`. A compound rule (`all:`) matches a lead that passes
+every one of its tests.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from smarketing.config.patterns import pattern_hits
-from smarketing.scoring.model import FitRule
+from smarketing.scoring.model import FieldTest, FitRule
 
 _TRUE = frozenset({"true", "t", "1", "yes", "y"})
 _FALSE = frozenset({"false", "f", "0", "no", "n"})
@@ -79,20 +82,26 @@ def _in_match(values: FieldValues, operands: Sequence[object]) -> np.ndarray:
     return result
 
 
-def rule_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozenset[str]]) -> np.ndarray:
-    """Boolean array: which leads the rule matches (a lead without a value matches only `missing`)."""
+def rule_matches(
+    rule: FitRule | FieldTest, values: FieldValues, lists: Mapping[str, frozenset[str]]
+) -> np.ndarray:
+    """Boolean array: which leads one field test matches (a lead without a value matches only `missing`)."""
     if rule.operator == "missing":
         blank = values.spread(values.blank, when_missing=True)
         return blank if rule.operand else ~blank
     return values.spread(_distinct_matches(rule, values, lists), when_missing=False)
 
 
-def _distinct_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, frozenset[str]]) -> np.ndarray:
+def _distinct_matches(
+    rule: FitRule | FieldTest, values: FieldValues, lists: Mapping[str, frozenset[str]]
+) -> np.ndarray:
     op = rule.operator
     if op == "equals":
         return _scalar_match(values, rule.operand)
     if op == "in":
         return _in_match(values, rule.operand)
+    if op == "not_in":
+        return ~_in_match(values, rule.operand) & ~values.blank
     if op == "in_list":
         return values.text.isin(lists[rule.operand]).to_numpy(dtype=bool, na_value=False)
     if op == "regex":
@@ -101,6 +110,15 @@ def _distinct_matches(rule: FitRule, values: FieldValues, lists: Mapping[str, fr
         low, high = rule.operand
         numbers = values.numbers
         return ((numbers >= low) & (numbers <= high)).to_numpy(dtype=bool, na_value=False)
+    if op == "range":
+        low, high = rule.operand
+        numbers = values.numbers.to_numpy(dtype="float64", na_value=np.nan)
+        inside = ~np.isnan(numbers)
+        if low is not None:
+            inside &= numbers >= low
+        if high is not None:
+            inside &= numbers < high
+        return inside
     raise ValueError(f"unknown fit operator {op!r}")
 
 
@@ -129,9 +147,16 @@ def fit_points(
     """
     out = np.zeros((len(frame), len(rules)), dtype=np.int32)
     cache = {} if cache is None else cache
-    for j, rule in enumerate(rules):
-        values = cache.get(rule.field)
+
+    def field_values(name: str) -> FieldValues:
+        values = cache.get(name)
         if values is None:
-            values = cache[rule.field] = FieldValues(field_column(frame, rule.field).reset_index(drop=True))
-        out[:, j] = np.where(rule_matches(rule, values, lists), rule.points, 0)
+            values = cache[name] = FieldValues(field_column(frame, name).reset_index(drop=True))
+        return values
+
+    for j, rule in enumerate(rules):
+        matched = rule_matches(rule, field_values(rule.field), lists)
+        for test in rule.also:  # a compound rule: every test must pass
+            matched &= rule_matches(test, field_values(test.field), lists)
+        out[:, j] = np.where(matched, rule.points, 0)
     return out

@@ -20,28 +20,45 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 DEFAULT_PROFILE = "default"
-FitOperator = Literal["equals", "in", "in_list", "regex", "between", "missing"]
+FitOperator = Literal["equals", "in", "not_in", "in_list", "regex", "between", "range", "missing"]
 # Predicates are bits of one signed 64-bit mask computed per event (bit 63 is the sign).
 MAX_PREDICATES = 62
 
 
 @dataclass(frozen=True)
+class FieldTest:
+    """One test of one lead or company field (a compound rule's extra conditions)."""
+
+    field: str
+    operator: FitOperator
+    operand: Any
+
+    def describe(self) -> str:
+        operand = self.operand
+        if self.operator in ("in", "not_in"):
+            operand = "[" + ", ".join(str(v) for v in operand) + "]"
+        elif self.operator in ("between", "range"):
+            operand = "[" + ", ".join("null" if v is None else f"{v:g}" for v in operand) + "]"
+        return f"{self.field} {self.operator} {operand}"
+
+
+@dataclass(frozen=True)
 class FitRule:
-    """Points when one lead or company field passes one test."""
+    """Points when a lead passes one test of one field, and every test in `also` (a compound rule)."""
 
     rule_id: str
     field: str
     operator: FitOperator
     operand: Any
     points: int
+    also: tuple[FieldTest, ...] = ()
+
+    @property
+    def tests(self) -> tuple[FieldTest, ...]:
+        return (FieldTest(self.field, self.operator, self.operand), *self.also)
 
     def describe(self) -> str:
-        operand = self.operand
-        if self.operator == "in":
-            operand = "[" + ", ".join(str(v) for v in operand) + "]"
-        elif self.operator == "between":
-            operand = f"[{operand[0]:g}, {operand[1]:g}]"
-        return f"{self.field} {self.operator} {operand}"
+        return " and ".join(test.describe() for test in self.tests)
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,11 @@ class ScoringModel:
     def definition(self) -> dict[str, Any]:
         """A JSON-able description: stored in scoring.models, hashed into `config_hash`."""
         data = asdict(self)
+        # Plain rules keep the definition (and so the hash) they had before compound rules existed.
+        for profile in data["profiles"]:
+            for rule in profile["fit_rules"]:
+                if not rule["also"]:
+                    del rule["also"]
         data["lists"] = {name: sorted(values) for name, values in sorted(self.lists.items())}
         return data
 
@@ -124,7 +146,8 @@ class ScoringModel:
         seen: dict[str, None] = {}
         for profile in self.profiles:
             for rule in profile.fit_rules:
-                seen.setdefault(rule.field, None)
+                for test in rule.tests:
+                    seen.setdefault(test.field, None)
         return tuple(seen)
 
 
@@ -135,15 +158,22 @@ def _text_tuple(values: Sequence[Any] | None) -> tuple[str, ...] | None:
     return None if values is None else tuple(str(v) for v in values)
 
 
+def _compile_test(test: Any) -> FieldTest:
+    operand = test.operand
+    if test.operator in ("in", "not_in"):
+        operand = tuple(operand)
+    elif test.operator in ("between", "range"):
+        operand = tuple(None if v is None else float(v) for v in operand)
+    return FieldTest(test.field, test.operator, operand)
+
+
 def _compile_fit(rules: Sequence[Any]) -> tuple[FitRule, ...]:
     compiled = []
     for rule in rules:
-        operand = rule.operand
-        if rule.operator == "in":
-            operand = tuple(operand)
-        elif rule.operator == "between":
-            operand = (float(operand[0]), float(operand[1]))
-        compiled.append(FitRule(rule.rule_id, rule.field, rule.operator, operand, int(rule.points)))
+        first, *rest = (_compile_test(test) for test in rule.tests)
+        compiled.append(
+            FitRule(rule.rule_id, first.field, first.operator, first.operand, int(rule.points), tuple(rest))
+        )
     return tuple(compiled)
 
 
@@ -193,7 +223,9 @@ def compile_model(agreement: Any) -> ScoringModel:
         profiles.append(Profile(named.id, _compile_fit(fit), _compile_engagement(engagement, predicates)))
     if len(predicates) > MAX_PREDICATES:
         raise ValueError(f"scoring: at most {MAX_PREDICATES} distinct event filters, got {len(predicates)}")
-    used_lists = {r.operand for p in profiles for r in p.fit_rules if r.operator == "in_list"}
+    used_lists = {
+        t.operand for p in profiles for r in p.fit_rules for t in r.tests if t.operator == "in_list"
+    }
     lists = {name: frozenset(str(v).strip().casefold() for v in agreement.lists[name]) for name in used_lists}
     bands = getattr(scoring, "engagement_bands", None) or {}
     mql = agreement.vocabulary.mql
