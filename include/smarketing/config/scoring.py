@@ -282,27 +282,34 @@ class Engagement(Settings):
         return math.pow(0.5, max(age_days, 0.0) / self.half_life_days)
 
 
-def _grades(value: dict[str, int]) -> dict[str, int]:
+def _ladder(value: dict[str, Any], labels: list[str], expected: list[str], kind: str, rule: str) -> None:
+    """Thresholds under consecutive labels, best first, each strictly below the one before it.
+
+    `labels` are the given keys in rank order, `expected` the labels they should be, `kind` names one
+    step in messages ("grade", "band") and `rule` says how labels go. Raises at the first wrong key.
+    """
     problems: list[tuple[Loc, str]] = []
-    letters = sorted(value)
-    for position, letter in enumerate(letters):
-        expected = chr(ord("A") + position)
-        if letter != expected:
-            problems.append(
-                ((letter,), f"grades are consecutive capital letters from A; expected {expected!r} here")
-            )
-            break
-    if not problems:
-        for better, worse in itertools.pairwise(letters):
+    wrong = next(((label, want) for label, want in zip(labels, expected, strict=True) if label != want), None)
+    if wrong is not None:
+        problems.append(((wrong[0],), f"{rule}; expected {wrong[1]!r} here"))
+    else:
+        for better, worse in itertools.pairwise(labels):
             if value[worse] >= value[better]:
-                problems.append(
-                    (
-                        (worse,),
-                        f"threshold {value[worse]} must be lower than grade {better}'s ({value[better]})",
-                    )
-                )
+                low, high = _number(value[worse]), _number(value[better])
+                message = f"threshold {low} must be lower than {kind} {better}'s ({high})"
+                problems.append(((worse,), message))
     if problems:
-        raise located("Grades", problems)
+        raise located(f"{kind.title()}s", problems)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _grades(value: dict[str, int]) -> dict[str, int]:
+    letters = sorted(value)
+    expected = [chr(ord("A") + position) for position in range(len(letters))]
+    _ladder(value, letters, expected, "grade", "grades are consecutive capital letters from A")
     return {letter: value[letter] for letter in letters}
 
 
@@ -317,25 +324,9 @@ def _band_keys(value: object) -> object:
 
 
 def _bands(value: dict[str, float]) -> dict[str, float]:
-    problems: list[tuple[Loc, str]] = []
     labels = sorted(value, key=lambda k: (len(k), k))
-    for position, label in enumerate(labels, start=1):
-        if label != str(position):
-            problems.append(
-                ((label,), f"engagement bands are numbered 1, 2, 3, ... (1 hottest); expected {position!r}")
-            )
-            break
-    if not problems:
-        for hotter, cooler in itertools.pairwise(labels):
-            if value[cooler] >= value[hotter]:
-                problems.append(
-                    (
-                        (cooler,),
-                        f"threshold {value[cooler]:g} must be lower than band {hotter}'s ({value[hotter]:g})",
-                    )
-                )
-    if problems:
-        raise located("EngagementBands", problems)
+    expected = [str(position) for position in range(1, len(labels) + 1)]
+    _ladder(value, labels, expected, "band", "engagement bands are numbered 1, 2, 3, ... (1 hottest)")
     return {label: value[label] for label in labels}
 
 
