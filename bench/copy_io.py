@@ -6,8 +6,9 @@
 
 Builds a throwaway database (dropped at the end) and moves the same `--rows` rows each way, timing
 only the transfer (building the frame or arrays the caller already holds is outside every timer;
-serialising them is inside every timer). Each figure is the best of `--repeat` runs into a freshly
-truncated table (the machine's other work adds noise, never speed). Layouts:
+serialising them is inside every timer). Each figure is the best of `--repeat` rounds, each run into a
+freshly truncated table in its own transaction (the machine's other work adds noise, never speed).
+Layouts:
 
 * `in_fixed`: 4 non-null fixed-width columns (int8, int4, float8, timestamptz), as numpy arrays;
 * `in_nullable`: 6 columns with NULLs and text (int8, timestamptz, float8, 2 text, int8), as a frame;
@@ -16,16 +17,24 @@ truncated table (the machine's other work adds noise, never speed). Layouts:
 * `out_frame`: the `in_nullable` rows read back into a frame.
 
 Against each, in the same run: psycopg's own row API (`Copy.write_row` / `Copy.rows`, binary, typed:
-the documented way to COPY with psycopg) and, where they still exist, the project's earlier COPY
-implementations (`scoring/copyio.py`, `sla/copybin.py`, `sla/store.py` `copy_out`, the core build's
-reader) that this module replaced. Prints one JSON object, each layout with seconds, rows per second
-and each alternative's time as a ratio to the module's (>1: the module is faster).
+the documented way to COPY with psycopg); for text in, psycopg's `Copy.write` of the same block (how
+landing wrote before); for frames out, psycopg's COPY iterator with Arrow's or pandas' CSV reader (how
+`sla/store.py` and the core build read before). The project's earlier COPY modules that this one
+replaced join when importable; to measure them again, put them back from the commit before their
+removal (docs/warehouse.md names it):
+
+    git show c026606:include/smarketing/scoring/copyio.py > include/smarketing/scoring/copyio.py
+    git show c026606:include/smarketing/sla/copybin.py > include/smarketing/sla/copybin.py
+
+Prints one JSON object: per layout the best seconds (each round runs every variant once), rows per
+second, and each alternative's time as a ratio to the module's fastest way (>1: the module is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import sys
 import time
@@ -38,6 +47,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from psycopg import sql
 
 from smarketing.warehouse import copy as copy_module
@@ -185,7 +195,7 @@ def in_text_variants(block: memoryview) -> dict[str, Callable[[psycopg.Connectio
 
     return {
         "module.copy_in_stream": lambda c: copy_module.copy_in_stream(c, "landed", columns, [block]),
-        "old.loading.land_batch_copy": landing_before,
+        "psycopg.copy.write": landing_before,
     }
 
 
@@ -215,37 +225,61 @@ def out_frame_variants() -> dict[str, Callable[[psycopg.Connection], object]]:
             "amount": pa.int64(),
         }
         variants["old.scoring.copyio.copy_out_csv"] = lambda c: old.copy_out_csv(c, query, types=typed)
-    if (store := _old("smarketing.sla.store")) and hasattr(store, "copy_out"):
-        variants["old.sla.store.copy_out"] = lambda c: store.copy_out(c, query, text_columns=TEXTS)
-    if (core := _old("smarketing.warehouse.core_build")) and hasattr(core, "_read_frame"):
-        variants["old.core_build._read_frame"] = lambda c: core._read_frame(c, "SELECT * FROM nullable")
+    # How sla/store.py and the core build read before the module (psycopg's COPY iterator, then Arrow or
+    # pandas parsing the CSV): the usual way to read COPY with psycopg, kept as baselines.
+    variants["psycopg.copy+arrow.read_csv"] = lambda c: iterator_csv(c, "SELECT * FROM nullable", arrow=True)
+    variants["psycopg.copy+pandas.read_csv"] = lambda c: iterator_csv(
+        c, "SELECT * FROM nullable", arrow=False
+    )
     return variants
 
 
+def iterator_csv(conn: psycopg.Connection, query: str, *, arrow: bool) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)") as copy:  # type: ignore[arg-type]
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    if not arrow:
+        return pd.read_csv(buffer, dtype=dict.fromkeys(TEXTS, object), keep_default_na=False, na_values=[""])
+    options = pacsv.ConvertOptions(
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        column_types=dict.fromkeys(TEXTS, pa.string()),
+    )
+    return pacsv.read_csv(buffer, convert_options=options).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get
+    )
+
+
 # -- timing ------------------------------------------------------------------------------------------
-def best_of(
-    dsn: str, repeat: int, run: Callable[[psycopg.Connection], object], truncate: str | None
-) -> float:
-    times = []
-    for _ in range(repeat):
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            if truncate:
-                conn.execute(f"TRUNCATE {truncate}")  # type: ignore[arg-type]
-            conn.execute("CHECKPOINT")
-            with conn.transaction():
-                started = time.perf_counter()
-                run(conn)
-                times.append(time.perf_counter() - started)
-    return min(times)
+def timed(dsn: str, run: Callable[[psycopg.Connection], object], truncate: str | None) -> float:
+    """One run in its own transaction, after a truncate and a checkpoint (neither timed)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if truncate:
+            conn.execute(f"TRUNCATE {truncate}")  # type: ignore[arg-type]
+        conn.execute("CHECKPOINT")
+        with conn.transaction():
+            started = time.perf_counter()
+            run(conn)
+            return time.perf_counter() - started
 
 
 def measure(
     dsn: str, repeat: int, rows: int, variants: dict[str, Callable], truncate: str | None = None
 ) -> dict[str, Any]:
-    seconds = {name: best_of(dsn, repeat, run, truncate) for name, run in variants.items()}
+    """Best of `repeat` rounds; each round runs every variant once, so noise from the machine's other
+    work spreads over all of them instead of landing on whichever ran at a bad moment."""
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, run in variants.items():
+            runs[name].append(timed(dsn, run, truncate))
+    seconds = {name: min(times) for name, times in runs.items()}
     module = min(v for k, v in seconds.items() if k.startswith("module."))
     return {
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "all_seconds": {k: [round(t, 3) for t in v] for k, v in runs.items()},
         "rows_per_second": {k: round(rows / v) for k, v in seconds.items()},
         "ratio_to_module": {
             k: round(v / module, 2) for k, v in seconds.items() if not k.startswith("module.")

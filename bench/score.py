@@ -211,7 +211,7 @@ OUTPUTS = ("lead_scores", "contributions", "rule_state", "score_history", "mql_c
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable) -> bytes:
     """The fastest read there is of the rows: binary COPY through the scorer's own stream reader."""
-    from smarketing.scoring.copyio import copy_out_bytes
+    from smarketing.warehouse.copy import copy_out_bytes
 
     return bytes(copy_out_bytes(conn, sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query), None))
 

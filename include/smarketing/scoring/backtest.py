@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from psycopg import sql
 
-from smarketing.scoring.copyio import copy_out_fixed
+from smarketing.warehouse.copy import copy_out_fixed
 from smarketing.scoring.kernel import (
     US_PER_DAY,
     EventArrays,

@@ -600,7 +600,7 @@ def warehouse_frame(dsn: str) -> tuple[pd.DataFrame, dict[str, str]]:
     were all lost, missing otherwise), lead and company columns and low-cardinality attributes."""
     from psycopg import sql
 
-    from smarketing.scoring.copyio import copy_out_csv
+    from smarketing.warehouse.copy import copy_out_csv
     from smarketing.warehouse.connection import connect
 
     columns = {

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.scoring.copyio import copy_in_fixed, copy_in_frame, utc
+from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings

@@ -2,8 +2,9 @@
 
 Reads stream out of PostgreSQL with `COPY (query) TO STDOUT` as CSV with instants as epoch microseconds,
 parsed by Arrow: no Python object per row. Writes go the other way: only the readings that may say
-something new are binary-COPYed (`copybin`) into a temporary table, and a handful of set-based
-`INSERT ... ON CONFLICT` statements fold them into `sla.*` in one transaction.
+something new are binary-COPYed into a temporary table, and a handful of set-based `INSERT ... ON
+CONFLICT` statements fold them into `sla.*` in one transaction. Both directions go through
+`smarketing.warehouse.copy`.
 
 Replays never regress the tables: a row is only overwritten by a reading taken at the same or a later
 moment (`evaluated_at`), so `smarketing sla evaluate --as-of <yesterday>` reports yesterday's clock
@@ -13,7 +14,6 @@ without undoing today's.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,12 +21,11 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 
 from smarketing.sla.clock import INPUT_COLUMNS, OUTPUT_COLUMNS
-from smarketing.sla.copybin import copy_native, copy_numeric, encode
 from smarketing.sla.settings import SlaSettings
+from smarketing.warehouse.copy import copy_in_columns, copy_in_fixed, copy_out_csv, encode
 
 # Arbitrary constant: one SLA evaluation at a time per warehouse (the DAG, a manual CLI run).
 SLA_LOCK_KEY = 4_242_006
@@ -126,33 +125,9 @@ def copy_out(
     *,
     text_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Run a query through COPY and parse its CSV with Arrow.
-
-    Column types are inferred from the values, except `text_columns`, which stay text even when every
-    value looks like a number (ids such as "17").
-    """
-    buffer = io.BytesIO()
-    with conn.cursor().copy(
-        sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(query), params
-    ) as copy:
-        for chunk in copy:
-            buffer.write(chunk)
-    buffer.seek(0)
-    if buffer.getbuffer().nbytes == 0:
-        return pd.DataFrame()
-    table = pacsv.read_csv(
-        buffer,
-        # PostgreSQL writes booleans as t/f; anything else would read as (always truthy) text.
-        convert_options=pacsv.ConvertOptions(
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            true_values=["t"],
-            false_values=["f"],
-            column_types=dict.fromkeys(text_columns, pa.string()),
-        ),
-    )
-    # Nullable integers stay exact (64-bit hashes, epoch microseconds) instead of becoming floats.
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    """Run a query through COPY into a frame, types inferred from the values except `text_columns`,
+    which stay text even when every value looks like a number (ids such as "17")."""
+    return copy_out_csv(conn, query, params, types=dict.fromkeys(text_columns, pa.string()), infer=True)
 
 
 def _us_to_utc(values: pd.Series) -> pd.Series:
@@ -420,13 +395,12 @@ def write_followups(
     if len(new):
         # New clocks are new for sure (nobody else writes sla.followups while the lock is held): straight
         # in with COPY, which a first evaluation of the whole history does a few hundred thousand times.
-        copy_native(
-            conn, sql.Identifier("sla", "followups"), encode(new, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS)
-        )
+        copy_in_columns(conn, "sla.followups", encode(new, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS))
         marks = pd.DataFrame(
             {"lead_id": new["lead_id"].to_numpy(), "is_new": np.ones(len(new), dtype=np.int64)}
         )
-        copy_numeric(conn, "_sla_changed", encode(marks))
+        staged = encode(marks)
+        copy_in_fixed(conn, "_sla_changed", staged.staged_columns(), staged.arrays)
     conn.execute("ANALYZE _sla_changed")
     new_breaches = _sync_breaches(conn, any_stored=updated > 0)
     if new_breaches > ANALYZE_AFTER_ROWS:
@@ -444,7 +418,7 @@ def _update_stored(conn: psycopg.Connection, stored: pd.DataFrame, columns: list
             sql.SQL(", ").join(sql.SQL(f"{c} {encoded.staging_type(c)}") for c in columns)
         )
     )
-    copy_numeric(conn, "_sla_readings", encoded)
+    copy_in_fixed(conn, "_sla_readings", encoded.staged_columns(), encoded.arrays)
     decoded = (
         sql.SQL(", ")
         .join(sql.SQL("{} AS {}").format(encoded.decode(c), sql.Identifier(c)) for c in columns)

@@ -20,6 +20,7 @@ Timestamps cross the binary paths as microseconds since the Unix epoch (int64); 
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -343,45 +344,74 @@ def copy_in_columns(conn: psycopg.Connection, table: Table, encoded: Encoded) ->
     """COPY `encode`d columns into `table` (columns named alike) in PostgreSQL's binary layout.
 
     "int" goes to bigint, "float" to double precision, "time" to timestamptz, "text" to text; the
-    sentinels become NULL. Rows are not of one size (text has its length, NULL has none), so the payload
-    is laid out by offsets: a cumulative sum over each row's field sizes, then one vectorised scatter
-    per column, none per row (nor per distinct text). Returns the rows written.
+    sentinels become NULL. Rows are not of one size (text has its length, NULL has none), so each block
+    of `ROWS_PER_BLOCK` rows is laid out by offsets (a cumulative sum over the rows' field sizes) and
+    filled by one vectorised scatter per column, none per row nor per distinct text; blocks are sent as
+    they are built, so memory stays bounded. Returns the rows written.
     """
     names = list(encoded.arrays)
     n = len(encoded.arrays[names[0]]) if names else 0
     if not n:
         return 0
-    lengths = {name: _lengths(encoded, name) for name in names}
-    row_sizes = 2 + sum(4 + np.maximum(size, 0) for size in lengths.values())
-    ends = np.cumsum(row_sizes)
-    body = np.zeros(int(ends[-1]), dtype=np.uint8)
-    starts = ends - row_sizes
-    _scatter(body, starts, np.full(n, len(names), dtype=">i2"))
-    at = starts + 2
-    for name in names:
-        size = lengths[name]
-        _scatter(body, at, size.astype(">i4"))
-        at = at + 4
-        values, kind = encoded.arrays[name], encoded.kinds[name]
-        if kind == "text":
-            _gather_words(body, at, values, encoded.vocabularies[name])
-        else:
-            present = size >= 0
-            shifted = values[present] - PG_EPOCH_US if kind == "time" else values[present]
-            _scatter(body, at[present], shifted.astype(">f8" if kind == "float" else ">i8"))
-        at = at + np.maximum(size, 0)
-    copy_in_stream(conn, table, names, [_HEADER, body, _TRAILER], format="binary")
+    columns = [_Column.of(encoded, name) for name in names]
+    blocks = (
+        _binary_rows(columns, start, min(start + ROWS_PER_BLOCK, n)) for start in range(0, n, ROWS_PER_BLOCK)
+    )
+    copy_in_stream(conn, table, names, itertools.chain([_HEADER], blocks, [_TRAILER]), format="binary")
     return n
 
 
-def _lengths(encoded: Encoded, name: str) -> np.ndarray:
-    """Each row's byte length of column `name`, -1 for NULL."""
-    values, kind = encoded.arrays[name], encoded.kinds[name]
-    if kind == "text":
-        sizes = [len(w.encode()) for w in encoded.vocabularies[name]]
-        return np.array([*sizes, -1], dtype=np.int64)[values]  # code -1 picks the last entry: NULL
-    null = np.isnan(values) if kind == "float" else values == NULL_INT
-    return np.where(null, -1, 8).astype(np.int64)
+ROWS_PER_BLOCK = 65_536  # rows per binary block: index arrays stay in cache-friendly sizes
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One encoded column with what its binary fields need: byte length per row (-1: NULL) and, for
+    text, the vocabulary's UTF-8 bytes end to end with each word's offset."""
+
+    kind: Kind
+    values: np.ndarray
+    lengths: np.ndarray
+    words: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, encoded: Encoded, name: str) -> _Column:
+        values, kind = encoded.arrays[name], encoded.kinds[name]
+        empty = np.zeros(0, dtype=np.int64)
+        if kind == "text":
+            utf8 = [w.encode() for w in encoded.vocabularies[name]]
+            sizes = np.array([len(w) for w in utf8], dtype=np.int64)
+            lengths = np.append(sizes, -1)[values]  # code -1 picks the appended entry: NULL
+            words = np.frombuffer(b"".join(utf8), dtype=np.uint8)
+            return cls(kind, values, lengths, words, np.cumsum(sizes) - sizes)
+        null = np.isnan(values) if kind == "float" else values == NULL_INT
+        if kind == "time":
+            values = np.where(null, 0, values - PG_EPOCH_US)
+        big_endian = values.astype(">f8" if kind == "float" else ">i8")
+        return cls(kind, big_endian, np.where(null, -1, 8).astype(np.int64), empty.astype(np.uint8), empty)
+
+
+def _binary_rows(columns: Sequence[_Column], start: int, stop: int) -> np.ndarray:
+    """Rows `start:stop` of `columns` as binary COPY bytes."""
+    lengths = [column.lengths[start:stop] for column in columns]
+    row_sizes = 2 + sum(4 + np.maximum(size, 0) for size in lengths)
+    ends = np.cumsum(row_sizes)
+    body = np.zeros(int(ends[-1]), dtype=np.uint8)
+    at = ends - row_sizes
+    _scatter(body, at, np.full(stop - start, len(columns), dtype=">i2"))
+    at = at + 2
+    for column, size in zip(columns, lengths, strict=True):
+        _scatter(body, at, size.astype(">i4"))
+        at = at + 4
+        values = column.values[start:stop]
+        if column.kind == "text":
+            _gather_words(body, at, values, size, column)
+        else:
+            present = size >= 0
+            _scatter(body, at[present], values[present])
+        at = at + np.maximum(size, 0)
+    return body
 
 
 def _scatter(body: np.ndarray, starts: np.ndarray, values: np.ndarray) -> None:
@@ -391,20 +421,18 @@ def _scatter(body: np.ndarray, starts: np.ndarray, values: np.ndarray) -> None:
         body[starts[:, None] + np.arange(width)] = values.view(np.uint8).reshape(-1, width)
 
 
-def _gather_words(body: np.ndarray, starts: np.ndarray, codes: np.ndarray, words: list[str]) -> None:
-    """Write word `codes[i]` (UTF-8) at `starts[i]` for every non-NULL code, in one fancy-indexed copy:
-    each destination byte knows its source byte in the concatenated vocabulary."""
-    encoded = [w.encode() for w in words]
-    sizes = np.array([len(w) for w in encoded], dtype=np.int64)
-    offsets = np.cumsum(sizes) - sizes
-    rows = np.flatnonzero(codes >= 0)
-    rows = rows[sizes[codes[rows]] > 0]
+def _gather_words(
+    body: np.ndarray, starts: np.ndarray, codes: np.ndarray, sizes: np.ndarray, column: _Column
+) -> None:
+    """Write word `codes[i]` at `starts[i]` for every non-empty, non-NULL one, in one fancy-indexed
+    copy: each destination byte knows its source byte in the concatenated vocabulary."""
+    rows = np.flatnonzero(sizes > 0)
     if not len(rows):
         return
-    counts = sizes[codes[rows]]
+    counts = sizes[rows]
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    source = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    body[np.repeat(starts[rows], counts) + within] = source[np.repeat(offsets[codes[rows]], counts) + within]
+    source = np.repeat(column.offsets[codes[rows]], counts) + within
+    body[np.repeat(starts[rows], counts) + within] = column.words[source]
 
 
 # -- text format -------------------------------------------------------------------------------------

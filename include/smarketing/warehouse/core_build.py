@@ -8,7 +8,6 @@ while a build runs (their batches get higher ids and wait for the next build).
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Sequence
@@ -18,9 +17,12 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+from psycopg import sql
 
 from smarketing.paths import CORE_SQL_DIR
 from smarketing.warehouse.connection import connect
+from smarketing.warehouse.copy import copy_in_frame, copy_out_csv
 from smarketing.warehouse.loading import RAW_OBJECTS, committed_high_water
 
 log = logging.getLogger(__name__)
@@ -141,7 +143,8 @@ def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, ev
     Works on the leads this build touched (`_touched_leads`), or all leads. Returns leads changed.
     """
     scope = "" if everyone else "WHERE l.lead_id IN (SELECT lead_id FROM _touched_leads)"
-    leads = _read_frame(conn, f"SELECT l.lead_id, l.job_title, l.persona_id FROM core.leads l {scope}")
+    query = sql.SQL(f"SELECT l.lead_id, l.job_title, l.persona_id FROM core.leads l {scope}")  # type: ignore[arg-type]
+    leads = copy_out_csv(conn, query, types={"lead_id": pa.int64()})
     if leads.empty:
         return 0
     chosen = match_personas(leads["job_title"], personas)
@@ -151,9 +154,7 @@ def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, ev
     if changed.empty:
         return 0
     conn.execute("CREATE TEMP TABLE _personas (lead_id bigint PRIMARY KEY, persona_id text) ON COMMIT DROP")
-    lines = changed["lead_id"].astype(str) + "\t" + changed["persona_id"].fillna("\\N").astype(str)
-    with conn.cursor() as cur, cur.copy("COPY _personas (lead_id, persona_id) FROM STDIN") as copy:
-        copy.write("\n".join(lines.tolist()) + "\n")
+    copy_in_frame(conn, "_personas", changed)
     result = conn.execute(
         """
         UPDATE core.leads l SET persona_id = p.persona_id
@@ -184,14 +185,3 @@ def match_personas(job_titles: pd.Series, personas: Sequence[Persona]) -> pd.Ser
     known = codes >= 0
     per_lead[known] = chosen[codes[known]]
     return pd.Series(per_lead, index=job_titles.index, dtype=object)
-
-
-def _read_frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER)") as copy:  # type: ignore[arg-type]
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    return pd.read_csv(
-        buffer, dtype={"job_title": object, "persona_id": object}, keep_default_na=False, na_values=[""]
-    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,8 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-from psycopg import sql
+
+from smarketing.warehouse.copy import copy_in_stream, escape_text, escape_text_value, text_buffer
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ _RAW_COLUMNS = ("batch_id", "record_no", "source_system", "source_id", "source_u
 # Characters JSON strings must escape; everything else (UTF-8 included) passes through unchanged.
 _JSON_SPECIALS = r'[\\"\x00-\x1f]'
 _JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
-# COPY text format: backslash, tab, newline and carriage return are special.
-_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
 class LandingError(ValueError):
@@ -133,20 +132,7 @@ def _join(parts: Sequence[pa.Array | str]) -> pa.Array:
     return pc.binary_join_element_wise(*merged, "")
 
 
-# -- COPY -----------------------------------------------------------------------------------------
-def _copy_escape(values: pa.Array) -> pa.Array:
-    if pc.any(pc.match_substring_regex(values, r"[\\\t\n\r]")).as_py():
-        for raw, escaped in _COPY_ESCAPES:
-            values = pc.replace_substring(values, raw, escaped)
-    return values
-
-
-def _copy_escape_text(value: str) -> str:
-    for raw, escaped in _COPY_ESCAPES:
-        value = value.replace(raw, escaped)
-    return value
-
-
+# -- COPY text ------------------------------------------------------------------------------------
 def _column(rows: pa.Table, name: str) -> pa.Array:
     if name not in rows.column_names:
         raise LandingError(f"landing rows need a '{name}' column (have: {', '.join(rows.column_names)})")
@@ -184,8 +170,8 @@ def copy_block(rows: pa.Table, *, batch_id: int, first_record_no: int, source_sy
         f"{batch_id}",
         "\t",
         record_no,
-        "\t" + _copy_escape_text(source_system) + "\t",
-        _copy_escape(source_id),
+        "\t" + escape_text_value(source_system) + "\t",
+        escape_text(source_id),
         "\t",
         updated,
         "\t",
@@ -194,21 +180,7 @@ def copy_block(rows: pa.Table, *, batch_id: int, first_record_no: int, source_sy
         "\n",
         "",
     )
-    return _buffer_of(lines)
-
-
-def _buffer_of(lines: pa.Array) -> memoryview:
-    """The concatenated text of a string array, straight from its Arrow data buffer."""
-    if len(lines) == 0:
-        return memoryview(b"")
-    if lines.null_count:
-        raise LandingError("internal: a COPY line came out empty")
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    _, offsets_buf, data_buf = lines.buffers()
-    offsets = np.frombuffer(
-        offsets_buf, dtype=width, count=len(lines) + 1, offset=lines.offset * width().itemsize
-    )
-    return memoryview(data_buf)[int(offsets[0]) : int(offsets[-1])]
+    return text_buffer(lines)
 
 
 # -- batches --------------------------------------------------------------------------------------
@@ -244,9 +216,6 @@ def land_batch(
     Record numbers run 1..n across chunks in the order given.
     """
     _check_object(object)
-    target = sql.SQL("COPY raw.{} ({}) FROM STDIN").format(
-        sql.Identifier(object), sql.SQL(", ").join(map(sql.Identifier, _RAW_COLUMNS))
-    )
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LANDING_LOCK_KEY,))
         inserted = conn.execute(
@@ -262,17 +231,18 @@ def land_batch(
             return None
         batch_id = int(inserted[0])
         count = 0
-        with conn.cursor() as cur, cur.copy(target) as copy:
+
+        def blocks() -> Iterator[memoryview]:
+            nonlocal count
             for chunk in rows:
                 table = _to_table(chunk)
-                if table.num_rows == 0:
-                    continue
-                copy.write(
-                    copy_block(
+                if table.num_rows:
+                    yield copy_block(
                         table, batch_id=batch_id, first_record_no=count + 1, source_system=source_system
                     )
-                )
-                count += table.num_rows
+                    count += table.num_rows
+
+        copy_in_stream(conn, f"raw.{object}", _RAW_COLUMNS, blocks())
         conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (count, batch_id))
     log.info("landed %s/%s from %s as batch %s: %s rows", source_system, object, origin, batch_id, count)
     return LandedBatch(batch_id=batch_id, rows=count)
