@@ -46,5 +46,8 @@ run_dag() {
 run_dag smarketing_ingest
 run_dag smarketing_scoring
 run_dag smarketing_sla
+run_dag smarketing_kpi
 
 smarketing status
+echo "demo: KPI headlines (kpi.*, docs/kpi.md)"
+smarketing kpi show

@@ -9,9 +9,10 @@
 -- month left out.
 --
 -- Output, temporary tables of the session:
---   _kpi_changed_leads (lead_id)        leads whose facts, record, company, owner or crossings changed
---   _kpi_changed_months (kind, month)   kind: facts, events, leads, gone_events, followups, dq
-DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_changed_months;
+--   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
+--   _kpi_changed_months (kind, month)   kind: facts, events, record, mql, cohorts, milestones, deals,
+--                                       crossings, gone_events, followups, dq (each explained below)
+DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_lead_facts, _kpi_changed_months;
 
 CREATE TEMP TABLE _kpi_versions AS
 WITH keys AS (
@@ -46,30 +47,32 @@ versions AS (
 SELECT object, source_system, lead_source_id, at_1, at_2 FROM versions;
 ANALYZE _kpi_versions;
 
+-- why: record (the lead's own record, its company or its owner changed: every row of it may move),
+-- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it)
 CREATE TEMP TABLE _kpi_changed_leads AS
-SELECT ls.lead_id
-FROM (SELECT DISTINCT source_system, lead_source_id FROM _kpi_versions) v
+SELECT DISTINCT ls.lead_id, CASE v.object WHEN 'leads' THEN 'record' WHEN 'marketing_events' THEN 'events' ELSE 'stage' END AS why
+FROM (SELECT DISTINCT object, source_system, lead_source_id FROM _kpi_versions) v
 JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
 UNION
 -- a company's industry or country moved: its leads' dimensions moved
-SELECT l.lead_id
+SELECT l.lead_id, 'record'
 FROM (SELECT DISTINCT r.source_system, r.source_id FROM raw.companies r
       JOIN _kpi_window w ON w.object = 'companies' AND r.batch_id > w.low AND r.batch_id <= w.high) c
 JOIN core.company_sources cs USING (source_system, source_id)
 JOIN core.leads l ON l.company_id = cs.company_id
 UNION
 -- an owner changed team
-SELECT l.lead_id
+SELECT l.lead_id, 'record'
 FROM (SELECT DISTINCT r.source_system || ':' || r.source_id AS owner_id FROM raw.owners r
       JOIN _kpi_window w ON w.object = 'owners' AND r.batch_id > w.low AND r.batch_id <= w.high) o
 JOIN core.leads l USING (owner_id)
 UNION
--- scoring runs since: their MQL crossings (the CRM-side lifecycle entries they add come with them)
-SELECT c.lead_id
+-- scoring runs since: their MQL crossings (the lifecycle entries they add come with them)
+SELECT c.lead_id, 'stage'
 FROM scoring.mql_crossings c
 JOIN scoring.runs r USING (run_id)
 WHERE r.started_at > %(since)s OR r.finished_at > %(since)s;
-CREATE UNIQUE INDEX ON _kpi_changed_leads (lead_id);
+CREATE INDEX ON _kpi_changed_leads (lead_id);
 ANALYZE _kpi_changed_leads;
 
 CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL);
@@ -89,25 +92,46 @@ CROSS JOIN LATERAL (VALUES
 ) AS m (month)
 WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL;
 
--- the funnel months of the changed leads (their current core facts, deleted ones included)
+-- The months of the changed leads' facts in core (deleted ones included), per kind:
+--   record      every month the lead shows in (its dimensions moved with it)
+--   mql         every MQL entry and crossing of a lead whose stages changed (its first one may have moved)
+--   cohorts     its creation and MQL months (the cohorts it belongs to)
+--   milestones  every stage month (durations between consecutive stages)
+--   deals       its deals' months (attribution reads its touches and milestones)
+--   crossings   its crossings' months (score quality reads its outcome)
+CREATE TEMP TABLE _kpi_lead_facts AS
+SELECT c.lead_id, c.why, f.kind, f.at
+FROM (SELECT lead_id, why FROM _kpi_changed_leads) c
+CROSS JOIN LATERAL (
+    SELECT 'created' AS kind, l.created_at AS at FROM core.leads l WHERE l.lead_id = c.lead_id
+    UNION ALL
+    SELECT CASE WHEN h.stage = %(mql_stage)s THEN 'mql' ELSE 'stage' END, h.entered_at
+    FROM core.lifecycle_history h WHERE h.lead_id = c.lead_id
+    UNION ALL
+    SELECT 'crossing', x.crossed_at FROM scoring.mql_crossings x WHERE x.lead_id = c.lead_id
+    UNION ALL
+    SELECT 'deal', unnest(ARRAY[d.created_at, d.closed_at]) FROM core.deals d WHERE d.lead_id = c.lead_id
+) f
+WHERE f.at IS NOT NULL;
+
 INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT 'leads', date_trunc('month', at AT TIME ZONE %(tz)s)::date
-FROM (
-    SELECT l.created_at AS at FROM core.leads l JOIN _kpi_changed_leads USING (lead_id)
-    UNION ALL
-    SELECT h.entered_at FROM core.lifecycle_history h JOIN _kpi_changed_leads USING (lead_id)
-    UNION ALL
-    SELECT c.crossed_at FROM scoring.mql_crossings c JOIN _kpi_changed_leads USING (lead_id)
-    UNION ALL
-    SELECT unnest(ARRAY[d.created_at, d.closed_at]) FROM core.deals d JOIN _kpi_changed_leads USING (lead_id)
-) facts
-WHERE at IS NOT NULL;
+SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date
+FROM _kpi_lead_facts f
+CROSS JOIN LATERAL (VALUES
+    (CASE WHEN f.why = 'record' THEN 'record' END),
+    (CASE WHEN f.why IN ('record', 'stage') AND f.kind IN ('mql', 'crossing') THEN 'mql' END),
+    (CASE WHEN f.why = 'stage' AND f.kind IN ('created', 'mql', 'crossing') THEN 'cohorts' END),
+    (CASE WHEN f.why = 'stage' THEN 'milestones' END),
+    (CASE WHEN f.kind = 'deal' THEN 'deals' END),
+    (CASE WHEN f.why IN ('record', 'stage') AND f.kind = 'crossing' THEN 'crossings' END)
+) AS k (kind)
+WHERE k.kind IS NOT NULL;
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)
 SELECT DISTINCT 'gone_events', date_trunc('month', e.occurred_at AT TIME ZONE %(tz)s)::date
 FROM core.leads l
-JOIN _kpi_changed_leads USING (lead_id)
+JOIN (SELECT DISTINCT lead_id FROM _kpi_changed_leads WHERE why = 'record') c USING (lead_id)
 JOIN core.marketing_events e ON e.lead_id = l.lead_id
 WHERE l.deleted_at IS NOT NULL;
 

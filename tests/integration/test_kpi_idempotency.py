@@ -12,7 +12,7 @@ from psycopg import errors
 
 from smarketing.kpi.build import build_kpis, table_checksums
 from smarketing.kpi.models import MODEL_NAMES
-from tests.integration.kpi_world import AS_OF, event, fold, kpi_settings, land, rows, seed_world, stage
+from tests.integration.kpi_world import AS_OF, event, fold, kpi_settings, land, lead, rows, seed_world, stage
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +51,15 @@ def test_late_data_reopens_a_closed_month_and_equals_a_full_rebuild(world: str) 
             event("E6", 1, "webinar_attended", "2026-01-15T16:00:00Z", "C4", "integration"),
         ],
     )
+    # ... lead 4 moved to Spain and owner o1's team was renamed: every row of theirs moves
+    land(world, "leads", [lead(4, None, "ES", "c2", "o2", "2026-02-15T10:00:00Z")])
+    land(world, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA South"}])
     fold(world)
     summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert rows(world, "SELECT DISTINCT country FROM kpi.funnel_daily WHERE persona = 'unknown'") == [("ES",)]
+    assert rows(world, "SELECT DISTINCT team FROM kpi.funnel_daily WHERE owner_id = 'crm:o1'") == [
+        ("EMEA South",)
+    ]
     funnel = summary["tables"]["funnel_daily"]
     assert funnel["mode"] == "incremental" and funnel["ranges"][0].startswith("2026-01-01")
     assert rows(world, "SELECT sum(mqls) FROM kpi.funnel_monthly WHERE month = '2026-01-01'") == [(2,)]

@@ -120,7 +120,9 @@ def plan_tables(
         else:
             key = state.watermark.key()
             if key not in changes_by_mark:
-                changes_by_mark[key] = periods.changed_months(conn, state.watermark, mark, settings.timezone)
+                changes_by_mark[key] = periods.changed_months(
+                    conn, state.watermark, mark, settings.timezone, settings.mql_stage
+                )
             months = periods.touched_months(model, changes_by_mark[key])
             if from_day is not None:
                 months |= set(periods.months_between(from_day, end))

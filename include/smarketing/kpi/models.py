@@ -16,7 +16,6 @@ from smarketing.paths import SQL_DIR
 
 KPI_SQL_DIR = SQL_DIR / "kpi"
 STAGING = ("stg_leads", "stg_deals")
-FUNNEL_CHANGES = ("facts", "leads")
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,18 @@ def read_sql(name: str, sql_dir: Path = KPI_SQL_DIR) -> str:
 
 
 MODELS: tuple[KpiModel, ...] = (
-    KpiModel("funnel_daily", "day", FUNNEL_CHANGES),
-    KpiModel("funnel_monthly", "month", FUNNEL_CHANGES),
-    KpiModel("conversion_cohorts", "cohort_month", FUNNEL_CHANGES, closes_with_time=True),
-    KpiModel("velocity_monthly", "month", FUNNEL_CHANGES, next_month_too=True),
-    KpiModel("attribution_monthly", "month", FUNNEL_CHANGES),
-    KpiModel("sla_compliance_monthly", "month", ("followups", "leads")),
+    # a step counts on its own day: a changed step moves its months (facts, an MQL moment), a changed lead
+    # record moves every row of the lead (its dimensions)
+    KpiModel("funnel_daily", "day", ("facts", "record", "mql")),
+    KpiModel("funnel_monthly", "month", ("facts", "record", "mql")),
+    KpiModel("conversion_cohorts", "cohort_month", ("record", "mql", "cohorts"), closes_with_time=True),
+    KpiModel("velocity_monthly", "month", ("facts", "record", "mql", "milestones"), next_month_too=True),
+    # a touch or a milestone of a lead moves the credit of its deals
+    KpiModel("attribution_monthly", "month", ("facts", "record", "deals")),
+    KpiModel("sla_compliance_monthly", "month", ("followups", "record")),
     KpiModel("marketing_delivery_monthly", None),
     KpiModel("engagement_monthly", "month", ("events", "gone_events")),
-    KpiModel("score_quality_monthly", "cohort_month", FUNNEL_CHANGES),
+    KpiModel("score_quality_monthly", "cohort_month", ("record", "crossings")),
     KpiModel("nurture_monthly", None, requires="nurture.enrollments"),
     KpiModel("data_quality_daily", "day", ("dq",)),
     KpiModel("goals_progress", None),

@@ -63,7 +63,7 @@ def table_states(conn: psycopg.Connection) -> dict[str, TableState]:
 
 
 def changed_months(
-    conn: psycopg.Connection, since: Watermark, until: Watermark, timezone: str
+    conn: psycopg.Connection, since: Watermark, until: Watermark, timezone: str, mql_stage: str
 ) -> dict[str, set[date]]:
     """Months touched per kind of change (sql/kpi/changes.sql) between two watermarks."""
     conn.execute("DROP TABLE IF EXISTS _kpi_window")
@@ -73,7 +73,7 @@ def changed_months(
     with conn.cursor().copy("COPY _kpi_window (object, low, high) FROM STDIN") as copy:
         for obj in WATERMARK_OBJECTS:
             copy.write_row((obj, since.batches.get(obj, 0), until.batches.get(obj, 0)))
-    params = {"since": since.wall - WALL_OVERLAP, "tz": timezone}
+    params = {"since": since.wall - WALL_OVERLAP, "tz": timezone, "mql_stage": mql_stage}
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(read_sql("changes"), params)
     months: dict[str, set[date]] = {}
