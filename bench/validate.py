@@ -149,8 +149,11 @@ def run(rows: int, bad_share: float, docs: bool, rounds: int) -> dict[str, objec
 
         measured = []
         for round_no in range(rounds):
-            # Each round a new export (other broken rows, so other bytes): a new batch on top of the last.
+            # Each round a new export of N new events (ids of their own: the landing skips records raw
+            # already holds) with other broken rows: a new batch on top of the last.
             broken_events, broken = break_events(events, bad_share, seed=round_no)
+            ids = pc.binary_join_element_wise(f"r{round_no}-", events.column("id"), "")
+            broken_events = broken_events.set_column(broken_events.schema.get_field_index("id"), "id", ids)
             pacsv.write_csv(broken_events, work / "activity.csv")
             checkpoint(dsn)
             started = time.perf_counter()
