@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from smarketing.quality.engine import SuiteRun
+from smarketing.quality.gate import ValidationReport
 
 
 def begin(conn: psycopg.Connection, *, run_id: str, layer: str, started_at: datetime) -> int:
@@ -34,22 +33,11 @@ def begin(conn: psycopg.Connection, *, run_id: str, layer: str, started_at: date
     return int(row[0])
 
 
-@dataclass
-class RunTotals:
-    batch_ids: Sequence[int]
-    rows_checked: int
-    rows_quarantined: int
-    rows_released: int
-    critical_failures: int
-    warnings: int
-    success: bool
-    summary: str
-    data_docs_url: str | None = None
+def finish(conn: psycopg.Connection, report: ValidationReport, *, critical_failures: int) -> None:
+    """Record the outcome of `report`'s validation run (after `report.finalize()`).
 
-
-def finish(
-    conn: psycopg.Connection, validation_run_id: int, totals: RunTotals, finished_at: datetime
-) -> None:
+    `critical_failures`: how many critical checks failed (raw: quarantined rows count here too).
+    """
     conn.execute(
         """
         UPDATE dq.validation_runs
@@ -58,17 +46,17 @@ def finish(
          WHERE validation_run_id = %s
         """,
         (
-            finished_at,
-            list(totals.batch_ids),
-            totals.rows_checked,
-            totals.rows_quarantined,
-            totals.rows_released,
-            totals.critical_failures,
-            totals.warnings,
-            totals.success,
-            totals.summary,
-            totals.data_docs_url,
-            validation_run_id,
+            datetime.now(UTC),
+            list(report.batch_ids),
+            report.rows_checked,
+            report.rows_quarantined,
+            report.rows_released,
+            critical_failures,
+            len(report.warnings),
+            report.success,
+            report.summary,
+            report.data_docs.get("index"),
+            report.validation_run_id,
         ),
     )
 
