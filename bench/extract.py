@@ -42,15 +42,18 @@ import psycopg
 import pyarrow as pa
 import requests
 
-from smarketing_sandbox.api_world import ApiWorld
-from smarketing_sandbox.server import SandboxServer, ServerConfig
-from smarketing_sandbox.world import generate_world
-from smarketing.sources import hubspot
 from smarketing.sources.http import ApiCredentials, RateLimit, RetryPolicy
-from smarketing.sources.sync import canonical_table, extraction_lock
+from smarketing.sources.hubspot.connector import extract_object
+from smarketing.sources.hubspot.hook import HubSpotHook
+from smarketing.sources.hubspot.settings import HubSpotSettings
+from smarketing.sources.records import canonical_table
+from smarketing.sources.state import extraction_lock
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import drop_database, redact_dsn, with_database
 from smarketing.warehouse.loading import copy_block, land_batch
+from smarketing_sandbox.api_world import ApiWorld
+from smarketing_sandbox.server import SandboxServer, ServerConfig
+from smarketing_sandbox.world import generate_world
 
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEARCH_OBJECTS = ("contacts", "companies", "calls", "emails", "meetings", "notes", "tasks", "deals")
@@ -75,12 +78,12 @@ def bench_rate(dsn: str, world_dir: Path, *, rate: int, threads: int) -> dict:
     sent: list[float] = []
     lock = threading.Lock()
     try:
-        settings = hubspot.HubSpotSettings(
+        settings = HubSpotSettings(
             lag_s=0,
             limits={"search": RateLimit(rate, 1.0)},
             retry=RetryPolicy(attempts=10, initial_wait=0.2, max_wait=2.0),
         )
-        client = hubspot.client_for(ApiCredentials(base_url=url, token=token), settings)
+        client = HubSpotHook(credentials=ApiCredentials(base_url=url, token=token)).client(settings)
         # Time every search request as it leaves (after the limiter), to measure the sustained rate.
         original = client.session.request
 
@@ -107,7 +110,7 @@ def bench_rate(dsn: str, world_dir: Path, *, rate: int, threads: int) -> dict:
                         psycopg.connect(dsn, autocommit=True) as conn,
                         extraction_lock(conn, "hubspot", name),
                     ):
-                        results[name] = hubspot.extract_object(
+                        results[name] = extract_object(
                             conn, client, settings, name, now_ms=now_ms, run_id="bench"
                         )
                 except Exception as exc:  # reported, not hidden

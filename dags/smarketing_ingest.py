@@ -94,7 +94,7 @@ def smarketing_ingest() -> None:
 
     @task
     def list_api_objects() -> list[dict]:
-        from smarketing.sources.sync import IDLE_TASK, api_tasks
+        from smarketing.sources.extract import IDLE_TASK, api_tasks
 
         # Never an empty list: a mapped task over nothing would be skipped, and the build with it.
         return api_tasks(configured_api_sources(get_current_context()["params"].get("api_sources"))) or [
@@ -103,7 +103,7 @@ def smarketing_ingest() -> None:
 
     @task(max_active_tis_per_dagrun=API_PARALLEL_TASKS)
     def extract_api_object(api_object: dict) -> dict:
-        from smarketing.sources.sync import extract_task
+        from smarketing.sources.extract import extract_task
 
         context = get_current_context()
         return extract_task(

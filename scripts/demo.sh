@@ -28,8 +28,8 @@ for _ in $(seq 1 60); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$AIRFLOW_HOME/sandbox-server.log"; exit 1; }
   sleep 1
 done
-export AIRFLOW_CONN_SMARKETING_HUBSPOT="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$port\", \"password\": \"sandbox-hubspot-token\"}"
-export AIRFLOW_CONN_SMARKETING_MAUTIC="{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$port\", \"login\": \"sandbox\", \"password\": \"sandbox-mautic-password\"}"
+export AIRFLOW_CONN_SMARKETING_HUBSPOT="{\"conn_type\": \"hubspot\", \"host\": \"http://127.0.0.1:$port\", \"password\": \"sandbox-hubspot-token\"}"
+export AIRFLOW_CONN_SMARKETING_MAUTIC="{\"conn_type\": \"mautic\", \"host\": \"http://127.0.0.1:$port\", \"login\": \"sandbox\", \"password\": \"sandbox-mautic-password\"}"
 export SMARKETING_API_SOURCES='[{"system": "hubspot", "objects": ["owners", "companies", "contacts", "deals", "calls", "emails", "meetings", "notes", "tasks"]}, {"system": "mautic"}]'
 export SMARKETING_FILE_SOURCES='[]'
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smarketing_sandbox.sales import LIFECYCLE_STAGES
+from smarketing.vocabulary import LIFECYCLE_STAGES
 from smarketing_sandbox.vocab import FORM_PAGES
 
 Clock = Callable[[], float]

@@ -13,25 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from smarketing.sla.calendar import BusinessCalendar
+from smarketing.vocabulary import LIFECYCLE_STAGES
 from smarketing_sandbox.bizhours import HOUR, add_seconds
 from smarketing_sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
 
 ENGAGEMENT_TYPES: tuple[str, ...] = ("CALL", "EMAIL", "MEETING", "NOTE", "TASK")
 CALL, EMAIL, MEETING, NOTE, TASK = range(len(ENGAGEMENT_TYPES))
-LIFECYCLE_STAGES: tuple[str, ...] = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "other",
-    "nurturing",
-    "disqualified",
+# Stages are indexes into the runtime vocabulary's list (one list for the pipeline and the sandbox);
+# the sandbox company never makes anyone an evangelist.
+_AT = LIFECYCLE_STAGES.index
+SUBSCRIBER, LEAD, MQL, SQL = (
+    _AT("subscriber"),
+    _AT("lead"),
+    _AT("marketingqualifiedlead"),
+    _AT("salesqualifiedlead"),
 )
-SUBSCRIBER, LEAD, MQL, SQL, OPPORTUNITY, CUSTOMER, OTHER, NURTURING, DISQUALIFIED = range(
-    len(LIFECYCLE_STAGES)
-)
+OPPORTUNITY, CUSTOMER, OTHER = _AT("opportunity"), _AT("customer"), _AT("other")
+NURTURING, DISQUALIFIED = _AT("nurturing"), _AT("disqualified")
 DEAL_STAGES: tuple[str, ...] = (
     "appointmentscheduled",
     "qualifiedtobuy",

@@ -582,7 +582,7 @@ class SandboxServer:
 
     def hubspot_connection(self) -> str:
         """`AIRFLOW_CONN_SMARKETING_HUBSPOT` value for this server."""
-        return json.dumps({"conn_type": "http", "host": self.url, "password": self.config.hubspot_token})
+        return json.dumps({"conn_type": "hubspot", "host": self.url, "password": self.config.hubspot_token})
 
     def mautic_connection(self, *, oauth: bool = False) -> str:
         """`AIRFLOW_CONN_SMARKETING_MAUTIC` value for this server (basic auth, or OAuth2 client credentials)."""
@@ -592,10 +592,10 @@ class SandboxServer:
                 "client_id": self.config.oauth_client_id,
                 "client_secret": self.config.oauth_client_secret,
             }
-            return json.dumps({"conn_type": "http", "host": self.url, "extra": extra})
+            return json.dumps({"conn_type": "mautic", "host": self.url, "extra": extra})
         return json.dumps(
             {
-                "conn_type": "http",
+                "conn_type": "mautic",
                 "host": self.url,
                 "login": self.config.mautic_login,
                 "password": self.config.mautic_password,

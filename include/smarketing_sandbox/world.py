@@ -73,8 +73,21 @@ MA_CONTACTS_COLUMNS = _columns(
 MA_ACTIVITY_COLUMNS = _columns("id,lead_id,type,timestamp,campaign_id,url,topic")
 TRUTH_COLUMNS = _columns("contact_id,ma_id,fit,intent,mql_at,won,intent_peak_at,persona")
 
-# The marketing tool's stage names for the CRM lifecycle stages (index = sales.LIFECYCLE_STAGES).
-MA_STAGE_NAMES = ("Subscriber", "Lead", "MQL", "SQL", "SQL", "Customer", "Lead", "Nurture", "Disqualified")
+# The marketing tool's stage names for the CRM lifecycle stages (a coarser copy of them).
+MA_STAGES = {
+    "subscriber": "Subscriber",
+    "lead": "Lead",
+    "marketingqualifiedlead": "MQL",
+    "salesqualifiedlead": "SQL",
+    "opportunity": "SQL",
+    "customer": "Customer",
+    "evangelist": "Customer",
+    "other": "Lead",
+    "nurturing": "Nurture",
+    "disqualified": "Disqualified",
+}
+# Indexed like sales.LIFECYCLE_STAGES (the runtime vocabulary's list).
+MA_STAGE_NAMES = tuple(MA_STAGES[stage] for stage in sales.LIFECYCLE_STAGES)
 
 
 @dataclass
@@ -375,7 +388,7 @@ def _write_ma_contacts(
     newsletter = (view.tags[r] & marketing.TAG_NEWSLETTER) > 0
     stage = np.where(crm_stage >= 0, crm_stage, np.where(newsletter, sales.SUBSCRIBER, sales.LEAD))
     # Many marketing-tool contacts never get a stage set until they matter to sales.
-    unset = (stage <= sales.LEAD) & (rng.random(n) < 0.2)
+    unset = np.isin(stage, (sales.SUBSCRIBER, sales.LEAD)) & (rng.random(n) < 0.2)
     stage = np.where(unset, -1, stage)
     tags = view.tags[r] | np.where(world_sales.won[r], marketing.TAG_CUSTOMER, 0)
     unsubscribed = view.unsubscribed_at[r]

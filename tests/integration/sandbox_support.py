@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from smarketing.sources.extract import extract
+from smarketing.sources.http import ApiCredentials
 from smarketing_sandbox.api_world import ENGAGEMENT_OBJECTS, ApiWorld, lifecycle_property
 from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
 from smarketing_sandbox.world import generate_world
-from smarketing.sources.http import ApiCredentials
-from smarketing.sources.sync import extract
 
 HUBSPOT_TOKEN = "pat-eu1-TEST-SECRET-0a1b2c3d"
 MAUTIC_PASSWORD = "mautic-TEST-SECRET-9z8y"

@@ -7,8 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from smarketing.sources.mautic import settings as mautic
 from smarketing_sandbox import api_segments
-from smarketing.sources import mautic
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smarketing.sources.state import ExtractError, read_state
 from smarketing_sandbox.server import parse_faults
-from smarketing.sources.sync import ExtractError, read_state
 from tests.integration.sandbox_support import (
     FAST_RETRY,
     assert_raw_matches,

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from smarketing.sla.run import evaluate_followups
-from smarketing.sources.sync import read_state
+from smarketing.sources.state import read_state
 from smarketing.warehouse.core_build import build_core
 from tests.integration.sandbox_support import (
     HUBSPOT_TOKEN,
@@ -189,7 +189,7 @@ def test_marketing_email_events_land_with_their_contact(world_dir: Path, clean_w
 
 
 def test_schema_drift_never_breaks_a_page() -> None:
-    from smarketing.sources.hubspot import property_columns
+    from smarketing.sources.hubspot.crm import property_columns
 
     pages = [
         {"properties": {"email": "a@b.example", "numberofemployees": "12"}},

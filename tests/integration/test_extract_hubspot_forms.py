@@ -13,9 +13,9 @@ import psycopg
 import pytest
 import requests
 
+from smarketing.sources.state import ExtractError, read_state
 from smarketing_sandbox.api_world import ApiWorld, form_id
 from smarketing_sandbox.vocab import FORM_PAGES
-from smarketing.sources.sync import ExtractError, read_state
 from tests.e2e import conftest as e2e
 from tests.integration.sandbox_support import (
     assert_raw_matches,
@@ -224,8 +224,8 @@ def test_core_takes_resolved_submissions_and_counts_the_others(world_dir: Path, 
 
 
 def test_form_submissions_are_off_by_default_and_mapped_when_listed() -> None:
-    from smarketing.sources.hubspot import DEFAULT_OBJECTS, HubSpotSettings
-    from smarketing.sources.sync import api_tasks
+    from smarketing.sources.extract import api_tasks
+    from smarketing.sources.hubspot.settings import DEFAULT_OBJECTS, HubSpotSettings
 
     assert "form_submissions" not in DEFAULT_OBJECTS
     assert "form_submissions" not in HubSpotSettings.from_config({"system": "hubspot"}).objects

@@ -9,7 +9,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from smarketing.sources.sync import extract, read_state
+from smarketing.sources.extract import extract
+from smarketing.sources.state import read_state
 from tests.integration.sandbox_support import (
     assert_raw_matches,
     expected_mautic,
@@ -82,7 +83,7 @@ def test_oauth2_client_credentials(
 
 def test_wrong_credentials_fail_without_retrying(world_dir: Path, clean_warehouse: str) -> None:
     from smarketing.sources.http import ApiCredentials
-    from smarketing.sources.sync import ExtractError
+    from smarketing.sources.state import ExtractError
 
     with sandbox(world_dir) as server:
         bad = ApiCredentials(base_url=server.url, login="sandbox", password="wrong-password")

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pytest
 import requests
 
+from smarketing.sources.state import ExtractError
+from smarketing.warehouse.core_build import build_core
 from smarketing_sandbox import api_segments
 from smarketing_sandbox.marketing import TAG_NAMES
 from smarketing_sandbox.server import SandboxServer
-from smarketing.sources.sync import ExtractError
-from smarketing.warehouse.core_build import build_core
 from tests.integration.sandbox_support import make_world, mautic_entry, pull, raw_versions, sandbox
 from tests.integration.test_extract_faults import FAULTS
 

@@ -106,7 +106,7 @@ def test_credentials_repr_hides_secrets() -> None:
 
 
 def test_credentials_from_an_airflow_connection_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from smarketing.sources.http import credentials_from_connection
+    from smarketing.sources.hubspot.hook import HubSpotHook
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMK_UNIT_API",
@@ -119,18 +119,18 @@ def test_credentials_from_an_airflow_connection_in_the_environment(monkeypatch: 
             }
         ),
     )
-    creds = credentials_from_connection("smk_unit_api")
+    creds = HubSpotHook("smk_unit_api").get_credentials()
     assert creds.base_url == "http://127.0.0.1:9" and creds.token == TOKEN
     assert creds.extra["rate_limits"] == {"search": [4, 1]}
 
 
 def test_a_missing_connection_is_named_without_details(monkeypatch: pytest.MonkeyPatch) -> None:
     from smarketing.errors import SmarketingError
-    from smarketing.sources.http import credentials_from_connection
+    from smarketing.sources.mautic.hook import MauticHook
 
     monkeypatch.delenv("AIRFLOW_CONN_SMK_NOT_THERE", raising=False)
     with pytest.raises(SmarketingError, match="smk_not_there"):
-        credentials_from_connection("smk_not_there")
+        MauticHook("smk_not_there").get_credentials()
 
 
 # -- retries against a scripted server ------------------------------------------------------------

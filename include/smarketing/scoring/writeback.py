@@ -206,13 +206,15 @@ def mark_sent(
 
 
 def _client(target: WritebackTarget) -> Any:
-    from smarketing.sources import hubspot, mautic
-    from smarketing.sources.http import credentials_from_connection
-
-    credentials = credentials_from_connection(target.connection)
     if target.api == "hubspot":
-        return hubspot.client_for(credentials, hubspot.HubSpotSettings(source_system=target.system))
-    return mautic.client_for(credentials, mautic.MauticSettings(source_system=target.system))
+        from smarketing.sources.hubspot.hook import HubSpotHook
+        from smarketing.sources.hubspot.settings import HubSpotSettings
+
+        return HubSpotHook(target.connection).client(HubSpotSettings(source_system=target.system))
+    from smarketing.sources.mautic.hook import MauticHook
+    from smarketing.sources.mautic.settings import MauticSettings
+
+    return MauticHook(target.connection).client(MauticSettings(source_system=target.system))
 
 
 def send_batches(

@@ -64,7 +64,7 @@ def _stdout_kept_for_results() -> Iterator[None]:
 def _extract_one(system: str, obj: str, *, since: str | None, dsn: str | None, entry: dict) -> dict:
     """One object's result, or `{"system", "object", "error"}` when its pull failed."""
     from smarketing.privacy import mask_emails
-    from smarketing.sources.sync import extract
+    from smarketing.sources.extract import extract
     from smarketing.warehouse.connection import warehouse_dsn
 
     try:
@@ -78,14 +78,14 @@ def _extract_one(system: str, obj: str, *, since: str | None, dsn: str | None, e
 def _extract(system: str, objects: list[str] | None, since: str | None, dsn: str | None) -> None:
     """Pull each object in turn (a failure does not stop the others), print the JSON results on stdout,
     and exit 1 at the end naming every object that failed."""
-    from smarketing.sources.sync import _settings
+    from smarketing.sources.extract import source_settings
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     entry = _configured_entry(system)
     with _stdout_kept_for_results():
-        chosen = objects or list(_settings(system, entry, None).objects)
+        chosen = objects or list(source_settings(system, entry, None).objects)
         results = [_extract_one(system, obj, since=since, dsn=dsn, entry=entry) for obj in chosen]
     typer.echo(json.dumps(results, indent=2, sort_keys=True, default=str))
     failed = [f"{r['system']}/{r['object']}" for r in results if "error" in r]

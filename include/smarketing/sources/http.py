@@ -7,9 +7,9 @@
 * **Retries** (tenacity) cover what a retry can fix: 429, 5xx, dropped or timed-out connections and
   bodies that are not the JSON they claim to be (truncated pages). A `Retry-After` header is obeyed;
   without one the wait is exponential with full jitter. Anything else (400, 401, 403, 404) fails at once.
-* **Credentials** come from an Airflow connection only (`AIRFLOW_CONN_*` or the connection store
-  inside a task); they travel in headers, never in a URL, and no log line, error message or repr
-  contains them.
+* **Credentials** come from an Airflow connection only, through the source's hook
+  (`smarketing.sources.hooks`); they travel in headers, never in a URL, and no log line, error message
+  or repr contains them.
 """
 
 from __future__ import annotations
@@ -161,55 +161,6 @@ class ApiCredentials:
     def secrets(self) -> list[str]:
         found = [self.token, self.password, self.extra.get("client_secret"), self.extra.get("access_token")]
         return [s for s in found if isinstance(s, str) and s]
-
-
-def _base_url(host: str | None, schema: str | None, port: int | None, conn_type: str | None) -> str:
-    if not host:
-        raise SmarketingError("the connection has no host (the API's base URL)")
-    if "://" not in host:
-        scheme = schema if schema in {"http", "https"} else ("https" if conn_type != "http" else "http")
-        host = f"{scheme}://{host}"
-    if port and host.count(":") < 2:
-        host = f"{host}:{port}"
-    return host.rstrip("/")
-
-
-def credentials_from_connection(conn_id: str) -> ApiCredentials:
-    """Credentials from the Airflow connection `conn_id` (env `AIRFLOW_CONN_<ID>` or the store).
-
-    `host` is the base URL (`https://api.hubapi.com`, `http://127.0.0.1:8765`); `password` the token
-    (HubSpot private app) or the password (Mautic basic auth, with `login`); `extra` holds options
-    (`auth`, `client_id`, `client_secret`, `rate_limits`, ...). Inside a task the secrets are also
-    registered with Airflow's log masker.
-    """
-    from airflow.sdk import Connection
-
-    try:
-        conn = Connection.get(conn_id)
-    except Exception as exc:  # the SDK raises its own types; the message names the connection only
-        raise SmarketingError(
-            f"Airflow connection '{conn_id}' is not defined (set AIRFLOW_CONN_{conn_id.upper()} "
-            f"or add it in the Airflow UI): {type(exc).__name__}"
-        ) from None
-    extra = conn.extra_dejson if conn.extra else {}
-    creds = ApiCredentials(
-        base_url=_base_url(conn.host, conn.schema, conn.port, conn.conn_type),
-        token=extra.get("access_token") or (conn.password if not conn.login else None),
-        login=conn.login or None,
-        password=conn.password if conn.login else None,
-        extra=extra,
-    )
-    _mask(creds.secrets)
-    return creds
-
-
-def _mask(secrets: list[str]) -> None:
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - airflow is a dependency, but the masker is optional
-        return
-    for secret in secrets:
-        mask_secret(secret)
 
 
 # -- client -----------------------------------------------------------------------------------------

@@ -327,9 +327,6 @@ class FileSpec(_Strict):
     def file_format(self) -> Literal["csv", "parquet"]:
         return self.format or self.inferred_format or "csv"
 
-    def field_type(self, name: str) -> FieldType:
-        return CANONICAL_FIELDS[self.object][name]
-
     def source_columns(self, field: str) -> tuple[str, ...]:
         mapped = self.columns.get(field, ())
         return (mapped,) if isinstance(mapped, str) else mapped
