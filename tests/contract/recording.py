@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from smarketing.sources.sync import _module, _settings
+from smarketing.sources.extract import source_settings
+from smarketing.sources.registry import connector
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import connect, drop_database, with_database
 from smarketing_sandbox.server import SandboxServer
@@ -51,10 +52,9 @@ def record_pull(
     """Pull `objects` of `entry["system"]` with the connector's own client, into the warehouse at `dsn`,
     and return every reply, in order. The client is the connector's; only `request_json` is wrapped."""
     system = str(entry["system"])
-    module = _module(system)
-    creds = credentials(server, system)
-    settings = _settings(system, entry, None)
-    client = module.client_for(creds, settings)
+    source = connector(system)
+    settings = source_settings(system, entry, None)
+    client = source.hook(credentials=credentials(server, system)).client(settings)
     replies: list[Reply] = []
     real = client.request_json
 
@@ -66,7 +66,7 @@ def record_pull(
     client.request_json = recording  # type: ignore[method-assign]
     with connect(dsn, autocommit=True) as conn, client:
         for obj in objects:
-            module.extract_object(
+            source.extract_object(
                 conn, client, settings, obj, now_ms=int(time.time() * 1000), run_id="contract"
             )
     return replies

@@ -15,8 +15,12 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from smarketing.sources import mautic
-from smarketing.sources.sync import Page, strings, timestamps_ms
+from smarketing.sources.mautic.answers import entities as listed_entities
+from smarketing.sources.mautic.contacts import contacts_table
+from smarketing.sources.mautic.settings import MauticSettings
+from smarketing.sources.mautic.timeline import events_table
+from smarketing.sources.paging import Page
+from smarketing.sources.records import strings, timestamps_ms
 from smarketing_sandbox.api_segments import change_points
 from smarketing_sandbox.api_world import ApiWorld
 from smarketing_sandbox.server import SandboxServer, ServerConfig
@@ -77,10 +81,10 @@ def test_the_checker_refuses_an_undocumented_key_and_a_wrong_type() -> None:
 
 def test_the_connector_reads_the_documented_contacts() -> None:
     documented = load_fixture("mautic/contacts_list.json")["response"]
-    entities = mautic._entities(documented, "contacts")
+    entities = listed_entities(documented, "contacts")
     stamps = timestamps_ms(strings([e["dateModified"] for e in entities]))
     page = Page(records=entities, ids=np.array([47]), modified=stamps.to_numpy(), origin="docs")
-    leads = mautic.contacts_table(page, mautic.MauticSettings())["leads"].to_pylist()
+    leads = contacts_table(page, MauticSettings())["leads"].to_pylist()
     payload = json.loads(leads[0]["payload"])
     assert leads[0]["source_id"] == "47"
     assert payload["created_at"] == "2015-07-21T17:27:12+00:00"  # -05:00 read as an offset
@@ -91,7 +95,7 @@ def test_the_connector_reads_the_documented_contacts() -> None:
 
 def test_the_connector_reads_the_documented_activity() -> None:
     documented = load_fixture("mautic/contacts_activity.json")["response"]
-    rows = mautic.events_table(documented["events"], mautic.MauticSettings()).to_pylist()
+    rows = events_table(documented["events"], MauticSettings()).to_pylist()
     by_event = {json.loads(r["payload"])["attributes"]["event"]: json.loads(r["payload"]) for r in rows}
     assert len(rows) == len(documented["events"])
     sent = by_event["email.sent"]
@@ -108,9 +112,7 @@ def test_the_connector_reads_the_documented_activity() -> None:
     # entries without an eventId (page hits, point changes) still get a stable id of their own
     ids = [r["source_id"] for r in rows]
     assert len(set(ids)) == len(ids)
-    again = [
-        r["source_id"] for r in mautic.events_table(documented["events"], mautic.MauticSettings()).to_pylist()
-    ]
+    again = [r["source_id"] for r in events_table(documented["events"], MauticSettings()).to_pylist()]
     assert again == ids
 
 

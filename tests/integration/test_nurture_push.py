@@ -19,8 +19,11 @@ from smarketing.nurture.ledger import targets_with_work
 from smarketing.nurture.plan import plan_run
 from smarketing.nurture.push import PushPolicy
 from smarketing.nurture.targets import Target, open_target
-from smarketing.sources import hubspot, mautic
 from smarketing.sources.http import RateLimit, RetryPolicy
+from smarketing.sources.hubspot.hook import HubSpotHook
+from smarketing.sources.hubspot.settings import HubSpotSettings
+from smarketing.sources.mautic.hook import MauticHook
+from smarketing.sources.mautic.settings import MauticSettings
 from smarketing_sandbox.server import SandboxServer, parse_faults
 
 from .nurture_support import AS_OF, add_events, add_lead, agreement, ledger, scenario, set_score
@@ -79,8 +82,8 @@ def seed_leads(conn: psycopg.Connection, server: SandboxServer) -> None:
 
 def targets(server: SandboxServer) -> dict[str, Target]:
     fast = {"limits": {"general": RateLimit(10_000, 1)}, "retry": READ_RETRY}
-    hs = hubspot.client_for(credentials(server, "hubspot"), hubspot.HubSpotSettings(**fast))
-    ma = mautic.client_for(credentials(server, "mautic"), mautic.MauticSettings(retry=READ_RETRY))
+    hs = HubSpotHook(credentials=credentials(server, "hubspot")).client(HubSpotSettings(**fast))
+    ma = MauticHook(credentials=credentials(server, "mautic")).client(MauticSettings(retry=READ_RETRY))
     return {
         SEGMENT: open_target(SEGMENT, ma),
         CAMPAIGN: open_target(CAMPAIGN, ma),

@@ -187,13 +187,11 @@ def open_target(key: str, client: ApiClient | None = None, conn_id: str | None =
 
 
 def _client(system: str, conn_id: str) -> ApiClient:
-    from smarketing.sources import hubspot, mautic
-    from smarketing.sources.http import credentials_from_connection
+    from smarketing.sources.hubspot.hook import HubSpotHook
+    from smarketing.sources.mautic.hook import MauticHook
 
-    credentials = credentials_from_connection(conn_id)
-    if system == "hubspot":
-        return hubspot.client_for(credentials, hubspot.HubSpotSettings())
-    return mautic.client_for(credentials, mautic.MauticSettings())
+    hook = HubSpotHook(conn_id) if system == "hubspot" else MauticHook(conn_id)
+    return hook.client()
 
 
 def _int(value: str) -> int | str:

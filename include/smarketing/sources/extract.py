@@ -24,8 +24,6 @@ from smarketing.sources.state import ExtractError, extraction_lock
 
 log = logging.getLogger(__name__)
 
-API_SOURCES_VARIABLE = "smarketing_api_sources"
-API_SOURCES_ENV = "SMARKETING_API_SOURCES"
 IDLE_TASK: dict[str, Any] = {"system": None, "object": None, "entry": {}}
 
 
@@ -136,7 +134,9 @@ def extract_task(
     `limit_share` is this task's share of the account's rate limits (tasks run side by side).
     """
     if not task.get("system"):
-        log.info("no API source configured (%s / %s): nothing to pull", API_SOURCES_VARIABLE, API_SOURCES_ENV)
+        log.info(
+            "no API source configured (smarketing_api_sources / SMARKETING_API_SOURCES): nothing to pull"
+        )
         return {"system": None, "object": None, "landed": 0}
     entry = dict(task.get("entry") or {"system": task["system"]})
     if limit_share < 1.0:
