@@ -63,6 +63,24 @@ def test_hooks_carry_what_airflow_reads_of_a_hook(hook: type) -> None:
         and "schema" in behaviour["hidden_fields"]
     )
     assert hook(None).conn_id == hook.default_conn_name
+    # The provider metadata names this very class for its connection type.
+    assert hook.CONNECTION["hook-class-name"] == f"{hook.__module__}.{hook.__qualname__}"
+    assert hook.CONNECTION["connection-type"] == hook.conn_type
+
+
+def test_the_provider_metadata_imports_no_hook(tmp_path: Path) -> None:
+    """Every Airflow process loads it while discovering providers: it must stay import-light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, smarketing.provider as p; p.get_provider_info(); "
+        "heavy = [m for m in ('airflow', 'requests', 'pandas', 'pyarrow', 'smarketing.sources.hooks') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    env = {"PYTHONPATH": str(ROOT / "include"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_hubspot_hook_from_an_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
 """Airflow hooks of the API sources: an Airflow connection → credentials → a rate-limited client.
 
 A hook owns everything about reaching its system (STYLE.md, like the postgres provider's): the default
-connection id, the connection type and its form in the Airflow UI (`CONN_FIELDS`, `UI_FIELD_BEHAVIOUR`,
-published through the package's provider metadata, `smarketing.sources.provider`), how the connection's
+connection id, the connection type and its form in the Airflow UI (`CONNECTION`, plain data from
+`smarketing.sources.connection_forms`, published through the package's provider metadata,
+`smarketing.provider`), how the connection's
 fields become credentials, and `test_connection()` behind the UI's Test button. The DAG tasks, the CLI
 and the score write-back all build their clients through a hook; nothing else reads a connection.
 
@@ -27,19 +28,6 @@ from smarketing.sources.http import ApiClient, ApiCredentials, ApiError, RetryPo
 # The Test button waits for one answer, not for a task's patience: two attempts, short timeouts.
 TEST_RETRY = RetryPolicy(attempts=2, initial_wait=0.5, max_wait=1.0, max_retry_after=2.0, max_elapsed=30.0)
 TEST_TIMEOUTS = Timeouts(connect=5.0, read=15.0)
-# Options every API connection may set in its extra (read by `smarketing.sources.settings`).
-COMMON_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "page_limit": {
-        "label": "Page size",
-        "description": "Records per API page (default: the API's maximum).",
-        "schema": {"type": ["integer", "null"], "minimum": 1},
-    },
-    "lag_seconds": {
-        "label": "Lag (seconds)",
-        "description": "How far behind now a pull stops, for the API's indexing delay.",
-        "schema": {"type": ["number", "null"], "minimum": 0},
-    },
-}
 
 
 def base_url(host: str | None, schema: str | None, port: int | None, conn_type: str | None) -> str:
@@ -65,9 +53,8 @@ class ApiHook(BaseHook):
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
-    # The Airflow 3 connection form, declaratively (`conn-fields`, `ui-field-behaviour` of provider info).
-    CONN_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {}
-    UI_FIELD_BEHAVIOUR: ClassVar[dict[str, Any]] = {}
+    # The connection type's entry of the provider metadata (`connection_forms`): type, name, form.
+    CONNECTION: ClassVar[dict[str, Any]]
     # One cheap authenticated GET (path, query) for test_connection().
     TEST_REQUEST: ClassVar[tuple[str, Mapping[str, Any]]]
 
@@ -138,22 +125,11 @@ class ApiHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form (Airflow's hook protocol)."""
-        behaviour = cls.UI_FIELD_BEHAVIOUR
+        behaviour = cls.CONNECTION["ui-field-behaviour"]
         return {
             "hidden_fields": list(behaviour.get("hidden-fields", [])),
             "relabeling": dict(behaviour.get("relabeling", {})),
             "placeholders": dict(behaviour.get("placeholders", {})),
-        }
-
-    @classmethod
-    def connection_type_info(cls) -> dict[str, Any]:
-        """This hook's `connection-types` entry of the provider metadata."""
-        return {
-            "hook-class-name": f"{cls.__module__}.{cls.__qualname__}",
-            "hook-name": cls.hook_name,
-            "connection-type": cls.conn_type,
-            "conn-fields": {**cls.CONN_FIELDS, **COMMON_CONN_FIELDS},
-            "ui-field-behaviour": cls.UI_FIELD_BEHAVIOUR,
         }
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
+from smarketing.sources.connection_forms import HUBSPOT
 from smarketing.sources.hooks import TEST_RETRY, TEST_TIMEOUTS, ApiHook
 from smarketing.sources.http import ApiClient
 from smarketing.sources.hubspot.settings import CONN_ID, HubSpotSettings
@@ -16,13 +15,9 @@ class HubSpotHook(ApiHook):
     """
 
     default_conn_name = CONN_ID
-    conn_type = "hubspot"
-    hook_name = "HubSpot"
-    UI_FIELD_BEHAVIOUR: ClassVar[dict[str, Any]] = {
-        "hidden-fields": ["schema", "port", "login"],
-        "relabeling": {"host": "API base URL", "password": "Private app access token"},
-        "placeholders": {"host": "https://api.hubapi.com", "password": "pat-eu1-..."},
-    }
+    CONNECTION = HUBSPOT
+    conn_type = HUBSPOT["connection-type"]
+    hook_name = HUBSPOT["hook-name"]
     # The owners list is the lightest authenticated read every connector configuration needs.
     TEST_REQUEST = ("/crm/v3/owners/", {"limit": 1})
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
+from smarketing.sources.connection_forms import MAUTIC
 from smarketing.sources.hooks import TEST_RETRY, TEST_TIMEOUTS, ApiHook
 from smarketing.sources.http import ApiClient, ApiCredentials, RetryPolicy, Timeouts
 from smarketing.sources.mautic.auth import BasicAuth, OAuth2ClientCredentials
@@ -18,34 +19,9 @@ class MauticHook(ApiHook):
     """
 
     default_conn_name = CONN_ID
-    conn_type = "mautic"
-    hook_name = "Mautic"
-    CONN_FIELDS: ClassVar[dict[str, dict[str, Any]]] = {
-        "auth": {
-            "label": "Authentication",
-            "description": "basic: login and password below; oauth2: the client credentials grant.",
-            "schema": {"type": ["string", "null"], "enum": ["basic", "oauth2"], "default": "basic"},
-        },
-        "client_id": {"label": "OAuth2 client id", "schema": {"type": ["string", "null"]}},
-        "client_secret": {
-            "label": "OAuth2 client secret",
-            "schema": {"type": ["string", "null"], "format": "password"},
-        },
-        "token_url": {
-            "label": "OAuth2 token URL",
-            "description": "Default: <API base URL>/oauth/v2/token.",
-            "schema": {"type": ["string", "null"]},
-        },
-    }
-    UI_FIELD_BEHAVIOUR: ClassVar[dict[str, Any]] = {
-        "hidden-fields": ["schema", "port"],
-        "relabeling": {
-            "host": "Mautic URL",
-            "login": "Username (basic auth)",
-            "password": "Password (basic auth)",
-        },
-        "placeholders": {"host": "https://mautic.example.com"},
-    }
+    CONNECTION = MAUTIC
+    conn_type = MAUTIC["connection-type"]
+    hook_name = MAUTIC["hook-name"]
     # One contact, its core fields only: the cheapest authenticated read of the API.
     TEST_REQUEST = ("/api/contacts", {"limit": 1, "minimal": "true"})
 
