@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import psycopg
@@ -35,7 +36,10 @@ def _companies(employees: list[int]) -> pa.Table:
     return pa.table({"source_id": [f"c{i}" for i in range(len(employees))], "payload": payloads})
 
 
-def test_validate_admit_and_docs(clean_warehouse: str, docs_dir: Path) -> None:
+def test_validate_admit_and_docs(
+    clean_warehouse: str, docs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     dsn = clean_warehouse
     runner = CliRunner()
     with connect(dsn, autocommit=True) as conn:
@@ -74,6 +78,11 @@ def test_validate_admit_and_docs(clean_warehouse: str, docs_dir: Path) -> None:
     assert "raw validation of run cli-2 passed" in passed.output
     assert "core validation of run cli-2 passed" in passed.output
 
+    # Great Expectations' own INFO chatter stays out of the logs; its warnings would not.
+    assert not [
+        r for r in caplog.records if r.name.startswith("great_expectations") and r.levelno < logging.WARNING
+    ]
+    assert logging.getLogger("great_expectations.core").isEnabledFor(logging.WARNING)
     built = runner.invoke(quality_app, ["docs"])
     assert built.exit_code == 0 and built.output.strip() == (docs_dir / "index.html").as_uri()
     assert (docs_dir / "index.html").is_file()
