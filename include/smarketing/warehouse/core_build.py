@@ -174,7 +174,8 @@ def match_personas(job_titles: pd.Series, personas: Sequence[Persona]) -> pd.Ser
     """
     from smarketing.config.patterns import pattern_hits
 
-    codes, titles = pd.factorize(job_titles, use_na_sentinel=True)
+    codes, distinct = pd.factorize(job_titles, use_na_sentinel=True)
+    titles = pd.Series(distinct, dtype="string[pyarrow]")  # converted once, searched once per persona
     chosen = np.full(len(titles), None, dtype=object)
     for persona in personas:  # a handful of personas, each matched on every distinct title at once
         pattern = getattr(getattr(persona, "match", None), "job_title_regex", None)
