@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -22,6 +23,7 @@ from smarketing.privacy import safe_value
 from smarketing.quality.engine import CheckResult, GxSession, SuiteRun
 from smarketing.quality.staging import RELEASE_ORIGIN, qualified
 from smarketing.sqlfiles import composed, statement
+from smarketing.warehouse.copy import copy_in_frame
 from smarketing.warehouse.loading import LANDING_LOCK_KEY
 
 log = logging.getLogger(__name__)
@@ -96,11 +98,14 @@ def collect_failing(
                 exc,
             )
     found = session.failing_keys(run, result.check, wanted)
-    target = sql.SQL("COPY {} (k1, k2, check_id) FROM STDIN").format(sql.Identifier(into))
-    with conn.cursor() as cur, cur.copy(target) as copy:
-        for key in found:  # one row per failing record: the failure path only
-            copy.write_row((str(key[0]), str(key[1]) if len(key) > 1 else None, result.check.check_id))
-    return len(found)
+    keys = pd.DataFrame(  # GX hands the keys over as Python tuples: the failure path only
+        {
+            "k1": [str(key[0]) for key in found],
+            "k2": [str(key[1]) if len(key) > 1 else None for key in found],
+            "check_id": result.check.check_id,
+        }
+    )
+    return copy_in_frame(conn, into, keys)
 
 
 class _Mismatch(Exception):
