@@ -68,6 +68,7 @@ def _options() -> re2.Options:
     return options
 
 
+@cache  # compiled patterns are immutable and safe to share between threads
 def compile_pattern(pattern: str) -> Any:
     """`pattern` compiled by RE2 (`.search(text)` finds a match in linear time); re2.error if invalid."""
     return re2.compile(pattern, options=_options())

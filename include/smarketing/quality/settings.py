@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from smarketing.config import format_key_path, parse_duration
-from smarketing.config.values import Regex
+from smarketing.config.problems import format_key_path
+from smarketing.config.values import Regex, parse_duration
 from smarketing.errors import SmarketingError
 from smarketing.paths import CONFIG_DIR, PROJECT_ROOT
 
