@@ -8,13 +8,6 @@ WITH chosen AS (
     FROM core.leads l
     WHERE %(lead_ids)s::bigint[] IS NULL OR l.lead_id = ANY (%(lead_ids)s::bigint[])
 ),
-hard_bounced AS (
-    -- a bounce counts as hard unless the source says it was soft
-    SELECT DISTINCT e.lead_id
-    FROM core.marketing_events e
-    WHERE e.event_type = 'bounce' AND e.occurred_at <= %(as_of)s
-      AND COALESCE(lower(e.attributes->>'bounce_type'), 'hard') <> 'soft'
-),
 sla_open AS (
     -- with sales now: the first-touch or the accept clock still runs
     SELECT f.lead_id
@@ -36,15 +29,22 @@ last_touch AS (
     WHERE a.activity_type = ANY (%(touch_types)s::text[]) AND a.occurred_at <= %(as_of)s
     GROUP BY a.lead_id
 ),
-interests AS (
-    -- only the event types and topics some scenario names, within the interest window
-    SELECT e.lead_id, array_agg(DISTINCT i.interest) AS interests
+events AS (
+    -- one pass over the events: a hard bounce ever (a bounce counts as hard unless the source says it
+    -- was soft), and one bit per interest some scenario names (its position in %(interests)s) within
+    -- the interest window
+    SELECT e.lead_id,
+           bool_or(e.event_type = 'bounce' AND COALESCE(lower(e.attributes->>'bounce_type'), 'hard') <> 'soft')
+               AS hard_bounced,
+           bit_or(COALESCE(1::bigint << (array_position(%(interests)s::text[], e.event_type) - 1), 0)
+                  | COALESCE(1::bigint << (array_position(%(interests)s::text[], e.content_topic) - 1), 0))
+               FILTER (WHERE e.occurred_at > %(as_of)s::timestamptz - make_interval(days => %(interest_days)s))
+               AS interest_mask
     FROM core.marketing_events e
-    CROSS JOIN LATERAL (VALUES (e.event_type), (e.content_topic)) AS i (interest)
-    WHERE e.occurred_at > %(as_of)s::timestamptz - make_interval(days => %(interest_days)s)
-      AND e.occurred_at <= %(as_of)s
-      AND (e.event_type = ANY (%(interests)s::text[]) OR e.content_topic = ANY (%(interests)s::text[]))
-      AND i.interest = ANY (%(interests)s::text[])
+    WHERE e.occurred_at <= %(as_of)s
+      AND (e.event_type = 'bounce'
+           OR (e.occurred_at > %(as_of)s::timestamptz - make_interval(days => %(interest_days)s)
+               AND (e.event_type = ANY (%(interests)s::text[]) OR e.content_topic = ANY (%(interests)s::text[]))))
     GROUP BY e.lead_id
 )
 SELECT c.lead_id,
@@ -55,20 +55,19 @@ SELECT c.lead_id,
        COALESCE(s.is_mql, false) AS is_mql,
        r.lead_id IS NOT NULL AS recycled,
        t.touched_at AS last_touch_at,
-       COALESCE(i.interests, '{}'::text[]) AS interests,
+       COALESCE(ev.interest_mask, 0) AS interest_mask,
        CASE
            WHEN c.deleted_at IS NOT NULL THEN 'deleted'
            WHEN c.consent_email IS FALSE THEN 'no_consent'
            WHEN c.unsubscribed_at IS NOT NULL THEN 'unsubscribed'
-           WHEN b.lead_id IS NOT NULL THEN 'bounced'
+           WHEN ev.hard_bounced THEN 'bounced'
            WHEN c.lifecycle_stage = ANY (%(customer_stages)s::text[]) OR w.lead_id IS NOT NULL THEN 'customer'
            WHEN o.lead_id IS NOT NULL THEN 'sla_open'
        END AS blocked_by
 FROM chosen c
 LEFT JOIN scoring.lead_scores s ON s.lead_id = c.lead_id
-LEFT JOIN hard_bounced b ON b.lead_id = c.lead_id
 LEFT JOIN sla_open o ON o.lead_id = c.lead_id
 LEFT JOIN won w ON w.lead_id = c.lead_id
 LEFT JOIN recycled r ON r.lead_id = c.lead_id
 LEFT JOIN last_touch t ON t.lead_id = c.lead_id
-LEFT JOIN interests i ON i.lead_id = c.lead_id
+LEFT JOIN events ev ON ev.lead_id = c.lead_id

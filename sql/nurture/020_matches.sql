@@ -1,6 +1,7 @@
--- nurture_matches: every (lead, scenario) whose conditions the lead meets at %(as_of)s, with the
--- conditions it met (matched) and the first rule that keeps it out (blocked_by; empty = may enter):
--- an eligibility rule, the scenario's consent rule, an enrollment already running, or the cooldown.
+-- nurture_matches: every (lead, scenario) whose conditions the lead meets at %(as_of)s, with the first
+-- rule that keeps it out (blocked_by; empty = may enter): an eligibility rule, the scenario's consent
+-- rule, an enrollment already running, or the cooldown. (Which conditions matched is spelled out for
+-- the entries only, in 030_enroll.sql: most matches never enter.)
 CREATE TEMP TABLE nurture_matches ON COMMIT DROP AS
 WITH history AS (
     SELECT e.lead_id, e.scenario_id, max(e.cycle) AS last_cycle,
@@ -20,17 +21,6 @@ SELECT n.lead_id,
        sc.rank,
        n.score,
        COALESCE(h.last_cycle, 0) + 1 AS cycle,
-       concat_ws('; ',
-           CASE WHEN sc.below_mql THEN 'below MQL (score ' || COALESCE(round(n.score)::text, 'none') || ')' END,
-           CASE WHEN sc.interests IS NOT NULL
-                THEN 'interests ' || array_to_string(ARRAY(SELECT unnest(n.interests) INTERSECT SELECT unnest(sc.interests) ORDER BY 1), ', ') END,
-           CASE WHEN sc.personas IS NOT NULL THEN 'persona ' || n.persona_id END,
-           CASE WHEN sc.stages IS NOT NULL
-                THEN 'stage ' || CASE WHEN n.recycled AND n.lifecycle_stage IS DISTINCT FROM %(recycle_stage)s
-                                      THEN %(recycle_stage)s || ' (recycled by sales)' ELSE n.lifecycle_stage END END,
-           CASE WHEN sc.min_quiet_days IS NOT NULL
-                THEN 'no sales touch for ' || sc.min_quiet_days || '+ days' END
-       ) AS matched,
        COALESCE(
            n.blocked_by,
            CASE WHEN sc.requires_consent AND n.consent_email IS NOT TRUE THEN 'no_consent' END,
@@ -42,7 +32,7 @@ SELECT n.lead_id,
 FROM nurture_leads n
 JOIN nurture_scenarios sc
   ON (NOT sc.below_mql OR NOT n.is_mql)
- AND (sc.interests IS NULL OR n.interests && sc.interests)
+ AND (sc.interest_mask IS NULL OR n.interest_mask & sc.interest_mask <> 0)
  AND (sc.personas IS NULL OR n.persona_id = ANY (sc.personas))
  AND (sc.stages IS NULL OR n.lifecycle_stage = ANY (sc.stages)
       OR (n.recycled AND %(recycle_stage)s = ANY (sc.stages)))

@@ -21,15 +21,37 @@ ranked AS (
     FROM candidates c
 ),
 chosen AS (
-    SELECT r.lead_id, r.scenario_id, r.cycle, r.matched, r.score, sc.target_system, sc.target_kind, sc.target_id,
+    SELECT r.lead_id, r.scenario_id, r.cycle, r.score, sc.target_system, sc.target_kind, sc.target_id,
            sc.source_system,
+           concat_ws('; ',
+               CASE WHEN sc.below_mql THEN 'below MQL (score ' || COALESCE(round(r.score)::text, 'none') || ')' END,
+               CASE WHEN sc.interest_mask IS NOT NULL THEN 'interests ' || array_to_string(ARRAY(
+                   SELECT i FROM unnest(%(interests)s::text[]) WITH ORDINALITY AS u (i, k)
+                   WHERE n.interest_mask & sc.interest_mask & (1::bigint << (k::int - 1)) <> 0 ORDER BY i), ', ') END,
+               CASE WHEN sc.personas IS NOT NULL THEN 'persona ' || n.persona_id END,
+               CASE WHEN sc.stages IS NOT NULL
+                    THEN 'stage ' || CASE WHEN n.recycled AND n.lifecycle_stage IS DISTINCT FROM %(recycle_stage)s
+                                          THEN %(recycle_stage)s || ' (recycled by sales)' ELSE n.lifecycle_stage END END,
+               CASE WHEN sc.min_quiet_days IS NOT NULL THEN 'no sales touch for ' || sc.min_quiet_days || '+ days' END
+           ) AS matched,
            -- 52 bits of md5: the same lead and scenario always fall on the same side (Python: holdout_point)
            ('x' || substr(md5(r.lead_id::text || ':' || r.scenario_id), 1, 13))::bit(52)::bigint::float8
                / 4503599627370496.0 < sc.holdout_share AS held_out
     FROM ranked r
     JOIN nurture_scenarios sc ON sc.scenario_id = r.scenario_id
+    JOIN nurture_leads n ON n.lead_id = r.lead_id
     LEFT JOIN entered_today t ON t.scenario_id = r.scenario_id
     WHERE sc.daily_cap IS NULL OR r.place <= sc.daily_cap - COALESCE(t.entries, 0)
+),
+refs AS (
+    -- the entrants' contact ids in their target's tool: the latest live record not merged away
+    SELECT DISTINCT ON (ls.lead_id, ls.source_system) ls.lead_id, ls.source_system, ls.source_id
+    FROM chosen c
+    JOIN core.lead_sources ls ON ls.lead_id = c.lead_id AND ls.source_system = c.source_system
+    WHERE ls.archived_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM core.lead_merges lm
+                      WHERE lm.source_system = ls.source_system AND lm.source_id = ls.source_id)
+    ORDER BY ls.lead_id, ls.source_system, ls.source_updated_at DESC NULLS LAST, ls.source_id
 ),
 inserted AS (
 INSERT INTO nurture.enrollments AS e
@@ -42,15 +64,7 @@ SELECT c.lead_id, c.scenario_id, c.cycle,
        %(run_id)s, %(as_of)s,
        CASE WHEN ref.source_id IS NULL THEN 'not_in_target' END
 FROM chosen c
-LEFT JOIN LATERAL (
-    SELECT ls.source_id
-    FROM core.lead_sources ls
-    WHERE ls.lead_id = c.lead_id AND ls.source_system = c.source_system AND ls.archived_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM core.lead_merges lm
-                      WHERE lm.source_system = ls.source_system AND lm.source_id = ls.source_id)
-    ORDER BY ls.source_updated_at DESC NULLS LAST, ls.source_id
-    LIMIT 1
-) ref ON true
+LEFT JOIN refs ref ON ref.lead_id = c.lead_id AND ref.source_system = c.source_system
 RETURNING e.scenario_id, e.arm, e.state
 )
 SELECT scenario_id, arm, state, count(*) AS entries

@@ -129,7 +129,7 @@ def _details(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
          FROM nurture.enrollments WHERE updated_at = now() AND exit_planned_at IS NOT NULL
          ORDER BY scenario_id, lead_id LIMIT %(limit)s)
         UNION ALL
-        (SELECT 'blocked', lead_id, scenario_id, NULL, blocked_by || ' (matched: ' || matched || ')'
+        (SELECT 'blocked', lead_id, scenario_id, NULL, blocked_by
          FROM nurture_matches WHERE blocked_by IS NOT NULL AND blocked_by NOT LIKE 'in_scenario:%%'
          ORDER BY scenario_id, lead_id LIMIT %(limit)s)
         """,

@@ -57,10 +57,8 @@ CREATE TABLE nurture.enrollments (
 -- The traffic controller: a lead is in at most one scenario at a time (either arm).
 CREATE UNIQUE INDEX enrollments_one_active ON nurture.enrollments (lead_id)
     WHERE state IN ('planned', 'pushed', 'confirmed', 'exiting', 'held_out');
--- Push and confirm read the open work of one target.
-CREATE INDEX enrollments_open_idx ON nurture.enrollments (target_system, target_kind, target_id, state)
-    WHERE state IN ('planned', 'pushed', 'exiting');
-CREATE INDEX enrollments_scenario_day_idx ON nurture.enrollments (scenario_id, planned_at);
+-- No other index: each one costs the night's entries an insert, and push, confirm and the daily cap
+-- read the ledger in one pass per target or run.
 COMMENT ON TABLE nurture.enrollments IS 'The nurturing ledger: one row per lead, scenario and cycle (a re-entry after cooldown is a new cycle). planned -> pushed (the tool accepted the add) -> confirmed (membership read back) -> exiting (removal due) -> exited; held_out rows are the control group and are never sent; skipped rows were never sent (reason in skip_reason).';
 COMMENT ON COLUMN nurture.enrollments.enrollment_id IS 'Ledger row id.';
 COMMENT ON COLUMN nurture.enrollments.lead_id IS 'Lead (core.leads.lead_id).';

@@ -1,0 +1,234 @@
+"""Benchmark of nurturing: planning against reading its inputs, and push calls against the batch bound.
+
+    .venv/bin/python bench/nurture.py --leads 1000000 --events-per-lead 4 --push-contacts 3000
+
+Builds a throwaway warehouse (dropped at the end) and times, in the same run:
+
+* `copy_read`: reading every input column planning uses (leads, scores, the events of the interest
+  window, sales touches, SLA clocks, won deals, contact ids) out of PostgreSQL with COPY, as bytes only —
+  the least any planner that reads its inputs could spend;
+* `plan`: a whole first-night `plan_run` (eligibility, matches against `--scenarios` scenarios,
+  priority, caps, holdout, the ledger insert) on an empty ledger.
+
+Each is the best of `--repeat` runs (the machine's other work adds noise, never speed). The budget is
+`plan <= 2 x copy_read`.
+
+Then, against a live sandbox server serving a generated world of `--push-contacts` contacts with 429,
+5xx, dropped-after-apply and malformed faults switched on, every Mautic contact is planned into one
+segment and pushed: the calls that reached the server are compared with ceil(n / 200) plus the retries
+the ledger recorded. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from psycopg import sql
+
+from smarketing.config import Agreement
+from smarketing.nurture.plan import plan_run
+from smarketing.nurture.push import PushPolicy, push
+from smarketing.nurture.targets import open_target
+from smarketing.paths import DEFAULT_CONFIG
+from smarketing.warehouse import migrate
+from smarketing.warehouse.connection import connect, drop_database, with_database
+from smarketing.warehouse.copy import copy_out_stream
+
+AS_OF = datetime(2026, 11, 23, 3, tzinfo=UTC)
+SEED_SQL = (Path(__file__).with_name("nurture_seed.sql")).read_text(encoding="utf-8")
+# What planning reads, column for column (010_leads.sql, 020_matches.sql, 030_enroll.sql).
+INPUTS = [
+    "SELECT lead_id, persona_id, lifecycle_stage, consent_email, unsubscribed_at, deleted_at FROM core.leads",
+    "SELECT lead_id, total, is_mql FROM scoring.lead_scores",
+    "SELECT lead_id, event_type, content_topic, attributes->>'bounce_type' FROM core.marketing_events "
+    "WHERE occurred_at > %(since)s AND occurred_at <= %(as_of)s OR event_type = 'bounce'",
+    "SELECT lead_id, activity_type, occurred_at FROM core.sales_activities WHERE occurred_at <= %(as_of)s",
+    "SELECT lead_id, status, accept_status, decision, decision_stage FROM sla.followups",
+    "SELECT lead_id, is_won, closed_at FROM core.deals",
+    "SELECT lead_id, source_system, source_id, source_updated_at, archived_at FROM core.lead_sources",
+]
+SCENARIOS = [
+    {
+        "id": "recycled",
+        "priority": 1,
+        "target": {"system": "hubspot", "list": 318},
+        "when": {"below_mql": False, "lifecycle_stages": ["nurturing"], "min_days_since_last_touch": 30},
+    },
+    {
+        "id": "pricing",
+        "priority": 2,
+        "target": {"system": "mautic", "segment": 12},
+        "when": {"interests_any": ["pricing", "pricing_page_view"]},
+        "holdout_share": 0.1,
+    },
+    {
+        "id": "devs",
+        "priority": 3,
+        "target": {"system": "mautic", "campaign": 7},
+        "when": {"personas": ["developer"], "interests_any": ["integration"]},
+        "holdout_share": 0.1,
+    },
+    {
+        "id": "security",
+        "priority": 4,
+        "target": {"system": "mautic", "segment": 13},
+        "when": {"interests_any": ["security"]},
+        "daily_cap": 50000,
+        "holdout_share": 0.1,
+    },
+    {
+        "id": "leaders",
+        "priority": 5,
+        "target": {"system": "hubspot", "list": 319},
+        "when": {"personas": ["it_leader", "ops_manager"]},
+        "holdout_share": 0.1,
+    },
+]
+
+
+def agreement(count: int) -> Agreement:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    data["nurturing"] = {
+        "topics": ["pricing", "integration", "security", "product"],
+        "scenarios": SCENARIOS[:count],
+    }
+    return Agreement.model_validate(data)
+
+
+def seed(dsn: str, leads: int, events_per_lead: int) -> dict[str, int]:
+    with connect(dsn) as conn, conn.transaction():
+        conn.execute(SEED_SQL.format(leads=leads, events=leads * events_per_lead, as_of=AS_OF.isoformat()))
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("core.leads", "core.marketing_events", "core.sales_activities", "core.lead_sources")
+        }
+
+
+def copy_read(dsn: str, window_days: int) -> tuple[float, int]:
+    """Seconds and bytes to COPY every planning input out (one connection, streamed, discarded)."""
+    params = {"as_of": AS_OF, "since": AS_OF.timestamp() - window_days * 86400}
+    params["since"] = datetime.fromtimestamp(params["since"], UTC)
+    size = 0
+    with connect(dsn) as conn:
+        started = time.perf_counter()
+        for query in INPUTS:
+            statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(sql.SQL(query))
+            for block in copy_out_stream(conn, statement, params):
+                size += len(block)
+        return time.perf_counter() - started, size
+
+
+def plan_once(dsn: str, rules: Agreement) -> tuple[float, dict]:
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE nurture.enrollments, nurture.runs, nurture.calls")
+    started = time.perf_counter()
+    result = plan_run(dsn, rules, run_id=f"bench-{uuid.uuid4().hex[:6]}", as_of=AS_OF)
+    return time.perf_counter() - started, result.to_dict()
+
+
+def push_calls(dsn: str, contacts: int) -> dict[str, object]:
+    """Plan every Mautic contact of a served world into one segment and push it through faults."""
+    from smarketing.sources import mautic
+    from smarketing.sources.http import ApiCredentials, RetryPolicy
+    from smarketing_sandbox.api_world import ApiWorld
+    from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
+    from smarketing_sandbox.world import generate_world
+
+    world_dir = Path(tempfile.mkdtemp(prefix="bench-nurture-"))
+    generate_world(world_dir, contacts=contacts, seed=3, days=30, end=AS_OF)
+    world = ApiWorld.load(world_dir)
+    ids = [str(i) for i in world.table("mautic.contacts").ids.tolist()]
+    faults = parse_faults("429:0.1,5xx:0.05,drop:0.05,malformed:0.05")
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE nurture.enrollments, nurture.runs, nurture.calls")
+        conn.execute(
+            """
+            INSERT INTO nurture.enrollments (lead_id, scenario_id, cycle, arm, state, target_system, target_kind,
+                   target_id, source_system, external_ref, matched, run_id, planned_at)
+            SELECT n, 'pricing', 1, 'enrolled', 'planned', 'mautic', 'segment', '12', 'mautic', ref, 'bench', 'push', %s
+            FROM unnest(%s::text[]) WITH ORDINALITY AS t(ref, n)
+            """,
+            (AS_OF, ids),
+        )
+    with SandboxServer(world, ServerConfig(faults=faults)) as server:
+        credentials = ApiCredentials(base_url=server.url, login="sandbox", password="sandbox-mautic-password")
+        fast = RetryPolicy(attempts=8, initial_wait=0.01, max_wait=0.1, max_retry_after=0.1)
+        client = mautic.client_for(credentials, mautic.MauticSettings(retry=fast))
+        started = time.perf_counter()
+        outcome = push(
+            dsn,
+            agreement(2),
+            "mautic:segment:12",
+            run_id="push",
+            target=open_target("mautic:segment:12", client),
+            policy=PushPolicy(attempts=10, initial_wait=0.01, max_wait=0.1),
+        )
+        seconds = time.perf_counter() - started
+        arrivals = server.state.nurture.snapshot()["arrivals"].get("POST segment add", 0)
+        repeated = len(server.state.nurture.snapshot()["repeated"])
+    with connect(dsn) as conn:
+        retries = conn.execute(
+            "SELECT count(*) FROM nurture.calls WHERE action = 'add' AND outcome IN ('refused', 'unknown')"
+        ).fetchone()[0]
+    bound = math.ceil(len(ids) / 200)
+    return {
+        "enrollments": len(ids),
+        "batch": 200,
+        "ceil_n_over_batch": bound,
+        "retries_recorded": retries,
+        "add_calls_at_server": arrivals,
+        "within_bound": arrivals <= bound + retries,
+        "changes_applied_twice": repeated,
+        "seconds": round(seconds, 2),
+        "result": outcome,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--events-per-lead", type=int, default=4)
+    parser.add_argument("--scenarios", type=int, default=5, choices=range(1, 6))
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--push-contacts", type=int, default=2000)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args(argv)
+    dsn = with_database(args.server, f"smk_bench_nurture_{uuid.uuid4().hex[:8]}")
+    try:
+        migrate.upgrade(dsn)
+        rows = seed(dsn, args.leads, args.events_per_lead)
+        rules = agreement(args.scenarios)
+        reads = [copy_read(dsn, rules.nurturing.interests_within_days) for _ in range(args.repeat)]
+        plans = [plan_once(dsn, rules) for _ in range(args.repeat)]
+        read_s, plan_s = min(r[0] for r in reads), min(p[0] for p in plans)
+        report = {
+            "rows": rows,
+            "scenarios": args.scenarios,
+            "copy_read_s": round(read_s, 3),
+            "copy_read_mb": round(reads[0][1] / 1e6, 1),
+            "plan_s": round(plan_s, 3),
+            "ratio_plan_to_copy_read": round(plan_s / read_s, 2),
+            "budget_met": plan_s <= 2 * read_s,
+            "plan": {k: v for k, v in plans[0][1].items() if k in ("entries", "exits", "blocked")},
+            "push": push_calls(dsn, args.push_contacts) if args.push_contacts else None,
+        }
+    finally:
+        drop_database(dsn)
+    json.dump(report, sys.stdout, indent=2, default=str)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
