@@ -8,7 +8,7 @@ WITH goal_days AS (
 ),
 
 goals AS (
-    SELECT DISTINCT goal_id, metric, segment, split_part(segment, ':', 1) AS dimension,
+    SELECT DISTINCT goal_id, metric, segment, period_start, period_end, split_part(segment, ':', 1) AS dimension,
            substr(segment, strpos(segment, ':') + 1) AS segment_value
     FROM goal_days
 ),
@@ -68,6 +68,11 @@ facts AS (
     WHERE l.metric = 'median_first_touch_minutes' AND f.business_minutes_to_touch IS NOT NULL
 ),
 
+-- only the facts of each goal's own period meet its days (all of history times every day would not)
+period_facts AS (
+    SELECT f.* FROM facts f JOIN goals g USING (goal_id) WHERE f.fact_day BETWEEN g.period_start AND g.period_end
+),
+
 actuals AS (
     SELECT gd.goal_id, gd.day,
            CASE
@@ -76,7 +81,7 @@ actuals AS (
                ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value)::numeric
            END AS actual
     FROM goal_days gd
-    LEFT JOIN facts f ON f.goal_id = gd.goal_id AND f.fact_day >= gd.period_start AND f.fact_day <= gd.day
+    LEFT JOIN period_facts f ON f.goal_id = gd.goal_id AND f.fact_day <= gd.day
     GROUP BY gd.goal_id, gd.day, gd.unit
 ),
 

@@ -237,12 +237,12 @@ def test_attribution_credits_sum_to_each_deal_and_unattributed_deals_count_whole
 def test_engagement_counts_and_rates_by_campaign_and_topic(world: str) -> None:
     january = rows(
         world,
-        "SELECT campaign_id, content_topic, engaged_leads, sends, opens, clicks, form_submissions, open_rate, "
+        "SELECT campaign_id, content_topic, sends, opens, clicks, form_submissions, open_rate, "
         "click_to_open_rate FROM kpi.engagement_monthly WHERE month = '2026-01-01' ORDER BY campaign_id",
     )
     assert january == [
-        ("C1", "pricing", 1, 0, 0, 0, 0, None, None),
-        ("C2", "pricing", 1, 0, 0, 0, 1, None, None),
-        ("C3", "security", 1, 1, 1, 1, 0, D("1.0000"), D("1.0000")),
+        ("C1", "pricing", 0, 0, 0, 0, None, None),
+        ("C2", "pricing", 0, 0, 0, 1, None, None),
+        ("C3", "security", 1, 1, 1, 0, D("1.0000"), D("1.0000")),
     ]
     assert rows(world, "SELECT count(*) FROM kpi.engagement_monthly WHERE month = '2026-05-01'") == [(0,)]
