@@ -35,3 +35,19 @@ def test_every_quality_statement_is_used_and_fills_its_placeholders(path) -> Non
     fields = {f for _, f, _, _ in string.Formatter().parse(statement("quality", path.stem)) if f}
     filled = composed("quality", path.stem, **{f: sql.Identifier("x") for f in fields})
     assert "{" not in filled.as_string(None)
+
+
+SLA_SCORING_FILES = sorted([*(SQL_DIR / "sla").glob("*.sql"), *(SQL_DIR / "scoring").glob("*.sql")])
+
+
+@pytest.mark.parametrize("path", SLA_SCORING_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_sla_and_scoring_statement_is_used_and_fills_its_placeholders(path) -> None:
+    capability = path.parent.name
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in (PROJECT_ROOT / "include" / "smarketing" / capability).glob("*.py")
+    )
+    assert re.search(rf'"{capability}",\s*"{path.stem}"', code), f"{path.name} is not used"
+    fields = {f for _, f, _, _ in string.Formatter().parse(statement(capability, path.stem)) if f}
+    filled = composed(capability, path.stem, **{f: sql.Identifier("x") for f in fields})
+    assert "{" not in filled.as_string(None)

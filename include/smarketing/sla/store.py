@@ -25,6 +25,7 @@ from psycopg import sql
 
 from smarketing.sla.clock import INPUT_COLUMNS, OUTPUT_COLUMNS
 from smarketing.sla.settings import SlaSettings
+from smarketing.sqlfiles import composed, statement
 from smarketing.warehouse.copy import copy_in_columns, copy_in_fixed, copy_out_csv, encode
 
 # Arbitrary constant: one SLA evaluation at a time per warehouse (the DAG, a manual CLI run).
@@ -156,18 +157,7 @@ def mql_query(conn: psycopg.Connection, settings: SlaSettings) -> sql.Composable
                 "WHERE crossed_at <= %(as_of)s"
             ),
         )
-    # Plain aggregates rather than DISTINCT ON: a hash aggregate, and a row estimate the planner trusts.
-    return sql.SQL(
-        """
-        SELECT lead_id, least(scoring_at, crm_at) AS mql_at,
-               CASE WHEN scoring_at <= crm_at OR crm_at IS NULL THEN 'scoring' ELSE 'crm' END AS mql_source
-        FROM (
-            SELECT lead_id, min(mql_at) FILTER (WHERE mql_source = 'scoring') AS scoring_at,
-                   min(mql_at) FILTER (WHERE mql_source = 'crm') AS crm_at
-            FROM ({}) AS handovers GROUP BY lead_id
-        ) AS firsts
-        """
-    ).format(sql.SQL(" UNION ALL ").join(parts))
+    return composed("sla", "handovers", handovers=sql.SQL(" UNION ALL ").join(parts))
 
 
 @dataclass(frozen=True)
@@ -196,28 +186,19 @@ def read_inputs(
     at or after the MQL moment and at or before `as_of`. Of those, a closed clock whose inputs have not
     changed since a reading no later than `as_of` would read the same again: it is only counted.
     """
-    # The tier goes by the score and grade at the crossing that handed the lead over when scoring
-    # recorded one, else by the lead's current score (what scoring.lead_scores holds now).
-    joins, score, grade = [], sql.SQL("NULL::double precision"), sql.SQL("NULL::text")
-    if table_exists(conn, "scoring.lead_scores"):
-        joins.append(sql.SQL("LEFT JOIN scoring.lead_scores s ON s.lead_id = w.lead_id"))
-        score, grade = sql.SQL("s.total::double precision"), sql.SQL("s.grade::text")
-    if table_exists(conn, "scoring.mql_crossings"):
-        joins.append(
-            sql.SQL(
-                """LEFT JOIN (
-                    SELECT DISTINCT ON (c.lead_id) c.lead_id, c.total, c.grade
-                    FROM scoring.mql_crossings c JOIN _sla_window w ON w.lead_id = c.lead_id
-                    WHERE c.crossed_at <= %(as_of)s
-                    ORDER BY c.lead_id, c.crossed_at, c.model_version
-                ) AS cr ON cr.lead_id = w.lead_id"""
-            )
-        )
-        score = sql.SQL("coalesce(cr.total::double precision, {})").format(score)
-        grade = sql.SQL("CASE WHEN cr.lead_id IS NOT NULL THEN cr.grade::text ELSE {} END").format(grade)
-    scores = sql.SQL("\n        ").join(joins)
-    score_columns = sql.SQL("{} AS score, {} AS grade").format(score, grade)
-    params = {
+    params = _input_params(settings, as_of, reevaluate_days)
+    _create_window(conn, settings, params)
+    frame = copy_out(
+        conn,
+        _inputs_query(conn),
+        params,
+        text_columns=(*_TEXT_INPUTS, "part", "status", "accept_status"),
+    )
+    return _split_inputs(frame)
+
+
+def _input_params(settings: SlaSettings, as_of: pd.Timestamp, reevaluate_days: int) -> dict[str, object]:
+    return {
         "as_of": as_of.to_pydatetime(),
         "window_start": (as_of - pd.Timedelta(days=reevaluate_days)).to_pydatetime(),
         "touch_types": list(settings.qualifying_touches),
@@ -226,96 +207,39 @@ def read_inputs(
         "decision_stages": list(settings.sql_stages) + list(settings.reject_stages),
         "seed": settings_seed(settings),
     }
-    # The window first, as an analysed temporary table: estimated from a CTE, the planner expects a few
-    # dozen rows and walks the activity index once per lead instead of hashing.
+
+
+def _create_window(conn: psycopg.Connection, settings: SlaSettings, params: dict[str, object]) -> None:
+    """The clocks that may still change, as the analysed temporary table `_sla_window` (window.sql)."""
     conn.execute("DROP TABLE IF EXISTS _sla_window")
-    conn.execute(
-        sql.SQL(
-            """
-            CREATE TEMP TABLE _sla_window ON COMMIT DROP AS
-            WITH mql AS ({mql})
-            SELECT m.lead_id, m.mql_at, m.mql_source, f.input_hash AS stored_hash,
-                   coalesce(f.status IN ('pending', 'at_risk', 'breached_open') OR f.accept_status = 'pending',
-                            false) AS stored_running,
-                   f.evaluated_at AS stored_evaluated_at, f.status AS stored_status,
-                   f.accept_status AS stored_accept_status
-            FROM mql m LEFT JOIN sla.followups f ON f.lead_id = m.lead_id
-            -- a lead deleted (or merged away) by the moment read is nobody's to follow up any more
-            JOIN core.leads l ON l.lead_id = m.lead_id AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
-            WHERE m.mql_at >= %(window_start)s
-               OR f.lead_id IS NULL
-               OR f.status IN ('pending', 'at_risk')
-               OR (f.status = 'breached_open' AND f.excluded_at IS NULL)
-               OR f.accept_status IN ('pending', 'breached_open')
-            """
-        ).format(mql=mql_query(conn, settings)),
-        params,
-    )
+    conn.execute(composed("sla", "window", mql=mql_query(conn, settings)), params)
     conn.execute("ANALYZE _sla_window")
-    query = sql.SQL(
-        """
-        WITH decisions AS (
-            -- Each lead's first acceptance and first rejection after its hand-over, with their stages.
-            SELECT DISTINCT ON (h.lead_id, k.accepted) h.lead_id, k.accepted, h.entered_at, h.stage
-            FROM core.lifecycle_history h JOIN _sla_window w ON w.lead_id = h.lead_id
-            CROSS JOIN LATERAL (SELECT h.stage = ANY(%(sql_stages)s) AS accepted) AS k
-            WHERE h.entered_at >= w.mql_at AND h.entered_at <= %(as_of)s
-              AND h.stage = ANY(%(decision_stages)s)
-            ORDER BY h.lead_id, k.accepted, h.entered_at, h.stage
-        ),
-        stages AS (
-            SELECT lead_id,
-                   max(entered_at) FILTER (WHERE accepted) AS accepted_at,
-                   max(stage) FILTER (WHERE accepted) AS accept_stage,
-                   max(entered_at) FILTER (WHERE NOT accepted) AS rejected_at,
-                   max(stage) FILTER (WHERE NOT accepted) AS reject_stage
-            FROM decisions GROUP BY lead_id
-        )
-        SELECT CASE WHEN x.live THEN 'reading' ELSE 'unchanged' END AS part, r.lead_id, {live_columns},
-               CASE WHEN x.live THEN h.input_hash END AS input_hash,
-               CASE WHEN x.live THEN w.stored_hash END AS stored_hash, w.stored_running,
-               -- A closed clock whose inputs did not change since a reading no later than this one reads
-               -- the same now: only its stored statuses travel.
-               CASE WHEN NOT x.live THEN w.stored_status END AS status,
-               CASE WHEN NOT x.live THEN w.stored_accept_status END AS accept_status
-        FROM (
-        SELECT w.lead_id, {mql_at} AS mql_at, w.mql_source,
-               -- An owner assigned after the moment read was not the owner yet.
-               CASE WHEN assigned_later THEN NULL ELSE l.owner_id END AS owner_id,
-               CASE WHEN assigned_later THEN NULL ELSE {assigned} END AS owner_assigned_at,
-               CASE WHEN assigned_later THEN NULL ELSE o.timezone END AS owner_timezone,
-               l.persona_id, {score_columns},
-               {touch} AS first_touch_at,
-               {accepted} AS accepted_at, st.accept_stage,
-               {rejected} AS rejected_at, st.reject_stage,
-               CASE WHEN l.unsubscribed_at <= %(as_of)s THEN {unsubscribed} END AS unsubscribed_at
-        FROM _sla_window w
-        JOIN core.leads l ON l.lead_id = w.lead_id
-        CROSS JOIN LATERAL (SELECT coalesce(l.owner_assigned_at > %(as_of)s, false) AS assigned_later) AS asg
-        LEFT JOIN core.owners o ON o.owner_id = l.owner_id
-        {scores}
-        -- The first qualifying touch: one short walk down the (lead_id, occurred_at) index per lead, which
-        -- beats aggregating every activity of the window.
-        LEFT JOIN LATERAL (
-            SELECT a.occurred_at AS first_touch_at FROM core.sales_activities a
-            WHERE a.lead_id = w.lead_id AND a.occurred_at >= w.mql_at AND a.occurred_at <= %(as_of)s
-              AND a.activity_type = ANY(%(touch_types)s)
-            ORDER BY a.occurred_at LIMIT 1
-        ) AS t ON true
-        LEFT JOIN stages st ON st.lead_id = w.lead_id
-        OFFSET 0
-        ) AS r
-        JOIN _sla_window w ON w.lead_id = r.lead_id
-        -- Everything the reading depends on except the moment read, hashed where it is read (OFFSET 0
-        -- keeps each expression computed once per row rather than once per use).
-        CROSS JOIN LATERAL (SELECT {fingerprint} AS input_hash OFFSET 0) AS h
-        CROSS JOIN LATERAL (
-            SELECT w.stored_hash IS DISTINCT FROM h.input_hash OR w.stored_running
-                   OR w.stored_evaluated_at > %(as_of)s AS live
-            OFFSET 0
-        ) AS x
-        """
-    ).format(
+
+
+def _score_parts(conn: psycopg.Connection) -> tuple[sql.Composable, sql.Composable]:
+    """The score and grade columns of the inputs, and the joins they need.
+
+    The tier goes by the score and grade at the crossing that handed the lead over when scoring
+    recorded one, else by the lead's current score (what scoring.lead_scores holds now).
+    """
+    joins, score, grade = [], sql.SQL("NULL::double precision"), sql.SQL("NULL::text")
+    if table_exists(conn, "scoring.lead_scores"):
+        joins.append(sql.SQL("LEFT JOIN scoring.lead_scores s ON s.lead_id = w.lead_id"))
+        score, grade = sql.SQL("s.total::double precision"), sql.SQL("s.grade::text")
+    if table_exists(conn, "scoring.mql_crossings"):
+        joins.append(sql.SQL(statement("sla", "crossing_scores")))
+        score = sql.SQL("coalesce(cr.total::double precision, {})").format(score)
+        grade = sql.SQL("CASE WHEN cr.lead_id IS NOT NULL THEN cr.grade::text ELSE {} END").format(grade)
+    columns = sql.SQL("{} AS score, {} AS grade").format(score, grade)
+    return columns, sql.SQL("\n").join(joins)
+
+
+def _inputs_query(conn: psycopg.Connection) -> sql.Composed:
+    """inputs.sql with its parts: instants as epoch microseconds, scores, the inputs' fingerprint."""
+    score_columns, scores = _score_parts(conn)
+    return composed(
+        "sla",
+        "inputs",
         mql_at=_epoch_us("w.mql_at"),
         assigned=_epoch_us("l.owner_assigned_at"),
         score_columns=score_columns,
@@ -331,7 +255,10 @@ def read_inputs(
             if c != "lead_id"
         ),
     )
-    frame = copy_out(conn, query, params, text_columns=(*_TEXT_INPUTS, "part", "status", "accept_status"))
+
+
+def _split_inputs(frame: pd.DataFrame) -> Inputs:
+    """The clocks to compute (typed INPUT_COLUMNS + STORED_COLUMNS), and the unchanged ones counted."""
     if frame.empty:
         columns = ("part", *INPUT_COLUMNS, *STORED_COLUMNS, "status", "accept_status")
         frame = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
@@ -388,21 +315,14 @@ def write_followups(
     columns = [*OUTPUT_COLUMNS, "input_hash"]
     is_new = readings["is_new"].to_numpy(dtype=bool)
     stored, new = readings.loc[~is_new, columns], readings.loc[is_new, columns]
-    # The clocks this run wrote, and whether they are new: only a clock stored before can have a breach
-    # to update or void.
-    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY, is_new bigint) ON COMMIT DROP")
+    # The stored clocks this run rewrote: only those can have a breach to update or void.
+    conn.execute("CREATE TEMP TABLE _sla_changed (lead_id bigint PRIMARY KEY) ON COMMIT DROP")
     updated = _update_stored(conn, stored, columns) if len(stored) else 0
     if len(new):
         # New clocks are new for sure (nobody else writes sla.followups while the lock is held): straight
         # in with COPY, which a first evaluation of the whole history does a few hundred thousand times.
         copy_in_columns(conn, "sla.followups", encode(new, times=_TIME_OUTPUTS, texts=_TEXT_OUTPUTS))
-        marks = pd.DataFrame(
-            {"lead_id": new["lead_id"].to_numpy(), "is_new": np.ones(len(new), dtype=np.int64)}
-        )
-        staged = encode(marks)
-        copy_in_fixed(conn, "_sla_changed", staged.staged_columns(), staged.arrays)
-    conn.execute("ANALYZE _sla_changed")
-    new_breaches = _sync_breaches(conn, any_stored=updated > 0)
+    new_breaches = _sync_breaches(conn, new, stored if updated else stored.iloc[:0])
     if new_breaches > ANALYZE_AFTER_ROWS:
         conn.execute("ANALYZE sla.breaches")
     return WriteStats(
@@ -426,7 +346,7 @@ def _update_stored(conn: psycopg.Connection, stored: pd.DataFrame, columns: list
     )
     values = [c for c in columns if c not in ("lead_id", "evaluated_at")]
     # An unchanged row costs no write (nor any breach work after).
-    return conn.execute(
+    updated = conn.execute(
         f"""
         WITH updated AS (
             UPDATE sla.followups f
@@ -437,64 +357,101 @@ def _update_stored(conn: psycopg.Connection, stored: pd.DataFrame, columns: list
                   IS DISTINCT FROM ({", ".join(f"r.{c}" for c in values)})
             RETURNING f.lead_id
         )
-        INSERT INTO _sla_changed SELECT lead_id, 0 FROM updated
+        INSERT INTO _sla_changed SELECT lead_id FROM updated
         """
     ).rowcount
+    if updated:
+        conn.execute("ANALYZE _sla_changed")
+    return updated
 
 
-_BREACH_KINDS = """
-    CROSS JOIN LATERAL (VALUES
-        ('first_touch', f.due_at, f.escalate_at, f.status IN ('breached_open', 'breached_late'),
-         CASE WHEN f.excluded_at < coalesce(f.first_touch_at, 'infinity') THEN f.excluded_at ELSE f.first_touch_at END,
-         CASE WHEN f.excluded_at < coalesce(f.first_touch_at, 'infinity') THEN 'excluded'
-              WHEN f.first_touch_at IS NOT NULL THEN 'touched_late' END),
-        ('accept', f.accept_due_at, f.accept_escalate_at,
-         coalesce(f.accept_status IN ('breached_open', 'breached_late'), false),
-         f.decided_at, CASE WHEN f.decided_at IS NOT NULL THEN 'decided_late' END)
-    ) AS k (kind, due_at, escalate_at, breached, resolved_at, resolution)
-"""
+_BREACHED = ("breached_open", "breached_late")
+BREACH_COLUMNS = (
+    "lead_id",
+    "kind",
+    "owner_id",
+    "due_at",
+    "evaluated_at",
+    "escalate_at",
+    "breached",
+    "resolved_at",
+    "resolution",
+)
 
 
-def _sync_breaches(conn: psycopg.Connection, *, any_stored: bool) -> int:
-    """New breaches in, changed ones updated, voided ones marked `corrected`; returns how many are new."""
-    found = f"""
-        SELECT f.lead_id, k.kind, f.owner_id, k.due_at, f.evaluated_at, k.escalate_at, k.breached,
-               k.resolved_at, k.resolution, c.is_new
-        FROM sla.followups f JOIN _sla_changed c ON c.lead_id = f.lead_id {_BREACH_KINDS}
+def _instants(values: pd.Series) -> np.ndarray:
+    """UTC instants as datetime64[ns] (a tz-aware column's plain `to_numpy()` is an array of objects)."""
+    return pd.to_datetime(values, utc=True).to_numpy(dtype="datetime64[ns]")
+
+
+def breach_candidates(readings: pd.DataFrame) -> pd.DataFrame:
+    """Each clock's two promises as rows of sla.breaches (BREACH_COLUMNS), breached (1) or not (0).
+
+    first_touch: due, escalated at, resolved by the first touch or by the exclusion that came first
+    ('touched_late' / 'excluded'); accept: the decision deadline, resolved by the decision
+    ('decided_late'). The one definition of a breach: new ones are inserted from it, stored ones
+    updated or voided against it.
     """
-    if any_stored:
-        conn.execute(
-            f"""
-            UPDATE sla.breaches b
-            SET owner_id = x.owner_id, due_at = x.due_at, escalate_at = x.escalate_at,
-                resolved_at = CASE WHEN x.breached THEN x.resolved_at ELSE x.evaluated_at END,
-                resolution = CASE WHEN x.breached THEN x.resolution ELSE 'corrected' END
-            FROM ({found}) AS x
-            WHERE x.is_new = 0 AND b.lead_id = x.lead_id AND b.kind = x.kind
-              AND CASE WHEN x.breached
-                       THEN (b.owner_id, b.due_at, b.escalate_at, b.resolved_at, b.resolution)
-                            IS DISTINCT FROM (x.owner_id, x.due_at, x.escalate_at, x.resolved_at, x.resolution)
-                       -- Late-arriving data showed the promise was kept (or the deadline moved): void.
-                       ELSE b.resolution IS DISTINCT FROM 'corrected' END
-            """
-        )
+    touch, excluded = _instants(readings["first_touch_at"]), _instants(readings["excluded_at"])
+    excluded_first = ~np.isnat(excluded) & (np.isnat(touch) | (excluded < touch))
+    decided = _instants(readings["decided_at"])
+    common = {"lead_id": readings["lead_id"].to_numpy(), "owner_id": readings["owner_id"].to_numpy()}
+    first_touch = pd.DataFrame(
+        {
+            **common,
+            "kind": "first_touch",
+            "due_at": _instants(readings["due_at"]),
+            "escalate_at": _instants(readings["escalate_at"]),
+            "breached": readings["status"].isin(_BREACHED).to_numpy(dtype=np.int64),
+            "resolved_at": np.where(excluded_first, excluded, touch),
+            "resolution": np.where(
+                excluded_first, "excluded", np.where(np.isnat(touch), None, "touched_late")
+            ),
+        }
+    )
+    accept = pd.DataFrame(
+        {
+            **common,
+            "kind": "accept",
+            "due_at": _instants(readings["accept_due_at"]),
+            "escalate_at": _instants(readings["accept_escalate_at"]),
+            "breached": readings["accept_status"].isin(_BREACHED).to_numpy(dtype=np.int64),
+            "resolved_at": decided,
+            "resolution": np.where(np.isnat(decided), None, "decided_late"),
+        }
+    )
+    both = pd.concat([first_touch, accept], ignore_index=True)
+    both["evaluated_at"] = np.tile(_instants(readings["evaluated_at"]), 2)
+    return both[list(BREACH_COLUMNS)]
+
+
+def _sync_breaches(conn: psycopg.Connection, new: pd.DataFrame, rewritten: pd.DataFrame) -> int:
+    """New breaches in, changed ones updated, voided ones marked `corrected`; returns how many are new.
+
+    `new`: readings of new clocks (only their breached promises matter); `rewritten`: readings of the
+    stored clocks this run may have rewritten (_sla_changed says which it did).
+    """
+    fresh = breach_candidates(new)
+    found = pd.concat(
+        [fresh[fresh["breached"] == 1].assign(is_new=1), breach_candidates(rewritten).assign(is_new=0)],
+        ignore_index=True,
+    )
+    if found.empty:
+        return 0
+    conn.execute(
+        "CREATE TEMP TABLE _sla_found (lead_id bigint, kind text, owner_id text, due_at timestamptz, "
+        "evaluated_at timestamptz, escalate_at timestamptz, breached bigint, resolved_at timestamptz, "
+        "resolution text, is_new bigint) ON COMMIT DROP"
+    )
+    times = ("due_at", "evaluated_at", "escalate_at", "resolved_at")
+    copy_in_columns(conn, "_sla_found", encode(found, times=times, texts=("kind", "owner_id", "resolution")))
+    if len(rewritten):
+        conn.execute(statement("sla", "breaches_update"))
     # A new clock has no breach yet, unless one outlived a clock removed by hand: checked once, so that
-    # the common case is a plain insert (a first evaluation records tens of thousands) while such a
-    # leftover keeps its row (and its announcement) through ON CONFLICT.
+    # the common case is a plain insert while such a leftover keeps its row (and its announcement).
     leftovers = conn.execute(
-        """
-        SELECT EXISTS (SELECT FROM sla.breaches b JOIN _sla_changed c ON c.lead_id = b.lead_id
-                       WHERE c.is_new = 1)
-        """
+        "SELECT EXISTS (SELECT FROM sla.breaches b JOIN _sla_found x ON x.lead_id = b.lead_id AND x.is_new = 1)"
     ).fetchone()[0]
-    guarded = any_stored or leftovers
-    inserted = conn.execute(
-        f"""
-        INSERT INTO sla.breaches (lead_id, kind, owner_id, due_at, detected_at, escalate_at, resolved_at, resolution)
-        SELECT x.lead_id, x.kind, x.owner_id, x.due_at, x.evaluated_at, x.escalate_at, x.resolved_at, x.resolution
-        FROM ({found}) AS x
-        WHERE x.breached
-        {"ON CONFLICT (lead_id, kind) DO NOTHING" if guarded else ""}
-        """
-    ).rowcount
-    return int(inserted)
+    guarded = len(rewritten) > 0 or leftovers
+    conflict = sql.SQL("ON CONFLICT (lead_id, kind) DO NOTHING" if guarded else "")
+    return int(conn.execute(composed("sla", "breaches_insert", conflict=conflict)).rowcount)
