@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from psycopg import sql
 
-from smarketing.warehouse.copy import copy_out_fixed
 from smarketing.scoring.kernel import (
     US_PER_DAY,
     EventArrays,
@@ -33,6 +32,7 @@ from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.runner import MAX_ID, MIN_ID
 from smarketing.scoring.warehouse import Shard, read_history, read_leads, to_us
 from smarketing.warehouse.connection import connect
+from smarketing.warehouse.copy import copy_out_fixed
 
 
 @dataclass

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import Shard, read_history_baseline
+from smarketing.sqlfiles import statement
+from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -258,33 +259,8 @@ def write_crossings(
     )
     copy_in_frame(conn, "_scoring_mql", qualified)
     params = {"version": model.version, "as_of": plan.as_of, "run": plan.run_id}
-    new = conn.execute(
-        """
-        INSERT INTO scoring.mql_crossings AS c
-               (lead_id, model_version, crossed_at, total, grade, profile_id, run_id, is_first)
-        SELECT m.lead_id, %(version)s, %(as_of)s, m.total, m.grade, m.profile_id, %(run)s,
-               NOT EXISTS (SELECT 1 FROM scoring.mql_crossings o
-                           WHERE o.lead_id = m.lead_id AND o.model_version <> %(version)s
-                             AND o.crossed_at <= %(as_of)s)
-        FROM _scoring_mql m
-        ON CONFLICT (lead_id, model_version) DO UPDATE
-           SET crossed_at = EXCLUDED.crossed_at, total = EXCLUDED.total, grade = EXCLUDED.grade,
-               profile_id = EXCLUDED.profile_id, run_id = EXCLUDED.run_id, is_first = EXCLUDED.is_first
-         WHERE EXCLUDED.crossed_at < c.crossed_at
-        RETURNING 1
-        """,
-        params,
-    ).fetchall()
-    conn.execute(
-        """
-        INSERT INTO core.lifecycle_history AS h (lead_id, stage, entered_at, source_system)
-        SELECT m.lead_id, %(stage)s, %(as_of)s, %(system)s
-        FROM _scoring_mql m JOIN core.leads l ON l.lead_id = m.lead_id
-        ON CONFLICT (lead_id, stage, source_system) DO UPDATE SET entered_at = EXCLUDED.entered_at
-         WHERE EXCLUDED.entered_at < h.entered_at
-        """,
-        {**params, "stage": MQL_STAGE, "system": SCORING_SYSTEM},
-    )
+    new = conn.execute(statement("scoring", "mql_crossings"), params).fetchall()
+    conn.execute(statement("scoring", "mql_stage"), {**params, "stage": MQL_STAGE, "system": SCORING_SYSTEM})
     return len(new)
 
 
@@ -332,15 +308,5 @@ def write_shard(
 def write_accounts(conn: psycopg.Connection, model: ScoringModel, plan: RunPlan) -> int:
     conn.execute("DELETE FROM scoring.account_scores")
     return conn.execute(
-        """
-        INSERT INTO scoring.account_scores (company_id, leads, engaged_leads, mql_leads, best_total, best_grade,
-                                            total_engagement, top_lead_id, model_version, as_of)
-        SELECT l.company_id, count(*), count(*) FILTER (WHERE s.engagement > 0), count(*) FILTER (WHERE s.is_mql),
-               max(s.total), min(s.grade), sum(s.engagement),
-               (array_agg(s.lead_id ORDER BY s.total DESC, s.lead_id))[1], %s, %s
-        FROM scoring.lead_scores s JOIN core.leads l ON l.lead_id = s.lead_id
-        WHERE l.company_id IS NOT NULL
-        GROUP BY l.company_id
-        """,
-        (model.version, plan.as_of),
+        statement("scoring", "account_scores"), {"version": model.version, "as_of": plan.as_of}
     ).rowcount

@@ -16,10 +16,10 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from smarketing.warehouse.copy import copy_in_frame, copy_out_csv, copy_out_fixed
 from smarketing.scoring.events import predicate_event_types, predicate_mask_sql
 from smarketing.scoring.kernel import US_PER_DAY, EventArrays
 from smarketing.scoring.model import ScoringModel
+from smarketing.warehouse.copy import copy_in_frame, copy_out_csv, copy_out_fixed
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from smarketing.sqlfiles import statement
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -78,23 +79,6 @@ class WritebackTarget:
         return self.conn_id or DEFAULT_CONNECTIONS[self.api]
 
 
-_CHANGED = """
-    WITH current AS (
-        SELECT src.source_id AS record_id, s.lead_id, round(s.total)::int AS score, s.grade,
-               CASE WHEN s.is_mql AND (l.lifecycle_stage IS NULL OR l.lifecycle_stage = ANY(%(early)s))
-                    THEN %(mql)s::text END AS stage
-        FROM scoring.lead_scores s
-        JOIN core.lead_sources src ON src.lead_id = s.lead_id AND src.source_system = %(system)s
-        JOIN core.leads l ON l.lead_id = s.lead_id
-    )
-    SELECT c.*, row_number() OVER (ORDER BY c.record_id) AS n
-    FROM current c
-    LEFT JOIN scoring.writeback_state w ON w.system = %(system)s AND w.record_id = c.record_id
-    WHERE w.record_id IS NULL
-       OR (w.score, w.grade) IS DISTINCT FROM (c.score, c.grade)
-       OR (c.stage IS NOT NULL AND w.lifecycle_stage IS DISTINCT FROM c.stage)
-"""
-
 _ITEMS = {
     "hubspot": """
         jsonb_build_object('id', record_id, 'properties',
@@ -137,7 +121,11 @@ def plan_batches(conn: psycopg.Connection, target: WritebackTarget, *, run_id: s
         GROUP BY batch_no
         RETURNING record_count
         """
-    ).format(body=sql.SQL(_BODY[target.api]), item=sql.SQL(_ITEMS[target.api]), changed=sql.SQL(_CHANGED))
+    ).format(
+        body=sql.SQL(_BODY[target.api]),
+        item=sql.SQL(_ITEMS[target.api]),
+        changed=sql.SQL(statement("scoring", "writeback_changed")),
+    )
     rows = conn.execute(
         query,
         {
