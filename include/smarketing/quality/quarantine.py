@@ -65,40 +65,20 @@ def collect_failing(
     limit: int | None = None,
     into: str = "_dq_failing",
 ) -> int:
-    """Append the keys of rows failing `result` to `into` (all of them, or up to `limit`)."""
+    """Append the keys of rows failing `result` to `into` (all of them, or up to `limit`); returns how many.
+
+    From the SQL query GX wrote for the failing rows when it runs and returns as many rows as GX
+    counted; else from GX's own key list.
+    """
     expected = int(result.unexpected_count or 0)
     wanted = expected if limit is None else min(expected, limit)
     if wanted == 0:
         return 0
-    keys = [sql.SQL("u.{}::text").format(sql.Identifier(k)) for k in run.key_columns]
-    if len(keys) == 1:
-        keys.append(sql.SQL("NULL"))
-    query = _gx_query(result)
-    if query is not None:
-        statement = sql.SQL(
-            "INSERT INTO {into} (k1, k2, check_id) SELECT {keys}, {check} FROM ({q}) u{limit}"
-        ).format(
-            into=sql.Identifier(into),
-            keys=sql.SQL(", ").join(keys),
-            check=sql.Literal(result.check.check_id),
-            q=sql.SQL(query),  # type: ignore[arg-type]  # written by GX for our own staged table
-            limit=sql.SQL(" LIMIT {}").format(sql.Literal(limit)) if limit is not None else sql.SQL(""),
-        )
-        try:
-            with conn.transaction():
-                inserted = conn.execute(statement).rowcount
-                if inserted != wanted:
-                    raise _Mismatch(inserted)
-            return inserted
-        except (psycopg.Error, _Mismatch) as exc:
-            log.info(
-                "%s %s: GX's row query was not usable (%s); asking GX for the keys",
-                run.label,
-                result.check.check_id,
-                exc,
-            )
-    found = session.failing_keys(run, result.check, wanted)
-    keys = pd.DataFrame(  # GX hands the keys over as Python tuples: the failure path only
+    inserted = _insert_from_gx_query(conn, run, result, wanted, limit=limit, into=into)
+    if inserted is not None:
+        return inserted
+    found = session.failing_keys(run, result.check, wanted)  # the failure path only: a few thousand keys
+    keys = pd.DataFrame(
         {
             "k1": [str(key[0]) for key in found],
             "k2": [str(key[1]) if len(key) > 1 else None for key in found],
@@ -106,6 +86,42 @@ def collect_failing(
         }
     )
     return copy_in_frame(conn, into, keys)
+
+
+def _insert_from_gx_query(
+    conn: psycopg.Connection, run: SuiteRun, result: CheckResult, wanted: int, *, limit: int | None, into: str
+) -> int | None:
+    """INSERT ... SELECT the keys through GX's row query; None (nothing kept) when it is missing, fails
+    or returns another number of rows than expected."""
+    query = _gx_query(result)
+    if query is None:
+        return None
+    keys = [sql.SQL("u.{}::text").format(sql.Identifier(k)) for k in run.key_columns]
+    if len(keys) == 1:
+        keys.append(sql.SQL("NULL"))
+    statement = sql.SQL(
+        "INSERT INTO {into} (k1, k2, check_id) SELECT {keys}, {check} FROM ({q}) u{limit}"
+    ).format(
+        into=sql.Identifier(into),
+        keys=sql.SQL(", ").join(keys),
+        check=sql.Literal(result.check.check_id),
+        q=sql.SQL(query),  # type: ignore[arg-type]  # written by GX for our own staged table
+        limit=sql.SQL(" LIMIT {}").format(sql.Literal(limit)) if limit is not None else sql.SQL(""),
+    )
+    try:
+        with conn.transaction():
+            inserted = conn.execute(statement).rowcount
+            if inserted != wanted:
+                raise _Mismatch(inserted)
+        return inserted
+    except (psycopg.Error, _Mismatch) as exc:
+        log.info(
+            "%s %s: GX's row query was not usable (%s); asking GX for the keys",
+            run.label,
+            result.check.check_id,
+            exc,
+        )
+        return None
 
 
 class _Mismatch(Exception):

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from smarketing.quality.engine import SuiteRun
 from smarketing.quality.gate import ValidationReport
+from smarketing.sqlfiles import statement
 
 
 def begin(conn: psycopg.Connection, *, run_id: str, layer: str, started_at: datetime) -> int:
@@ -99,17 +100,4 @@ def record(conn: psycopg.Connection, validation_run_id: int, run: SuiteRun) -> N
         for r in run.results
     ]
     with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO dq.expectation_results (validation_run_id, suite, source_system, scope, check_id, expectation,
-                column_name, severity, success, element_count, unexpected_count, unexpected_percent, observed_value,
-                sample_keys, exception, kwargs)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (validation_run_id, suite, source_system, scope, check_id) DO UPDATE
-               SET success = EXCLUDED.success, element_count = EXCLUDED.element_count,
-                   unexpected_count = EXCLUDED.unexpected_count, unexpected_percent = EXCLUDED.unexpected_percent,
-                   observed_value = EXCLUDED.observed_value, sample_keys = EXCLUDED.sample_keys,
-                   exception = EXCLUDED.exception, kwargs = EXCLUDED.kwargs
-            """,
-            rows,
-        )
+        cur.executemany(statement("quality", "record_results"), rows)
