@@ -139,8 +139,9 @@ def plan_once(dsn: str, rules: Agreement) -> tuple[float, dict]:
 
 def push_calls(dsn: str, contacts: int) -> dict[str, object]:
     """Plan every Mautic contact of a served world into one segment and push it through faults."""
-    from smarketing.sources import mautic
     from smarketing.sources.http import ApiCredentials, RetryPolicy
+    from smarketing.sources.mautic.hook import MauticHook
+    from smarketing.sources.mautic.settings import MauticSettings
     from smarketing_sandbox.api_world import ApiWorld
     from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
     from smarketing_sandbox.world import generate_world
@@ -164,7 +165,7 @@ def push_calls(dsn: str, contacts: int) -> dict[str, object]:
     with SandboxServer(world, ServerConfig(faults=faults)) as server:
         credentials = ApiCredentials(base_url=server.url, login="sandbox", password="sandbox-mautic-password")
         fast = RetryPolicy(attempts=8, initial_wait=0.01, max_wait=0.1, max_retry_after=0.1)
-        client = mautic.client_for(credentials, mautic.MauticSettings(retry=fast))
+        client = MauticHook(credentials=credentials).client(MauticSettings(retry=fast))
         started = time.perf_counter()
         outcome = push(
             dsn,
