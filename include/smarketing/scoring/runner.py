@@ -108,14 +108,28 @@ def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
         """,
         (model.version, model.config_hash, Jsonb(model.definition())),
     ).fetchone()
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO scoring.rules (config_hash, model_version, profile_id, kind, rule_id, rule_no,
+                                       description, points, cap, max_per_day)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+            """,
+            _rule_rows(model),
+        )
+    return inserted is not None
+
+
+def _rule_rows(model: ScoringModel) -> list[tuple]:
+    """One scoring.rules row per fit and engagement rule of every profile (a handful: a plain list)."""
     rows = []
     offset = 0
+    key = (model.config_hash, model.version)
     for profile in model.profiles:
         for rule in profile.fit_rules:
             rows.append(
                 (
-                    model.config_hash,
-                    model.version,
+                    *key,
                     profile.profile_id,
                     "fit",
                     rule.rule_id,
@@ -127,31 +141,22 @@ def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
                 )
             )
         for r, rule in enumerate(profile.engagement.rules):
+            description = model.predicates[rule.predicate].describe()
             rows.append(
                 (
-                    model.config_hash,
-                    model.version,
+                    *key,
                     profile.profile_id,
                     "engagement",
                     rule.rule_id,
                     offset + r,
-                    model.predicates[rule.predicate].describe(),
+                    description,
                     rule.points,
                     rule.cap,
                     rule.max_per_day,
                 )
             )
         offset += len(profile.engagement.rules)
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO scoring.rules (config_hash, model_version, profile_id, kind, rule_id, rule_no,
-                                       description, points, cap, max_per_day)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
-            """,
-            rows,
-        )
-    return inserted is not None
+    return rows
 
 
 def shard_bounds(conn: psycopg.Connection, count: int) -> tuple[Shard, ...]:
@@ -362,6 +367,21 @@ def _what_changed(
     return new_world, old_world, affected
 
 
+def _continuing(plan: RunPlan, previous: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which leads continue incrementally from their stored state, and their last reference time T0.
+
+    A lead continues on an incremental run when the same model scored it as of no later than T1;
+    every other lead is scored from its history (T0 = 0).
+    """
+    prev_as_of = previous["as_of"].to_numpy(dtype="float64", na_value=np.nan)
+    continuing = (
+        (plan.mode == "incremental")
+        & previous["same_model"].fillna(False).to_numpy(dtype=bool)
+        & (np.nan_to_num(prev_as_of, nan=np.inf) <= plan.as_of_us)
+    )
+    return continuing, np.where(continuing, np.nan_to_num(prev_as_of, nan=0), 0).astype(np.int64)
+
+
 def score_shard(
     dsn: str, model: ScoringModel, plan: RunPlan, number: int, *, lock_held: bool = False
 ) -> dict[str, int]:
@@ -388,13 +408,7 @@ def score_shard(
             scored_before = read_previous(conn, model, shard)
         gone = np.setdiff1d(scored_before["lead_id"].to_numpy(np.int64), ids)
         previous = _align_previous(scored_before, ids)
-        prev_as_of = previous["as_of"].to_numpy(dtype="float64", na_value=np.nan)
-        continuing = (
-            (plan.mode == "incremental")
-            & previous["same_model"].fillna(False).to_numpy(dtype=bool)
-            & (np.nan_to_num(prev_as_of, nan=np.inf) <= t1)
-        )
-        t0 = np.where(continuing, np.nan_to_num(prev_as_of, nan=0), 0).astype(np.int64)
+        continuing, t0 = _continuing(plan, previous)
         with timings.step("engagement"):
             engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
         with timings.step("fit_and_totals"):
