@@ -145,6 +145,35 @@ def rest_of_list(total: int, listed: int, alerts: AlertSettings, alert_id: int, 
     )
 
 
+def _breach_draft(
+    alerts: AlertSettings,
+    kind: str,
+    recipient: str | None,
+    rows: list[tuple],
+    *,
+    subject: str,
+    body: str,
+    listed: int,
+) -> Draft | None:
+    """A breach or escalation message to `recipient` (an owner or manager id; None if unroutable).
+
+    `body` lists `listed` of the `rows`; the paragraph counting the rest and pointing to the full list
+    (by the message's alert id, in `alert_id` or `escalation_alert_id`) is added once the id is known.
+    """
+    route = alerts.for_owner(recipient)
+    if route is None:
+        return None
+    column = "alert_id" if kind == "breach" else "escalation_alert_id"
+    return Draft(
+        to=route[0],
+        subject=subject,
+        message_id=_message_id(kind, sorted(r[0] for r in rows), alerts.from_email),
+        route=route[1],
+        owner_id=recipient,
+        body=lambda alert_id: body + rest_of_list(len(rows), listed, alerts, alert_id, column),
+    )
+
+
 @dataclass
 class _Outcome:
     sent: int = 0
@@ -233,27 +262,18 @@ def announce_breaches(dsn: str, settings: SlaSettings, sender: Sender, *, run_id
         ).fetchall()
 
     def compose(owner_id: str | None, rows: list[tuple]) -> Draft | None:
-        route = alerts.for_owner(owner_id)
-        if route is None:
-            return None
         who = f"owner {owner_id}" if owner_id else "unassigned leads"
         listed = longest_overdue(rows, alerts)
-
-        def body(alert_id: int) -> str:
-            return (
-                f"<p>These handed-over MQLs ({html.escape(who)}) are past their SLA deadline and still open. "
-                "Please follow up now; they go to your manager if still open later.</p>"
-                + _table(["Lead id", "Missed", "Was due"], _breach_rows(listed, timezone))
-                + rest_of_list(len(rows), len(listed), alerts, alert_id, "alert_id")
-            )
-
-        return Draft(
-            to=route[0],
+        return _breach_draft(
+            alerts,
+            "breach",
+            owner_id,
+            rows,
             subject=f"SLA breach: {len(rows):,} MQL deadline(s) missed ({who})",
-            message_id=_message_id("breach", sorted(r[0] for r in rows), alerts.from_email),
-            route=route[1],
-            owner_id=owner_id,
-            body=body,
+            body=f"<p>These handed-over MQLs ({html.escape(who)}) are past their SLA deadline and still open. "
+            "Please follow up now; they go to your manager if still open later.</p>"
+            + _table(["Lead id", "Missed", "Was due"], _breach_rows(listed, timezone)),
+            listed=len(listed),
         )
 
     def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
@@ -298,30 +318,20 @@ def escalate_breaches(
         ).fetchall()
 
     def compose(manager_id: str | None, rows: list[tuple]) -> Draft | None:
-        route = alerts.for_owner(manager_id)
-        if route is None:
-            return None
         listed = sorted(longest_overdue(rows, alerts), key=lambda r: (r[4] or "", r[3], r[1] or 0))
         table_rows = [
             [r[4] or "(unassigned)", *row]
             for r, row in zip(listed, _breach_rows(listed, timezone), strict=True)
         ]
-
-        def body(alert_id: int) -> str:
-            return (
-                "<p>These breaches were announced to their owners and are still open past the escalation "
-                "delay agreed in the SLA.</p>"
-                + _table(["Owner", "Lead id", "Missed", "Was due"], table_rows)
-                + rest_of_list(len(rows), len(listed), alerts, alert_id, "escalation_alert_id")
-            )
-
-        return Draft(
-            to=route[0],
+        return _breach_draft(
+            alerts,
+            "escalation",
+            manager_id,
+            rows,
             subject=f"SLA escalation: {len(rows):,} MQL deadline(s) still missed in your team",
-            message_id=_message_id("escalation", sorted(r[0] for r in rows), alerts.from_email),
-            route=route[1],
-            owner_id=manager_id,
-            body=body,
+            body="<p>These breaches were announced to their owners and are still open past the escalation "
+            "delay agreed in the SLA.</p>" + _table(["Owner", "Lead id", "Missed", "Was due"], table_rows),
+            listed=len(listed),
         )
 
     def mark(conn: psycopg.Connection, rows: list[tuple], alert_id: int) -> None:
