@@ -280,7 +280,7 @@ def _list_memberships(book: NurtureBook, list_id: str, params: Mapping[str, str]
 # -- the simulated response to nurturing --------------------------------------------------------------
 def _uplift(book: NurtureBook, world: ApiWorld, kind: str, added: list[str]) -> None:
     """A share of newly enrolled people engage now (once per person): the control group's counterpart."""
-    people = _mautic_ids(world, added) if kind == "list" else [int(c) for c in added]
+    people = mautic_ids(world, added) if kind == "list" else [int(c) for c in added]
     with book.lock:
         fresh = [p for p in people if f"m{p}" not in book.uplifted]
         chosen = [p for p in fresh if world.rng.random() < book.uplift_share]
@@ -290,7 +290,7 @@ def _uplift(book: NurtureBook, world: ApiWorld, kind: str, added: list[str]) -> 
         world.add_activity(len(contacts), kinds=UPLIFT_KINDS, contacts=contacts)
 
 
-def _mautic_ids(world: ApiWorld, hubspot_ids: list[str]) -> list[int]:
+def mautic_ids(world: ApiWorld, hubspot_ids: list[str]) -> list[int]:
     """The Mautic contacts of HubSpot contacts (same e-mail)."""
     hs, ma = world.table("hubspot.contacts"), world.table("mautic.contacts")
     hs_email = pd.Series(hs.props["email"].to_pylist(), index=hs.ids.astype(str)).str.lower()

@@ -305,3 +305,21 @@ def test_property_whatever_the_scenarios_say_no_ineligible_lead_is_planned(
             assert flags["consent"] is True
         assert state in ("planned", "held_out")
     assert len({row[0] for row in entered}) == len(entered)  # one scenario per lead
+
+
+def test_cli_plan_is_a_dry_run_that_says_who_and_why(wh, monkeypatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from smarketing import paths
+    from smarketing.cli import app
+
+    dsn, conn = wh
+    add_lead(conn, 1, persona="developer")
+    add_lead(conn, 2, persona="developer", consent=False)
+    add_events(conn, [(1, "page_view", "integration"), (2, "page_view", "integration")])
+    result = CliRunner().invoke(app, ["nurture", "plan", "--as-of", AS_OF.isoformat(), "--dsn", dsn])
+    assert result.exit_code == 0, result.output
+    assert "developer-integration: enter" in result.output
+    assert "below MQL (score 10); interests integration; persona developer" in result.output
+    assert "blocked lead        2  developer-integration" in result.output and "no_consent" in result.output
+    assert ledger(conn) == []

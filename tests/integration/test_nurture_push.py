@@ -24,6 +24,7 @@ from smarketing.sources.hubspot.hook import HubSpotHook
 from smarketing.sources.hubspot.settings import HubSpotSettings
 from smarketing.sources.mautic.hook import MauticHook
 from smarketing.sources.mautic.settings import MauticSettings
+from smarketing_sandbox import api_nurture
 from smarketing_sandbox.server import SandboxServer, parse_faults
 
 from .nurture_support import AS_OF, add_events, add_lead, agreement, ledger, scenario, set_score
@@ -122,8 +123,20 @@ def members(server: SandboxServer) -> dict[str, list[str]]:
 def test_memberships_equal_the_confirmed_ledger_and_a_second_run_calls_nothing(wh, server) -> None:
     dsn, conn = wh
     tools = targets(server)
+    activity = server.world.table("mautic.activity")
+    before = len(activity)
     run(dsn, tools, "r1")
     assert members(server) == confirmed(conn)
+    # the sandbox's people respond to nurturing: new engagement from enrolled contacts only
+    reacted = set(map(str, activity.links["contact"][before:].tolist()))
+    mautic_members = set(members(server)["segment:12"]) | set(members(server)["campaign:7"])
+    held_refs = {
+        r[0] for r in conn.execute("SELECT external_ref FROM nurture.enrollments WHERE arm = 'held_out'")
+    }
+    assert reacted and not reacted & held_refs
+    assert reacted <= mautic_members | set(
+        map(str, api_nurture.mautic_ids(server.world, members(server)["list:318"]))
+    )
     held = [r[0] for r in conn.execute("SELECT external_ref FROM nurture.enrollments WHERE arm = 'held_out'")]
     assert held and sum(len(v) for v in confirmed(conn).values()) == LEADS - len(held)
     assert not {key[3] for key in server.state.nurture.applied} & set(held)  # the control group is never sent
