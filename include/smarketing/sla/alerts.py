@@ -85,7 +85,7 @@ def with_overrides(alerts: AlertSettings) -> AlertSettings:
     """Addresses from the Airflow Variable `smarketing_sla_alerts` (or SMARKETING_SLA_ALERTS) on top of the
     agreement's: JSON `{"team": ..., "marketing": ..., "recipients": {"<owner id>": ...}, "from_email": ...,
     "smtp_conn_id": ...}`. Personal addresses belong there rather than in the agreement file."""
-    from smarketing.airflow_support import json_run_setting
+    from smarketing.run_settings import json_run_setting
 
     extra = json_run_setting(None, ALERTS_VARIABLE, ALERTS_ENV)
     if not extra:

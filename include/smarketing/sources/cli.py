@@ -35,7 +35,7 @@ SinceOption = Annotated[
 def _configured_entry(system: str) -> dict:
     """This system's entry of the configured API sources (the Airflow Variable `smarketing_api_sources`,
     else SMARKETING_API_SOURCES: the DAG's order), else a default one."""
-    from smarketing.airflow_support import configured_api_sources
+    from smarketing.run_settings import configured_api_sources
 
     for entry in configured_api_sources(None):
         if entry.get("system") == system:
