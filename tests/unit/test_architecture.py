@@ -7,7 +7,7 @@ too (a lazy import is still a dependency; it only hides it from the start-up ord
    never a higher one, never a peer on the same level (peers stay independent, so either can change
    or move without the other);
 2. the runtime package never imports `smarketing_sandbox` (production workers do not ship it); the
-   sandbox may import the runtime package;
+   sandbox may import the runtime package; DAG files import anything but each other;
 3. no cycle between modules (imports under `if TYPE_CHECKING:` aside: they never run);
 4. size: no module of `smarketing` past 600 lines, no function past 80 (the sandbox is demo and test
    code, held to the same aims but not checked here). Current offenders are listed below with the
@@ -207,6 +207,28 @@ def test_rooms_import_only_lower_rooms() -> None:
 def test_the_allowed_imports_are_still_needed() -> None:
     stale = sorted(set(ALLOWED_IMPORTS) - set(room_violations()))
     assert not stale, f"ALLOWED_IMPORTS entries that no longer break a rule, remove them: {stale}"
+
+
+def test_dag_files_never_import_each_other() -> None:
+    dags = INCLUDE.parent / "dags"
+    names = {p.stem for p in dags.glob("*.py")}
+    found = []
+    for path in sorted(dags.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [
+                f"dags/{path.name}:{node.lineno} imports {t}" for t in targets if t.split(".")[0] in names
+            ]
+    assert names, "no DAG file found"
+    assert not found, (
+        "DAG files never import each other (share through smarketing.airflow_support):\n" + "\n".join(found)
+    )
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
