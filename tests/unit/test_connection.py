@@ -40,9 +40,12 @@ def test_dsn_variable_schemes_become_libpq_uris() -> None:
 
 def test_dsn_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert warehouse_dsn() == DEFAULT_DSN
-    assert warehouse_dsn(in_task=True) == DEFAULT_DSN  # no connection defined anywhere: not an error
+    # A task with nothing configured refuses to guess (a production worker must not write to localhost).
+    with pytest.raises(WarehouseMisconfigured, match="smarketing_warehouse"):
+        warehouse_dsn(in_task=True)
     monkeypatch.setenv(DSN_ENV, "postgresql://a@b/c")
     assert warehouse_dsn() == "postgresql://a@b/c"
+    assert warehouse_dsn(in_task=True) == "postgresql://a@b/c"
     monkeypatch.setenv(CONN_ENV, "postgres://x@y/z")
     assert warehouse_dsn() == "postgresql://x@y/z"
     assert warehouse_dsn(in_task=True) == "postgresql://x@y/z"

@@ -10,7 +10,8 @@ Where the warehouse is, in ONE order (`warehouse_dsn`), the first that is define
    not postgres, no host, an extra libpq cannot take) raises `WarehouseMisconfigured` naming it: it
    never falls through to another database;
 2. `SMARKETING_WAREHOUSE_DSN` (a libpq URI);
-3. the local default, `postgresql://postgres@127.0.0.1:5432/smarketing`.
+3. outside Airflow tasks only, the local default, `postgresql://postgres@127.0.0.1:5432/smarketing`: a
+   task with neither of the above raises `WarehouseMisconfigured` rather than guess a database.
 
 The CLI and the DAG tasks resolve it through this same function. Passwords never reach a message:
 use `redact_dsn` whenever a DSN is shown.
@@ -65,7 +66,8 @@ def warehouse_dsn(*, in_task: bool = False) -> str:
     `in_task`: running inside an Airflow task, where Airflow's whole connection store (metadata
     database, secrets backends) is asked for `smarketing_warehouse`; elsewhere (CLI, tests) only
     `AIRFLOW_CONN_SMARKETING_WAREHOUSE` is, so a command line never needs Airflow's database.
-    Returns a libpq URI; raises `WarehouseMisconfigured` for a defined but unusable connection.
+    Returns a libpq URI; raises `WarehouseMisconfigured` for a defined but unusable connection, and in
+    a task when nothing is configured.
     """
     if in_task or os.environ.get(CONN_ENV):
         dsn = airflow_connection_dsn()
@@ -73,6 +75,11 @@ def warehouse_dsn(*, in_task: bool = False) -> str:
             return dsn
     if os.environ.get(DSN_ENV):
         return normalise_dsn(os.environ[DSN_ENV])
+    if in_task:
+        raise WarehouseMisconfigured(
+            f"no warehouse configured for this task: define the Airflow connection '{CONN_ID}' (or "
+            f"{DSN_ENV}); a task never assumes the local default"
+        )
     return DEFAULT_DSN
 
 
