@@ -201,6 +201,9 @@ def test_frame_round_trip_as_csv(conn: psycopg.Connection) -> None:
 
 def test_stream_out_in_blocks_and_early_stop_leaves_the_connection_usable(conn: psycopg.Connection) -> None:
     statement = sql.SQL("COPY (SELECT g, repeat('x', 100) FROM generate_series(1, %(n)s) g) TO STDOUT")
+    assert copy_out_bytes(conn, sql.SQL("COPY (SELECT 1) TO STDOUT")) == b"1\n"
+    # Like any statement on a connection without autocommit, the read runs inside its transaction.
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
     whole = copy_out_bytes(conn, statement, {"n": 20_000})
     blocks = list(copy_out_stream(conn, statement, {"n": 20_000}, block_size=64 << 10))
     assert len(blocks) > 10 and bytes(b"".join(blocks)) == bytes(whole)

@@ -81,6 +81,8 @@ def copy_out_stream(
     the rest, so the connection is usable afterwards.
     """
     query = psycopg.ClientCursor(conn).mogrify(statement, params)
+    if not conn.autocommit and conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        conn.execute("SELECT 1")  # open the transaction psycopg opens before any statement (libpq would not)
     with conn.lock:
         pgconn = conn.pgconn
         pgconn.send_query(query.encode(conn.info.encoding))
