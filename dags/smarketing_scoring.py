@@ -24,7 +24,7 @@ Nightly at 02:00, as of the end of its data interval. For the agreement's scorin
 **Params**: `full_rescore` rescores every lead from its whole history; `as_of` scores as of another
 moment (ISO 8601; an earlier one rewinds the current scores to that date); `shards` overrides the shard
 count (else the Variable `smarketing_scoring_shards`, else `SMARKETING_SCORING_SHARDS`, else 4; the
-project's one lookup order, `smarketing.airflow_support.run_setting`).
+project's one lookup order, `smarketing.run_settings.run_setting`).
 
 **Rerun** freely: each shard replaces its lead-id range in one transaction and a rerun of the same run
 writes the same rows. The same run by hand: `smarketing score run [--full] [--as-of D]`.
