@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from smarketing.scoring.calibrate import (
     CalibrationError,
+    Options,
     calibrate,
     clean_text,
-    design,
     merge_variants,
     parse_numbers,
     parse_outcome,
@@ -82,41 +83,100 @@ def synthetic(n: int = 6000, seed: int = 3) -> pd.DataFrame:
     )
 
 
+def fit_of(model, frame: pd.DataFrame) -> np.ndarray:
+    from smarketing.scoring.fit import fit_points
+
+    return fit_points(frame, model.profiles[0].fit_rules, model.lists).sum(axis=1)
+
+
 def test_synthetic_points_recover_the_signal_and_lose_nothing_by_rounding(tmp_path: Path) -> None:
     frame = synthetic()
     result = calibrate(frame, id_column="lead_ref", outcome="converted", seed=5)
     report = result.report
-    assert report["unrounded_model"]["auc"] - report["integer_points"]["auc"] <= 0.01
+    assert report["unrounded_model"]["auc"] - report["integer_points"]["auc"] <= 0.003
     assert report["integer_points"]["auc"] > 0.7
+    assert report["integer_points"]["auc"] >= report["reference_model"]["auc"] - 0.01
     assert "email" in report["skipped_columns"]  # every value distinct: an identifier, not a signal
-    levels = {(f["column"], lv["level"]): lv["points"] for f in report["features"] for lv in f["levels"]}
-    assert (
-        levels[("lead_source", "Referral")]
-        > levels[("lead_source", "Google")]
-        > levels[("lead_source", "Events")]
+    files = write_outputs(result, tmp_path / "out", source="synthetic.csv", version="synthetic-1")
+    model = load_candidate(Path(files["scoring.yaml"]))
+    assert model.version == "synthetic-1"
+    # The planted order of sources, spelling variants scored alike, the big companies' bonus.
+    probe = pd.DataFrame(
+        {
+            "lead_source": ["Referral", "Google", "google ", "Events", "Referral"],
+            "employees": ["100", "100", "100", "100", "900"],
+        }
     )
-    google = next(lv for f in report["features"] for lv in f["levels"] if lv["level"] == "Google")
-    assert sorted(google["spellings"]) == ["Google", "google"]
+    points = fit_of(model, probe)
+    assert points[0] > points[1] == points[2] > points[3]
+    assert points[4] > points[0]
     deciles = report["integer_points"]["deciles"]
     assert deciles[0]["lift"] > 1.5 > deciles[-1]["lift"]
-
-    files = write_outputs(result, tmp_path / "out", source="synthetic.csv", version="synthetic-1")
     assert (
         json.loads(Path(files["report.json"]).read_text())["integer_points"]["auc"]
         == report["integer_points"]["auc"]
     )
-    assert "| integer points" in Path(files["report.md"]).read_text()
-    # The scoring section runs as is: the engine gives every lead exactly the calibrated integer points.
-    model = load_candidate(Path(files["scoring.yaml"]))
-    assert model.version == "synthetic-1"
+    text = Path(files["report.md"]).read_text()
+    assert "| integer points" in text and "reference: HistGradientBoostingClassifier" in text
+    # The scoring section runs as is: score-file's fit, recomputed independently, gives the report's AUC.
     source = tmp_path / "leads.csv"
     frame.drop(columns=["converted"]).to_csv(source, index=False)
     score_file(model, source, id_column="lead_ref", out_path=tmp_path / "scored.csv")
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert list(scored.columns) == ["lead_ref", "fit", "engagement", "score", "grade", "mql", "reasons"]
     assert "@" not in scored.to_csv()
-    x, index = design(result.features, frame)
-    np.testing.assert_array_equal(scored["fit"].to_numpy(), x @ np.array([result.points[k] for k in index]))
+    np.testing.assert_array_equal(scored["fit"].to_numpy(), fit_of(model, frame))
+    holdout = holdout_rows(frame, "converted", seed=5)
+    won = (frame["converted"] == "Yes").to_numpy(int)
+    auc = roc_auc_score(won[holdout], scored["fit"].to_numpy()[holdout])
+    assert round(auc, 4) == report["integer_points"]["auc"]
+
+
+def holdout_rows(frame: pd.DataFrame, outcome: str, *, seed: int) -> np.ndarray:
+    """The held-out rows as the calibration splits them (stratified 30%, same seed)."""
+    from sklearn.model_selection import train_test_split
+
+    y = parse_outcome(frame[outcome]).to_numpy()
+    _, test = train_test_split(np.arange(len(frame)), test_size=0.3, random_state=seed, stratify=y)
+    return test
+
+
+def planted(n: int = 8000, seed: int = 11) -> pd.DataFrame:
+    """A known interaction (big companies from the partner channel convert far more than either alone
+    says), a pure-noise column, and a column filled in only for leads that converted."""
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["partner", "search", "social"], size=n)
+    employees = rng.integers(5, 5000, size=n)
+    noise = rng.normal(size=n)
+    big_partner = (channel == "partner") & (employees >= 1000)
+    logit = -2.2 + 0.4 * (channel == "partner") + 0.3 * (employees >= 1000) + 2.5 * big_partner
+    won = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "lead_ref": [f"L{i}" for i in range(n)],
+            "channel": channel,
+            "employees": employees.astype(str),
+            "noise": np.round(noise, 3).astype(str),
+            "contract_signed_on": np.where(won, "2026-11-02", ""),
+            "won": won.astype(int).astype(str),
+        }
+    )
+
+
+def test_calibration_finds_a_planted_interaction_ignores_noise_and_flags_a_leak() -> None:
+    result = calibrate(
+        planted(), id_column="lead_ref", outcome="won", seed=3, options=Options(reference=False)
+    )
+    report = result.report
+    assert "leak" in report["skipped_columns"]["contract_signed_on"]
+    kept = [tuple(sorted(i["columns"])) for i in report["interactions"] if i["kept"]]
+    assert ("channel", "employees") in kept
+    compound = [r for r in result.rules if "all" in r]
+    # `employees` is a company column the agreement knows; `channel` is an attribute.
+    assert any({t["field"] for t in r["all"]} == {"attributes.channel", "employees"} for r in compound)
+    noise_points = [r["points"] for r in result.rules if r.get("field") == "attributes.noise"]
+    channel_points = [r["points"] for r in result.rules if r.get("field") == "attributes.channel"] or [0]
+    assert sum(abs(p) for p in noise_points) <= max(abs(p) for p in channel_points) + 2
 
 
 def test_a_column_that_is_the_outcome_in_disguise_is_left_out() -> None:
@@ -124,6 +184,7 @@ def test_a_column_that_is_the_outcome_in_disguise_is_left_out() -> None:
     frame["close_value"] = np.where(frame["converted"] == "Yes", "1000", "0")
     result = calibrate(frame, id_column="lead_ref", outcome="converted")
     assert "leak" in result.report["skipped_columns"]["close_value"]
+    assert not any("close_value" in str(rule) for rule in result.rules)
 
 
 def test_one_class_only_is_an_error() -> None:
@@ -186,7 +247,10 @@ def test_calibration_on_real_exports(
             f"{report['unrounded_model']['auc']} on {report['holdout_rows']} leads"
         )
     assert report["unrounded_model"]["auc"] - report["integer_points"]["auc"] <= 0.01
-    assert report["integer_points"]["auc"] > 0.5
+    # Maven's fictitious CRM carries no signal in its attributes (every model is a coin toss there);
+    # Olist's origins do predict a deal.
+    assert report["integer_points"]["auc"] > (0.6 if name == "olist" else 0.45)
+    assert report["integer_points"]["auc"] >= report["reference_model"]["auc"] - 0.02
     section = yaml.safe_load((tmp_path / "out" / "scoring.yaml").read_text())["scoring"]
     assert section["fit"] and all(isinstance(rule["points"], int) for rule in section["fit"])
     model = load_candidate(tmp_path / "out" / "scoring.yaml")
@@ -194,4 +258,4 @@ def test_calibration_on_real_exports(
     if name == "maven":
         # Only won and lost opportunities have an outcome; open ones are left out.
         assert report["rows_with_outcome"] == 6711
-        assert "close_value" not in {f["column"] for f in report["features"]}
+        assert not any("close_value" in term["columns"] for term in report["terms"])

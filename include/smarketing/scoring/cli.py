@@ -126,9 +126,11 @@ def calibrate_command(
     )
     files = write_outputs(result, out_dir, source=source)
     report = result.report
+    reference = report.get("reference_model", {}).get("auc")
     typer.echo(
         f"held-out AUC: integer points {report['integer_points']['auc']}, unrounded model "
-        f"{report['unrounded_model']['auc']} ({report['rows_with_outcome']} leads, base rate {report['base_rate']:.1%})"
+        f"{report['unrounded_model']['auc']}, gradient-boosting reference {reference} "
+        f"({report['rows_with_outcome']} leads, base rate {report['base_rate']:.1%}, {len(result.rules)} rules)"
     )
     for path in files.values():
         typer.echo(f"wrote {path}")

@@ -1,0 +1,248 @@
+"""The calibration itself: split, learn the terms, weigh them, round, measure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from smarketing.errors import SmarketingError
+from smarketing.scoring.calibrate import points as pts
+from smarketing.scoring.calibrate.clean import Column, leaks, parse_outcome, prepare_columns
+from smarketing.scoring.calibrate.report import build_report
+from smarketing.scoring.calibrate.terms import Leaf, Term, distil, fit_boosting
+
+
+class CalibrationError(SmarketingError):
+    """The input cannot be calibrated (no outcome, one class only, no usable column)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a calibration runs; the defaults are the ones measured in docs/scoring.md.
+
+    holdout: share of leads kept out of every fit and used only to measure.
+    interactions: at most this many pairwise (compound) interactions are proposed.
+    main_leaves / pair_leaves: at most this many rules per column / per interaction.
+    min_leaf_share: the smallest share of training leads a rule may cover (and at least 20 leads).
+    min_pair_gain: an interaction must raise the cross-validated AUC by this much to be kept.
+    strength: inverse L2 regularisation of the logistic regression over the rules.
+    tolerance: the largest held-out AUC the rounding to integers may cost.
+    leak_auc: a column that alone reaches this AUC is a leak and is left out.
+    reference: also fit the gradient-boosting reference (the report's yardstick).
+    """
+
+    holdout: float = 0.3
+    interactions: int = 5
+    main_leaves: int = 8
+    pair_leaves: int = 6
+    min_leaf_share: float = 0.005
+    min_pair_gain: float = 0.001
+    strength: float = 0.1
+    tolerance: float = 0.003
+    leak_auc: float = 0.97
+    max_levels: int = 50
+    reference: bool = True
+
+
+@dataclass
+class Calibration:
+    """The proposal: agreement rules with integer points, grades, and the report that measured them."""
+
+    rules: list[dict[str, Any]]
+    grades: dict[str, int]
+    report: dict[str, Any]
+    field_of: dict[str, str] = field(default_factory=dict)
+
+    def scoring_section(self, version: str) -> dict[str, Any]:
+        return {"version": version, "fit": self.rules, "grades": dict(self.grades)}
+
+
+def default_field(column: str) -> str:
+    """The rule field for a column: itself when the agreement knows it, else `attributes.<column>`."""
+    from smarketing.config import resolve_field
+
+    try:
+        resolve_field(column)
+    except ValueError:
+        return f"attributes.{column}"
+    return column
+
+
+def calibrate(
+    frame: pd.DataFrame,
+    *,
+    id_column: str | None,
+    outcome: str,
+    exclude: Sequence[str] = (),
+    seed: int = 7,
+    field_of: Mapping[str, str] | None = None,
+    options: Options = Options(),
+) -> Calibration:
+    """Propose integer fit points for the leads of `frame`.
+
+    frame: one row per lead, text or number columns; `outcome` is 1/0 (yes/no, won/lost...), rows whose
+        outcome is neither are left out. id_column and exclude: columns never used as signals.
+    seed: the split and every randomised step; the same seed gives the same proposal.
+    field_of: the agreement field of each column (default: the column, else `attributes.<column>`).
+    """
+    started = time.perf_counter()
+    data, y = _known_outcomes(frame, outcome)
+    candidates = [c for c in data.columns if c not in {outcome, id_column, *exclude}]
+    min_count = max(20, int(0.01 * len(data)))
+    columns, skipped = prepare_columns(data, candidates, min_count=min_count, max_levels=options.max_levels)
+    leaked = leaks(columns, y, leak_auc=options.leak_auc)
+    for name, auc in leaked.items():
+        skipped[name] = f"predicts the outcome almost perfectly on its own (AUC {auc}): a leak, left out"
+    columns = [c for c in columns if c.name not in leaked]
+    if not columns:
+        raise CalibrationError(f"no usable column to calibrate on (skipped: {skipped})")
+    fields = {c: (field_of or {}).get(c) or default_field(c) for c in candidates}
+    train, test = train_test_split(
+        np.arange(len(data)), test_size=options.holdout, random_state=seed, stratify=y
+    )
+    model = _learn(columns, data, y, train, fields, seed=seed, options=options)
+    x_train, x_test = model.x[train], model.x[test]
+    coefficients, intercept = pts.fit_leaves(x_train, y[train], strength=options.strength)
+    reference = pts.references(x_train, model.terms, model.leaves)
+    shifted = pts.shift_to_references(coefficients, model.leaves, reference)
+    # The shift moves every lead by the same amount; the intercept takes it back for probabilities.
+    intercept += float(np.mean(x_train @ (coefficients - shifted)))
+    integers, scale = pts.integer_points(shifted, x_test, y[test], tolerance=options.tolerance)
+    rules = [
+        shape.agreement_entry(int(integers[shape.leaf]))
+        for shape in model.shapes
+        if integers[shape.leaf] != 0
+    ]
+    report = build_report(
+        columns=columns,
+        y=y,
+        split=(train, test),
+        model=model,
+        unrounded=shifted,
+        intercept=intercept,
+        integers=integers,
+        scale=scale,
+        seed=seed,
+        options=options,
+        skipped=skipped,
+        rows=len(frame),
+    )
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    grades = pts.grade_thresholds(x_train @ integers)
+    return Calibration(rules, grades, report, fields)
+
+
+def _known_outcomes(frame: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, np.ndarray]:
+    if outcome not in frame.columns:
+        raise CalibrationError(
+            f"no outcome column {outcome!r} (columns: {', '.join(map(str, frame.columns))})"
+        )
+    y_all = parse_outcome(frame[outcome])
+    known = y_all.notna()
+    y = y_all[known].to_numpy(dtype=int)
+    if len(np.unique(y)) < 2:
+        raise CalibrationError(f"outcome {outcome!r} has a single value among rows with a known outcome")
+    return frame[known].reset_index(drop=True), y
+
+
+@dataclass
+class LearntTerms:
+    """The kept terms, their leaves, the rules rendering them and the leaf indicators of every lead."""
+
+    terms: list[Term]
+    leaves: list[Leaf]
+    shapes: list[pts.RuleShape]
+    x: np.ndarray
+    interactions: list[dict[str, Any]]
+    boosting_auc: float
+    boosting_seconds: float
+
+
+def _learn(
+    columns: Sequence[Column],
+    data: pd.DataFrame,
+    y: np.ndarray,
+    train: np.ndarray,
+    fields: Mapping[str, str],
+    *,
+    seed: int,
+    options: Options,
+) -> LearntTerms:
+    started = time.perf_counter()
+    ebm = fit_boosting(columns, train, y[train], interactions=options.interactions, seed=seed)
+    boosting_seconds = time.perf_counter() - started
+    min_leaf = max(20, int(options.min_leaf_share * len(train)))
+    terms = distil(
+        ebm,
+        columns,
+        train,
+        main_leaves=options.main_leaves,
+        pair_leaves=options.pair_leaves,
+        min_leaf=min_leaf,
+        seed=seed,
+    )
+    by_name = {c.name: c for c in columns}
+    leaves = [leaf for term in terms for leaf in term.leaves]
+    shapes = pts.rule_shapes(leaves, by_name, fields)
+    x = pts.leaf_matrix(shapes, len(leaves), data)
+    kept, interactions = _paying_terms(terms, leaves, x[train], y[train], seed=seed, options=options)
+    terms = [t for i, t in enumerate(terms) if i in kept]
+    renumber = {old: new for new, old in enumerate(sorted(kept))}
+    keep_leaves = [i for i, leaf in enumerate(leaves) if leaf.term in kept]
+    leaves = [Leaf(renumber[leaves[i].term], leaves[i].tests) for i in keep_leaves]
+    shapes = pts.rule_shapes(leaves, by_name, fields)
+    boosting_auc = _boosting_auc(ebm, columns, data, y, train)
+    return LearntTerms(terms, leaves, shapes, x[:, keep_leaves], interactions, boosting_auc, boosting_seconds)
+
+
+def _paying_terms(
+    terms: Sequence[Term],
+    leaves: Sequence[Leaf],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    options: Options,
+) -> tuple[set[int], list[dict[str, Any]]]:
+    """Terms worth their rules: each pair, and each weak column (importance under 30% of the strongest),
+    must raise the AUC of 3-fold cross-validation on the training rows by `min_pair_gain` (half of it for
+    a column) when the others stay. Strong columns are kept untested."""
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(x, y))
+
+    def auc_without(term: int | None) -> float:
+        use = [i for i, leaf in enumerate(leaves) if leaf.term != term]
+        aucs = []
+        for fit_rows, check_rows in folds:
+            coefficients, _ = pts.fit_leaves(x[fit_rows][:, use], y[fit_rows], strength=options.strength)
+            aucs.append(roc_auc_score(y[check_rows], x[check_rows][:, use] @ coefficients))
+        return float(np.mean(aucs))
+
+    strongest = max((t.importance for t in terms if not t.is_pair), default=0.0)
+    everything = auc_without(None)
+    kept, report = set(), []
+    for i, term in enumerate(terms):
+        if not term.is_pair and term.importance >= 0.3 * strongest:
+            kept.add(i)
+            continue
+        gain = everything - auc_without(i)
+        if gain >= options.min_pair_gain * (1 if term.is_pair else 0.5):
+            kept.add(i)
+        if term.is_pair:
+            report.append({"columns": list(term.columns), "cv_auc_gain": round(gain, 4), "kept": i in kept})
+    return kept, report
+
+
+def _boosting_auc(
+    ebm: Any, columns: Sequence[Column], data: pd.DataFrame, y: np.ndarray, train: np.ndarray
+) -> float:
+    from smarketing.scoring.calibrate.terms import boosting_frame
+
+    test = np.setdiff1d(np.arange(len(y)), train)
+    return float(roc_auc_score(y[test], ebm.decision_function(boosting_frame(columns, test))))
