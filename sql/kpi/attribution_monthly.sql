@@ -24,8 +24,13 @@ touches AS (
            count(*) OVER (PARTITION BY d.deal_id) AS touches,
            d.lead_created_at, d.mql_at
     FROM deals d
-    JOIN core.marketing_events e ON e.lead_id = d.lead_id AND e.occurred_at <= d.opened_at
-    WHERE e.event_type NOT IN ('email_sent', 'bounce', 'unsubscribe', 'points_changed')
+    -- the lead's own events through its index: a month's deals need a few thousand of them, not a scan
+    CROSS JOIN LATERAL (
+        SELECT e.event_id, e.event_type, e.occurred_at, e.campaign_id, e.attributes
+        FROM core.marketing_events e
+        WHERE e.lead_id = d.lead_id AND e.occurred_at <= d.opened_at
+          AND e.event_type NOT IN ('email_sent', 'bounce', 'unsubscribe', 'points_changed')
+    ) e
 ),
 
 -- the W-shaped milestones: first touch, the last touch by the lead's creation, by its MQL moment, and by
