@@ -100,11 +100,12 @@ SELECT 'crm:d' || l.lead_id, l.lead_id, 1 + l.lead_id % 5000, 1000 + (l.lead_id 
 FROM bench_leads l WHERE l.lead_id % 12 = 0;
 
 INSERT INTO sla.followups (lead_id, mql_at, mql_source, owner_id, tier, allowed_minutes, due_at, status,
-                           business_minutes_to_touch, routing_minutes, rep_minutes, accept_status, evaluated_at, input_hash)
+                           business_minutes_to_touch, routing_minutes, rep_minutes, accept_status, evaluated_at, input_hash,
+                           updated_at)
 SELECT lead_id, mql_at, 'crm', 'crm:o' || (1 + lead_id % 60), 'standard', 240, mql_at + interval '4 hours',
        (ARRAY['met', 'met', 'met', 'breached_late', 'breached_open', 'excluded'])[1 + lead_id % 6],
        60 + lead_id % 300, lead_id % 30, 60 + lead_id % 270, (ARRAY['met', 'breached_late', 'pending'])[1 + lead_id % 3],
-       '{end}', lead_id
+       '{end}', lead_id, '{end}'  -- written by the SLA run of the world's last hour, not just now
 FROM bench_mql;
 
 INSERT INTO core.marketing_events (event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system)
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             k: v["seconds"] for k, v in min(fulls, key=lambda f: f[1])[0]["tables"].items()
         },
         "refresh_ranges": {k: v["ranges"] for k, v in best_refresh["tables"].items() if v["ranges"]},
+        "refresh_tables_seconds": {k: v["seconds"] for k, v in best_refresh["tables"].items()},
+        "refresh_staging_seconds": best_refresh.get("staging_seconds"),
+        "full_staging_seconds": min(fulls, key=lambda f: f[1])[0].get("staging_seconds"),
         "one_day_landed": landed,
         "all_seconds": {
             "scan_inputs": [round(s, 2) for s in scans],

@@ -68,12 +68,19 @@ def build_kpis(
             mark = periods.current_watermark(conn)
             plans = plan_tables(conn, settings, mark, today, full=full, from_day=from_day)
             params = model_params(settings, moment)
+            staged = time.monotonic()
             if any(p.ranges and p.model.name not in UNSTAGED for p in plans):
                 stage(conn, settings, params, today)
+            staging_seconds = round(time.monotonic() - staged, 2)
             tables = {p.model.name: write_table(conn, p, params, mark, moment) for p in plans}
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK_KEY,))
-    summary = {"as_of": moment.isoformat(), "seconds": round(time.monotonic() - started, 2), "tables": tables}
+    summary = {
+        "as_of": moment.isoformat(),
+        "seconds": round(time.monotonic() - started, 2),
+        "staging_seconds": staging_seconds,
+        "tables": tables,
+    }
     rewritten = sum(t["periods"] for t in tables.values())
     rows = sum(t["rows"] for t in tables.values())
     log.info(
