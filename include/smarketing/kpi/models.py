@@ -9,12 +9,9 @@ without `changes` reads small inputs and is rebuilt whole on every build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-from smarketing.paths import SQL_DIR
+from smarketing.sqlfiles import statement
 
-KPI_SQL_DIR = SQL_DIR / "kpi"
 STAGING = ("stg_leads", "stg_deals")
 
 
@@ -38,18 +35,13 @@ class KpiModel:
     def whole(self) -> bool:
         return not self.changes
 
-    def sql(self, sql_dir: Path = KPI_SQL_DIR) -> str:
-        return read_sql(self.name, sql_dir)
+    def sql(self) -> str:
+        return read_sql(self.name)
 
 
-@cache
-def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
-
-
-def read_sql(name: str, sql_dir: Path = KPI_SQL_DIR) -> str:
+def read_sql(name: str) -> str:
     """The text of sql/kpi/<name>.sql (trusted project SQL)."""
-    return _read(sql_dir / f"{name}.sql")
+    return statement("kpi", name)
 
 
 MODELS: tuple[KpiModel, ...] = (
