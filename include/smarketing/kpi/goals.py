@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import psycopg
 
 from smarketing.kpi.settings import GoalSpec, KpiSettings
 from smarketing.sla.calendar import BusinessCalendar
+from smarketing.warehouse.copy import copy_in_frame
 
 GOAL_DAY_COLUMNS = (
     "goal_id",
@@ -57,7 +59,4 @@ def load_goal_days(conn: psycopg.Connection, settings: KpiSettings, today: date)
         """
     )
     rows = [row for goal in settings.goals for row in goal_days(goal, calendar, today)]
-    with conn.cursor().copy(f"COPY _kpi_goal_days ({', '.join(GOAL_DAY_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    return len(rows)
+    return copy_in_frame(conn, "_kpi_goal_days", pd.DataFrame(rows, columns=list(GOAL_DAY_COLUMNS)))

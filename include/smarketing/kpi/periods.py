@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import psycopg
 
 from smarketing.kpi.models import KpiModel, read_sql
+from smarketing.warehouse.copy import copy_in_frame
 
 # Inputs written in place are re-read with this overlap: a transaction that started before the last build
 # began may commit after it, with an updated_at older than the watermark.
@@ -70,9 +72,11 @@ def changed_months(
     conn.execute(
         "CREATE TEMP TABLE _kpi_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)"
     )
-    with conn.cursor().copy("COPY _kpi_window (object, low, high) FROM STDIN") as copy:
-        for obj in WATERMARK_OBJECTS:
-            copy.write_row((obj, since.batches.get(obj, 0), until.batches.get(obj, 0)))
+    window = pd.DataFrame(
+        [(obj, since.batches.get(obj, 0), until.batches.get(obj, 0)) for obj in WATERMARK_OBJECTS],
+        columns=["object", "low", "high"],
+    )
+    copy_in_frame(conn, "_kpi_window", window)
     params = {"since": since.wall - WALL_OVERLAP, "tz": timezone, "mql_stage": mql_stage}
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(read_sql("changes"), params)
