@@ -10,17 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from smarketing import sqlfiles
 from smarketing.config import Agreement
-from smarketing.paths import SQL_DIR
 from smarketing.vocabulary import TOUCH_ACTIVITY_TYPES
 
-NURTURE_SQL_DIR = SQL_DIR / "nurture"
 # Lifecycle stages that mean "already bought": never nurtured.
 CUSTOMER_STAGES: tuple[str, ...] = ("customer", "evangelist")
 # Rules that keep a lead out of every scenario, in the order they are checked.
@@ -37,10 +35,9 @@ WORK_MEM = "256MB"
 TEMP_BUFFERS = "512MB"
 
 
-@cache
 def statement(name: str) -> str:
-    """The text of `sql/nurture/<name>.sql` (e.g. "030_enroll")."""
-    return (NURTURE_SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of `sql/nurture/<name>.sql` (e.g. "030_enroll"), through the project's one SQL file loader."""
+    return sqlfiles.statement("nurture", name)
 
 
 def holdout_point(lead_id: int, scenario_id: str) -> float:
