@@ -13,25 +13,28 @@ goals AS (
     FROM goal_days
 ),
 
--- leads and deals inside each goal's segment
+-- leads and deals inside each goal's segment, with a step no earlier than the goal's first day (a fact
+-- counts on the day of an MQL, SQL, deal opening or win: older leads have none in the period)
 goal_leads AS (
     SELECT g.goal_id, g.metric, l.*
     FROM goals g
     JOIN _kpi_leads l
-      ON g.dimension = 'all'
-      OR (g.dimension = 'persona' AND l.persona = g.segment_value)
-      OR (g.dimension = 'country' AND l.country = upper(g.segment_value))
-      OR (g.dimension = 'industry' AND l.industry = ops.kpi_slug(g.segment_value))
+      ON (g.dimension = 'all'
+          OR (g.dimension = 'persona' AND l.persona = g.segment_value)
+          OR (g.dimension = 'country' AND l.country = upper(g.segment_value))
+          OR (g.dimension = 'industry' AND l.industry = ops.kpi_slug(g.segment_value)))
+     AND greatest(l.mql_at, l.sql_at) >= (g.period_start - 2)::timestamp AT TIME ZONE 'UTC'
 ),
 
 goal_deals AS (
     SELECT g.goal_id, g.metric, d.*
     FROM goals g
     JOIN _kpi_deals d
-      ON g.dimension = 'all'
-      OR (g.dimension = 'persona' AND d.persona = g.segment_value)
-      OR (g.dimension = 'country' AND d.country = upper(g.segment_value))
-      OR (g.dimension = 'industry' AND d.industry = ops.kpi_slug(g.segment_value))
+      ON (g.dimension = 'all'
+          OR (g.dimension = 'persona' AND d.persona = g.segment_value)
+          OR (g.dimension = 'country' AND d.country = upper(g.segment_value))
+          OR (g.dimension = 'industry' AND d.industry = ops.kpi_slug(g.segment_value)))
+     AND greatest(d.created_at, d.won_at) >= (g.period_start - 2)::timestamp AT TIME ZONE 'UTC'
 ),
 
 -- one row per counted fact: the day it counts on, its value, and (shares) the day it became a success
