@@ -213,14 +213,7 @@ def _extra(s: Suite, extra: ExtraCheck) -> None:
     column = staged_name(extra.field)
     what = extra.field
     if extra.in_ is not None:
-        s.add(
-            extra.id,
-            "ExpectColumnValuesToBeInSet",
-            extra.severity,
-            f"{what} is a known value",
-            column=column,
-            value_set=list(extra.in_),
-        )
+        s.allowed(extra.id, extra.severity, f"{what} is a known value", column, extra.in_)
     elif extra.regex is not None:
         s.add(
             extra.id,
