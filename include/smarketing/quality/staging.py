@@ -49,6 +49,7 @@ class Stages:
 
     @contextmanager
     def table(self, label: str) -> Iterator[str]:
+        """The name for a new staged table (`label` says what it holds), dropped when the block ends."""
         self._made += 1
         name = stage_name(self.token, f"{self._made}_{label}")
         try:
