@@ -27,11 +27,11 @@ chosen AS (
                CASE WHEN sc.below_mql THEN 'below MQL (score ' || COALESCE(round(r.score)::text, 'none') || ')' END,
                CASE WHEN sc.interest_mask IS NOT NULL THEN 'interests ' || array_to_string(ARRAY(
                    SELECT i FROM unnest(%(interests)s::text[]) WITH ORDINALITY AS u (i, k)
-                   WHERE n.interest_mask & sc.interest_mask & (1::bigint << (k::int - 1)) <> 0 ORDER BY i), ', ') END,
-               CASE WHEN sc.personas IS NOT NULL THEN 'persona ' || n.persona_id END,
+                   WHERE r.interest_mask & sc.interest_mask & (1::bigint << (k::int - 1)) <> 0 ORDER BY i), ', ') END,
+               CASE WHEN sc.personas IS NOT NULL THEN 'persona ' || r.persona_id END,
                CASE WHEN sc.stages IS NOT NULL
-                    THEN 'stage ' || CASE WHEN n.recycled AND n.lifecycle_stage IS DISTINCT FROM %(recycle_stage)s
-                                          THEN %(recycle_stage)s || ' (recycled by sales)' ELSE n.lifecycle_stage END END,
+                    THEN 'stage ' || CASE WHEN r.recycled AND r.lifecycle_stage IS DISTINCT FROM %(recycle_stage)s
+                                          THEN %(recycle_stage)s || ' (recycled by sales)' ELSE r.lifecycle_stage END END,
                CASE WHEN sc.min_quiet_days IS NOT NULL THEN 'no sales touch for ' || sc.min_quiet_days || '+ days' END
            ) AS matched,
            -- 52 bits of md5: the same lead and scenario always fall on the same side (Python: holdout_point)
@@ -39,7 +39,6 @@ chosen AS (
                / 4503599627370496.0 < sc.holdout_share AS held_out
     FROM ranked r
     JOIN nurture_scenarios sc ON sc.scenario_id = r.scenario_id
-    JOIN nurture_leads n ON n.lead_id = r.lead_id
     LEFT JOIN entered_today t ON t.scenario_id = r.scenario_id
     WHERE sc.daily_cap IS NULL OR r.place <= sc.daily_cap - COALESCE(t.entries, 0)
 ),
