@@ -139,18 +139,36 @@ def plan_once(dsn: str, rules: Agreement) -> tuple[float, dict]:
 
 def push_calls(dsn: str, contacts: int) -> dict[str, object]:
     """Plan every Mautic contact of a served world into one segment and push it through faults."""
-    from smarketing.sources.http import ApiCredentials, RetryPolicy
-    from smarketing.sources.mautic.hook import MauticHook
-    from smarketing.sources.mautic.settings import MauticSettings
     from smarketing_sandbox.api_world import ApiWorld
-    from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
     from smarketing_sandbox.world import generate_world
 
     world_dir = Path(tempfile.mkdtemp(prefix="bench-nurture-"))
     generate_world(world_dir, contacts=contacts, seed=3, days=30, end=AS_OF)
     world = ApiWorld.load(world_dir)
-    ids = [str(i) for i in world.table("mautic.contacts").ids.tolist()]
-    faults = parse_faults("429:0.1,5xx:0.05,drop:0.05,malformed:0.05")
+    _plan_contacts(dsn, [str(i) for i in world.table("mautic.contacts").ids.tolist()])
+    seconds, outcome, arrivals, repeated = _push_through_faults(dsn, world)
+    with connect(dsn) as conn:
+        retries, sent = conn.execute(
+            "SELECT count(*) FILTER (WHERE outcome IN ('refused', 'unknown')), "
+            "(SELECT count(*) FROM nurture.enrollments WHERE state <> 'skipped') "
+            "FROM nurture.calls WHERE action = 'add'"
+        ).fetchone()
+    bound = math.ceil(sent / 200)
+    return {
+        "enrollments_sent": sent,  # the rest were skipped by the push-time eligibility re-check
+        "batch": 200,
+        "ceil_n_over_batch": bound,
+        "retries_recorded": retries,
+        "add_calls_at_server": arrivals,
+        "within_bound": arrivals <= bound + retries,
+        "changes_applied_twice": repeated,
+        "seconds": round(seconds, 2),
+        "result": outcome,
+    }
+
+
+def _plan_contacts(dsn: str, ids: list[str]) -> None:
+    """One planned enrollment per contact id (leads 1..n of the bench warehouse), in segment 12."""
     with connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE nurture.enrollments, nurture.runs, nurture.calls")
         conn.execute(
@@ -162,38 +180,28 @@ def push_calls(dsn: str, contacts: int) -> dict[str, object]:
             """,
             (AS_OF, ids),
         )
+
+
+def _push_through_faults(dsn: str, world: object) -> tuple[float, dict, int, int]:
+    """Push segment 12 to a sandbox answering with 429s, 5xx, drops after apply and malformed bodies;
+    returns (seconds, push result, add calls that reached the server, changes it applied twice)."""
+    from smarketing.sources.http import ApiCredentials, RetryPolicy
+    from smarketing.sources.mautic.hook import MauticHook
+    from smarketing.sources.mautic.settings import MauticSettings
+    from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
+
+    faults = parse_faults("429:0.1,5xx:0.05,drop:0.05,malformed:0.05")
     with SandboxServer(world, ServerConfig(faults=faults)) as server:
         credentials = ApiCredentials(base_url=server.url, login="sandbox", password="sandbox-mautic-password")
         fast = RetryPolicy(attempts=8, initial_wait=0.01, max_wait=0.1, max_retry_after=0.1)
         client = MauticHook(credentials=credentials).client(MauticSettings(retry=fast))
+        target = open_target("mautic:segment:12", client)
         started = time.perf_counter()
-        outcome = push(
-            dsn,
-            agreement(2),
-            "mautic:segment:12",
-            run_id="push",
-            target=open_target("mautic:segment:12", client),
-            policy=PushPolicy(attempts=10, initial_wait=0.01, max_wait=0.1),
-        )
+        policy = PushPolicy(attempts=10, initial_wait=0.01, max_wait=0.1)
+        outcome = push(dsn, agreement(2), "mautic:segment:12", run_id="push", target=target, policy=policy)
         seconds = time.perf_counter() - started
-        arrivals = server.state.nurture.snapshot()["arrivals"].get("POST segment add", 0)
-        repeated = len(server.state.nurture.snapshot()["repeated"])
-    with connect(dsn) as conn:
-        retries = conn.execute(
-            "SELECT count(*) FROM nurture.calls WHERE action = 'add' AND outcome IN ('refused', 'unknown')"
-        ).fetchone()[0]
-    bound = math.ceil(len(ids) / 200)
-    return {
-        "enrollments": len(ids),
-        "batch": 200,
-        "ceil_n_over_batch": bound,
-        "retries_recorded": retries,
-        "add_calls_at_server": arrivals,
-        "within_bound": arrivals <= bound + retries,
-        "changes_applied_twice": repeated,
-        "seconds": round(seconds, 2),
-        "result": outcome,
-    }
+        snapshot = server.state.nurture.snapshot()
+    return seconds, outcome, snapshot["arrivals"].get("POST segment add", 0), len(snapshot["repeated"])
 
 
 def main(argv: list[str] | None = None) -> int:
