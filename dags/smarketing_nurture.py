@@ -29,10 +29,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, preflight, task_dsn, warehouse_asset
-
-LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
-NURTURE_ASSET = warehouse_asset("smarketing_nurture", "nurture", "enrollments")
+from smarketing.airflow_support import DEFAULT_ARGS, LEAD_SCORES_ASSET, NURTURE_ASSET, preflight, task_dsn
 
 
 def _as_of() -> str:
