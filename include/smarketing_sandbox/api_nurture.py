@@ -46,7 +46,9 @@ class NurtureBook:
 
     uplift_share: float = 0.35
     members: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, id) → contact → ms
-    arrivals: Counter[str] = field(default_factory=Counter)  # "<method> <kind> <action>" per request
+    arrivals: Counter[str] = field(
+        default_factory=Counter
+    )  # "<method> <kind> <action>": every request, faulted too
     applied: Counter[tuple[str, str, str, str]] = field(
         default_factory=Counter
     )  # (kind, id, action, contact)
@@ -66,6 +68,13 @@ class NurtureBook:
                 "uplifted": len(self.uplifted),
                 "uplift_share": self.uplift_share,
             }
+
+    def arrive(self, method: str, path: str) -> None:
+        """Count a nurturing request as it arrives, before any fault answers it."""
+        name = endpoint(method, path.strip("/").split("/"))
+        if name is not None:
+            with self.lock:
+                self.arrivals[name] += 1
 
     def admin(self, method: str, body: Mapping[str, Any]) -> Answer:
         """`/_sandbox/nurture`: GET the snapshot; POST `{"reset": true}` and/or `{"uplift_share": 0.2}`."""
@@ -128,8 +137,6 @@ def route(
     name = endpoint(method, segs)
     if name is None:
         return None
-    with book.lock:
-        book.arrivals[name] += 1
     if name.startswith("POST segment"):
         return _segment_change(book, world, segs[2], segs[4], body)
     if name.startswith("POST campaign"):

@@ -249,6 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(self._token(raw_body))
             return
         state.count("requests")
+        state.nurture.arrive(method, path)
         if not self._authorised(path):
             state.count("status.401")
             self._send(self._unauthorised(path))
