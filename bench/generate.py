@@ -27,12 +27,12 @@ import psycopg
 
 from smarketing.config import load_config
 from smarketing.paths import CONFIG_DIR
-from smarketing_sandbox.world import generate_world
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import drop_database, redact_dsn, with_database
 from smarketing.warehouse.core_build import build_core
 from smarketing.warehouse.loading import RAW_OBJECTS
+from smarketing_sandbox.world import generate_world
 
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MAPPINGS = ("sandbox_crm.yaml", "sandbox_ma.yaml")

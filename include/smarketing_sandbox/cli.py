@@ -75,6 +75,7 @@ def sandbox_serve(
     Credentials: HubSpot bearer token and Mautic basic-auth password from SMARKETING_SANDBOX_HUBSPOT_TOKEN /
     SMARKETING_SANDBOX_MAUTIC_PASSWORD (defaults: the documented sandbox values).
     """
+    from smarketing.sources.http import RateLimit
     from smarketing_sandbox.server import (
         DEFAULT_HUBSPOT_TOKEN,
         DEFAULT_MAUTIC_PASSWORD,
@@ -83,7 +84,6 @@ def sandbox_serve(
         load_world,
         parse_faults,
     )
-    from smarketing.sources.http import RateLimit
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = {}

@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from smarketing.sources.http import RateLimit
 from smarketing_sandbox import api_hubspot, api_mautic, api_nurture, api_segments
 from smarketing_sandbox.api_hubspot import Answer
 from smarketing_sandbox.api_world import ApiWorld
-from smarketing.sources.http import RateLimit
 
 log = logging.getLogger(__name__)
 

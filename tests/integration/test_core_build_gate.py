@@ -13,9 +13,9 @@ from smarketing.cli import app
 from smarketing.paths import CONFIG_DIR
 from smarketing.quality.raw import validate_raw
 from smarketing.quality.settings import load_settings
-from smarketing_sandbox.world import generate_world
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse.core_build import build_core
+from smarketing_sandbox.world import generate_world
 
 from .test_core_build import AGREEMENT, core_counts
 

@@ -310,7 +310,6 @@ def test_property_whatever_the_scenarios_say_no_ineligible_lead_is_planned(
 def test_cli_plan_is_a_dry_run_that_says_who_and_why(wh, monkeypatch, tmp_path) -> None:
     from typer.testing import CliRunner
 
-    from smarketing import paths
     from smarketing.cli import app
 
     dsn, conn = wh

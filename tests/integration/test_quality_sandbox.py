@@ -18,11 +18,11 @@ from smarketing.paths import CONFIG_DIR
 from smarketing.quality.core import validate_core
 from smarketing.quality.raw import validate_raw
 from smarketing.quality.settings import QualitySettings, load_settings
-from smarketing_sandbox.world import generate_world
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.core_build import build_core
 from smarketing.warehouse.loading import land_batch
+from smarketing_sandbox.world import generate_world
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from smarketing.sources.http import RateLimit
 from smarketing_sandbox import api_segments
 from smarketing_sandbox.api_world import ApiWorld
 from smarketing_sandbox.server import Fault, SandboxServer, ServerConfig, parse_faults
-from smarketing.sources.http import RateLimit
 from tests.integration.sandbox_support import HUBSPOT_TOKEN, MAUTIC_PASSWORD, make_world, sandbox
 
 pytestmark = pytest.mark.integration

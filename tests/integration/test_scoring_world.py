@@ -15,7 +15,6 @@ from sklearn.metrics import roc_auc_score
 
 from smarketing.config import load_config
 from smarketing.paths import CONFIG_DIR
-from smarketing_sandbox.world import generate_world
 from smarketing.scoring.model import compile_model
 from smarketing.scoring.runner import run_scoring, scores_as_of
 from smarketing.scoring.writeback import WritebackTarget, mark_sent, write_back
@@ -23,6 +22,7 @@ from smarketing.sources.files import ingest_source
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import drop_database, with_database
 from smarketing.warehouse.core_build import build_core
+from smarketing_sandbox.world import generate_world
 from tests.conftest import SERVER_DSN
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ def warehouse_frame(dsn: str) -> tuple[pd.DataFrame, dict[str, str]]:
     were all lost, missing otherwise), lead and company columns and low-cardinality attributes."""
     from psycopg import sql
 
-    from smarketing.warehouse.copy import copy_out_csv
     from smarketing.warehouse.connection import connect
+    from smarketing.warehouse.copy import copy_out_csv
 
     columns = {
         "persona_id": "l.persona_id",
