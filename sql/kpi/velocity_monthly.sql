@@ -52,6 +52,8 @@ with_baseline AS (
     FROM per_channel prev
     WHERE prev.mqls > 0
       AND (prev.month + interval '1 month')::date >= %(lo)s AND (prev.month + interval '1 month')::date < %(hi)s
+      -- never a month that has not begun at the build's moment
+      AND (prev.month + interval '1 month')::date <= (%(as_of)s::timestamptz AT TIME ZONE %(tz)s)::date
       AND NOT EXISTS (SELECT 1 FROM per_channel cur
                       WHERE cur.channel = prev.channel AND cur.month = (prev.month + interval '1 month')::date)
 )
