@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
@@ -113,9 +114,21 @@ def leaf_matrix(shapes: Sequence[RuleShape], leaf_count: int, frame: pd.DataFram
     return out
 
 
-def fit_leaves(x: np.ndarray, outcome: np.ndarray, *, strength: float) -> tuple[np.ndarray, float]:
-    """Coefficients and intercept of an L2-regularised logistic regression over the leaf indicators."""
-    model = LogisticRegression(C=strength, max_iter=5000)
+def fit_leaves(
+    x: np.ndarray | sparse.csr_matrix,
+    outcome: np.ndarray,
+    *,
+    strength: float,
+    start: tuple[np.ndarray, float] | None = None,
+) -> tuple[np.ndarray, float]:
+    """Coefficients and intercept of an L2-regularised logistic regression over the leaf indicators.
+
+    `start` (coefficients, intercept) warm-starts the solver: refitting without a few columns from the
+    full model's solution takes a fraction of the iterations of a cold fit.
+    """
+    model = LogisticRegression(C=strength, max_iter=5000, warm_start=start is not None)
+    if start is not None:
+        model.coef_, model.intercept_ = start[0][None, :].copy(), np.array([start[1]])
     model.fit(x, outcome)
     return model.coef_[0], float(model.intercept_[0])
 
