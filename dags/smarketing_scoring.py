@@ -43,15 +43,14 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from smarketing.airflow_support import (
     DEFAULT_ARGS,
+    LEAD_SCORES_ASSET,
     json_run_setting,
     nightly,
     preflight,
     run_setting,
     task_dsn,
-    warehouse_asset,
 )
 
-LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
 SHARDS_VARIABLE = "smarketing_scoring_shards"
 SHARDS_ENV = "SMARKETING_SCORING_SHARDS"
 WRITEBACK_VARIABLE = "smarketing_writeback"

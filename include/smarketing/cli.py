@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from smarketing.cli_options import DsnOption
+
 app = typer.Typer(
     help="The sales-marketing agreement as scheduled, tested pipelines.",
     no_args_is_help=True,
@@ -43,15 +45,6 @@ def _register_capabilities() -> None:
     app.command("calibrate")(calibrate_command)
     app.command("score-file")(score_file_command)
     app.command("backtest")(backtest_command)
-
-
-DsnOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn",
-        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
-    ),
-]
 
 
 def _print_json(data: object) -> None:

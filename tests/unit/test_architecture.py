@@ -39,6 +39,7 @@ LEVELS: dict[str, int] = {
     "smarketing.vocabulary": 1,
     "smarketing.sqlfiles": 1,
     "smarketing.run_settings": 1,
+    "smarketing.cli_options": 1,
     # 2: the agreement (config/smarketing.yaml) parsed into settings: pure, no database
     "smarketing.config": 2,
     # 3: the warehouse: connection, the one COPY module, migrations, the core build

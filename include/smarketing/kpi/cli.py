@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-kpi_app = typer.Typer(help="KPI tables for the monthly review (kpi.*).", no_args_is_help=True)
+from smarketing.cli_options import DsnOption
 
-DsnOption = Annotated[str | None, typer.Option("--dsn", help="Warehouse DSN (default: the configured one).")]
+kpi_app = typer.Typer(help="KPI tables for the monthly review (kpi.*).", no_args_is_help=True)
 
 
 @kpi_app.command("build")

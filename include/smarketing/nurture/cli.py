@@ -12,17 +12,12 @@ from typing import Annotated
 
 import typer
 
+from smarketing.cli_options import DsnOption
+
 nurture_app = typer.Typer(
     help="Nurturing: scenarios, the enrollment ledger, pushes to the marketing tools.", no_args_is_help=True
 )
 
-DsnOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn",
-        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
-    ),
-]
 AsOfOption = Annotated[
     str | None,
     typer.Option(

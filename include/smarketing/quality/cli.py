@@ -8,17 +8,11 @@ from typing import Annotated
 
 import typer
 
+from smarketing.cli_options import DsnOption
+
 quality_app = typer.Typer(
     help="Data-quality checks (Great Expectations): validate, Data Docs.", no_args_is_help=True
 )
-
-DsnOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn",
-        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
-    ),
-]
 
 
 def _default_run_id() -> str:

@@ -14,15 +14,9 @@ from typing import Annotated
 
 import typer
 
-score_app = typer.Typer(help="Lead scoring: run it against the warehouse.", no_args_is_help=True)
+from smarketing.cli_options import DsnOption
 
-DsnOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn",
-        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
-    ),
-]
+score_app = typer.Typer(help="Lead scoring: run it against the warehouse.", no_args_is_help=True)
 
 
 def _echo_json(data: object) -> None:

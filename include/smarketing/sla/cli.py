@@ -11,17 +11,12 @@ from typing import Annotated
 
 import typer
 
+from smarketing.cli_options import DsnOption
+
 sla_app = typer.Typer(
     help="The SLA: follow-up clocks, breaches and alerts, marketing delivery.", no_args_is_help=True
 )
 
-DsnOption = Annotated[
-    str | None,
-    typer.Option(
-        "--dsn",
-        help="Warehouse DSN (default: smarketing_warehouse connection, SMARKETING_WAREHOUSE_DSN, local).",
-    ),
-]
 AsOfOption = Annotated[
     str | None,
     typer.Option(

@@ -16,13 +16,14 @@ from typing import Annotated
 
 import typer
 
+from smarketing.cli_options import DsnOption
+
 log = logging.getLogger(__name__)
 
 extract_app = typer.Typer(
     help="Pull API sources (HubSpot, Mautic) incrementally into raw.*.", no_args_is_help=True
 )
 
-DsnOption = Annotated[str | None, typer.Option("--dsn", help="Warehouse DSN (default: the usual lookup).")]
 ObjectOption = Annotated[
     list[str] | None,
     typer.Option("--object", "-o", help="Object to pull (repeatable; default: every configured one)."),
