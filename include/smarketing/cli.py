@@ -29,7 +29,7 @@ app.add_typer(ingest_app, name="ingest")
 
 def _register_capabilities() -> None:
     """Each capability keeps its commands next to its code; this is where they join the tree."""
-    from smarketing.kpi.cli import kpi_app
+    from smarketing.kpi.cli import kpi_app, report_command
     from smarketing.nurture.cli import nurture_app
     from smarketing.quality.cli import quality_app
     from smarketing.scoring.cli import backtest_command, calibrate_command, score_app, score_file_command
@@ -45,6 +45,7 @@ def _register_capabilities() -> None:
     app.command("calibrate")(calibrate_command)
     app.command("score-file")(score_file_command)
     app.command("backtest")(backtest_command)
+    app.command("report")(report_command)
 
 
 def _print_json(data: object) -> None:

@@ -14,18 +14,25 @@ Nothing happens in May (the empty month).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import psycopg
 
 from smarketing.config import load_config
+from smarketing.kpi.build import build_kpis
 from smarketing.kpi.settings import KpiSettings, settings_from_agreement
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.core_build import build_core
 from smarketing.warehouse.loading import land_batch
 
 AS_OF = "2026-06-01T00:00:00Z"
+# The sandbox world of the KPI and review-report tests ends here (its last full month is October 2026).
+SANDBOX_END = datetime(2026, 11, 16, tzinfo=UTC)
 
 
 def kpi_settings(**overrides: object) -> KpiSettings:
@@ -180,3 +187,36 @@ def seed_world(dsn: str) -> None:
 def rows(dsn: str, query: str, params: Sequence | dict | None = None) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, params).fetchall()
+
+
+def build_sandbox_kpis(dsn: str, folder: Path) -> None:
+    """The sandbox world (1,500 contacts over 150 days up to SANDBOX_END) in the migrated warehouse at
+    `dsn`, scored, its SLA clocks and marketing delivery read, and its KPIs built: as the DAGs do it."""
+    from smarketing.scoring.model import compile_model
+    from smarketing.scoring.runner import run_scoring
+    from smarketing.sla.run import evaluate_followups, measure_delivery
+    from smarketing.sla.settings import settings_from_agreement as sla_settings
+    from tests.integration.test_scoring_world import load_world
+
+    load_world(dsn, folder, contacts=1500, days=150, end=SANDBOX_END)
+    agreement = load_config()
+    run_scoring(dsn, compile_model(agreement), run_id="kpi-test", as_of=SANDBOX_END, full=True)
+    evaluate_followups(dsn, sla_settings(agreement), SANDBOX_END)
+    measure_delivery(dsn, sla_settings(agreement), SANDBOX_END)
+    build_kpis(dsn, settings_from_agreement(agreement), as_of=SANDBOX_END)
+
+
+@contextmanager
+def sandbox_kpi_warehouse(folder: Path) -> Iterator[str]:
+    """A fresh warehouse holding `build_sandbox_kpis`'s world (its DSN), dropped afterwards."""
+    from smarketing.warehouse import migrate
+    from smarketing.warehouse.connection import drop_database, with_database
+    from tests.conftest import SERVER_DSN
+
+    dsn = with_database(SERVER_DSN, f"smk_test_kpi_{uuid.uuid4().hex[:8]}")
+    migrate.upgrade(dsn)
+    try:
+        build_sandbox_kpis(dsn, folder)
+        yield dsn
+    finally:
+        drop_database(dsn)

@@ -4,9 +4,7 @@ person's e-mail address or name."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -14,33 +12,17 @@ import pytest
 from smarketing.config import load_config
 from smarketing.kpi.build import build_kpis, table_checksums
 from smarketing.kpi.settings import settings_from_agreement
-from smarketing.scoring.model import compile_model
-from smarketing.scoring.runner import run_scoring
-from smarketing.sla.run import evaluate_followups, measure_delivery
-from smarketing.sla.settings import settings_from_agreement as sla_settings
-from smarketing.warehouse import migrate
-from smarketing.warehouse.connection import drop_database, with_database
-from tests.conftest import SERVER_DSN
+from tests.integration.kpi_world import SANDBOX_END as END
+from tests.integration.kpi_world import sandbox_kpi_warehouse
 from tests.integration.test_kpi_idempotency import assert_no_personal_data, personal_values
-from tests.integration.test_scoring_world import load_world
 
 pytestmark = pytest.mark.integration
-
-END = datetime(2026, 11, 16, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def sandbox_kpis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    dsn = with_database(SERVER_DSN, f"smk_test_kpi_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(dsn)
-    load_world(dsn, tmp_path_factory.mktemp("world"), contacts=1500, days=150, end=END)
-    agreement = load_config()
-    run_scoring(dsn, compile_model(agreement), run_id="kpi-test", as_of=END, full=True)
-    evaluate_followups(dsn, sla_settings(agreement), END)
-    measure_delivery(dsn, sla_settings(agreement), END)
-    build_kpis(dsn, settings_from_agreement(agreement), as_of=END)
-    yield dsn
-    drop_database(dsn)
+    with sandbox_kpi_warehouse(tmp_path_factory.mktemp("world")) as dsn:
+        yield dsn
 
 
 def test_sandbox_world_fills_the_kpi_tables(sandbox_kpis: str) -> None:

@@ -1,9 +1,10 @@
-"""`smarketing kpi ...`: build the KPI tables by hand, show their headlines."""
+"""`smarketing kpi ...`: build the KPI tables by hand, show their headlines; `smarketing report`: the review."""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,3 +50,24 @@ def show_command(dsn: DsnOption = None) -> None:
     with connect(dsn) as conn:
         for name, line in headlines(conn).items():
             typer.echo(f"kpi.{name:<27} {line}")
+
+
+def report_command(
+    month: Annotated[
+        datetime,
+        typer.Option("--month", formats=["%Y-%m"], help="The month to review (YYYY-MM)."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default: the report folder's review-YYYY-MM.html)."),
+    ] = None,
+    dsn: DsnOption = None,
+) -> None:
+    """Render the monthly review report (one self-contained HTML file) from the kpi tables; prints its path."""
+    from smarketing.kpi.report import render_report
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    result = render_report(dsn or warehouse_dsn(), month.date(), out)
+    if result.empty_sections:
+        typer.echo(f"sections without data: {', '.join(result.empty_sections)}", err=True)
+    typer.echo(str(result.path))
