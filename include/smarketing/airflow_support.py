@@ -12,6 +12,8 @@ from pathlib import Path
 
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
+from smarketing.notify import FailureNotifier
+
 # The run-setting lookup lives in smarketing.run_settings (capabilities use it too); the DAG files
 # import it from here with the rest of what they share.
 from smarketing.run_settings import (  # noqa: F401
@@ -38,6 +40,8 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
+    # A mail per failed task (after its last retry) through the SLA alerts' SMTP connection.
+    "on_failure_callback": [FailureNotifier()],
 }
 
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 
 import pendulum
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.e2e.conftest import run_dag
 from tests.integration.test_sla_seed import paris, seed
+from tests.smtp_sink import Sink
+from tests.smtp_sink import smtp_sink as start_sink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
 
@@ -24,37 +22,14 @@ MQL = "marketingqualifiedlead"
 MONDAY_10 = paris("2026-11-23 10:00")  # standard tier (4h): due 14:00 Paris, escalated at 16:00
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return sorted(m["Subject"] for _, m in self.messages)
-
-
 @pytest.fixture()
 def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
     """A local SMTP server as the agreement's `smtp_default` connection; crm:1 has an address of its own."""
-    handler = Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    extra = {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 10}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": extra}),
-    )
     monkeypatch.setenv(
         "SMARKETING_SLA_ALERTS", json.dumps({"recipients": {"crm:1": "alice@northwind.example"}})
     )
-    yield handler
-    controller.stop()
+    with start_sink(monkeypatch, "smtp_default") as handler:
+        yield handler
 
 
 def assert_all_succeeded(states: dict[str, str]) -> None:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import socket
 from collections.abc import Iterator
 from dataclasses import replace
-from email import message_from_bytes
 from email.message import Message
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from smarketing.sla.alerts import AlertDeliveryError
 from smarketing.sla.run import evaluate_followups, measure_delivery, send_alerts
 from tests.integration.test_sla_seed import SETTINGS, paris, seed
+from tests.smtp_sink import Sink, smtp_sink
 
 pytestmark = pytest.mark.integration
 
@@ -25,41 +22,11 @@ ADDRESSES = ("alice@northwind.example", "sales-team@northwind.example", "marketi
 ALERTING = replace(SETTINGS, alerts=replace(SETTINGS.alerts, smtp_conn_id="smtp_sla_test"))
 
 
-class Sink:
-    """Collects what the SMTP server accepted; `refuse` makes it answer 451 (temporary failure)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        self.refuse = False
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.refuse:
-            return "451 Try again later"
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-
 @pytest.fixture()
 def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
-    handler = Sink()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    connection = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 10},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_SLA_TEST", json.dumps(connection))
     monkeypatch.delenv("SMARKETING_SLA_ALERTS", raising=False)
-    yield handler
-    controller.stop()
+    with smtp_sink(monkeypatch, "smtp_sla_test") as handler:
+        yield handler
 
 
 @pytest.fixture()

@@ -54,6 +54,7 @@ LEVELS: dict[str, int] = {
     # 7: the capabilities built on those
     "smarketing.nurture": 7,
     "smarketing.kpi": 7,
+    "smarketing.notify": 7,  # the failure notifier: sends through sla.smtp
     # 8: the entry points: what the DAG files share, the command line, Airflow's provider metadata
     "smarketing.airflow_support": 8,
     "smarketing.cli": 8,
