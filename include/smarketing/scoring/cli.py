@@ -94,30 +94,34 @@ def calibrate_command(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train / held-out split.")] = 7,
     from_warehouse: Annotated[
-        bool, typer.Option("--from-warehouse", help="Calibrate on warehouse leads, outcome = a won deal.")
+        bool,
+        typer.Option(
+            "--from-warehouse",
+            help="Calibrate on warehouse leads (outcome = a won deal): fit points, and engagement points, "
+            "caps and half-life from the events before each lead's hand-over to sales.",
+        ),
     ] = False,
     dsn: DsnOption = None,
 ) -> None:
     """Propose integer fit points from outcomes; report AUC and lift by decile on a held-out split."""
     import pandas as pd
 
-    from smarketing.scoring.calibrate import CalibrationError, calibrate, warehouse_frame, write_outputs
+    from smarketing.scoring.calibrate import CalibrationError, calibrate, write_outputs
 
     if from_warehouse == (input_file is not None):
         raise CalibrationError("give either --input FILE.csv or --from-warehouse")
     if from_warehouse:
+        from smarketing.scoring.calibrate.warehouse import calibrate_from_warehouse
         from smarketing.warehouse.connection import redact_dsn, warehouse_dsn
 
         target = dsn or warehouse_dsn()
-        frame, fields = warehouse_frame(target)
-        source, id_column, outcome = f"the warehouse at {redact_dsn(target)}", "lead_id", "won"
+        result = calibrate_from_warehouse(target, seed=seed)
+        source = f"the warehouse at {redact_dsn(target)}"
     else:
         assert input_file is not None
         frame = pd.read_csv(input_file, dtype="string", keep_default_na=False, na_values=[""])
-        fields, source = None, str(input_file)
-    result = calibrate(
-        frame, id_column=id_column, outcome=outcome, exclude=exclude or (), seed=seed, field_of=fields
-    )
+        result = calibrate(frame, id_column=id_column, outcome=outcome, exclude=exclude or (), seed=seed)
+        source = str(input_file)
     files = write_outputs(result, out_dir, source=source)
     report = result.report
     reference = report.get("reference_model", {}).get("auc")
@@ -126,6 +130,13 @@ def calibrate_command(
         f"{report['unrounded_model']['auc']}, gradient-boosting reference {reference} "
         f"({report['rows_with_outcome']} leads, base rate {report['base_rate']:.1%}, {len(result.rules)} rules)"
     )
+    if "engagement" in report:
+        e = report["engagement"]
+        typer.echo(
+            f"engagement: half-life {e.get('half_life_days')} days; held-out AUC fit alone "
+            f"{e.get('auc_fit_only')}, fit + engagement {e.get('auc_fit_and_engagement')}, "
+            f"reference {e.get('auc_reference')}"
+        )
     for path in files.values():
         typer.echo(f"wrote {path}")
 

@@ -60,9 +60,18 @@ class Calibration:
     grades: dict[str, int]
     report: dict[str, Any]
     field_of: dict[str, str] = field(default_factory=dict)
+    # Integer fit points of every lead with an outcome (by id when the input has one), and the ids of the
+    # held-out leads: engagement is calibrated on the same split and scale.
+    fit_scores: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    holdout: frozenset = frozenset()
+    engagement: dict[str, Any] | None = None
 
     def scoring_section(self, version: str) -> dict[str, Any]:
-        return {"version": version, "fit": self.rules, "grades": dict(self.grades)}
+        section: dict[str, Any] = {"version": version, "fit": self.rules}
+        if self.engagement is not None:
+            section["engagement"] = self.engagement
+        section["grades"] = dict(self.grades)
+        return section
 
 
 def default_field(column: str) -> str:
@@ -137,7 +146,9 @@ def calibrate(
     )
     report["seconds"] = round(time.perf_counter() - started, 1)
     grades = pts.grade_thresholds(x_train @ integers)
-    return Calibration(rules, grades, report, fields)
+    ids = data[id_column] if id_column else pd.Series(np.arange(len(data)))
+    scores = pd.Series(model.x @ integers, index=ids.to_numpy())
+    return Calibration(rules, grades, report, fields, scores, frozenset(ids.iloc[test]))
 
 
 def _known_outcomes(frame: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, np.ndarray]:

@@ -201,6 +201,10 @@ def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
     if report["skipped_columns"]:
         lines += ["## Columns left out", ""]
         lines += [f"- {column}: {why}" for column, why in report["skipped_columns"].items()]
+    if "engagement" in report:
+        from smarketing.scoring.calibrate.engagement import markdown
+
+        lines += ["", *markdown(report["engagement"])]
     return "\n".join(lines) + "\n"
 
 
