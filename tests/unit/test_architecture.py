@@ -57,6 +57,8 @@ LEVELS: dict[str, int] = {
     "smarketing.notify": 7,  # the failure notifier: sends through sla.smtp
     # 8: the entry points: what the DAG files share, the command line, Airflow's provider metadata
     "smarketing.airflow_support": 8,
+    # the monthly review: KPIs and report (kpi), the scoring proposal and decision (scoring), the mail (sla)
+    "smarketing.review": 8,
     "smarketing.cli": 8,
     "smarketing.provider": 8,
 }

@@ -169,25 +169,49 @@ def first_crossings(dsn: str, model: ScoringModel, start: date, end: date) -> pd
     return pd.DataFrame({"lead_id": result.lead_ids[mask], "day": result.first_mql_day[mask]})
 
 
-def backtest(dsn: str, candidate: ScoringModel, active: ScoringModel, start: date, end: date) -> pd.DataFrame:
-    """Per month and model: MQLs produced (first crossings), how many later won a deal, and the rate."""
+# Stages that mean sales accepted the lead (an SQL) or went further.
+SALES_STAGES = ("salesqualifiedlead", "opportunity", "customer")
+
+
+def _first_days(dsn: str, query: str, params: dict | None = None) -> pd.Series:
     with connect(dsn) as conn:
-        won = pd.DataFrame(
-            conn.execute(
-                "SELECT lead_id, (min(COALESCE(closed_at, created_at)) AT TIME ZONE 'UTC')::date - DATE '1970-01-01' "
-                "FROM core.deals WHERE is_won AND lead_id IS NOT NULL AND deleted_at IS NULL GROUP BY lead_id"
-            ).fetchall(),
-            columns=["lead_id", "day"],
-        )
-    won_day = won.set_index("lead_id")["day"]
+        rows = conn.execute(query, params or {}).fetchall()
+    return pd.DataFrame(rows, columns=["lead_id", "day"]).set_index("lead_id")["day"]
+
+
+def backtest(
+    dsn: str,
+    candidate: ScoringModel,
+    active: ScoringModel,
+    start: date,
+    end: date,
+    *,
+    sales_stages: tuple[str, ...] = SALES_STAGES,
+) -> pd.DataFrame:
+    """Per month and model: MQLs produced (first crossings), how many later won a deal (`converted`,
+    `conversion_rate`: MQL to won) and how many later reached a sales stage (`to_sql`, `sql_rate`)."""
+    won_day = _first_days(
+        dsn,
+        "SELECT lead_id, (min(COALESCE(closed_at, created_at)) AT TIME ZONE 'UTC')::date - DATE '1970-01-01' "
+        "FROM core.deals WHERE is_won AND lead_id IS NOT NULL AND deleted_at IS NULL GROUP BY lead_id",
+    )
+    sql_day = _first_days(
+        dsn,
+        "SELECT lead_id, (min(entered_at) AT TIME ZONE 'UTC')::date - DATE '1970-01-01' "
+        "FROM core.lifecycle_history WHERE stage = ANY(%(stages)s) GROUP BY lead_id",
+        {"stages": list(sales_stages)},
+    )
     rows = []
     for name, model in (("candidate", candidate), ("active", active)):
         frame = first_crossings(dsn, model, start, end)
         frame["month"] = pd.to_datetime(frame["day"], unit="D").dt.strftime("%Y-%m")
-        later = won_day.reindex(frame["lead_id"]).to_numpy(dtype="float64", na_value=np.nan)
-        frame["converted"] = later >= frame["day"].to_numpy()
+        for column, days in (("converted", won_day), ("to_sql", sql_day)):
+            later = days.reindex(frame["lead_id"]).to_numpy(dtype="float64", na_value=np.nan)
+            frame[column] = later >= frame["day"].to_numpy()
         summary = (
-            frame.groupby("month").agg(mqls=("lead_id", "size"), converted=("converted", "sum")).reset_index()
+            frame.groupby("month")
+            .agg(mqls=("lead_id", "size"), converted=("converted", "sum"), to_sql=("to_sql", "sum"))
+            .reset_index()
         )
         summary.insert(0, "model", name)
         rows.append(summary)
@@ -195,7 +219,39 @@ def backtest(dsn: str, candidate: ScoringModel, active: ScoringModel, start: dat
     months = pd.period_range(start, end, freq="M").strftime("%Y-%m")
     full = pd.MultiIndex.from_product([["candidate", "active"], months], names=["model", "month"])
     report = report.set_index(["model", "month"]).reindex(full, fill_value=0).reset_index()
-    report["converted"] = report["converted"].astype(int)
-    report["conversion_rate"] = (report["converted"] / report["mqls"].where(report["mqls"] > 0)).round(4)
+    per_mql = report["mqls"].where(report["mqls"] > 0)
+    for count, rate in (("converted", "conversion_rate"), ("to_sql", "sql_rate")):
+        report[count] = report[count].astype(int)
+        report[rate] = (report[count] / per_mql).round(4)
     report["model_version"] = report["model"].map({"candidate": candidate.version, "active": active.version})
     return report
+
+
+def outcome_auc(dsn: str, model: ScoringModel, start: date, end: date) -> dict[str, float | int | None]:
+    """How well the model's scores as of `start` rank the deals decided from `start` to `end`: AUC of
+    won against lost among leads with no deal opened before `start` (None with only one kind)."""
+    from sklearn.metrics import roc_auc_score
+
+    from smarketing.scoring.runner import scores_as_of
+
+    moment = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    until = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+    with connect(dsn) as conn:
+        decided = pd.DataFrame(
+            conn.execute(
+                "SELECT lead_id, bool_or(is_won) AS won FROM core.deals "
+                "WHERE lead_id IS NOT NULL AND deleted_at IS NULL AND is_won IS NOT NULL "
+                "GROUP BY lead_id HAVING min(created_at) >= %(start)s AND max(closed_at) < %(until)s",
+                {"start": moment, "until": until},
+            ).fetchall(),
+            columns=["lead_id", "won"],
+        )
+    scores = scores_as_of(dsn, model, moment).set_index("lead_id")["total"]
+    decided = decided[decided["lead_id"].isin(scores.index)]
+    kinds = decided["won"].nunique()
+    auc = float(roc_auc_score(decided["won"], scores.reindex(decided["lead_id"]))) if kinds == 2 else None
+    return {
+        "auc": None if auc is None else round(auc, 4),
+        "leads": len(decided),
+        "won": int(decided["won"].sum()),
+    }

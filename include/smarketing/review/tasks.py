@@ -1,0 +1,94 @@
+"""What the tasks of `smarketing_review` call: each reads its settings (param → Airflow Variable →
+environment → default) and runs one step of the review. Months travel between tasks as `YYYY-MM`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from smarketing.run_settings import run_setting
+
+# Settings a deployment may change (Airflow Variable / environment variable).
+REVIEW_DIR = ("smarketing_review_dir", "SMARKETING_REVIEW_DIR")
+PROPOSALS_DIR = ("smarketing_review_proposals_dir", "SMARKETING_REVIEW_PROPOSALS_DIR")
+MAIL_TO = ("smarketing_review_mail_to", "SMARKETING_REVIEW_MAIL_TO")
+SMTP_CONN = ("smarketing_review_smtp_conn_id", "SMARKETING_REVIEW_SMTP_CONN_ID")
+
+
+def _dsn() -> str:
+    from smarketing.warehouse.connection import warehouse_dsn
+
+    return warehouse_dsn(in_task=True)
+
+
+def _month(text: str) -> date:
+    from smarketing.review.month import closed_month
+
+    return closed_month(None, text)
+
+
+def review_dir() -> Path:
+    from smarketing.paths import LOCAL_DIR
+
+    return Path(run_setting(None, *REVIEW_DIR, default=str(LOCAL_DIR / "review")))
+
+
+def plan(month: str | None, interval_start: Any) -> dict[str, str]:
+    """The month a run reviews (`month` param, else the run's data interval) and when it may start."""
+    from smarketing.config import load_config
+    from smarketing.review.month import closed_month, first_business_day
+
+    closed = closed_month(interval_start, month)
+    return {"month": f"{closed:%Y-%m}", "start_at": first_business_day(closed, load_config()).isoformat()}
+
+
+def build_kpis(month: str) -> dict[str, Any]:
+    from smarketing.review.steps import build_month_kpis
+
+    summary = build_month_kpis(_dsn(), _month(month))
+    return {"month": month, "tables": sorted(summary.get("tables", {}))}
+
+
+def render(month: str) -> str:
+    from smarketing.review.steps import render_month_report
+
+    return render_month_report(_dsn(), _month(month), review_dir() / "reports")
+
+
+def mail(month: str, report: str, to: str | None) -> str:
+    """Mail the report when an address is set (param `mail_to`, else the setting); says what it did."""
+    from smarketing.review.steps import mail_report
+
+    to = run_setting(to or None, *MAIL_TO)
+    if not to:
+        return "no address set (smarketing_review_mail_to): not mailed"
+    conn_id = run_setting(None, *SMTP_CONN, default="smtp_default")
+    sent = mail_report(_dsn(), _month(month), Path(report), to, smtp_conn_id=conn_id)
+    return "mailed" if sent else "already mailed for this month: not sent again"
+
+
+def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
+    from smarketing.review.proposal import propose as run
+
+    return run(_dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months)
+
+
+def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
+    """Record the approval task's answer; on approval write the patch next to the agreement."""
+    from smarketing.paths import DEFAULT_CONFIG, PROJECT_ROOT
+    from smarketing.review.decision import record_decision
+
+    proposals = Path(run_setting(None, *PROPOSALS_DIR, default=str(DEFAULT_CONFIG.parent / "proposals")))
+    try:
+        relative = str(DEFAULT_CONFIG.resolve().relative_to(PROJECT_ROOT.resolve()))
+    except ValueError:
+        relative = DEFAULT_CONFIG.name
+    return record_decision(
+        _dsn(),
+        _month(month),
+        response or {},
+        agreement=DEFAULT_CONFIG,
+        proposals_dir=proposals,
+        relative=relative,
+    )

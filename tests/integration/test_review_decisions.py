@@ -1,0 +1,154 @@
+"""scoring.model_reviews: a proposal is stored pending; an approval records who, when, the comment and
+both hashes and writes a patch that applies to the agreement; a rejection or a timeout writes none; a
+decided month keeps its first decision when the run is repeated."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from smarketing.paths import DEFAULT_CONFIG
+from smarketing.review.decision import record_decision
+from smarketing.review.proposal import _store, review_body
+
+pytestmark = pytest.mark.integration
+
+MONTH = date(2026, 10, 1)
+SECTION = {
+    "version": "review-2026-10",
+    "fit": [{"id": "persona_it_leader", "field": "persona_id", "in": ["it_leader"], "points": 12}],
+    "grades": {"A": 12, "B": 5, "C": 0, "D": -5},
+}
+SUMMARY = {
+    "month": "2026-10",
+    "active": {"version": "2026.11", "hash": "a" * 16},
+    "proposed": {"version": "review-2026-10", "hash": "b" * 16},
+    "calibration": {
+        "leads": 900,
+        "auc_integer_points": 0.71,
+        "auc_unrounded": 0.712,
+        "auc_reference": 0.715,
+        "engagement": {
+            "half_life_days": 30,
+            "auc_fit_only": 0.7,
+            "auc_fit_and_engagement": 0.8,
+            "auc_reference": 0.79,
+        },
+    },
+    "backtest": [
+        {
+            "month": "2026-10",
+            "model": m,
+            "mqls": 10,
+            "to_sql": 4,
+            "sql_rate": 0.4,
+            "converted": 2,
+            "conversion_rate": 0.2,
+        }
+        for m in ("candidate", "active")
+    ],
+    "auc": {
+        "candidate": {"auc": 0.8, "leads": 50, "won": 10},
+        "active": {"auc": 0.7, "leads": 50, "won": 10},
+    },
+}
+
+
+def _decide(dsn: str, tmp_path: Path, response: dict) -> dict:
+    repo = tmp_path / "repo"
+    (repo / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEFAULT_CONFIG, repo / "config" / "smarketing.yaml")
+    return record_decision(
+        dsn,
+        MONTH,
+        response,
+        agreement=repo / "config" / "smarketing.yaml",
+        proposals_dir=repo / "config" / "proposals",
+        relative="config/smarketing.yaml",
+    )
+
+
+def _row(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute("SELECT * FROM scoring.model_reviews WHERE month = %s", (MONTH,)).fetchone()
+
+
+def test_approval_records_the_decision_and_writes_a_patch(clean_warehouse: str, tmp_path: Path) -> None:
+    _store(clean_warehouse, MONTH, "run-1", SECTION, SUMMARY)
+    assert _row(clean_warehouse)["decision"] == "pending"
+    answered = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
+    response = {
+        "chosen_options": ["Approve"],
+        "params_input": {"comment": "webinars matter more, agreed"},
+        "responded_by_user": {"id": "7", "name": "marie"},
+        "responded_at": answered,
+    }
+    result = _decide(clean_warehouse, tmp_path, response)
+    row = _row(clean_warehouse)
+    assert (row["decision"], row["decided_by"], row["comment"], row["timed_out"]) == (
+        "approved",
+        "marie",
+        "webinars matter more, agreed",
+        False,
+    )
+    assert row["decided_at"] == answered
+    assert (row["active_hash"], row["proposed_hash"]) == ("a" * 16, "b" * 16)
+    assert row["proposal"] == SECTION and row["backtest"]["months"] == SUMMARY["backtest"]
+    patch = Path(result["patch"])
+    assert row["patch_path"] == str(patch) and patch.name == "scoring-2026-10.patch"
+    subprocess.run(["git", "apply", "--check", str(patch)], cwd=tmp_path / "repo", check=True)
+    # Asked again (a rerun), the first decision stands and nothing is rewritten.
+    again = _decide(
+        clean_warehouse,
+        tmp_path,
+        {"chosen_options": ["Reject"], "responded_by_user": {"id": "8", "name": "paul"}},
+    )
+    assert again["decision"] == "approved" and again["rerun"]
+    assert _row(clean_warehouse)["decided_by"] == "marie"
+
+
+@pytest.mark.parametrize(
+    ("response", "who", "timed_out"),
+    [
+        (
+            {
+                "chosen_options": ["Reject"],
+                "params_input": {"comment": "too few leads"},
+                "responded_by_user": {"id": "8", "name": "paul"},
+            },
+            "paul",
+            False,
+        ),
+        # The scheduler's timeout sweep answers with the defaults (Reject) and no user.
+        (
+            {"chosen_options": ["Reject"], "params_input": {"comment": ""}, "responded_by_user": None},
+            None,
+            True,
+        ),
+    ],
+    ids=["rejected", "timed-out"],
+)
+def test_rejection_and_timeout_write_no_patch(
+    clean_warehouse: str, tmp_path: Path, response, who, timed_out
+) -> None:
+    _store(clean_warehouse, MONTH, "run-1", SECTION, SUMMARY)
+    result = _decide(clean_warehouse, tmp_path, response)
+    row = _row(clean_warehouse)
+    assert (row["decision"], row["decided_by"], row["timed_out"], row["patch_path"]) == (
+        "rejected",
+        who,
+        timed_out,
+        None,
+    )
+    assert result["patch"] is None and not (tmp_path / "repo" / "config" / "proposals").exists()
+
+
+def test_the_body_shows_the_backtest_per_month_and_model() -> None:
+    body = review_body(SUMMARY)
+    assert "| 2026-10 | candidate | 10 | 4 (40.0%) | 2 (20.0%) |" in body
+    assert "proposal 0.8, in effect 0.7" in body
