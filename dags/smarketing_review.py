@@ -8,7 +8,8 @@ the new month (its time zone, working days and holidays, `smarketing.sla.calenda
 held while it waits). The agreement is read at run time, never when the scheduler parses this file.
 
 Report side: **build_kpis** rewrites every KPI table's periods of the closed month, **render_report**
-writes the self-contained HTML report (`<review dir>/reports/review-YYYY-MM.html`), **mail_report** mails
+writes the self-contained HTML report (`review-YYYY-MM.html` in `SMARKETING_REPORT_DIR`, default
+`.local/reports`, where the Smarketing page lists them), **mail_report** mails
 it once per month and address when `smarketing_review_mail_to` (Variable or param) is set, through the
 SMTP connection of `smarketing_review_smtp_conn_id` (default `smtp_default`).
 

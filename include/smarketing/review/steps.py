@@ -23,14 +23,12 @@ def build_month_kpis(dsn: str, month: date) -> dict[str, Any]:
     return build_kpis(dsn, settings, as_of=end.isoformat(), from_day=month)
 
 
-def render_month_report(dsn: str, month: date, out_dir: Path) -> str:
-    """The review report of `month` as one self-contained HTML file in `out_dir`; returns its path."""
+def render_month_report(dsn: str, month: date) -> str:
+    """The review report of `month`, one self-contained HTML file where the reports are listed
+    (`smarketing.paths.report_dir()`, `review-YYYY-MM.html`); returns its path."""
     from smarketing.kpi.report import render_report
 
-    out = out_dir / f"review-{month:%Y-%m}.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    render_report(dsn, f"{month:%Y-%m}", out)
-    return str(out)
+    return str(render_report(dsn, month).path)
 
 
 def mail_report(dsn: str, month: date, report: Path, to: str, *, smtp_conn_id: str) -> bool:

@@ -53,7 +53,7 @@ def build_kpis(month: str) -> dict[str, Any]:
 def render(month: str) -> str:
     from smarketing.review.steps import render_month_report
 
-    return render_month_report(_dsn(), _month(month), review_dir() / "reports")
+    return render_month_report(_dsn(), _month(month))
 
 
 def mail(month: str, report: str, to: str | None) -> str:
