@@ -5,12 +5,14 @@ with "no data" sections, and no address or name of a person reaches the file."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -21,8 +23,6 @@ from tests.integration.test_kpi_idempotency import personal_values
 
 pytestmark = pytest.mark.integration
 
-MONTH = date(2026, 10, 1)  # the sandbox world's last full month
-PREVIOUS = date(2026, 9, 1)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
@@ -35,7 +35,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def report(world: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportPage]:
     result = render_report(world, date(2026, 10, 17), tmp_path_factory.mktemp("reports") / "oct.html")
-    assert result.month == MONTH
+    assert result.month == OCTOBER.month
     return result.path, ReportPage(result.path.read_text(encoding="utf-8"))
 
 
@@ -43,83 +43,324 @@ def report(world: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
 Expected = list[dict[str, Any]]
 
 
-def _funnel_totals(dsn: str) -> dict[date, tuple]:
+@dataclass(frozen=True)
+class Window:
+    """The reviewed month, the one before, the first month of the six-month trend, the month after."""
+
+    month: date
+    previous: date
+    start: date
+    after: date
+
+
+OCTOBER = Window(date(2026, 10, 1), date(2026, 9, 1), date(2026, 5, 1), date(2026, 11, 1))
+NOVEMBER = Window(date(2026, 11, 1), date(2026, 10, 1), date(2026, 6, 1), date(2026, 12, 1))
+
+
+def _dicts(dsn: str, query: str, params: Sequence[Any]) -> Expected:
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        names = [d.name for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def headline_counts(dsn: str, w: Window) -> Expected:
     found = rows(
         dsn,
         "SELECT month, sum(new_leads), sum(mqls), sum(sqls), sum(opportunities), sum(won_deals), "
         "sum(won_revenue), sum(pipeline_created) FROM kpi.funnel_monthly WHERE month IN (%s, %s) GROUP BY month",
-        (MONTH, PREVIOUS),
+        (w.month, w.previous),
     )
-    return {row[0]: row[1:] for row in found}
-
-
-def headline_counts(dsn: str) -> Expected:
-    totals = _funnel_totals(dsn)
-    now, before = totals[MONTH], totals[PREVIOUS]
+    totals = {row[0]: row[1:] for row in found}
+    if w.month not in totals:
+        return []
+    before = totals.get(w.previous, (None,) * 7)
     return [
         {
             "month": a,
             "previous": b,
-            "change": a - b,
+            "change": None if b is None else a - b,
             "relative": round(Decimal(a - b) / Decimal(b), 4) if b else None,
         }
-        for a, b in zip(now, before, strict=True)
+        for a, b in zip(totals[w.month], before, strict=True)
     ]
 
 
-def headline_rates(dsn: str) -> Expected:
-    def pair(query: str) -> list[Any]:
+def headline_rates(dsn: str, w: Window) -> Expected:
+    queries = [
+        "SELECT cohort_month, round(sum(sqls)::numeric / NULLIF(sum(mqls), 0), 4) FROM kpi.conversion_cohorts "
+        "WHERE cohort_kind = 'mql_month' GROUP BY 1",
+        "SELECT cohort_month, round(sum(won)::numeric / NULLIF(sum(mqls), 0), 4) FROM kpi.conversion_cohorts "
+        "WHERE cohort_kind = 'mql_month' GROUP BY 1",
+        "SELECT month, round(sum(touched_on_time)::numeric / NULLIF(sum(due), 0), 4) "
+        "FROM kpi.sla_compliance_monthly GROUP BY 1",
+        "SELECT month, attainment FROM kpi.marketing_delivery_monthly WHERE segment = 'all'",
+    ]
+    out = []
+    for query in queries:
         found = dict(rows(dsn, query))
-        return [found.get(MONTH), found.get(PREVIOUS)]
-
-    candidates = [
-        pair(
-            "SELECT cohort_month, round(sum(sqls)::numeric / NULLIF(sum(mqls), 0), 4) FROM kpi.conversion_cohorts "
-            "WHERE cohort_kind = 'mql_month' GROUP BY 1"
-        ),
-        pair(
-            "SELECT cohort_month, round(sum(won)::numeric / NULLIF(sum(mqls), 0), 4) FROM kpi.conversion_cohorts "
-            "WHERE cohort_kind = 'mql_month' GROUP BY 1"
-        ),
-        pair(
-            "SELECT month, round(sum(touched_on_time)::numeric / NULLIF(sum(due), 0), 4) "
-            "FROM kpi.sla_compliance_monthly GROUP BY 1"
-        ),
-        pair("SELECT month, attainment FROM kpi.marketing_delivery_monthly WHERE segment = 'all'"),
-    ]
-    return [
-        {"month": now, "previous": before, "change": None if before is None else now - before}
-        for now, before in candidates
-        if now is not None
-    ]
+        now, before = found.get(w.month), found.get(w.previous)
+        if now is not None:
+            out.append({"month": now, "previous": before, "change": None if before is None else now - before})
+    return out
 
 
-def funnel_by_channel(dsn: str) -> Expected:
-    keys = (
-        "channel",
-        "new_leads",
-        "mqls",
-        "sqls",
-        "opportunities",
-        "won_deals",
-        "won_revenue",
-        "pipeline_created",
-    )
-    found = rows(
+def funnel_by_channel(dsn: str, w: Window) -> Expected:
+    return _dicts(
         dsn,
-        "SELECT channel, sum(new_leads), sum(mqls), sum(sqls), sum(opportunities), sum(won_deals), "
-        "sum(won_revenue), sum(pipeline_created) FROM kpi.funnel_monthly WHERE month = %s "
+        "SELECT channel, sum(new_leads) AS new_leads, sum(mqls) AS mqls, sum(sqls) AS sqls, "
+        "sum(opportunities) AS opportunities, sum(won_deals) AS won_deals, sum(won_revenue) AS won_revenue, "
+        "sum(pipeline_created) AS pipeline_created FROM kpi.funnel_monthly WHERE month = %s "
         "GROUP BY channel ORDER BY 2 DESC, 3 DESC, 1",
-        (MONTH,),
+        (w.month,),
     )
-    return [dict(zip(keys, row, strict=True)) for row in found]
 
 
-EXPECTED: dict[str, Callable[[str], Expected]] = {
+def cohort_conversion(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT cohort_month, sum(mqls) AS mqls, sum(sqls) AS sqls, sum(won) AS won, sum(won_revenue) AS won_revenue, "
+        "round(sum(sqls)::numeric / sum(mqls), 4) AS mql_to_sql_rate, "
+        "round(sum(won)::numeric / sum(mqls), 4) AS mql_to_won_rate, bool_or(is_open) AS is_open "
+        "FROM kpi.conversion_cohorts WHERE cohort_kind = 'mql_month' AND cohort_month BETWEEN %s AND %s "
+        "GROUP BY 1 ORDER BY 1",
+        (w.start, w.month),
+    )
+    return found if any(r["cohort_month"] == w.month for r in found) else []
+
+
+def velocity(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT month, new_leads, mqls, lead_velocity_rate, median_days_lead_to_mql, median_days_mql_to_sql, "
+        "median_days_sql_to_opportunity, median_days_opportunity_to_customer FROM kpi.velocity_monthly "
+        "WHERE channel = 'all' AND month BETWEEN %s AND %s ORDER BY month",
+        (w.start, w.month),
+    )
+    return found if any(r["month"] == w.month for r in found) else []
+
+
+def attribution_by_channel(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT channel, model, sum(pipeline_amount) AS pipeline, sum(won_amount) AS won "
+        "FROM kpi.attribution_monthly WHERE month = %s GROUP BY 1, 2",
+        (w.month,),
+    )
+    by_channel: dict[str, dict[str, Any]] = {}
+    for r in found:
+        line = by_channel.setdefault(r["channel"], {"channel": r["channel"]})
+        line[f"pipeline_{r['model']}"], line[f"won_{r['model']}"] = r["pipeline"], r["won"]
+    order = lambda line: (-line.get("won_w_shaped", 0), -line.get("pipeline_w_shaped", 0), line["channel"])  # noqa: E731
+    return sorted(by_channel.values(), key=order)
+
+
+_ON_TIME = "round(sum(touched_on_time)::numeric / NULLIF(sum(due), 0), 4)"
+
+
+def sla_by_team(dsn: str, w: Window) -> Expected:
+    return _dicts(
+        dsn,
+        "SELECT team, sum(handed_over) AS handed_over, sum(due) AS due, sum(touched_on_time) AS touched_on_time, "
+        "sum(touched_late) AS touched_late, sum(untouched_past_due) AS untouched_past_due, "
+        f"{_ON_TIME} AS on_time_share, sum(first_touch_breaches) AS first_touch_breaches, "
+        "sum(accept_breaches) AS accept_breaches, sum(escalations) AS escalations, "
+        "round(sum(decided_on_time)::numeric / NULLIF(sum(accept_due), 0), 4) AS decided_on_time_share "
+        "FROM kpi.sla_compliance_monthly WHERE month = %s GROUP BY team ORDER BY team",
+        (w.month,),
+    )
+
+
+def sla_trend(dsn: str, w: Window) -> Expected:
+    if not sla_by_team(dsn, w):
+        return []
+    per_team = _dicts(
+        dsn,
+        f"SELECT month, team, sum(due) AS due, {_ON_TIME} AS on_time_share FROM kpi.sla_compliance_monthly "
+        "WHERE month BETWEEN %s AND %s GROUP BY 1, 2",
+        (w.start, w.month),
+    )
+    overall = _dicts(
+        dsn,
+        f"SELECT month, 'all teams' AS team, sum(due) AS due, {_ON_TIME} AS on_time_share "
+        "FROM kpi.sla_compliance_monthly WHERE month BETWEEN %s AND %s GROUP BY 1",
+        (w.start, w.month),
+    )
+    return sorted(per_team + overall, key=lambda r: (r["month"], r["team"] == "all teams", r["team"]))
+
+
+def delivery_by_segment(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT segment, target, delivered, accepted, attainment, acceptance_rate, status "
+        "FROM kpi.marketing_delivery_monthly WHERE month = %s",
+        (w.month,),
+    )
+    return sorted(found, key=lambda r: (r["segment"] != "all", r["segment"]))
+
+
+def delivery_trend(dsn: str, w: Window) -> Expected:
+    if not delivery_by_segment(dsn, w):
+        return []
+    return _dicts(
+        dsn,
+        "SELECT month, target, delivered, attainment FROM kpi.marketing_delivery_monthly "
+        "WHERE segment = 'all' AND month BETWEEN %s AND %s ORDER BY month",
+        (w.start, w.month),
+    )
+
+
+_ACTIONS = [
+    "sends",
+    "opens",
+    "clicks",
+    "form_submissions",
+    "demo_requests",
+    "downloads",
+    "webinar_registrations",
+    "webinar_attendance",
+    "unsubscribes",
+    "bounces",
+]
+
+
+def engagement_by_campaign(dsn: str, w: Window) -> Expected:
+    sums = ", ".join(f"sum({a}) AS {a}" for a in _ACTIONS)
+    found = _dicts(
+        dsn,
+        f"SELECT campaign_id, {sums}, round(sum(opens)::numeric / NULLIF(sum(sends), 0), 4) AS open_rate, "
+        "round(sum(clicks)::numeric / NULLIF(sum(sends), 0), 4) AS click_rate, "
+        "round(sum(unsubscribes)::numeric / NULLIF(sum(sends), 0), 4) AS unsubscribe_rate "
+        "FROM kpi.engagement_monthly WHERE month = %s GROUP BY campaign_id",
+        (w.month,),
+    )
+    return sorted(found, key=lambda r: (-sum(r[a] for a in _ACTIONS), r["campaign_id"]))
+
+
+def nurture_arms(dsn: str, w: Window) -> Expected:
+    return _dicts(
+        dsn,
+        "SELECT scenario_id, arm, leads, exited, reached_mql, reached_sql, "
+        "round(reached_mql::numeric / leads, 4) AS mql_rate, round(reached_sql::numeric / leads, 4) AS sql_rate "
+        "FROM kpi.nurture_monthly WHERE month = %s ORDER BY scenario_id, arm",
+        (w.month,),
+    )
+
+
+def nurture_uplift(dsn: str, w: Window) -> Expected:
+    def rate(kind: str, arm: str) -> str:
+        return (
+            f"round(sum(reached_{kind}) FILTER (WHERE arm = '{arm}')::numeric "
+            f"/ sum(leads) FILTER (WHERE arm = '{arm}'), 4)"
+        )
+
+    found = _dicts(
+        dsn,
+        f"SELECT scenario_id, {rate('mql', 'enrolled')} AS enrolled_mql_rate, {rate('mql', 'held_out')} AS "
+        f"held_out_mql_rate, {rate('sql', 'enrolled')} AS enrolled_sql_rate, {rate('sql', 'held_out')} AS "
+        "held_out_sql_rate FROM kpi.nurture_monthly WHERE month = %s GROUP BY 1 ORDER BY 1",
+        (w.month,),
+    )
+    for r in found:
+        for kind in ("mql", "sql"):
+            a, b = r[f"enrolled_{kind}_rate"], r[f"held_out_{kind}_rate"]
+            r[f"{kind}_difference"] = None if a is None or b is None else a - b
+    return found
+
+
+def score_quality(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT model_version, cohort_month, handed_over, reached_sql, won, sql_rate, won_rate, auc_sql, auc_won "
+        "FROM kpi.score_quality_monthly WHERE slice_kind = 'all' AND cohort_month BETWEEN %s AND %s "
+        "ORDER BY 1, 2",
+        (w.start, w.month),
+    )
+    return found if any(r["cohort_month"] == w.month for r in found) else []
+
+
+def score_bands(dsn: str, w: Window) -> Expected:
+    if not score_quality(dsn, w):
+        return []
+    return _dicts(
+        dsn,
+        "SELECT model_version, slice AS band, handed_over, reached_sql, sql_rate, won_rate "
+        "FROM kpi.score_quality_monthly WHERE slice_kind = 'score_band' AND cohort_month = %s ORDER BY 1, 2",
+        (w.month,),
+    )
+
+
+def goals(dsn: str, w: Window) -> Expected:
+    found = _dicts(
+        dsn,
+        "SELECT goal_id, metric, segment, period_end, day, target, actual_to_date, expected_to_date, projected, "
+        "round(actual_to_date / target, 4) AS actual_share, round(projected / target, 4) AS projected_share "
+        "FROM kpi.goals_progress g WHERE day = (SELECT max(day) FROM kpi.goals_progress h "
+        "WHERE h.goal_id = g.goal_id AND day >= %s AND day < %s) ORDER BY goal_id",
+        (w.month, w.after),
+    )
+    return found
+
+
+def data_quality(dsn: str, w: Window) -> Expected:
+    sums = ", ".join(
+        f"sum({c}) AS {c}"
+        for c in (
+            "batches",
+            "batches_rejected",
+            "rows_checked",
+            "checks_failed",
+            "rows_quarantined",
+            "rows_released",
+        )
+    )
+    return _dicts(
+        dsn,
+        f"SELECT source_system, table_name, {sums}, "
+        "round(sum(rows_quarantined)::numeric / NULLIF(sum(rows_checked), 0), 4) AS quarantine_rate "
+        "FROM kpi.data_quality_daily WHERE day >= %s AND day < %s GROUP BY 1, 2 ORDER BY 1, 2",
+        (w.month, w.after),
+    )
+
+
+EXPECTED: dict[str, Callable[[str, Window], Expected]] = {
     "headline-counts": headline_counts,
     "headline-rates": headline_rates,
     "funnel-by-channel": funnel_by_channel,
+    "cohort-conversion": cohort_conversion,
+    "velocity": velocity,
+    "attribution-by-channel": attribution_by_channel,
+    "sla-by-team": sla_by_team,
+    "sla-trend": sla_trend,
+    "delivery-by-segment": delivery_by_segment,
+    "delivery-trend": delivery_trend,
+    "engagement-by-campaign": engagement_by_campaign,
+    "nurture-arms": nurture_arms,
+    "nurture-uplift": nurture_uplift,
+    "score-quality": score_quality,
+    "score-bands": score_bands,
+    "goals": goals,
+    "data-quality": data_quality,
 }
+
+
+def assert_tables_equal_kpi(page: ReportPage, dsn: str, w: Window) -> int:
+    """Every table of the report holds exactly the rows its own query here finds; returns the rows compared."""
+    assert set(page.tables) <= set(EXPECTED), "a table of the report without its check here"
+    compared = 0
+    for table_id, expect in EXPECTED.items():
+        # an empty section shows "no data" instead of its tables
+        shown, expected_rows = page.tables.get(table_id, []), expect(dsn, w)
+        assert len(shown) == len(expected_rows), (
+            f"{table_id}: {len(shown)} rows shown, {len(expected_rows)} in kpi"
+        )
+        for i, (row, expected) in enumerate(zip(shown, expected_rows, strict=True)):
+            wrong = {
+                key: (row[key].value, value) for key, value in expected.items() if not _same(row[key], value)
+            }
+            assert not wrong, f"{table_id} row {i}: shown vs kpi tables {wrong}"
+            compared += 1
+    return compared
 
 
 def _same(cell: Cell, value: Any) -> bool:
@@ -136,16 +377,14 @@ def _same(cell: Cell, value: Any) -> bool:
 
 def test_every_table_of_the_report_equals_the_kpi_tables(world: str, report: tuple[Path, ReportPage]) -> None:
     _, page = report
-    assert set(page.tables) == set(EXPECTED), "a table of the report without its check here (or the reverse)"
-    for table_id, expected_rows in ((t, EXPECTED[t](world)) for t in EXPECTED):
-        shown = page.tables[table_id]
-        assert shown, f"{table_id}: no rows for a month with data"
-        assert len(shown) == len(expected_rows), table_id
-        for i, (row, expected) in enumerate(zip(shown, expected_rows, strict=True)):
-            wrong = {
-                key: (row[key].value, value) for key, value in expected.items() if not _same(row[key], value)
-            }
-            assert not wrong, f"{table_id} row {i}: shown vs kpi tables {wrong}"
+    assert assert_tables_equal_kpi(page, world, OCTOBER) > 60
+
+
+def test_the_month_in_progress_equals_the_kpi_tables_too(world: str, tmp_path: Path) -> None:
+    """November: the scoring run's MQL crossings (score quality) land in the month the world ends in."""
+    page = ReportPage(render_report(world, NOVEMBER.month, tmp_path / "nov.html").path.read_text("utf-8"))
+    assert page.tables["score-quality"] and page.tables["score-bands"]
+    assert_tables_equal_kpi(page, world, NOVEMBER)
 
 
 def test_every_number_shown_is_its_value_at_the_columns_precision(report: tuple[Path, ReportPage]) -> None:
@@ -156,11 +395,14 @@ def test_every_number_shown_is_its_value_at_the_columns_precision(report: tuple[
     assert wrong == []
 
 
-def test_every_section_of_a_month_with_data_has_observations(report: tuple[Path, ReportPage]) -> None:
+def test_every_section_with_data_has_computed_observations(report: tuple[Path, ReportPage]) -> None:
     _, page = report
-    for section_id, section in page.sections.items():
-        assert not section.empty, section_id
-        assert section.observations and all(section.observations), section_id
+    filled = {section_id for section_id, section in page.sections.items() if not section.empty}
+    # the sandbox world has no nurture ledger and no quality-gate runs; its scoring run crossed in November
+    assert set(page.sections) - filled == {"nurturing", "score-quality", "data-quality"}
+    for section_id in filled:
+        observations = page.sections[section_id].observations
+        assert observations and all(line.strip() for line in observations), section_id
 
 
 def test_the_report_names_no_person(world: str, report: tuple[Path, ReportPage]) -> None:
@@ -169,7 +411,7 @@ def test_the_report_names_no_person(world: str, report: tuple[Path, ReportPage])
     people = personal_values(world)
     assert len(people) > 1000
     assert EMAIL.search(html) is None
-    assert sorted(v for v in people if v.lower() in html) == []
+    assert sorted(v for v in people if re.search(rf"\b{re.escape(v.lower())}\b", html)) == []
 
 
 def test_a_month_without_data_renders_no_data_sections(world: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ class Column:
 
     Kinds: int, num (fractional counts), money, delta (a signed difference of counts), share (a rate 0-1,
     shown as %), points (a difference of shares), change (a relative change), days, minutes, auc, text,
-    month, flag (open/closed).
+    month, flag (open/closed); `row`: each row names its own kind under the key "kind".
     """
 
     key: str

@@ -22,7 +22,7 @@ import psycopg
 from markupsafe import Markup
 
 from smarketing import __version__
-from smarketing.kpi.report import funnel
+from smarketing.kpi.report import channels, conversion, funnel, outcomes, progress, teams
 from smarketing.kpi.report.model import Months, Section, display, raw
 from smarketing.paths import report_dir, report_file_name
 from smarketing.warehouse.connection import connect
@@ -30,7 +30,20 @@ from smarketing.warehouse.connection import connect
 log = logging.getLogger(__name__)
 
 SectionBuilder = Callable[[psycopg.Connection, Months], Section]
-SECTIONS: tuple[SectionBuilder, ...] = (funnel.headline_section, funnel.funnel_section)
+SECTIONS: tuple[SectionBuilder, ...] = (
+    funnel.headline_section,
+    funnel.funnel_section,
+    conversion.cohort_section,
+    conversion.velocity_section,
+    channels.attribution_section,
+    teams.sla_section,
+    teams.delivery_section,
+    channels.engagement_section,
+    outcomes.nurture_section,
+    outcomes.score_quality_section,
+    progress.goals_section,
+    progress.data_quality_section,
+)
 TEMPLATE = "review.html.j2"
 
 
