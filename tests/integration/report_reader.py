@@ -26,7 +26,8 @@ class ReportSection:
 
 
 class ReportPage(HTMLParser):
-    """`tables`: table id -> rows, each {column key: Cell}; `sections`: section id -> ReportSection."""
+    """`tables`: table id -> rows, each {column key: Cell}; `sections`: section id -> ReportSection;
+    `shown`: what a reader sees or copies."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
@@ -38,10 +39,14 @@ class ReportPage(HTMLParser):
         self._cell: tuple[str, Cell] | None = None
         self._section: str | None = None
         self._in_li = False
+        self._in_style = False
+        self.shown = ""  # every text node but the stylesheet, and the values of data-value, title, content
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        self._in_style = tag == "style"
+        self.shown += " ".join(("", a.get("data-value", ""), a.get("title", ""), a.get("content", ""), ""))
         if tag == "section":
             self._section = a["id"]
             self.sections[a["id"]] = ReportSection(empty=a["data-empty"] == "true")
@@ -58,6 +63,7 @@ class ReportPage(HTMLParser):
             self.sections[self._section].observations.append("")
 
     def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
         if tag == "td" and self._cell and self._row is not None:
             self._row[self._cell[0]] = self._cell[1]
             self._cell = None
@@ -73,6 +79,8 @@ class ReportPage(HTMLParser):
             self._section = None
 
     def handle_data(self, data: str) -> None:
+        if not self._in_style:
+            self.shown += data
         if self._cell:
             self._cell[1].text += data
         if self._section:

@@ -26,8 +26,8 @@ ATTRIBUTION = f"""
     SELECT channel, {_CREDITS}
     FROM kpi.attribution_monthly WHERE month = %(month)s
     GROUP BY channel
-    ORDER BY sum(won_amount) FILTER (WHERE model = 'w_shaped') DESC,
-             sum(pipeline_amount) FILTER (WHERE model = 'w_shaped') DESC, channel"""
+    ORDER BY sum(won_amount) FILTER (WHERE model = 'w_shaped') DESC NULLS LAST,
+             sum(pipeline_amount) FILTER (WHERE model = 'w_shaped') DESC NULLS LAST, channel"""
 ATTRIBUTION_COLUMNS = (
     Column("channel", "Channel", "text"),
     *(Column(f"pipeline_{model}", f"Pipeline, {label.lower()}", "money") for model, label in MODELS),
@@ -105,12 +105,17 @@ ENGAGEMENT = """
     rates=", ".join(f"round(sum({a})::numeric / NULLIF(sum({b}), 0), 4) AS {name}" for name, a, b in _RATES),
     total=" + ".join(f"sum({key})" for key, _ in _ACTIONS),
 )
-ENGAGEMENT_COLUMNS = (
+EMAIL_ACTIONS = ("sends", "opens", "clicks", "unsubscribes", "bounces")
+EMAIL_COLUMNS = (
     Column("campaign_id", "Campaign", "text"),
-    *(Column(key, label) for key, label in _ACTIONS),
+    *(Column(key, label) for key, label in _ACTIONS if key in EMAIL_ACTIONS),
     Column("open_rate", "Open rate", "share"),
     Column("click_rate", "Click rate", "share"),
     Column("unsubscribe_rate", "Unsubscribe rate", "share"),
+)
+OTHER_COLUMNS = (
+    Column("campaign_id", "Campaign", "text"),
+    *(Column(key, label) for key, label in _ACTIONS if key not in EMAIL_ACTIONS),
 )
 CHARTED = ("opens", "clicks", "form_submissions")
 
@@ -123,7 +128,16 @@ def engagement_section(conn: psycopg.Connection, months: Months) -> Section:
         title="Engagement by campaign",
         about="Interactions of live leads in the month by campaign (a lead opening twice counts twice); "
         "rates per e-mail sent. 'none': interactions outside any campaign.",
-        tables=[Table("engagement-by-campaign", "kpi.engagement_monthly", ENGAGEMENT_COLUMNS, rows)],
+        tables=[
+            Table("engagement-email", "kpi.engagement_monthly", EMAIL_COLUMNS, rows, "E-mail, by campaign"),
+            Table(
+                "engagement-actions",
+                "kpi.engagement_monthly",
+                OTHER_COLUMNS,
+                rows,
+                "Forms, content, webinars",
+            ),
+        ],
         empty_note="No marketing interaction in the month (kpi.engagement_monthly).",
     )
     if not rows:
