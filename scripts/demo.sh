@@ -66,3 +66,9 @@ echo "demo: nurturing per scenario (nurture.enrollments, nurture.scenario_outcom
 smarketing nurture status
 echo "demo: KPI headlines (kpi.*, docs/kpi.md)"
 smarketing kpi show
+
+# The monthly review of the last full month (docs/review.md): one self-contained HTML file under
+# .local/reports (SMARKETING_REPORT_DIR), charts inline, readable offline and in print.
+review_month="$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m)"
+report_path="$(smarketing report --month "$review_month")"
+echo "demo: monthly review of $review_month: $report_path"
