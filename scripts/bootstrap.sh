@@ -22,6 +22,18 @@ if [ -z "$python" ]; then
   exit 1
 fi
 
+# The browser test of the Smarketing page drives Debian's chromium package (README: the browser test).
+# As root with apt, install it when missing; otherwise say how (the test then skips, and fails under CI).
+if [ "$flavour" = dev ] && ! command -v chromium >/dev/null && [ ! -x "${SMARKETING_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing the chromium package for the browser test (apt-get)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || echo "bootstrap: could not install chromium; the browser test will skip (and fail under CI=true)" >&2
+  else
+    echo "bootstrap: no chromium; install it for the browser test: sudo apt-get install -y chromium" >&2
+  fi
+fi
+
 stamp=".venv/.stamp-$flavour"
 want=$(cat requirements.txt "$req" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; then
