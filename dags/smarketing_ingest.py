@@ -4,7 +4,7 @@
 Hourly. For the hour that just ended: checks the agreement (`config/smarketing.yaml`), migrates the
 warehouse if a new version shipped, lands every configured file-export source into `raw.*` (one mapped
 task per source; a file already landed is skipped), pulls every configured API source incrementally
-(one mapped task per source and object: HubSpot contacts, deals, ...; Mautic contacts, activity), then
+(one mapped task per source and object, labelled `hubspot/contacts`, `mautic/activity`, ...), then
 validates the new raw batches (Great Expectations: bad records to `dq.quarantine`, a batch with a critical
 failure rejected and the run stopped here), folds the accepted records into `core.*`, validates the core
 tables, and emits the `smarketing_core` asset, which starts scoring, nurturing and KPIs. A failed
@@ -18,7 +18,10 @@ validation says in its log what failed and how many rows, with the Data Docs lin
 `SMARKETING_API_SOURCES` — a JSON list like `[{"system": "hubspot", "objects": ["contacts", "deals"]},
 {"system": "mautic"}]`. Credentials come from the connections `smarketing_hubspot` (host = API base URL,
 password = private-app token) and `smarketing_mautic` (login / password, or OAuth2 client credentials in
-extra). None configured: only file sources run (the API task then says so and does nothing).
+extra). None configured: only file sources run (`extract_api_object` shows as skipped). **No source
+of either kind configured**: `list_api_objects` fails at once and says where to configure one (a run
+that went green having landed nothing would hide the problem). `make airflow` configures the sandbox's
+(README).
 
 **Backfill** an API source with the `backfill_since` param (a date): everything modified since then is
 read again; what raw already holds is not landed twice.
@@ -41,6 +44,24 @@ from smarketing.airflow_support import (
     preflight,
     task_dsn,
 )
+
+NO_SOURCE = (
+    "no source configured, nothing to ingest: set the Airflow Variable smarketing_api_sources (or "
+    "smarketing_file_sources), the api_sources / file_sources param of this run, or the environment "
+    "variables SMARKETING_API_SOURCES / SMARKETING_FILE_SOURCES (docs/extract.md); `make airflow` "
+    "configures the sandbox's when no real source is configured"
+)
+
+
+def file_sources_of_run() -> list[dict]:
+    """The file sources of this run: its param, else the Variable, else the environment."""
+    return configured_file_sources(get_current_context()["params"].get("file_sources"))
+
+
+def api_sources_of_run() -> list[dict]:
+    """The API sources of this run: its param, else the Variable, else the environment."""
+    return configured_api_sources(get_current_context()["params"].get("api_sources"))
+
 
 # API objects pulled at once in a run; each task gets this share of a source's rate limit, so
 # parallel tasks of one account stay under its limit together.
@@ -77,9 +98,9 @@ API_PARALLEL_TASKS = 2
 def smarketing_ingest() -> None:
     @task
     def list_file_sources() -> list[dict]:
-        return configured_file_sources(get_current_context()["params"].get("file_sources"))
+        return file_sources_of_run()
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ task.op_kwargs['source']['mapping'] }}")
     def land_file_source(source: dict) -> dict[str, int]:
         from smarketing.airflow_support import resolve_project_path
         from smarketing.sources.files import ingest_source
@@ -94,14 +115,20 @@ def smarketing_ingest() -> None:
 
     @task
     def list_api_objects() -> list[dict]:
-        from smarketing.sources.extract import IDLE_TASK, api_tasks
+        """One entry per source and object; fails (no retry) when no source of either kind is configured."""
+        from smarketing.sources.extract import api_tasks
 
-        # Never an empty list: a mapped task over nothing would be skipped, and the build with it.
-        return api_tasks(configured_api_sources(get_current_context()["params"].get("api_sources"))) or [
-            IDLE_TASK
-        ]
+        tasks = api_tasks(api_sources_of_run())
+        if not tasks and not file_sources_of_run():
+            from airflow.sdk.exceptions import AirflowFailException
 
-    @task(max_active_tis_per_dagrun=API_PARALLEL_TASKS)
+            raise AirflowFailException(NO_SOURCE)
+        return tasks
+
+    @task(
+        max_active_tis_per_dagrun=API_PARALLEL_TASKS,
+        map_index_template="{{ task.op_kwargs['api_object']['system'] }}/{{ task.op_kwargs['api_object']['object'] }}",
+    )
     def extract_api_object(api_object: dict) -> dict:
         from smarketing.sources.extract import extract_task
 

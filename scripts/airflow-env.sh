@@ -7,6 +7,8 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$root/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE="${AIRFLOW__CORE__UNIT_TEST_MODE:-False}"
 export PATH="$root/.venv/bin:$PATH"
+# This checkout's package first (the .venv's editable install may belong to another checkout).
+export PYTHONPATH="$root/include${PYTHONPATH:+:$PYTHONPATH}"
 # Tasks never assume a warehouse: local runs (demo, `make airflow`) name the local one explicitly.
 export SMARKETING_WAREHOUSE_DSN="${SMARKETING_WAREHOUSE_DSN:-postgresql://postgres@127.0.0.1:5432/smarketing}"
 mkdir -p "$AIRFLOW_HOME"

@@ -2,6 +2,7 @@
 
 smarketing-sandbox generate --out DIR [--contacts 2000 --days 180 --seed 7]
 smarketing-sandbox serve --port 8765 [--faults 429:0.05,5xx:0.02] [--world DIR]
+smarketing-sandbox airflow-setup --mode auto --url http://127.0.0.1:8765   (used by `make airflow`)
 
 A separate command (and package) from `smarketing`: production workers never need the sandbox.
 """
@@ -107,6 +108,26 @@ def sandbox_serve(
     )
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+@app.command("airflow-setup")
+def sandbox_airflow_setup(
+    url: Annotated[str, typer.Option("--url", help="Base URL the sandbox API is served on.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="auto (on unless real sources are configured), on or off.")
+    ] = "auto",
+) -> None:
+    """Sandbox mode of a local Airflow: write (on) or remove (off) the sandbox's connections and
+    source Variables in the metadata DB. Prints the reason, then `on` or `off` as the last line."""
+    from smarketing_sandbox.airflow_setup import configure
+
+    try:
+        decision = configure(mode, url)
+    except ValueError as exc:
+        typer.echo(f"sandbox: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"sandbox: {decision.reason}", err=True)
+    typer.echo("on" if decision.on else "off")
 
 
 def main() -> None:

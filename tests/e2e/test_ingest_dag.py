@@ -45,6 +45,8 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
     }
 
     states = run_dag("smarketing_ingest", run_conf=conf)
+    # No API source configured: the API pull maps to no task (skipped); everything else succeeds.
+    assert states.pop("extract_api_object") == "skipped", states
     assert set(states.values()) == {"success"}, states
     assert {"land_file_source[0]", "land_file_source[1]", "build_core"} <= set(states)
 
@@ -63,5 +65,16 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
 
     # A second run over the same exports lands nothing and changes nothing.
     again = run_dag("smarketing_ingest", run_conf=conf)
+    assert again.pop("extract_api_object") == "skipped", again
     assert set(again.values()) == {"success"}, again
     assert _core_counts(warehouse_env) == counts
+
+
+def test_ingest_without_any_source_fails_and_says_where_to_configure_one(
+    airflow_ready: None, warehouse_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SMARKETING_API_SOURCES", raising=False)
+    monkeypatch.delenv("SMARKETING_FILE_SOURCES", raising=False)
+    states = run_dag("smarketing_ingest")
+    assert states["list_api_objects"] == "failed", states
+    assert states["build_core"] != "success" and states["validate_core"] != "success", states
