@@ -9,7 +9,8 @@ never share one; with no date in the metadata the same numbers give the same byt
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -112,6 +113,31 @@ def lines(
         _axis_format(ax, unit)
         _finish(ax, title, legend=len(series) > 1)
         return _svg(chart_id, fig)
+
+
+def trend(
+    chart_id: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    x: str,
+    series: str,
+    value: str,
+    title: str,
+    unit: str = "count",
+    name: Callable[[Any], str] = str,
+) -> str:
+    """One line per distinct `series` value over the sorted months in `x` (long rows: month, series,
+    value); a month a series has no row for is a gap. `name` writes a series value as its legend label."""
+    months = sorted({row[x] for row in rows})
+    values = {(row[series], row[x]): row[value] for row in rows}
+    names = list(dict.fromkeys(row[series] for row in rows))
+    return lines(
+        chart_id,
+        [f"{m:%b %Y}" for m in months],
+        {name(s): [values.get((s, m)) for m in months] for s in names},
+        title=title,
+        unit=unit,
+    )
 
 
 def _finish(ax: object, title: str, *, legend: bool) -> None:

@@ -152,30 +152,30 @@ def score_quality_section(conn: psycopg.Connection, months: Months) -> Section:
     )
     if not trend:
         return section
-    section.charts.append(_score_chart(trend))
-    if bands:
-        section.charts.append(
-            charts.bars(
-                "score-bands",
-                [f"{b['model_version']} {b['band']}" for b in bands],
-                {"SQL rate": [b["sql_rate"] for b in bands], "Won rate": [b["won_rate"] for b in bands]},
-                title=f"Conversion by score band at hand-over, {month_name(months.month)}",
-                unit="share",
-            )
+    section.charts.append(
+        charts.trend(
+            "score-quality",
+            trend,
+            x="cohort_month",
+            series="model_version",
+            value="auc_sql",
+            title="AUC of the score at hand-over against reaching SQL",
+            name=lambda version: f"AUC (SQL), {version}",
         )
+    )
+    if bands:
+        section.charts.append(_bands_chart(bands, months))
     section.observations = _score_observations(trend, months)
     return section
 
 
-def _score_chart(trend: list[dict[str, Any]]) -> str:
-    labels = sorted({row["cohort_month"] for row in trend})
-    auc = {(row["model_version"], row["cohort_month"]): row["auc_sql"] for row in trend}
-    versions = list(dict.fromkeys(row["model_version"] for row in trend))
-    return charts.lines(
-        "score-quality",
-        [f"{m:%b %Y}" for m in labels],
-        {f"AUC (SQL), {v}": [auc.get((v, m)) for m in labels] for v in versions},
-        title="AUC of the score at hand-over against reaching SQL",
+def _bands_chart(bands: list[dict[str, Any]], months: Months) -> str:
+    return charts.bars(
+        "score-bands",
+        [f"{b['model_version']} {b['band']}" for b in bands],
+        {"SQL rate": [b["sql_rate"] for b in bands], "Won rate": [b["won_rate"] for b in bands]},
+        title=f"Conversion by score band at hand-over, {month_name(months.month)}",
+        unit="share",
     )
 
 

@@ -64,18 +64,18 @@ def sla_section(conn: psycopg.Connection, months: Months) -> Section:
     )
     if not rows:
         return section
-    month_labels = sorted({row["month"] for row in trend})
-    shares = {(row["month"], row["team"]): row["on_time_share"] for row in trend}
-    teams = list(dict.fromkeys(row["team"] for row in trend))
     section.charts.append(
-        charts.lines(
+        charts.trend(
             "sla",
-            [f"{m:%b %Y}" for m in month_labels],
-            {team: [shares.get((m, team)) for m in month_labels] for team in teams},
+            trend,
+            x="month",
+            series="team",
+            value="on_time_share",
             title="First touch on time, by team",
             unit="share",
         )
     )
+    shares = {(row["month"], row["team"]): row["on_time_share"] for row in trend}
     section.observations = _sla_observations(rows, shares, months)
     return section
 
@@ -152,9 +152,14 @@ def delivery_section(conn: psycopg.Connection, months: Months) -> Section:
             title="MQLs delivered against target (all segments)",
         )
     )
+    section.observations = _delivery_observations(rows, months)
+    return section
+
+
+def _delivery_observations(rows: list[dict], months: Months) -> list[str]:
     total = rows[0] if rows[0]["segment"] == "all" else None
     weakest = smallest(rows[1:] if total else rows, "attainment")
-    section.observations = sentences(
+    return sentences(
         f"Marketing delivered {total['delivered']:,} MQLs against a target of {total['target']:,} "
         f"({total['attainment']:.1%}) in {month_name(months.month)}: {total['status'].replace('_', ' ')}."
         if total
@@ -166,4 +171,3 @@ def delivery_section(conn: psycopg.Connection, months: Months) -> Section:
         if weakest
         else None,
     )
-    return section
