@@ -29,6 +29,7 @@ app.add_typer(ingest_app, name="ingest")
 
 def _register_capabilities() -> None:
     """Each capability keeps its commands next to its code; this is where they join the tree."""
+    from smarketing.erasure.cli import privacy_app
     from smarketing.kpi.cli import kpi_app, report_command
     from smarketing.nurture.cli import nurture_app
     from smarketing.quality.cli import quality_app
@@ -42,6 +43,7 @@ def _register_capabilities() -> None:
     app.add_typer(sla_app, name="sla")
     app.add_typer(kpi_app, name="kpi")
     app.add_typer(nurture_app, name="nurture")
+    app.add_typer(privacy_app, name="privacy")
     app.command("calibrate")(calibrate_command)
     app.command("score-file")(score_file_command)
     app.command("backtest")(backtest_command)

@@ -620,3 +620,20 @@ def form_submissions(
         link = f"{base_url}/form-integrations/v1/submissions/forms/{guid}?after={nxt}"
         answer["paging"] = {"next": {"after": nxt, "link": link}}
     return Answer(200, answer)
+
+
+def gdpr_delete(world: ApiWorld, body: Any) -> Answer:
+    """`POST /crm/v3/objects/contacts/gdpr-delete` `{"objectId": ..., "idProperty": "email"?}`: the contact
+    and what is associated with it deleted for good, 204 without a body. An unknown id is a 404; an
+    unknown e-mail is a 204 (HubSpot blocklists the address instead)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("objectId"), str | int):
+        return error(400, "objectId is required")
+    object_id, id_property = str(body["objectId"]), body.get("idProperty")
+    if id_property == "email":
+        world.forget_contact("hubspot", email=object_id)
+        return Answer(204, None)
+    if id_property not in (None, "hs_object_id") or not object_id.isdigit():
+        return error(400, f"unsupported idProperty {id_property!r} or objectId")
+    if not world.forget_contact("hubspot", contact_id=int(object_id)):
+        return error(404, f"Object not found. objectId: {object_id}", "OBJECT_NOT_FOUND")
+    return Answer(204, None)

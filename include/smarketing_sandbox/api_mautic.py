@@ -404,3 +404,18 @@ def segments(params: Mapping[str, str]) -> Answer:
         for name, i in listed
     }
     return Answer(200, {"total": len(_TAG_IDS), "lists": lists or []})
+
+
+def delete_contact(world: ApiWorld, raw_id: str) -> Answer:
+    """`DELETE /api/contacts/{id}/delete`: the contact and its activity gone; 200 with the deleted contact
+    as Mautic answers (its fields, `id` null), 404 when there is no such contact."""
+    if not raw_id.isdigit():
+        return error(404, "Item was not found.")
+    with world.lock:
+        table = world.table("mautic.contacts")
+        rows = np.flatnonzero(table.ids == int(raw_id))
+        if not len(rows):
+            return error(404, "Item was not found.")
+        entity = contact_entities(table, rows)[0]
+        world.forget_contact("mautic", contact_id=int(raw_id))
+    return Answer(200, {"contact": {**entity, "id": None}})

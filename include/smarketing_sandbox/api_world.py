@@ -141,6 +141,18 @@ class ApiTable:
             self.links[name] = np.concatenate([base_link, new_link])
         self.changed()
 
+    def keep(self, mask: np.ndarray) -> int:
+        """Drop every row where `mask` is False (a permanent delete, unlike archiving); rows dropped."""
+        dropped = int((~mask).sum())
+        if dropped:
+            self.ids, self.modified, self.created = self.ids[mask], self.modified[mask], self.created[mask]
+            assert self.archived_at is not None
+            self.archived_at = self.archived_at[mask]
+            self.props = {name: values.filter(pa.array(mask)) for name, values in self.props.items()}
+            self.links = {name: values[mask] for name, values in self.links.items()}
+            self.changed()
+        return dropped
+
 
 def with_duplicates(rows: np.ndarray, offset: int, chosen: np.ndarray, count: int) -> np.ndarray:
     """A page that repeats records: the previous page's last ones, or (first page) its own first ones."""
@@ -317,6 +329,40 @@ class ApiWorld:
             )
             table.changed()
             return pairs
+
+    def forget_contact(self, system: str, contact_id: int | None = None, email: str | None = None) -> int:
+        """Delete a contact for good, with everything about them the system holds (a GDPR delete):
+        by id, or (HubSpot) by e-mail. Returns how many contacts went (0: none matched)."""
+        with self.lock:
+            contacts = self.tables[f"{system}.contacts"]
+            if email is not None:
+                spelled = pc.utf8_lower(pc.utf8_trim_whitespace(contacts.props["email"].cast(pa.string())))
+                hit = pc.fill_null(pc.equal(spelled, email.strip().lower()), False).to_numpy(
+                    zero_copy_only=False
+                )
+            else:
+                hit = contacts.ids == contact_id
+            if not hit.any():
+                return 0
+            gone_ids = contacts.ids[hit]
+            gone_emails = {e.strip().lower() for e in contacts.prop("email", np.flatnonzero(hit)) if e}
+            for key, table in self.tables.items():
+                if key.startswith(f"{system}.") and table is not contacts:
+                    self._forget_rows(table, gone_ids, gone_emails)
+            return contacts.keep(~hit)
+
+    @staticmethod
+    def _forget_rows(table: ApiTable, ids: np.ndarray, emails: set[str]) -> None:
+        mask = np.ones(len(table), dtype=bool)
+        for link in ("contact", "contacts"):
+            if link in table.links:
+                mask &= ~np.isin(table.links[link], ids)
+        for prop in ("email", "recipient"):
+            if prop in table.props and emails:
+                spelled = pc.utf8_lower(pc.utf8_trim_whitespace(table.props[prop].cast(pa.string())))
+                found = pc.fill_null(pc.is_in(spelled, pa.array(sorted(emails))), False)
+                mask &= ~found.to_numpy(zero_copy_only=False)
+        table.keep(mask)
 
     def archive(self, key: str, count: int) -> int:
         """Archive (delete) `count` random live records: gone from search, listed with archived=true."""

@@ -234,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle("PUT")
 
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
     # -- dispatch -------------------------------------------------------------------------------
     def _handle(self, method: str) -> None:
         state = self.server.state
@@ -346,6 +349,10 @@ class _Handler(BaseHTTPRequestHandler):
             return api_hubspot.owners(world, params, base_url=base)
         if segs[:3] == ["crm", "v4", "associations"] and len(segs) == 7 and segs[5:] == ["batch", "read"]:
             return api_hubspot.associations(world, segs[3], segs[4], body)
+        if segs == ["crm", "v3", "objects", "contacts", "gdpr-delete"] and method == "POST":
+            return api_hubspot.gdpr_delete(world, body)
+        if segs[:2] == ["api", "contacts"] and len(segs) == 4 and segs[3] == "delete" and method == "DELETE":
+            return api_mautic.delete_contact(world, segs[2])
         if segs == ["api", "contacts"] and method == "GET":
             return api_mautic.contacts(world, params, duplicate=duplicate)
         if segs == ["api", "contacts", "activity"] and method == "GET":
@@ -477,7 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- output ---------------------------------------------------------------------------------
     def _send(self, answer: Answer, *, cut: str | None = None) -> None:
-        data = json.dumps(answer.body, separators=(",", ":")).encode()
+        # 204 No Content has no body at all (HubSpot's answer to a GDPR delete)
+        data = b"" if answer.status == 204 else json.dumps(answer.body, separators=(",", ":")).encode()
         promised = len(data)
         if cut == "malformed":
             data = data[: max(1, len(data) // 2)]

@@ -48,6 +48,8 @@ LEVELS: dict[str, int] = {
     "smarketing.sources": 4,
     # 5: the quality gate between raw and core
     "smarketing.quality": 5,
+    # 5: privacy operations (erasure on request, retention purge): SQL over every schema, sources' hooks
+    "smarketing.erasure": 5,
     # 6: the capabilities on core
     "smarketing.scoring": 6,
     "smarketing.sla": 6,

@@ -21,7 +21,7 @@ even when another part of the file is broken.
 
 Modules: `problems` (key paths, messages, `ConfigError`), `values` (value types, the `Settings` base),
 one settings module per section (`organization`, `vocabulary` with personas, `scoring`, `sla`,
-`nurturing`, `goals`), `references`, `agreement` (the root) and `loading` (YAML with lines, entry points).
+`nurturing`, `goals`, `privacy`), `references`, `agreement` (the root) and `loading` (YAML with lines, entry points).
 Adding a section's settings touches its module and `agreement`.
 """
 

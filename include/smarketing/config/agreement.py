@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 from smarketing.config.goals import Goal
 from smarketing.config.nurturing import Nurturing
 from smarketing.config.organization import Organization
+from smarketing.config.privacy import Privacy
 from smarketing.config.problems import clean_loc, describe, located
 from smarketing.config.references import reference_problems
 from smarketing.config.scoring import Scoring
@@ -30,6 +31,7 @@ class Agreement(Settings):
     sla: Sla = Sla()
     nurturing: Nurturing = Nurturing()
     goals: tuple[Goal, ...] = ()
+    privacy: Privacy = Privacy()
 
     @model_validator(mode="wrap")
     @classmethod

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smarketing.warehouse.copy import copy_in_stream, escape_text, escape_text_value, text_buffer
+from smarketing.warehouse.suppression import drop_erased
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +244,12 @@ def land_batch(
                     count += table.num_rows
 
         copy_in_stream(conn, f"raw.{object}", _RAW_COLUMNS, blocks())
+        dropped = drop_erased(conn, object, batch_id)
+        count -= dropped
         conn.execute("UPDATE ops.load_batches SET row_count = %s WHERE batch_id = %s", (count, batch_id))
     log.info("landed %s/%s from %s as batch %s: %s rows", source_system, object, origin, batch_id, count)
+    if dropped:
+        log.info("dropped %s records of erased people from batch %s", dropped, batch_id)
     return LandedBatch(batch_id=batch_id, rows=count)
 
 
