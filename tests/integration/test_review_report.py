@@ -469,6 +469,10 @@ CRAFTED = [
     "('2026-03-03', 'hubspot', 'contacts', 1, 1, 500, 3, 40, 0), "
     "('2026-03-02', 'mautic', 'events', 1, 0, 2000, 0, 0, 0), "
     "('2026-04-01', 'mautic', 'events', 7, 7, 7000, 7, 7, 7)",
+    # a campaign name as a source may spell it: markup and dollar signs are text, never code or math
+    "INSERT INTO kpi.engagement_monthly (month, campaign_id, content_topic, sends, opens, clicks, form_submissions, "
+    "demo_requests, downloads, webinar_registrations, webinar_attendance, unsubscribes, bounces) VALUES "
+    "('2026-03-01', '<script>alert(1)</script> save $5 or $10', 'pricing', 10, 4, 1, 0, 0, 0, 0, 0, 0, 0)",
     "INSERT INTO kpi.goals_progress VALUES "
     "('q1-mqls', '2026-03-30', 'mql_count', 'all', 300, '2026-01-01', '2026-03-31', 61, 62, 270, 295.1613, 274.4262, false), "
     "('q1-mqls', '2026-03-31', 'mql_count', 'all', 300, '2026-01-01', '2026-03-31', 62, 62, 280, 300, 280, false), "
@@ -488,13 +492,17 @@ def crafted(clean_warehouse: str) -> str:
 def test_nurturing_score_quality_goals_and_data_quality_of_a_month(crafted: str, tmp_path: Path) -> None:
     result = render_report(crafted, MARCH.month, tmp_path / "march.html")
     page = ReportPage(result.path.read_text(encoding="utf-8"))
-    assert set(result.sections) - set(result.empty_sections) == {
-        "nurturing",
-        "score-quality",
-        "goals",
-        "data-quality",
-    }
-    assert assert_tables_equal_kpi(page, crafted, MARCH) == 3 + 2 + 2 + 2 + 2 + 2
+    filled = {"engagement", "nurturing", "score-quality", "goals", "data-quality"}
+    assert set(result.sections) - set(result.empty_sections) == filled
+    assert assert_tables_equal_kpi(page, crafted, MARCH) == 2 + 3 + 2 + 2 + 2 + 2 + 2
+    html = result.path.read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert (
+        page.tables["engagement-email"][0]["campaign_id"].text == "<script>alert(1)</script> save $5 or $10"
+    )
+    charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    # drawn as written (the SVG text node; unescaped, "$5 or $" would be set as math)
+    assert any("save $5 or $10</text>" in chart for chart in charts)
     said = {section: page.sections[section].observations for section in page.sections}
     assert said["nurturing"] == [
         "pricing-interest: 20.0% of enrolled leads reached MQL against 10.0% held out (+10.0 pts).",

@@ -29,6 +29,11 @@ STYLE = {
 Series = dict[str, Sequence[float | None]]
 
 
+def _plain(labels: Sequence[str]) -> list[str]:
+    """Names from the warehouse (campaigns, channels) drawn as written: a "$" would start mathtext."""
+    return [str(label).replace("$", r"\$") for label in labels]
+
+
 def _values(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
@@ -65,9 +70,12 @@ def bars(chart_id: str, labels: Sequence[str], series: Series, *, title: str, un
         x = np.arange(len(labels))
         width = 0.8 / max(len(series), 1)
         for i, (name, values) in enumerate(series.items()):
-            ax.bar(x + (i - (len(series) - 1) / 2) * width, _values(values), width, label=name)
+            ax.bar(x + (i - (len(series) - 1) / 2) * width, _values(values), width, label=_plain([name])[0])
         ax.set_xticks(
-            x, labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center"
+            x,
+            _plain(labels),
+            rotation=30 if len(labels) > 6 else 0,
+            ha="right" if len(labels) > 6 else "center",
         )
         _axis_format(ax, unit)
         _finish(ax, title, legend=len(series) > 1)
@@ -82,8 +90,10 @@ def hbars(chart_id: str, labels: Sequence[str], series: Series, *, title: str, u
         y = np.arange(len(labels))
         height = 0.8 / max(len(series), 1)
         for i, (name, values) in enumerate(series.items()):
-            ax.barh(y + (i - (len(series) - 1) / 2) * height, _values(values), height, label=name)
-        ax.set_yticks(y, labels)
+            ax.barh(
+                y + (i - (len(series) - 1) / 2) * height, _values(values), height, label=_plain([name])[0]
+            )
+        ax.set_yticks(y, _plain(labels))
         ax.invert_yaxis()
         _axis_format(ax, unit, axis="x")
         _finish(ax, title, legend=len(series) > 1)
@@ -105,7 +115,7 @@ def lines(
         ax = fig.axes[0]
         x = np.arange(len(labels))
         for name, values in series.items():
-            (line,) = ax.plot(x, _values(values), marker="o", label=name)
+            (line,) = ax.plot(x, _values(values), marker="o", label=_plain([name])[0])
             if any(hollow):
                 marks = _values(values)[np.array(hollow, dtype=bool)]
                 ax.plot(x[np.array(hollow, dtype=bool)], marks, "o", mfc="white", mec=line.get_color())

@@ -84,7 +84,8 @@ def headline_section(conn: psycopg.Connection, months: Months) -> Section:
             ),
         ],
         observations=sentences(
-            *(moved(r["metric"], r["month"], r["previous"], "int") for r in counts[1:2]),
+            # MQLs and won revenue: what each team is held to first
+            *(moved(r["metric"], r["month"], r["previous"], "int") for r in counts[1:2] + counts[5:6]),
             *(moved(r["metric"], r["month"], r["previous"], "share") for r in rates[:1]),
         ),
         empty_note="No lead, MQL, SQL or deal in kpi.funnel_monthly for this month.",
