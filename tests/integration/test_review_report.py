@@ -5,6 +5,7 @@ with "no data" sections, and no address or name of a person reaches the file."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -520,3 +521,18 @@ def test_nurturing_score_quality_goals_and_data_quality_of_a_month(crafted: str,
         "4 batch(es) decided, 1 rejected; 50 row(s) quarantined.",
         "Most quarantined: hubspot.contacts (3.3%).",
     ]
+
+
+def test_a_warehouse_without_kpi_tables_is_a_clear_error(tmp_path: Path) -> None:
+    from smarketing.kpi.report.render import ReportUnavailable
+    from smarketing.warehouse.connection import drop_database, ensure_database, with_database
+    from tests.conftest import SERVER_DSN
+
+    bare = with_database(SERVER_DSN, f"smk_test_bare_{uuid.uuid4().hex[:8]}")
+    ensure_database(bare)
+    try:
+        with pytest.raises(ReportUnavailable, match="smarketing db upgrade"):
+            render_report(bare, MARCH.month, tmp_path / "none.html")
+    finally:
+        drop_database(bare)
+    assert not (tmp_path / "none.html").exists()

@@ -22,6 +22,7 @@ import psycopg
 from markupsafe import Markup
 
 from smarketing import __version__
+from smarketing.errors import SmarketingError
 from smarketing.kpi.report import channels, conversion, funnel, outcomes, progress, teams
 from smarketing.kpi.report.model import Months, Section, display, raw
 from smarketing.paths import report_dir, report_file_name
@@ -45,6 +46,10 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     progress.data_quality_section,
 )
 TEMPLATE = "review.html.j2"
+
+
+class ReportUnavailable(SmarketingError):
+    """The warehouse cannot give a report (its kpi tables do not exist)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,7 @@ def render_report(dsn: str, month: date, out: Path | None = None) -> ReportResul
     started = time.monotonic()
     months = Months.of(month)
     target = Path(out) if out is not None else default_report_path(months.month)
-    with connect(dsn) as conn:
-        conn.read_only = True
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with conn.transaction():
-            sections = [build(conn, months) for build in SECTIONS]
-            built_as_of = conn.execute("SELECT max(as_of) FROM ops.kpi_state").fetchone()[0]  # type: ignore[index]
+    sections, built_as_of = read_sections(dsn, months)
     html = render_html(months, sections, built_as_of)
     _write_whole(target, html)
     empty = tuple(s.id for s in sections if s.empty)
@@ -91,6 +91,24 @@ def render_report(dsn: str, month: date, out: Path | None = None) -> ReportResul
         target,
     )
     return ReportResult(target, months.month, tuple(s.id for s in sections), empty)
+
+
+def read_sections(dsn: str, months: Months) -> tuple[list[Section], datetime | None]:
+    """Every section of `months`, and the moment the KPI tables were last built as of, read in one
+    read-only snapshot. A warehouse without the kpi tables is a `ReportUnavailable`."""
+    with connect(dsn) as conn:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            with conn.transaction():
+                sections = [build(conn, months) for build in SECTIONS]
+                built_as_of = conn.execute("SELECT max(as_of) FROM ops.kpi_state").fetchone()[0]  # type: ignore[index]
+        except psycopg.errors.UndefinedTable as exc:
+            raise ReportUnavailable(
+                f"the warehouse has no KPI tables ({exc.diag.message_primary}): run `smarketing db upgrade`, "
+                "then `smarketing kpi build`"
+            ) from exc
+    return sections, built_as_of
 
 
 def render_html(months: Months, sections: list[Section], built_as_of: datetime | None) -> str:
