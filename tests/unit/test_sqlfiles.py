@@ -45,7 +45,9 @@ def test_every_sla_and_scoring_statement_is_used_and_fills_its_placeholders(path
     capability = path.parent.name
     code = "\n".join(
         p.read_text(encoding="utf-8")
-        for p in (PROJECT_ROOT / "include" / "smarketing" / capability).glob("*.py")
+        for p in (PROJECT_ROOT / "include" / "smarketing" / capability).rglob(
+            "*.py"
+        )  # subpackages too (scoring/calibrate)
     )
     assert re.search(rf'"{capability}",\s*"{path.stem}"', code), f"{path.name} is not used"
     fields = {f for _, f, _, _ in string.Formatter().parse(statement(capability, path.stem)) if f}
