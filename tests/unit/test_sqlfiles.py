@@ -43,11 +43,10 @@ SLA_SCORING_FILES = sorted([*(SQL_DIR / "sla").glob("*.sql"), *(SQL_DIR / "scori
 @pytest.mark.parametrize("path", SLA_SCORING_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_sla_and_scoring_statement_is_used_and_fills_its_placeholders(path) -> None:
     capability = path.parent.name
+    # every module of the capability, its subpackages too (scoring/calibrate)
     code = "\n".join(
         p.read_text(encoding="utf-8")
-        for p in (PROJECT_ROOT / "include" / "smarketing" / capability).rglob(
-            "*.py"
-        )  # subpackages too (scoring/calibrate)
+        for p in (PROJECT_ROOT / "include" / "smarketing" / capability).rglob("*.py")
     )
     assert re.search(rf'"{capability}",\s*"{path.stem}"', code), f"{path.name} is not used"
     fields = {f for _, f, _, _ in string.Formatter().parse(statement(capability, path.stem)) if f}
