@@ -9,15 +9,13 @@ navigation, and a tab on each DAG that opens the page at that DAG's part. Both o
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
-from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
-from smarketing.ui.app import URL_PREFIX, create_app
+from smarketing.ui.app import URL_PREFIX, airflow_base_path, create_app
 
-# A deployment under a path (`[api] base_url = https://host/airflow`) mounts plugins under it too.
-BASE_PATH = urlsplit(conf.get("api", "base_url", fallback="")).path.rstrip("/")
+# A deployment under a path (`[api] base_url = https://host/airflow`) serves plugins under it too.
+BASE_PATH = airflow_base_path()
 
 
 class SmarketingUiPlugin(AirflowPlugin):

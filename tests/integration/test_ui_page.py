@@ -14,11 +14,11 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from smarketing.kpi.report.render import render_report
 from tests.integration.kpi_world import sandbox_kpi_warehouse
+from tests.integration.ui_expected import CARDS, latest_goals, month_to_date, open_breaches_by_owner, rows
 from tests.integration.ui_page_reader import SmarketingPage
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("airflow")]
@@ -84,11 +84,6 @@ def page(client, token: str) -> tuple[str, SmarketingPage]:
     return response.text, SmarketingPage(response.text)
 
 
-def rows(dsn: str, query: str) -> list[dict]:
-    with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
-        return conn.execute(query).fetchall()
-
-
 def test_the_plugin_is_registered_with_a_nav_entry_and_a_dag_tab(client, token: str) -> None:
     found = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}).json()
     (plugin,) = [p for p in found["plugins"] if p["name"] == "smarketing_ui"]
@@ -113,16 +108,9 @@ def test_a_forged_token_is_refused(client, route: str) -> None:
 
 def test_the_headline_cards_equal_the_funnel_month_to_date(world: str, page) -> None:
     _, reader = page
-    (latest,) = rows(
-        world,
-        """SELECT min(day) AS first, max(day) AS last, sum(new_leads) AS new_leads, sum(mqls) AS mqls,
-                  sum(sqls) AS sqls, sum(won_deals) AS won_deals, sum(won_revenue) AS won_revenue,
-                  sum(pipeline_created) AS pipeline_created
-           FROM kpi.funnel_daily
-           WHERE date_trunc('month', day) = (SELECT date_trunc('month', max(day)) FROM kpi.funnel_daily)""",
-    )
+    latest = month_to_date(world)
     assert latest["mqls"] > 0
-    for key in ("new_leads", "mqls", "sqls", "won_deals", "won_revenue", "pipeline_created"):
+    for key in CARDS:
         value, text = reader.values[(f"kpi:{key}", "value")]
         assert Decimal(value) == Decimal(latest[key]), key
         assert f"{Decimal(value):,.0f}" in text, (key, text)
@@ -145,7 +133,7 @@ def test_the_change_compares_the_same_days_of_the_month_before(world: str, page)
 
 def test_goals_equal_their_latest_day(world: str, page) -> None:
     _, reader = page
-    goals = rows(world, "SELECT DISTINCT ON (goal_id) * FROM kpi.goals_progress ORDER BY goal_id, day DESC")
+    goals = latest_goals(world)
     assert goals, "the agreement's goals should be measured in the sandbox world"
     assert reader.rows["goals"] == [f"goal:{g['goal_id']}" for g in goals]
     for goal in goals:
@@ -158,11 +146,7 @@ def test_goals_equal_their_latest_day(world: str, page) -> None:
 
 def test_the_sla_board_counts_open_breaches_by_owner(world: str, page) -> None:
     _, reader = page
-    board = rows(
-        world,
-        """SELECT coalesce(owner_id, '(unassigned)') AS owner_id, count(*) AS n FROM sla.breaches
-           WHERE resolved_at IS NULL GROUP BY 1 ORDER BY n DESC, min(due_at)""",
-    )
+    board = open_breaches_by_owner(world)
     assert board, "the sandbox world has open breaches"
     assert reader.rows["sla-board"] == [f"owner:{b['owner_id']}" for b in board]
     for b in board:

@@ -72,7 +72,7 @@ def create_app() -> FastAPI:
     @app.get("/dag/{dag_id}")
     def dag_part(dag_id: str) -> RedirectResponse:
         section = DAG_SECTIONS.get(dag_id, "pipelines")
-        return RedirectResponse(f"{URL_PREFIX}/?dag={dag_id}#{section}", status_code=303)
+        return RedirectResponse(f"{airflow_base_path()}{URL_PREFIX}/?dag={dag_id}#{section}", status_code=303)
 
     @app.get("/reports/{name}")
     def report(name: str) -> FileResponse:
@@ -150,8 +150,18 @@ def render_page(readable: set[str] | None, focus: str | None = None, now: dateti
         reports=report_links(),
         data_docs=(data_docs_dir() / "index.html").is_file(),
         problems=problems,
-        prefix=URL_PREFIX,
+        prefix=airflow_base_path() + URL_PREFIX,
+        base=airflow_base_path(),
     )
+
+
+def airflow_base_path() -> str:
+    """The path Airflow is served under (`[api] base_url`'s path, "" at the root): links follow it."""
+    from urllib.parse import urlsplit
+
+    from airflow.configuration import conf
+
+    return urlsplit(conf.get("api", "base_url", fallback="")).path.rstrip("/")
 
 
 def _headline(snapshot: Snapshot) -> list[dict[str, Any]]:
