@@ -115,9 +115,9 @@ def seed(dsn: str, leads: int, events_per_lead: int) -> dict[str, int]:
         }
 
 
-def copy_read(dsn: str, window_days: int) -> tuple[float, int]:
+def copy_read(dsn: str, window_days: int, as_of: datetime = AS_OF) -> tuple[float, int]:
     """Seconds and bytes to COPY every planning input out (one connection, streamed, discarded)."""
-    params = {"as_of": AS_OF, "since": AS_OF.timestamp() - window_days * 86400}
+    params = {"as_of": as_of, "since": as_of.timestamp() - window_days * 86400}
     params["since"] = datetime.fromtimestamp(params["since"], UTC)
     size = 0
     with connect(dsn) as conn:

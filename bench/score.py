@@ -218,7 +218,7 @@ def copy_out(conn: psycopg.Connection, query: sql.Composable) -> bytes:
     return bytes(copy_out_bytes(conn, sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(query), None))
 
 
-def io_floor(dsn: str) -> dict:
+def io_floor(dsn: str, as_of: datetime = END) -> dict:
     from smarketing.scoring.events import predicate_event_types
     from smarketing.scoring.model import load_model
     from smarketing.scoring.warehouse import field_expression
@@ -235,7 +235,7 @@ def io_floor(dsn: str) -> dict:
             sql.SQL(
                 "SELECT lead_id, occurred_at, 0::int8 AS mask FROM core.marketing_events "
                 "WHERE event_type = ANY({types}) AND occurred_at <= {as_of}"
-            ).format(types=sql.Literal(predicate_event_types(model.predicates)), as_of=sql.Literal(END)),
+            ).format(types=sql.Literal(predicate_event_types(model.predicates)), as_of=sql.Literal(as_of)),
         )
         timings["leads_out"], _ = timed(
             copy_out,

@@ -1,0 +1,442 @@
+"""Stages of bench/e2e.py (each run in a child process) and the floor each one is measured against."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import e2e_floors as floors
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+MAPPINGS = ("sandbox_crm.yaml", "sandbox_ma.yaml")
+RUN_ID = "e2e"
+# Each core build step: the raw object it reads and the core tables it writes.
+STEP_TABLES = {
+    "010_owners": ("owners", ("core.owners",)),
+    "020_companies": ("companies", ("core.companies", "core.company_sources")),
+    "030_leads": ("leads", ("core.leads", "core.lead_sources", "core.lead_merges")),
+    "040_marketing_events": ("marketing_events", ("core.marketing_events",)),
+    "045_segment_memberships": ("segment_memberships", ("core.segment_memberships",)),
+    "050_sales_activities": ("sales_activities", ("core.sales_activities",)),
+    "060_deals": ("deals", ("core.deals",)),
+    "070_lifecycle_history": ("lifecycle_history", ("core.lifecycle_history",)),
+}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's peak across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def world_end(world: Path) -> datetime:
+    meta = json.loads((world / "world.json").read_text(encoding="utf-8"))
+    return datetime.fromisoformat(meta["parameters"]["end"].replace("Z", "+00:00"))
+
+
+def world_rows(world: Path) -> dict[str, int]:
+    return json.loads((world / "world.json").read_text(encoding="utf-8"))["rows"]
+
+
+# -- stages (child side) ------------------------------------------------------------------------------
+def child(args: argparse.Namespace) -> dict:
+    """Run the stage `args.child`; seconds, peak memory and what the stage returned."""
+    run = CHILD_STAGES[args.child]
+    started = time.perf_counter()
+    result = run(args)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "peak_rss_mib": peak_rss_mib(), "result": result}
+
+
+def _generate(args: argparse.Namespace) -> dict:
+    from smarketing_sandbox.world import DEFAULT_END, generate_world
+
+    return generate_world(
+        Path(args.world), contacts=args.contacts, seed=7, days=int(args.days), end=DEFAULT_END
+    )
+
+
+def _land(args: argparse.Namespace) -> dict:
+    from smarketing.paths import CONFIG_DIR
+    from smarketing.sources.files import ingest_source
+
+    world, landed = Path(args.world), {}
+    for mapping in MAPPINGS:
+        if mapping == "sandbox_crm.yaml" and not (world / "crm").exists():
+            continue  # an hourly delta holds only the marketing tool's export
+        for obj, n in ingest_source(
+            args.dsn, CONFIG_DIR / "sources" / mapping, root=world, run_id=_run(args)
+        ).items():
+            landed[obj] = landed.get(obj, 0) + n
+    return landed
+
+
+def _validate(args: argparse.Namespace) -> dict:
+    from smarketing.paths import CONFIG_DIR
+    from smarketing.quality.raw import validate_raw
+    from smarketing.quality.settings import load_settings
+
+    work = Path(args.work)
+    docs = {"enabled": True, "dir": str(work / "docs"), "project_dir": str(work / "gx")}
+    settings = load_settings(CONFIG_DIR / "quality.yaml", {"data_docs": docs})
+    report = validate_raw(args.dsn, run_id=_run(args), settings=settings, raise_on_failure=False)
+    return {
+        "rows_checked": report.rows_checked,
+        "rows_quarantined": report.rows_quarantined,
+        "gate_passed": report.success,
+        "failures": report.failures[:5],
+        "timings": report.timings,
+    }
+
+
+def _core(args: argparse.Namespace) -> dict:
+    from smarketing.config import load_config
+    from smarketing.warehouse.core_build import build_core
+
+    timings: dict[str, float] = {}
+    stats = build_core(args.dsn, load_config(), validated_only=True, timings=timings)
+    return {"stats": stats, "timings": timings}
+
+
+def _score(args: argparse.Namespace) -> dict:
+    from smarketing.scoring.model import load_model
+    from smarketing.scoring.runner import run_scoring
+
+    result = run_scoring(
+        args.dsn,
+        load_model(),
+        run_id=RUN_ID,
+        as_of=datetime.fromisoformat(args.as_of),
+        full=True,
+        shard_count=4,
+    )
+    shards = result["shards"]
+    return {
+        "leads": result["leads"],
+        "contributions": sum(s["contributions"] for s in shards),
+        "seconds_by_step": {
+            step: round(sum(s["seconds"].get(step, 0) for s in shards), 2)
+            for step in sorted({k for s in shards for k in s["seconds"]})
+        },
+    }
+
+
+def _sla_settings():
+    from smarketing.config import load_config
+    from smarketing.sla.settings import settings_from_agreement
+
+    settings = settings_from_agreement(load_config())
+    return replace(settings, alerts=replace(settings.alerts, team_to=None, marketing_to=None))
+
+
+def _sla(args: argparse.Namespace) -> dict:
+    from smarketing.sla.run import evaluate_followups
+
+    timings: dict[str, float] = {}
+    summary = evaluate_followups(
+        args.dsn, _sla_settings(), datetime.fromisoformat(args.as_of), timings=timings
+    )
+    return {"summary": summary, "timings": timings}
+
+
+def _nurture(args: argparse.Namespace) -> dict:
+    from smarketing.config import load_config
+    from smarketing.nurture.plan import plan_run
+
+    result = plan_run(args.dsn, load_config(), run_id=RUN_ID, as_of=datetime.fromisoformat(args.as_of))
+    return {k: v for k, v in result.to_dict().items() if k in ("entries", "exits", "blocked")}
+
+
+def _kpi(args: argparse.Namespace) -> dict:
+    from smarketing.config import load_config
+    from smarketing.kpi.build import build_kpis
+    from smarketing.kpi.settings import settings_from_agreement
+
+    summary = build_kpis(args.dsn, settings_from_agreement(load_config()), as_of=args.as_of, full=True)
+    return {
+        "staging_seconds": summary["staging_seconds"],
+        "tables": {k: v["seconds"] for k, v in summary["tables"].items()},
+    }
+
+
+def _api(args: argparse.Namespace) -> dict:
+    import uuid
+
+    from extract import bench_rate
+
+    from smarketing.warehouse import migrate
+    from smarketing.warehouse.connection import drop_database, with_database
+    from smarketing_sandbox.world import DEFAULT_END, generate_world
+
+    world = Path(args.work) / "api-world"
+    generate_world(world, contacts=args.contacts, seed=7, days=int(args.days), end=DEFAULT_END)
+    dsn = with_database(args.dsn, f"smk_bench_e2e_api_{uuid.uuid4().hex[:8]}")
+    try:
+        migrate.upgrade(dsn)
+        return bench_rate(dsn, world, rate=int(args.rate), threads=3)
+    finally:
+        drop_database(dsn)
+
+
+def _run(args: argparse.Namespace) -> str:
+    return args.run_id or RUN_ID
+
+
+CHILD_STAGES = {
+    "generate": _generate,
+    "land": _land,
+    "validate": _validate,
+    "core": _core,
+    "score": _score,
+    "sla": _sla,
+    "nurture": _nurture,
+    "kpi": _kpi,
+    "api": _api,
+}
+
+
+# -- floors (parent side) -----------------------------------------------------------------------------
+def _batches(run_id: str) -> sql.Composable:
+    return sql.SQL("(SELECT batch_id FROM ops.load_batches WHERE run_id = {})").format(sql.Literal(run_id))
+
+
+def _raw_rows(dsn: str, run_id: str) -> dict[str, sql.Composable]:
+    """Per raw object the run landed rows of: those rows."""
+    from smarketing.warehouse.connection import connect
+
+    with connect(dsn) as conn:
+        objects = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT object FROM ops.load_batches WHERE run_id = %s AND row_count > 0 ORDER BY 1",
+                (run_id,),
+            ).fetchall()
+        ]
+    return {
+        f"raw.{o}": sql.SQL("SELECT * FROM raw.{} WHERE batch_id IN {}").format(
+            sql.Identifier(o), _batches(run_id)
+        )
+        for o in objects
+    }
+
+
+def floor_land(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    queries = _raw_rows(dsn, run_id)
+    written = floors.write_in(dsn, {k: (k, q) for k, q in queries.items()}, work)
+    return {"seconds": floors.total([written]), "write": written}
+
+
+def floor_validate(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    read = floors.read_out(dsn, _raw_rows(dsn, run_id))
+    return {"seconds": floors.total([read]), "read": read}
+
+
+def _core_rows(run_id: str) -> dict[str, tuple[str, sql.Composable]]:
+    """Core rows the build wrote: whole tables on a first load; on an increment, the rows of the
+    leads and events the run's batches carried."""
+    tables = sorted({t for _, ts in STEP_TABLES.values() for t in ts})
+    if run_id == RUN_ID:
+        return {t: (t, sql.SQL("SELECT * FROM {}").format(sql.Identifier(*t.split(".")))) for t in tables}
+    batches = _batches(run_id)
+    sources = sql.SQL(
+        "SELECT ls.lead_id FROM core.lead_sources ls JOIN raw.leads r USING (source_system, source_id) "
+        "WHERE r.batch_id IN {}"
+    ).format(batches)
+    return {
+        "core.marketing_events": (
+            "core.marketing_events",
+            sql.SQL(
+                "SELECT * FROM core.marketing_events WHERE event_id IN "
+                "(SELECT source_system || ':' || source_id FROM raw.marketing_events WHERE batch_id IN {})"
+            ).format(batches),
+        ),
+        "core.leads": (
+            "core.leads",
+            sql.SQL("SELECT * FROM core.leads WHERE lead_id IN ({})").format(sources),
+        ),
+        "core.lead_sources": (
+            "core.lead_sources",
+            sql.SQL("SELECT * FROM core.lead_sources WHERE lead_id IN ({})").format(sources),
+        ),
+    }
+
+
+def floor_core(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    read = floors.read_out(dsn, _raw_rows(dsn, run_id))
+    written = floors.write_in(dsn, _core_rows(run_id), work)
+    return {"seconds": floors.total([read, written]), "read": read, "write": written}
+
+
+def step_ratios(timings: dict[str, float], floor: dict) -> dict[str, dict]:
+    """Each core build step against the COPY out of its raw object and the COPY in of its core tables."""
+    out = {}
+    for step, seconds in timings.items():
+        obj, tables = STEP_TABLES.get(step, (None, ()))
+        parts = [floor["read"].get(f"raw.{obj}")] + [floor["write"].get(t) for t in tables]
+        floor_s = round(sum(p["seconds"] for p in parts if p), 3)
+        out[step] = {
+            "seconds": seconds,
+            "floor_seconds": floor_s,
+            "ratio": round(seconds / floor_s, 2) if floor_s else None,
+        }
+    return out
+
+
+def floor_score(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    from score import io_floor
+
+    parts = io_floor(dsn, datetime.fromisoformat(as_of))
+    return {"seconds": parts["total"], **parts}
+
+
+def floor_sla(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    import pandas as pd
+    from sla import read_inputs
+
+    clocks, read_s = read_inputs(dsn, _sla_settings(), pd.Timestamp(as_of))
+    written = floors.write_in(
+        dsn,
+        {t: (t, f"SELECT * FROM {t}") for t in ("sla.followups", "sla.breaches", "sla.marketing_delivery")},
+        work,
+    )
+    return {
+        "seconds": round(read_s + floors.total([written]), 3),
+        "read_s": round(read_s, 3),
+        "clocks": clocks,
+        "write": written,
+    }
+
+
+def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    from nurture import copy_read
+
+    from smarketing.config import load_config
+
+    window = load_config().nurturing.interests_within_days
+    read_s, size = copy_read(dsn, window, datetime.fromisoformat(as_of))
+    written = floors.write_in(
+        dsn, {"nurture.enrollments": ("nurture.enrollments", "SELECT * FROM nurture.enrollments")}, work
+    )
+    return {
+        "seconds": round(read_s + floors.total([written]), 3),
+        "read_s": round(read_s, 3),
+        "read_bytes": size,
+        "write": written,
+    }
+
+
+def floor_kpi(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
+    from kpi import scan_inputs
+
+    scan = scan_inputs(dsn)
+    return {"seconds": round(scan, 3), "scan_s": round(scan, 3)}
+
+
+FLOORS = {
+    "land": floor_land,
+    "validate": floor_validate,
+    "core": floor_core,
+    "score": floor_score,
+    "sla": floor_sla,
+    "nurture": floor_nurture,
+    "kpi": floor_kpi,
+}
+
+
+def first_load(measured: dict[str, dict]) -> dict:
+    """The pipeline's first load: the sum of its stages against the sum of their floors."""
+    done = [s for name, s in measured.items() if not name.startswith("hour_")]
+    seconds = round(sum(s["seconds"] for s in done), 1)
+    floor_s = round(sum(s["floor_seconds"] for s in done), 1)
+    over = {name: s["ratio"] for name, s in measured.items() if s["ratio"] and s["ratio"] > 2}
+    return {
+        "seconds": seconds,
+        "floor_seconds": floor_s,
+        "ratio": round(seconds / floor_s, 2),
+        "stages_over_2x": over,
+    }
+
+
+# -- the hourly delta -----------------------------------------------------------------------------------
+def make_hourly_delta(world: Path, out: Path) -> dict[str, int]:
+    """The hour after the world's end as a marketing-tool delta export: the hour's share of new events
+    (copies of the world's last events an hour later, with new ids) and every contact they touch, whose
+    modification time moves with its activity (as Mautic's does)."""
+    meta = json.loads((world / "world.json").read_text(encoding="utf-8"))
+    total, days = meta["rows"]["ma/activity.csv"], meta["parameters"]["days"]
+    wanted = max(1, round(total / (days * 24)))
+    tail: deque[pa.RecordBatch] = deque()
+    kept = 0
+    reader = pacsv.open_csv(
+        world / "ma" / "activity.csv", convert_options=_as_text(world / "ma" / "activity.csv")
+    )
+    for batch in reader:  # streamed: only the last `wanted` rows stay in memory
+        tail.append(batch)
+        kept += batch.num_rows
+        while tail and kept - tail[0].num_rows >= wanted:
+            kept -= tail.popleft().num_rows
+    events = pa.Table.from_batches(list(tail)).slice(max(0, kept - wanted))
+    ids = pc.add(events.column("id").cast(pa.int64()), total).cast(pa.string())
+    stamps = pc.add(
+        pc.strptime(events.column("timestamp"), "%Y-%m-%dT%H:%M:%SZ", "s", error_is_null=False),
+        pa.scalar(3600, pa.duration("s")),
+    )
+    events = events.set_column(0, "id", ids).set_column(
+        events.schema.get_field_index("timestamp"), "timestamp", pc.strftime(stamps, "%Y-%m-%dT%H:%M:%SZ")
+    )
+    contacts = pacsv.read_csv(
+        world / "ma" / "contacts.csv", convert_options=_as_text(world / "ma" / "contacts.csv")
+    )
+    touched = contacts.filter(pc.is_in(contacts.column("id"), pc.unique(events.column("lead_id"))))
+    latest = pc.strftime(pc.max(stamps), "%Y-%m-%dT%H:%M:%SZ").as_py()
+    for name in ("date_modified", "last_active"):
+        touched = touched.set_column(
+            touched.schema.get_field_index(name), name, pa.array([latest] * touched.num_rows)
+        )
+    (out / "ma").mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(events, out / "ma" / "activity.csv")
+    pacsv.write_csv(touched, out / "ma" / "contacts.csv")
+    (out / "world.json").write_text(
+        json.dumps({**meta, "rows": {"ma/activity.csv": events.num_rows}}), encoding="utf-8"
+    )
+    return {"events": events.num_rows, "contacts": touched.num_rows}
+
+
+def _as_text(path: Path) -> pacsv.ConvertOptions:
+    """Every column read as the text it is (the delta is written back byte for byte)."""
+    with path.open(encoding="utf-8") as handle:
+        names = handle.readline().rstrip("\n").split(",")
+    return pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+
+
+# -- the API path ---------------------------------------------------------------------------------------
+def api_path(contacts: int, rate: int, account: int, work: Path, run_child, dsn: str, days: int) -> dict:
+    """Pull `contacts` through the sandbox API at `rate` searches/s; extrapolate to `account` contacts."""
+    measured = run_child("api", dsn=dsn, work=work, contacts=contacts, days=days, rate=rate)
+    got = measured["result"]
+    scale = account / contacts
+    floor_s = got["search_requests"] / rate
+    return {
+        "contacts": contacts,
+        "rate_limit_per_s": rate,
+        "measured": got,
+        "seconds": got["elapsed_s"],
+        "floor_seconds": round(floor_s, 1),
+        "ratio": round(got["elapsed_s"] / floor_s, 2),
+        "extrapolated_seconds": round(got["elapsed_s"] * scale),
+        "extrapolated_floor_seconds": round(floor_s * scale),
+        "peak_rss_mib": measured["peak_rss_mib"],
+        "covers": "HubSpot CRM search objects (contacts, companies, engagements, deals) under the search limit",
+    }
