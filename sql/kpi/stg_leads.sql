@@ -2,13 +2,15 @@
 -- each funnel step. Every lead-based model reads it (a temporary table of the build's session, built once).
 --   %(as_of)s       the build's moment: later steps and leads deleted before it are left out
 --   %(mql_stage)s   the CRM's MQL stage; %(sql_stages)s the stages that mean "sales accepted it"
+--   %(stage_all)s   false: only the leads of the staging window (_kpi_stage_leads, stg_window.sql)
 -- The MQL moment is the hand-over the SLA clock starts from: the first MQL entry in the lifecycle
 -- (CRM or scoring) or scoring crossing, whichever came first.
 CREATE TEMP TABLE _kpi_leads AS
 WITH live_leads AS (
     SELECT l.lead_id, l.created_at, l.owner_id, l.persona_id, l.country, l.attributes, l.company_id
     FROM core.leads l
-    WHERE l.deleted_at IS NULL OR l.deleted_at > %(as_of)s
+    WHERE (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
+      AND (%(stage_all)s OR l.lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
 ),
 
 stage_moments AS (
@@ -19,6 +21,7 @@ stage_moments AS (
            min(entered_at) FILTER (WHERE stage = 'customer') AS customer_stage_at
     FROM core.lifecycle_history
     WHERE entered_at <= %(as_of)s
+      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
     GROUP BY lead_id
 ),
 
@@ -26,6 +29,7 @@ crossings AS (
     SELECT lead_id, min(crossed_at) AS crossed_at
     FROM scoring.mql_crossings
     WHERE crossed_at <= %(as_of)s
+      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
     GROUP BY lead_id
 ),
 
@@ -35,6 +39,7 @@ deal_moments AS (
            min(closed_at) FILTER (WHERE is_won AND closed_at <= %(as_of)s) AS first_won_at
     FROM core.deals
     WHERE lead_id IS NOT NULL AND (deleted_at IS NULL OR deleted_at > %(as_of)s)
+      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
     GROUP BY lead_id
 ),
 

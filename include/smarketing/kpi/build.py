@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import psycopg
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 BUILD_LOCK_KEY = 4_242_013  # arbitrary: one KPI build at a time per warehouse
 END_OF_TIME = date(9000, 1, 1)
-UNSTAGED = frozenset({"funnel_monthly", "marketing_delivery_monthly", "data_quality_daily"})
+# a goal's facts are read from two days before its period (its SQL's margin for time zones), and one more
+GOAL_MARGIN = timedelta(days=3)
 
 
 @dataclass
@@ -62,15 +63,13 @@ def build_kpis(
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (BUILD_LOCK_KEY,))
         try:
-            # Sorts and hashes over whole months of facts stay in memory (the 4MB default spills them).
-            conn.execute("SET work_mem = '256MB'")
-            conn.execute("SET jit = off")  # compiling costs more than it saves on these statements
+            configure_session(conn)
             mark = periods.current_watermark(conn)
             plans = plan_tables(conn, settings, mark, today, full=full, from_day=from_day)
             params = model_params(settings, moment)
             staged = time.monotonic()
-            if any(p.ranges and p.model.name not in UNSTAGED for p in plans):
-                stage(conn, settings, params, today)
+            if any(p.ranges and p.model.staged for p in plans):
+                stage(conn, settings, {**params, **staging_window(plans, settings)}, today, plans)
             staging_seconds = round(time.monotonic() - staged, 2)
             tables = {p.model.name: write_table(conn, p, params, mark, moment) for p in plans}
         finally:
@@ -92,6 +91,13 @@ def build_kpis(
         summary["seconds"],
     )
     return summary
+
+
+def configure_session(conn: psycopg.Connection) -> None:
+    """The session settings every build runs with (bench/kpi.py times its baseline scan with them too)."""
+    # Sorts and hashes over whole months of facts stay in memory (the 4MB default spills them).
+    conn.execute("SET work_mem = '256MB'")
+    conn.execute("SET jit = off")  # compiling costs more than it saves on these statements
 
 
 def model_params(settings: KpiSettings, moment: pd.Timestamp) -> dict[str, object]:
@@ -144,13 +150,50 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
 
 
-def stage(conn: psycopg.Connection, settings: KpiSettings, params: dict[str, object], today: date) -> None:
-    """The session's staging tables (_kpi_leads, _kpi_deals) and goal days (_kpi_goal_days)."""
+def staging_window(plans: list[TablePlan], settings: KpiSettings) -> dict[str, object]:
+    """Which leads and deals the build stages: all (`stage_all`), or those with a fact on or after
+    `stage_from` (the first day a model read by period needs; velocity compares with the month before
+    its first; goals read from their periods' start) and the deals opened or won in `deal_months` (the
+    months attribution rewrites, with their leads)."""
+    everything = {"stage_all": True, "stage_from": periods.BEGINNING, "deal_months": []}
+    bounds, deal_months = [], []
+    for plan in plans:
+        if not plan.ranges or plan.model.staged in (None, "enrolled"):
+            continue  # the ledger's leads are staged by id (stage())
+        if plan.model.staged == "goals":
+            bounds += [goal.starts_on - GOAL_MARGIN for goal in settings.goals]
+        elif plan.ranges[0][0] == periods.BEGINNING:
+            return everything
+        elif plan.model.staged == "deals":
+            deal_months += [m for lo, hi in plan.ranges for m in periods.months_between(lo, hi)]
+        else:
+            bounds.append(periods.month_start(plan.ranges[0][0] - timedelta(days=1)) - timedelta(days=1))
+    # nothing read by period: no lead but the ledger's and the deals'
+    return {"stage_all": False, "stage_from": min(bounds, default=END_OF_TIME), "deal_months": deal_months}
+
+
+def stage(
+    conn: psycopg.Connection,
+    settings: KpiSettings,
+    params: dict[str, object],
+    today: date,
+    plans: list[TablePlan],
+) -> None:
+    """The session's staging tables (_kpi_leads, _kpi_deals) and goal days (_kpi_goal_days).
+
+    `params` carry the staging window (staging_window()); the nurture ledger's leads are staged too when
+    nurture_monthly is rebuilt (it reads the steps of every enrolled lead)."""
     conn.execute("DROP TABLE IF EXISTS _kpi_leads, _kpi_deals")
+    enrolled = any(p.ranges and p.model.staged == "enrolled" for p in plans)
     with psycopg.ClientCursor(conn) as cur:
         for name in STAGING:
             started = time.monotonic()
             cur.execute(read_sql(name), params)
+            if name == "stg_window" and enrolled and not params["stage_all"]:
+                cur.execute(
+                    "INSERT INTO _kpi_stage_leads SELECT DISTINCT lead_id FROM nurture.enrollments "
+                    "ON CONFLICT DO NOTHING"
+                )
             log.debug("KPI staging %s took %.2fs", name, time.monotonic() - started)
     load_goal_days(conn, settings, today)
 

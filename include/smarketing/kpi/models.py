@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from smarketing.sqlfiles import statement
 
-STAGING = ("stg_leads", "stg_deals")
+STAGING = ("stg_window", "stg_leads", "stg_deals")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class KpiModel:
     closes_with_time: bool = False
     # a table another capability creates (None: always present)
     requires: str | None = None
+    # which staged leads (sql/kpi/stg_*.sql) the model reads: those with a fact in its periods ("periods"),
+    # the leads of the deals opened or won in its periods ("deals"), in the agreement's goal periods
+    # ("goals"), the nurture ledger's ("enrolled"), or none (None)
+    staged: str | None = "periods"
 
     @property
     def table(self) -> str:
@@ -48,18 +52,18 @@ MODELS: tuple[KpiModel, ...] = (
     # a step counts on its own day: a changed step moves its months (facts, an MQL moment), a changed lead
     # record moves every row of the lead (its dimensions)
     KpiModel("funnel_daily", "day", ("facts", "record", "mql")),
-    KpiModel("funnel_monthly", "month", ("facts", "record", "mql")),
+    KpiModel("funnel_monthly", "month", ("facts", "record", "mql"), staged=None),
     KpiModel("conversion_cohorts", "cohort_month", ("record", "mql", "cohorts"), closes_with_time=True),
     KpiModel("velocity_monthly", "month", ("facts", "record", "mql", "milestones"), next_month_too=True),
     # a touch or a milestone of a lead moves the credit of its deals
-    KpiModel("attribution_monthly", "month", ("facts", "record", "deals")),
-    KpiModel("sla_compliance_monthly", "month", ("followups", "record")),
-    KpiModel("marketing_delivery_monthly", None),
-    KpiModel("engagement_monthly", "month", ("events", "gone_events")),
+    KpiModel("attribution_monthly", "month", ("facts", "record", "deals"), staged="deals"),
+    KpiModel("sla_compliance_monthly", "month", ("followups", "record"), staged=None),
+    KpiModel("marketing_delivery_monthly", None, staged=None),
+    KpiModel("engagement_monthly", "month", ("events", "gone_events"), staged=None),
     KpiModel("score_quality_monthly", "cohort_month", ("record", "crossings")),
-    KpiModel("nurture_monthly", None, requires="nurture.enrollments"),
-    KpiModel("data_quality_daily", "day", ("dq",)),
-    KpiModel("goals_progress", None),
+    KpiModel("nurture_monthly", None, requires="nurture.enrollments", staged="enrolled"),
+    KpiModel("data_quality_daily", "day", ("dq",), staged=None),
+    KpiModel("goals_progress", None, staged="goals"),
 )
 
 MODEL_NAMES: tuple[str, ...] = tuple(m.name for m in MODELS)
