@@ -140,8 +140,8 @@ def test_goals_equal_their_latest_day(world: str, page) -> None:
         for field in ("target", "actual_to_date", "expected_to_date", "projected"):
             shown = reader.values[(f"goal:{goal['goal_id']}", field)][0]
             assert (Decimal(shown) if shown else None) == goal[field], (goal["goal_id"], field)
-    on_track = sum(1 for g in goals if g["on_track"])
-    assert reader.text.count("on track") >= on_track
+        status = {None: "not yet measurable", True: "on track", False: "behind"}[goal["on_track"]]
+        assert reader.values[(f"goal:{goal['goal_id']}", "status")][1] == status
 
 
 def test_the_sla_board_counts_open_breaches_by_owner(world: str, page) -> None:
@@ -152,6 +152,16 @@ def test_the_sla_board_counts_open_breaches_by_owner(world: str, page) -> None:
     for b in board:
         assert int(reader.values[(f"owner:{b['owner_id']}", "open_breaches")][1]) == b["n"]
     assert int(reader.values[("sla", "open_breaches")][1]) == sum(b["n"] for b in board)
+
+
+def test_the_opening_lines_sum_up_the_same_figures(world: str, page) -> None:
+    html, reader = page
+    open_total = sum(b["n"] for b in open_breaches_by_owner(world))
+    goals = latest_goals(world)
+    assert f"{open_total} open SLA breaches." in reader.text
+    assert f"{sum(1 for g in goals if g['on_track'])} of {len(goals)} goals on track." in reader.text
+    tones = re.findall(r'<li class="(\w+)">', html.split('id="glance"')[1].split("</ul>")[0])
+    assert tones and set(tones) <= {"good", "bad", "neutral"}
 
 
 def test_marketing_delivery_and_sla_compliance_equal_the_kpi_tables(world: str, page) -> None:

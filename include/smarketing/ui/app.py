@@ -144,6 +144,7 @@ def render_page(readable: set[str] | None, focus: str | None = None, now: dateti
     return _templates.get_template("page.html.j2").render(
         s=snapshot,
         headline=_headline(snapshot),
+        glance=at_a_glance(snapshot),
         dags=dags,
         focus=focus,
         now=now,
@@ -188,3 +189,38 @@ def _headline(snapshot: Snapshot) -> list[dict[str, Any]]:
         }
         for key, label, kind in cards
     ]
+
+
+def at_a_glance(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """The page's opening lines, one per side of the agreement: (sentence, tone: good, bad or neutral)."""
+    lines: list[tuple[str, str]] = []
+    d = snapshot.delivery
+    if d:
+        lines.append(
+            (
+                f"Marketing: {display(d['delivered'], 'int')} MQLs delivered of {display(d['target'], 'int')} "
+                f"this month ({display(d['expected_to_date'], 'int')} expected by now): "
+                f"{str(d['status']).replace('_', ' ')}.",
+                _tone(d["status"] in ("ahead", "on_pace", "met")),
+            )
+        )
+    m = snapshot.sla_month
+    if m and m["on_time_share"] is not None:
+        lines.append(
+            (f"Sales: {display(m['on_time_share'], 'share')} of MQLs touched within the SLA.", "neutral")
+        )
+    if snapshot.board or snapshot.kpi_built:
+        open_count = snapshot.open_breaches
+        lines.append(
+            (f"{open_count} open SLA breach{'es' if open_count != 1 else ''}.", _tone(open_count == 0))
+        )
+    if snapshot.goals:
+        on_track = sum(1 for g in snapshot.goals if g["on_track"])
+        lines.append(
+            (f"{on_track} of {len(snapshot.goals)} goals on track.", _tone(on_track == len(snapshot.goals)))
+        )
+    return lines
+
+
+def _tone(good: bool) -> str:
+    return "good" if good else "bad"

@@ -115,7 +115,7 @@ class Snapshot:
         return sum(int(row["open_breaches"]) for row in self.board)
 
 
-def read_snapshot(dsn: str, overdue_limit: int = 15) -> Snapshot:
+def read_snapshot(dsn: str, overdue_limit: int = 10) -> Snapshot:
     """Read the page's warehouse blocks from the warehouse at `dsn`.
 
     Args:
