@@ -4,80 +4,17 @@ counted (the cut-off), however well it would 'predict' the outcome."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-import psycopg
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from smarketing.scoring.calibrate.warehouse import outcome_history
 from smarketing.scoring.candidates import load_candidate
+from tests.integration.calibration_world import plant_outcomes
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 3, 1, tzinfo=UTC)
-
-
-def _plant(dsn: str, n: int = 1500, seed: int = 11) -> dict[str, np.ndarray]:
-    """Leads with one closed deal each. Persona and webinars (before the deal) raise the odds of a win;
-    lost leads unsubscribe after the deal closed (a perfect 'predictor' that only exists afterwards)."""
-    rng = np.random.default_rng(seed)
-    persona = rng.choice(["it_leader", "developer", "student"], size=n, p=[0.3, 0.5, 0.2])
-    webinars = rng.poisson(np.where(rng.random(n) < 0.4, 2.0, 0.0))
-    opened = [START + timedelta(days=int(d)) for d in rng.integers(60, 200, size=n)]
-    logit = (
-        -1.2 + np.select([persona == "it_leader", persona == "student"], [1.0, -1.0], 0.0) + 0.9 * webinars
-    )
-    won = rng.random(n) < 1 / (1 + np.exp(-np.minimum(logit, 3)))
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY core.leads (lead_id, source_system, source_id, persona_id, country) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                cp.write_row((i + 1, "test", f"L{i}", persona[i], rng.choice(["FR", "DE"])))
-        with cur.copy(
-            "COPY core.deals (deal_id, lead_id, created_at, closed_at, is_won, source_system) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                cp.write_row(
-                    (f"d{i}", i + 1, opened[i], opened[i] + timedelta(days=30), bool(won[i]), "test")
-                )
-        with cur.copy(
-            "COPY core.marketing_events (event_id, lead_id, event_type, occurred_at, source_system) FROM STDIN"
-        ) as cp:
-            k = 0
-            for i in range(n):
-                # Webinars in the 60 days before the deal opened; e-mail opens as noise, before and after.
-                for _ in range(webinars[i]):
-                    k += 1
-                    cp.write_row(
-                        (
-                            f"e{k}",
-                            i + 1,
-                            "webinar_attended",
-                            opened[i] - timedelta(days=int(rng.integers(1, 60))),
-                            "test",
-                        )
-                    )
-                for _ in range(int(rng.integers(0, 4))):
-                    k += 1
-                    cp.write_row(
-                        (
-                            f"e{k}",
-                            i + 1,
-                            "email_open",
-                            opened[i] + timedelta(days=int(rng.integers(-90, 40))),
-                            "test",
-                        )
-                    )
-                if not won[i] or rng.random() < 0.03:
-                    k += 1
-                    cp.write_row((f"e{k}", i + 1, "unsubscribe", opened[i] + timedelta(days=35), "test"))
-        conn.commit()
-    return {"won": won, "persona": persona}
 
 
 def _run(*args: str):
@@ -91,7 +28,7 @@ def _run(*args: str):
 
 
 def test_engagement_is_calibrated_as_of_each_cutoff(clean_warehouse: str, tmp_path: Path) -> None:
-    planted = _plant(clean_warehouse)
+    planted = plant_outcomes(clean_warehouse)
     history = outcome_history(clean_warehouse)
     assert len(history.leads) == len(planted["won"])
     assert history.leads["won"].sum() == planted["won"].sum()

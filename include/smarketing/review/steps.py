@@ -31,7 +31,9 @@ def render_month_report(dsn: str, month: date) -> str:
     return str(render_report(dsn, month).path)
 
 
-def mail_report(dsn: str, month: date, report: Path, to: str, *, smtp_conn_id: str) -> bool:
+def mail_report(
+    dsn: str, month: date, report: Path, to: str, *, smtp_conn_id: str, from_email: str | None = None
+) -> bool:
     """Mail the report (its HTML as the body) to `to` unless it already went there for this month.
 
     Returns True when a message was sent. The address is kept only as a hash (ops.review_mailings).
@@ -57,5 +59,5 @@ def mail_report(dsn: str, month: date, report: Path, to: str, *, smtp_conn_id: s
             html=report.read_text(encoding="utf-8"),
             message_id=f"<smarketing-review-{month:%Y-%m}-{key[:12]}@smarketing>",
         )
-        SmtpSender(smtp_conn_id).send(message)
+        SmtpSender(smtp_conn_id, from_email).send(message)
     return True

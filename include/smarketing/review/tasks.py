@@ -57,14 +57,19 @@ def render(month: str) -> str:
 
 
 def mail(month: str, report: str, to: str | None) -> str:
-    """Mail the report when an address is set (param `mail_to`, else the setting); says what it did."""
+    """Mail the report when an address is set (param `mail_to`, else the setting), through the SMTP
+    connection and sender failure notices use (`smarketing.notify`) unless the review names its own."""
+    from smarketing.notify import configured_route
     from smarketing.review.steps import mail_report
 
     to = run_setting(to or None, *MAIL_TO)
     if not to:
         return "no address set (smarketing_review_mail_to): not mailed"
-    conn_id = run_setting(None, *SMTP_CONN, default="smtp_default")
-    sent = mail_report(_dsn(), _month(month), Path(report), to, smtp_conn_id=conn_id)
+    route = configured_route()
+    conn_id = run_setting(None, *SMTP_CONN, default=route.smtp_conn_id)
+    sent = mail_report(
+        _dsn(), _month(month), Path(report), to, smtp_conn_id=conn_id, from_email=route.from_email
+    )
     return "mailed" if sent else "already mailed for this month: not sent again"
 
 
