@@ -152,3 +152,17 @@ def test_the_body_shows_the_backtest_per_month_and_model() -> None:
     body = review_body(SUMMARY)
     assert "| 2026-10 | candidate | 10 | 4 (40.0%) | 2 (20.0%) |" in body
     assert "proposal 0.8, in effect 0.7" in body
+
+
+def test_a_warehouse_without_outcomes_skips_the_scoring_side(
+    clean_warehouse: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from smarketing.review.tasks import propose
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMARKETING_WAREHOUSE", clean_warehouse)
+    monkeypatch.setenv("SMARKETING_REVIEW_DIR", str(tmp_path))
+    with pytest.raises(AirflowSkipException, match="no scoring proposal this month"):
+        propose("2026-10", "run-1", 3)
+    assert _row(clean_warehouse) is None

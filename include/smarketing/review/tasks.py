@@ -74,9 +74,16 @@ def mail(month: str, report: str, to: str | None) -> str:
 
 
 def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
-    from smarketing.review.proposal import propose as run
+    """The month's proposal; too few outcomes to calibrate on skip the scoring side (and say why)."""
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    return run(_dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months)
+    from smarketing.review.proposal import propose as run
+    from smarketing.scoring.calibrate import CalibrationError
+
+    try:
+        return run(_dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months)
+    except CalibrationError as exc:
+        raise AirflowSkipException(f"no scoring proposal this month: {exc}") from exc
 
 
 def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:

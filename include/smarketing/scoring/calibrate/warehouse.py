@@ -103,7 +103,7 @@ def calibrate_from_warehouse(dsn: str, *, seed: int = 7) -> Calibration:
     before each cut-off, on the same split and the same point scale; both in one proposal and report."""
     from smarketing.config import load_config
     from smarketing.scoring.calibrate.engagement import EngagementOptions, calibrate_engagement
-    from smarketing.scoring.calibrate.fitting import calibrate
+    from smarketing.scoring.calibrate.fitting import CalibrationError, calibrate
 
     agreement = load_config()
     frame, fields = warehouse_frame(dsn)
@@ -114,7 +114,10 @@ def calibrate_from_warehouse(dsn: str, *, seed: int = 7) -> Calibration:
     options = EngagementOptions(window_days=current.window_days)
     history = outcome_history(dsn, sql_stages=tuple(agreement.vocabulary.sql_stages))
     holdout = {int(i) for i in result.holdout}
-    proposal = calibrate_engagement(history, scores, holdout, seed=seed, options=options)
+    try:
+        proposal = calibrate_engagement(history, scores, holdout, seed=seed, options=options)
+    except ValueError as exc:
+        raise CalibrationError(f"engagement: {exc}") from exc
     result.engagement = proposal.section(floor=current.floor)
     result.report["engagement"] = proposal.report
     return result
