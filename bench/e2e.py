@@ -137,23 +137,23 @@ def increment(dsn: str, world: Path, work: Path, report: Report) -> None:
 
 
 def print_table(data: dict) -> None:
-    lines = [f"{'stage':<16}{'seconds':>10}{'floor s':>10}{'ratio':>8}{'peak MiB':>10}"]
+    lines = [f"{'stage':<26}{'seconds':>10}{'floor s':>10}{'ratio':>8}{'peak MiB':>10}"]
     for name, s in data["stages"].items():
         ratio = "-" if s["ratio"] is None else f"{s['ratio']:.2f}"
         lines.append(
-            f"{name:<16}{s['seconds']:>10.1f}{s['floor_seconds']:>10.1f}{ratio:>8}{s['peak_rss_mib'] or 0:>10.0f}"
+            f"{name:<26}{s['seconds']:>10.1f}{s['floor_seconds']:>10.1f}{ratio:>8}{s['peak_rss_mib'] or 0:>10.0f}"
         )
         for step, r in (s.get("steps") or {}).items():
             lines.append(
-                f"  {step:<14}{r['seconds']:>10.1f}{r['floor_seconds']:>10.1f}{r['ratio'] or 0:>8.2f}"
+                f"  {step:<24}{r['seconds']:>10.1f}{r['floor_seconds']:>10.1f}{r['ratio'] or 0:>8.2f}"
             )
     if "first_load" in data:
         f = data["first_load"]
-        lines.append(f"{'first load':<16}{f['seconds']:>10.1f}{f['floor_seconds']:>10.1f}{f['ratio']:>8.2f}")
+        lines.append(f"{'first load':<26}{f['seconds']:>10.1f}{f['floor_seconds']:>10.1f}{f['ratio']:>8.2f}")
     if "api" in data:
         a = data["api"]
         lines.append(
-            f"{'api (extrap.)':<16}{a['extrapolated_seconds']:>10.0f}{a['extrapolated_floor_seconds']:>10.0f}"
+            f"{'api (extrapolated)':<26}{a['extrapolated_seconds']:>10.0f}{a['extrapolated_floor_seconds']:>10.0f}"
             f"{a['ratio']:>8.2f}{a.get('peak_rss_mib') or 0:>10.0f}"
         )
     print("\n".join(lines), file=sys.stderr)

@@ -301,22 +301,20 @@ def floor_score(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str
     return {"seconds": parts["total"], **parts}
 
 
+def _reads_and_writes(dsn: str, work: Path, read_s: float, tables: tuple[str, ...], **read: object) -> dict:
+    """A floor of reads (already timed) plus the COPY in of every row of `tables`."""
+    written = floors.write_in(dsn, {t: (t, f"SELECT * FROM {t}") for t in tables}, work)
+    seconds = round(read_s + floors.total([written]), 3)
+    return {"seconds": seconds, "read_s": round(read_s, 3), **read, "write": written}
+
+
 def floor_sla(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     import pandas as pd
     from sla import read_inputs
 
     clocks, read_s = read_inputs(dsn, _sla_settings(), pd.Timestamp(as_of))
-    written = floors.write_in(
-        dsn,
-        {t: (t, f"SELECT * FROM {t}") for t in ("sla.followups", "sla.breaches", "sla.marketing_delivery")},
-        work,
-    )
-    return {
-        "seconds": round(read_s + floors.total([written]), 3),
-        "read_s": round(read_s, 3),
-        "clocks": clocks,
-        "write": written,
-    }
+    tables = ("sla.followups", "sla.breaches", "sla.marketing_delivery")
+    return _reads_and_writes(dsn, work, read_s, tables, clocks=clocks)
 
 
 def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
@@ -326,15 +324,7 @@ def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: s
 
     window = load_config().nurturing.interests_within_days
     read_s, size = copy_read(dsn, window, datetime.fromisoformat(as_of))
-    written = floors.write_in(
-        dsn, {"nurture.enrollments": ("nurture.enrollments", "SELECT * FROM nurture.enrollments")}, work
-    )
-    return {
-        "seconds": round(read_s + floors.total([written]), 3),
-        "read_s": round(read_s, 3),
-        "read_bytes": size,
-        "write": written,
-    }
+    return _reads_and_writes(dsn, work, read_s, ("nurture.enrollments",), read_bytes=size)
 
 
 def floor_kpi(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
