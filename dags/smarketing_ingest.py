@@ -7,7 +7,9 @@ task per source; a file already landed is skipped), pulls every configured API s
 (one mapped task per source and object, labelled `hubspot/contacts`, `mautic/activity`, ...), then
 validates the new raw batches (Great Expectations: bad records to `dq.quarantine`, a batch with a critical
 failure rejected and the run stopped here), folds the accepted records into `core.*`, validates the core
-tables, and emits the `smarketing_core` asset, which starts scoring, nurturing and KPIs. A failed
+tables, and — when this run changed something in core — emits the `smarketing_core` asset (its extra
+holds the rows per core table), which starts `smarketing_kpi`; a run that changed nothing shows
+`publish_core` as skipped and starts nothing. Scoring runs nightly on the whole of core. A failed
 validation says in its log what failed and how many rows, with the Data Docs link (docs/quality.md).
 
 **File sources**: the `file_sources` param of a manual run, else the Airflow Variable
@@ -36,11 +38,14 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from smarketing.airflow_support import (
+    API_SOURCE_SCHEMA,
     CORE_ASSET,
     DEFAULT_ARGS,
+    FILE_SOURCE_SCHEMA,
     configured_api_sources,
     configured_file_sources,
     hourly,
+    object_list_param,
     preflight,
     task_dsn,
 )
@@ -78,15 +83,15 @@ API_PARALLEL_TASKS = 2
     tags=["smarketing", "ingest", "hourly"],
     doc_md=__doc__,
     params={
-        "file_sources": Param(
-            None,
-            type=["null", "array"],
-            description='File sources for this run: [{"mapping": "config/sources/x.yaml", "root": "/data/x"}]',
+        "file_sources": object_list_param(
+            FILE_SOURCE_SCHEMA,
+            'File sources for this run, a JSON list: [{"mapping": "config/sources/x.yaml", "root": "/data/x"}]. '
+            "Empty: the Variable smarketing_file_sources.",
         ),
-        "api_sources": Param(
-            None,
-            type=["null", "array"],
-            description='API sources for this run: [{"system": "hubspot", "objects": ["contacts"]}, {"system": "mautic"}]',
+        "api_sources": object_list_param(
+            API_SOURCE_SCHEMA,
+            'API sources for this run, a JSON list: [{"system": "hubspot", "objects": ["contacts"]}, {"system": "mautic"}]. '
+            "Empty: the Variable smarketing_api_sources.",
         ),
         "backfill_since": Param(
             None,
@@ -156,17 +161,26 @@ def smarketing_ingest() -> None:
 
         return build(task_dsn(), load_config(), validated_only=True)
 
-    @task(outlets=[CORE_ASSET])
+    @task
     def validate_core(core: dict[str, int]) -> dict:
         from smarketing.quality.tasks import validate_core as validate
 
-        context = get_current_context()
-        report = validate(task_dsn(), context["run_id"])
-        context["outlet_events"][CORE_ASSET].extra = {
-            "core": core,
+        return validate(task_dsn(), get_current_context()["run_id"])
+
+    @task(outlets=[CORE_ASSET])
+    def publish_core(core: dict[str, int], report: dict) -> dict[str, int]:
+        """The `smarketing_core` asset event, with the rows each core table received; skipped (no
+        event, so nothing downstream starts) when this run changed nothing in core."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        changed = {table: rows for table, rows in core.items() if rows}
+        if not changed:
+            raise AirflowSkipException("core unchanged (no new or changed records): no smarketing_core event")
+        get_current_context()["outlet_events"][CORE_ASSET].extra = {
+            "rows": changed,
             "data_docs": report["data_docs"].get("index"),
         }
-        return report
+        return changed
 
     ready = preflight()
     sources = list_file_sources()
@@ -176,7 +190,8 @@ def smarketing_ingest() -> None:
     landed = validate_raw(
         land_file_source.expand(source=sources), extract_api_object.expand(api_object=api_objects)
     )
-    validate_core(build_core(landed))
+    core = build_core(landed)
+    publish_core(core, validate_core(core))
 
 
 smarketing_ingest()

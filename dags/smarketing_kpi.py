@@ -6,7 +6,9 @@ Runs when new data reaches the warehouse (the `smarketing_core`, `smarketing_lea
 on with the calendar. One task, **build_kpis**, runs the SQL models of `sql/kpi/` (one per table, see
 docs/kpi.md) for the periods touched by new or late data since each table's watermark (`ops.kpi_state`):
 a late event in a closed month reopens that month. Each table and run of touched months is rewritten in
-one transaction with its watermark; the task emits the `smarketing_kpi` asset (the review report reads it).
+one transaction with its watermark; **publish_kpis** then emits the `smarketing_kpi` asset (extra: periods
+rewritten per table), skipped with no event when nothing was rewritten. No DAG is scheduled on it:
+`smarketing_review` runs monthly and builds the closed month itself.
 
 Tables: funnel_daily, funnel_monthly, conversion_cohorts, velocity_monthly, attribution_monthly,
 sla_compliance_monthly, marketing_delivery_monthly, engagement_monthly, score_quality_monthly,
@@ -66,7 +68,7 @@ from smarketing.airflow_support import (
     },
 )
 def smarketing_kpi() -> None:
-    @task(outlets=[KPI_ASSET])
+    @task
     def build_kpis() -> dict:
         """Rewrite the KPI periods touched since each table's watermark; one summary line in the log."""
         from datetime import date
@@ -87,14 +89,25 @@ def smarketing_kpi() -> None:
             full=bool(params.get("full")),
             from_day=date.fromisoformat(params["from"]) if params.get("from") else None,
         )
-        context["outlet_events"][KPI_ASSET].extra = {
-            "as_of": summary["as_of"],
-            "tables": {name: t["periods"] for name, t in summary["tables"].items()},
-        }
         return summary
 
+    @task(outlets=[KPI_ASSET])
+    def publish_kpis(summary: dict) -> dict:
+        """The `smarketing_kpi` asset event with the periods rewritten per table; skipped, with no
+        event, when no period was rewritten."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        periods = {name: t["periods"] for name, t in summary["tables"].items() if t["periods"]}
+        if not periods:
+            raise AirflowSkipException("no KPI period rewritten: no smarketing_kpi event")
+        extra = {"as_of": summary["as_of"], "periods": periods}
+        get_current_context()["outlet_events"][KPI_ASSET].extra = extra
+        return extra
+
     ready = preflight()
-    ready >> build_kpis()
+    built = build_kpis()
+    ready >> built
+    publish_kpis(built)
 
 
 smarketing_kpi()

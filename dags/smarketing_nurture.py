@@ -13,8 +13,9 @@ scoring run scored. For the agreement's `nurturing.scenarios` (`config/smarketin
    tool back, never by sending blind.
 3. **confirm** — reads each target's membership back: pushed rows found there become confirmed.
 4. **exits** — removes the leads that left from their target.
-5. **stats** — rebuilds `nurture.scenario_outcomes` (enrolled vs held out, 95% interval) and emits the
-   `smarketing_nurture` asset.
+5. **stats** — rebuilds `nurture.scenario_outcomes` (enrolled vs held out, 95% interval);
+   **publish_nurture** emits the `smarketing_nurture` asset (extra: entries, exits, targets) that starts
+   `smarketing_kpi` — skipped, with no event, for a dry run or when nothing entered, left or was sent.
 
 **Params**: `dry_run` prints who would enter and leave which scenario and why, and records nothing (no
 API call); `as_of` plans for another moment (ISO 8601).
@@ -88,7 +89,7 @@ def smarketing_nurture() -> None:
 
         return target_keys(task_dsn(), dry_run=planned["dry_run"])
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ task.op_kwargs['key'] }}")
     def push(key: str) -> dict:
         """Batch adds to one target, each sent once."""
         from smarketing.config import load_config
@@ -96,36 +97,50 @@ def smarketing_nurture() -> None:
 
         return push_step(task_dsn(), load_config(), key, run_id=get_current_context()["run_id"])
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ task.op_kwargs['key'] }}")
     def confirm(key: str) -> dict:
         """Membership read back: pushed rows found in the target become confirmed."""
         from smarketing.nurture.tasks import confirm_step
 
         return confirm_step(task_dsn(), key, run_id=get_current_context()["run_id"])
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=2, map_index_template="{{ task.op_kwargs['key'] }}")
     def exits(key: str) -> dict:
         """Leads that left their scenario are removed from its target."""
         from smarketing.nurture.tasks import exits_step
 
         return exits_step(task_dsn(), key, run_id=get_current_context()["run_id"])
 
-    @task(outlets=[NURTURE_ASSET], trigger_rule="none_failed")
+    @task(trigger_rule="none_failed")
     def stats(planned: dict) -> dict:
         """Outcomes enrolled vs held out; the run's standing per scenario."""
         from smarketing.config import load_config
         from smarketing.nurture.tasks import stats_step
 
         context = get_current_context()
-        result = stats_step(
+        return stats_step(
             task_dsn(), load_config(), run_id=context["run_id"], as_of=pendulum.parse(planned["as_of"])
         )
-        context["outlet_events"][NURTURE_ASSET].extra = {
-            "run_id": context["run_id"],
+
+    @task(outlets=[NURTURE_ASSET])
+    def publish_nurture(planned: dict, keys: list[str], outcomes: dict) -> dict:
+        """The `smarketing_nurture` asset event (it starts the KPIs); skipped, with no event, for a dry
+        run or a run where no lead entered or left and no target had work."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        entries = sum(n for counts in planned["entries"].values() for n in counts.values())
+        exits = sum(n for counts in planned["exits"].values() for n in counts.values())
+        if planned["dry_run"] or not (entries or exits or keys):
+            raise AirflowSkipException("nothing changed in nurturing: no smarketing_nurture event")
+        extra = {
+            "run_id": get_current_context()["run_id"],
             "as_of": planned["as_of"],
-            "dry_run": planned["dry_run"],
+            "entries": entries,
+            "exits": exits,
+            "targets": list(keys),
         }
-        return result
+        get_current_context()["outlet_events"][NURTURE_ASSET].extra = extra
+        return extra
 
     ready = preflight()
     planned = plan()
@@ -134,7 +149,9 @@ def smarketing_nurture() -> None:
     pushed = push.expand(key=keys)
     confirmed = confirm.expand(key=keys)
     removed = exits.expand(key=keys)
-    pushed >> confirmed >> removed >> stats(planned)
+    outcomes = stats(planned)
+    pushed >> confirmed >> removed >> outcomes
+    publish_nurture(planned, keys, outcomes)
 
 
 smarketing_nurture()

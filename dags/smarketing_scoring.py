@@ -1,22 +1,24 @@
 """
 ### smarketing_scoring — score every lead, explain every score, hand MQLs over to sales
 
-Nightly at 02:00, as of the end of its data interval. For the agreement's scoring model
+Nightly at 02:00, as of the end of its data interval (02:00 that night); a run triggered by hand scores
+as of the moment it was triggered, unless its `as_of` param says otherwise. For the agreement's scoring model
 (`scoring:` in `config/smarketing.yaml`):
 
 1. **plan** — registers the model (`scoring.models`, `scoring.rules`), chooses a **full rescore** (new
    model version or hash, or the `full_rescore` param) or an **incremental** night, and splits the leads
    into lead-id shards of equal size.
-2. **score_shard** (one mapped task per shard, in parallel) — fit points from lead and company fields;
+2. **score_shard** (one mapped task per shard, in parallel, labelled `shard 2 of 4 (lead ids 250001–500000)`) — fit points from lead and company fields;
    engagement points from events, faded by the half-life, capped, limited per day, floored. Incremental
    nights rescale yesterday's per-rule state and add only what changed (new events, events leaving the
    window, late or corrected events logged by triggers on `core.marketing_events`); the result equals a
    full rescore. Writes `scoring.lead_scores`, `scoring.contributions` (why each lead has its score),
    `scoring.score_history`, `scoring.mql_crossings` and the MQL stage in `core.lifecycle_history`.
-3. **finalize** — account rollup (`scoring.account_scores`), closes the run, emits the
-   `smarketing_lead_scores` asset that starts nurturing and KPIs.
+3. **finalize** — account rollup (`scoring.account_scores`), closes the run; **publish_scores** emits the
+   `smarketing_lead_scores` asset (extra: run, as-of, mode, counts) that starts `smarketing_nurture` and
+   `smarketing_kpi` — skipped, with no event, when no lead's score, grade or MQL state moved.
 4. **write_back** — score, grade and MQL stage to the source systems listed in the `writeback` param
-   (else the Airflow Variable `smarketing_writeback`, else the `SMARKETING_WRITEBACK` environment
+   (a JSON list of targets; else the Airflow Variable `smarketing_writeback`, else the `SMARKETING_WRITEBACK` environment
    variable; none: nothing to do), only for records whose values changed, in the APIs' batch shapes.
    **Dry run unless a target says `"dry_run": false`**: batches are recorded in
    `scoring.writeback_batches`, nothing is sent.
@@ -44,9 +46,12 @@ from airflow.sdk import Param, dag, get_current_context, task
 from smarketing.airflow_support import (
     DEFAULT_ARGS,
     LEAD_SCORES_ASSET,
-    json_run_setting,
+    WRITEBACK_TARGET_SCHEMA,
     nightly,
+    object_list_param,
+    object_list_setting,
     preflight,
+    run_moment,
     run_setting,
     task_dsn,
 )
@@ -74,7 +79,9 @@ DEFAULT_SHARDS = 4
         "as_of": Param(
             None,
             type=["null", "string"],
-            description="Score as of this moment (ISO 8601) instead of the end of the data interval.",
+            description="Score as of this moment (ISO 8601, e.g. 2026-12-07T09:00:00+00:00). Empty: a run "
+            "triggered here scores as of the moment it is triggered; the nightly run as of 02:00, the end "
+            "of the day it covers.",
         ),
         "shards": Param(
             None,
@@ -83,10 +90,10 @@ DEFAULT_SHARDS = 4
             maximum=64,
             description="Lead-id shards (parallel tasks).",
         ),
-        "writeback": Param(
-            None,
-            type=["null", "array"],
-            description='Write-back targets: [{"system": "sandbox_crm", "api": "hubspot", "dry_run": true}]',
+        "writeback": object_list_param(
+            WRITEBACK_TARGET_SCHEMA,
+            'Write-back targets, a JSON list: [{"system": "hubspot", "api": "hubspot", "dry_run": true}]. '
+            "Empty: the Variable smarketing_writeback.",
         ),
     },
 )
@@ -98,7 +105,7 @@ def smarketing_scoring() -> None:
 
         context = get_current_context()
         params = context["params"]
-        moment = params.get("as_of") or context.get("data_interval_end") or context["logical_date"]
+        moment = run_moment(context)
         shards = run_setting(params.get("shards"), SHARDS_VARIABLE, SHARDS_ENV, str(DEFAULT_SHARDS))
         run = plan_run(
             task_dsn(),
@@ -111,39 +118,64 @@ def smarketing_scoring() -> None:
         return run.to_dict()
 
     @task
-    def shard_numbers(run: dict) -> list[int]:
-        return [shard["number"] for shard in run["shards"]]
+    def shard_list(run: dict) -> list[dict]:
+        """One entry per lead-id shard, with the label the UI shows for its task."""
+        total = len(run["shards"])
+        return [
+            {
+                "number": shard["number"],
+                "label": f"shard {shard['number'] + 1} of {total} (lead ids {shard['low']}–{shard['high']})",
+            }
+            for shard in run["shards"]
+        ]
 
-    @task(max_active_tis_per_dagrun=4)
-    def score_shard(run: dict, number: int) -> dict:
+    @task(max_active_tis_per_dagrun=4, map_index_template="{{ task.op_kwargs['shard']['label'] }}")
+    def score_shard(run: dict, shard: dict) -> dict:
         from smarketing.scoring.model import load_model
         from smarketing.scoring.runner import RunPlan, score_shard
 
-        return score_shard(task_dsn(), load_model(), RunPlan.from_dict(run), number)
+        return score_shard(task_dsn(), load_model(), RunPlan.from_dict(run), shard["number"])
 
-    @task(outlets=[LEAD_SCORES_ASSET])
+    @task
     def finalize(run: dict, shards: list[dict]) -> dict:
         from smarketing.scoring.model import load_model
         from smarketing.scoring.runner import RunPlan, finalize_run
 
         summary = finalize_run(task_dsn(), load_model(), RunPlan.from_dict(run))
-        context = get_current_context()
-        context["outlet_events"][LEAD_SCORES_ASSET].extra = {
+        # Leads whose score, grade or MQL state moved (a score_history row each), over all shards.
+        return summary | {"changed": sum(int(s.get("history_rows", 0)) for s in shards)}
+
+    @task(outlets=[LEAD_SCORES_ASSET])
+    def publish_scores(run: dict, summary: dict) -> dict:
+        """The `smarketing_lead_scores` asset event (it starts nurturing and the KPIs); skipped, with no
+        event, when no lead's score, grade or MQL state moved."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from smarketing.scoring.runner import RunPlan
+
+        if not summary["changed"] and not summary["new_mqls"]:
+            raise AirflowSkipException("no score changed: no smarketing_lead_scores event")
+        extra = {
             "run_id": run["run_id"],
             "as_of": str(RunPlan.from_dict(run).as_of),
             "mode": run["mode"],
             "model_version": run["model_version"],
             **summary,
         }
-        return summary
+        get_current_context()["outlet_events"][LEAD_SCORES_ASSET].extra = extra
+        return extra
 
     @task
     def write_back(run: dict) -> list[dict]:
         from smarketing.scoring.writeback import WritebackTarget, write_back
 
         context = get_current_context()
-        targets = (
-            json_run_setting(context["params"].get("writeback"), WRITEBACK_VARIABLE, WRITEBACK_ENV) or []
+        targets = object_list_setting(
+            "writeback",
+            context["params"].get("writeback"),
+            WRITEBACK_VARIABLE,
+            WRITEBACK_ENV,
+            WRITEBACK_TARGET_SCHEMA,
         )
         return [
             write_back(task_dsn(), WritebackTarget.parse(target), run_id=run["run_id"]) for target in targets
@@ -152,8 +184,9 @@ def smarketing_scoring() -> None:
     ready = preflight()
     run = plan()
     ready >> run
-    stats = score_shard.partial(run=run).expand(number=shard_numbers(run))
+    stats = score_shard.partial(run=run).expand(shard=shard_list(run))
     done = finalize(run, stats)
+    publish_scores(run, done)
     done >> write_back(run)
 
 

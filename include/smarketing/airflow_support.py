@@ -10,26 +10,71 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, RetryDecision, RetryPolicy
 
 from smarketing.notify import FailureNotifier
 
 # The run-setting lookup lives in smarketing.run_settings (capabilities use it too); the DAG files
 # import it from here with the rest of what they share.
 from smarketing.run_settings import (  # noqa: F401
+    API_SOURCE_SCHEMA,
     API_SOURCES_ENV,
     API_SOURCES_VARIABLE,
+    FILE_SOURCE_SCHEMA,
     FILE_SOURCES_ENV,
     FILE_SOURCES_VARIABLE,
+    WRITEBACK_TARGET_SCHEMA,
     configured_api_sources,
     configured_file_sources,
     json_run_setting,
+    object_list_setting,
     run_setting,
 )
 from smarketing.warehouse.connection import warehouse_dsn
 
 OWNER = "smarketing"
 TIMEZONE = os.environ.get("SMARKETING_SCHEDULE_TIMEZONE", "UTC")
+
+# HTTP statuses by which an API refuses the request itself (credentials, access, a wrong path or body).
+_REFUSED_STATUSES = frozenset({400, 401, 403, 404, 405, 422})
+
+
+def retry_cannot_fix(exc: BaseException) -> bool:
+    """Whether a task that raised `exc` would fail the same way again: a configuration error (the
+    agreement, a mapping, a source, a connection, a run setting or param: `ConfigurationError`), a
+    connection that is not defined, an API that refuses the request itself (HTTP 400/401/403/404/405/422). Anything else (a database or API that is down, slow or busy,
+    retries of the HTTP client used up) may pass later. Follows the chain of `raise ... from` causes.
+    (A batch the quality gate rejects fails its task with AirflowFailException, never retried either.)
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from smarketing.errors import ConfigurationError
+    from smarketing.sources.http import ApiError, RetriesExhausted
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RetriesExhausted):
+            return False
+        if isinstance(seen, ConfigurationError | AirflowNotFoundException):
+            return True
+        if isinstance(seen, ApiError) and seen.status in _REFUSED_STATUSES:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class FailFastPolicy(RetryPolicy):
+    """Airflow's retry decision for every smarketing task: fail at once on what a retry cannot fix
+    (`retry_cannot_fix`), else the task's own retries with exponential back-off."""
+
+    def evaluate(self, exception, try_number, max_tries, context=None) -> RetryDecision:  # type: ignore[no-untyped-def]
+        if retry_cannot_fix(exception):
+            return RetryDecision.fail(
+                f"not retried: {type(exception).__name__} is a configuration or input error; "
+                "a retry would fail the same way"
+            )
+        return RetryDecision.default()
+
 
 DEFAULT_ARGS = {
     "owner": OWNER,
@@ -40,9 +85,30 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
+    "retry_policy": FailFastPolicy(),
     # A mail per failed task (after its last retry) through the SLA alerts' SMTP connection.
     "on_failure_callback": [FailureNotifier()],
 }
+
+
+def object_list_param(item_schema: dict, description: str) -> Param:
+    """A param holding a list of objects: the trigger form offers a JSON editor for it and Airflow
+    refuses a run whose value does not match `item_schema` (naming the param). Empty (null): the
+    Airflow Variable, else the environment variable (`run_settings.object_list_setting`)."""
+    return Param(None, type=["null", "array"], items=item_schema, description=description)
+
+
+def run_moment(context) -> str:  # type: ignore[no-untyped-def]
+    """The moment a run works as of (ISO 8601): its `as_of` param; else, for a run triggered by hand
+    or by an asset, the moment it was triggered (`run_after`: stays put when the run is cleared and
+    rerun); else the end of its data interval (a scheduled run covers the interval that just ended)."""
+    params, dag_run = context["params"], context["dag_run"]
+    if params.get("as_of"):
+        return str(params["as_of"])
+    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+    if run_type in ("manual", "asset_triggered", "asset_materialization", "operator_triggered"):
+        return dag_run.run_after.isoformat()
+    return (context.get("data_interval_end") or context["logical_date"]).isoformat()
 
 
 def hourly() -> CronDataIntervalTimetable:
@@ -60,16 +126,47 @@ def nightly(hour: int = 2) -> CronDataIntervalTimetable:
 ASSET_AUTHORITY = os.environ.get("SMARKETING_ASSET_AUTHORITY", "smarketing-warehouse:5432")
 
 
-def warehouse_asset(name: str, schema: str, table: str) -> Asset:
-    """An Asset for a warehouse table (`postgres://host:port/db/schema/table`, as Airflow requires)."""
-    return Asset(name, uri=f"postgres://{ASSET_AUTHORITY}/smarketing/{schema}/{table}")
+def warehouse_asset(name: str, schema: str, table: str, description: str) -> Asset:
+    """An Asset for a warehouse table (`postgres://host:port/db/schema/table`, as Airflow requires);
+    `description` (what an event means, who consumes it) shows on the asset's page in the UI."""
+    return Asset(
+        name,
+        uri=f"postgres://{ASSET_AUTHORITY}/smarketing/{schema}/{table}",
+        group="smarketing",
+        extra={"description": description},
+    )
 
 
-CORE_ASSET = warehouse_asset("smarketing_core", "core", "leads")
-# Declared here too (same name and uri as the DAG that emits it) so that consumers never import a DAG file.
-LEAD_SCORES_ASSET = warehouse_asset("smarketing_lead_scores", "scoring", "lead_scores")
-NURTURE_ASSET = warehouse_asset("smarketing_nurture", "nurture", "enrollments")
-KPI_ASSET = warehouse_asset("smarketing_kpi", "kpi", "funnel_monthly")
+# Each asset gets an event only when its producer changed something (a run that changed nothing shows
+# its publish task as skipped); the event's extra holds the counts.
+CORE_ASSET = warehouse_asset(
+    "smarketing_core",
+    "core",
+    "leads",
+    "The core model (core.*) received new or changed records. Produced by smarketing_ingest "
+    "(publish_core; extra: rows per core table); starts smarketing_kpi.",
+)
+LEAD_SCORES_ASSET = warehouse_asset(
+    "smarketing_lead_scores",
+    "scoring",
+    "lead_scores",
+    "Lead scores, grades or MQL states moved. Produced by smarketing_scoring (publish_scores; extra: "
+    "run, as_of, counts); starts smarketing_nurture (as of that as_of) and smarketing_kpi.",
+)
+NURTURE_ASSET = warehouse_asset(
+    "smarketing_nurture",
+    "nurture",
+    "enrollments",
+    "Leads entered or left nurturing scenarios, or targets were updated. Produced by smarketing_nurture "
+    "(publish_nurture; extra: entries, exits, targets); starts smarketing_kpi.",
+)
+KPI_ASSET = warehouse_asset(
+    "smarketing_kpi",
+    "kpi",
+    "funnel_monthly",
+    "KPI periods were rewritten. Produced by smarketing_kpi (publish_kpis; extra: periods per table); "
+    "no DAG is scheduled on it (smarketing_review runs monthly and builds the closed month itself).",
+)
 
 
 def task_dsn() -> str:
@@ -84,18 +181,6 @@ def resolve_project_path(path: str) -> Path:
     return candidate if candidate.is_absolute() else PROJECT_ROOT / candidate
 
 
-def fail_on_config_error() -> str:
-    """Load the agreement; a broken file fails the task at once (no retries) listing every problem."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from smarketing.config import ConfigError, load_config
-
-    try:
-        return load_config().scoring.version
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from exc
-
-
 def preflight() -> list:
     """The first two tasks of every DAG, created inside the calling DAG: `check_agreement` fails fast
     on a broken agreement, `prepare_warehouse` applies migrations a new release shipped (concurrent
@@ -104,7 +189,11 @@ def preflight() -> list:
 
     @task
     def check_agreement() -> str:
-        return fail_on_config_error()
+        """The agreement's scoring version; a broken file (ConfigError, listing every problem) fails
+        the task at once: `FailFastPolicy` does not retry it."""
+        from smarketing.config import load_config
+
+        return load_config().scoring.version
 
     @task
     def prepare_warehouse() -> str:

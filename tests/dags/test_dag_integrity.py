@@ -40,6 +40,8 @@ def test_one_dag_per_file_named_after_it(dagbag) -> None:
 def test_dag_policies(dagbag, path: Path) -> None:
     from airflow.sdk import CronTriggerTimetable
 
+    from smarketing.airflow_support import FailFastPolicy
+
     dag = dagbag.dags[path.stem]
     assert dag.dag_id.startswith("smarketing_")
     assert dag.doc_md and len(dag.doc_md.strip()) > 100, "module docstring must be the DAG's doc_md"
@@ -52,6 +54,8 @@ def test_dag_policies(dagbag, path: Path) -> None:
         assert task.owner == "smarketing", task.task_id
         assert task.retries >= 2, task.task_id
         assert task.retry_exponential_backoff, task.task_id
+        # What a retry cannot fix (configuration, missing connection, bad param) fails at once.
+        assert isinstance(task.retry_policy, FailFastPolicy), task.task_id
     source = ast.parse(path.read_text())
     keywords = {kw.arg for node in ast.walk(source) if isinstance(node, ast.Call) for kw in node.keywords}
     assert "catchup" in keywords, "catchup must be set explicitly"

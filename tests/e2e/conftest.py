@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,19 +32,33 @@ def run_dag(dag_id: str, *, run_conf: dict | None = None, logical_date=None) -> 
 
     dag.test() neither raises on a failed task nor always marks the run failed: callers assert states.
     """
+    states: dict[str, str] = {}
+    for ti in run_dag_instances(dag_id, run_conf=run_conf, logical_date=logical_date):
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        states[key] = str(ti.state)
+    return states
+
+
+def run_dag_instances(
+    dag_id: str, *, run_conf: dict | None = None, logical_date=None, retries: int = 0
+) -> list:
+    """Run a DAG with dag.test() and return its task instances (state, try_number, ...).
+
+    `retries`: each task's retries, one second apart (default none: dag.test() waits out real retry
+    delays, and a failure should show at once).
+    """
     import pendulum
 
     dag = load_dag(dag_id)
     dag.deadline = None  # dag.test() crashes at the end of a DAG with a deadline
     for task in dag.tasks:
-        task.retries = 0  # dag.test() waits out real retry delays; a failure should show at once
+        task.retries = retries
+        if retries:
+            task.retry_delay = timedelta(seconds=1)
+            task.retry_exponential_backoff = 0
     # A distinct logical date per run: two runs of one DAG at the same date collide in the metadata DB.
     run = dag.test(run_conf=run_conf or {}, logical_date=logical_date or pendulum.now("UTC"))
-    states: dict[str, str] = {}
-    for ti in run.get_task_instances():
-        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-        states[key] = str(ti.state)
-    return states
+    return list(run.get_task_instances())
 
 
 @pytest.fixture()

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import requests
 
 from smarketing.paths import PROJECT_ROOT
 from smarketing.warehouse import migrate
@@ -74,6 +75,37 @@ def test_trigger_ingest_lands_the_sandbox(server: AirflowServer, standalone_ware
         if ti["task_id"] == "extract_api_object"
     }
     assert {"hubspot/contacts", "hubspot/deals", "mautic/contacts"} <= labels, labels
+
+
+def test_object_list_params_as_the_trigger_form_sends_them(server: AirflowServer) -> None:
+    """The form's JSON editor sends a list of objects: accepted. Strings in the list (a plain text
+    area, one JSON text per line) are refused at once, naming the param and what it expects."""
+    refused = requests.post(
+        f"{server.url}/api/v2/dags/smarketing_ingest/dagRuns",
+        json={"logical_date": None, "conf": {"api_sources": ['{"system": "mautic"}']}},
+        headers={"Authorization": f"Bearer {server.token()}"},
+        timeout=120,
+    )
+    assert refused.status_code == 400, refused.text
+    assert "api_sources" in refused.text and "object" in refused.text, refused.text
+    bad_key = server.api(
+        "POST",
+        "/api/v2/dags/smarketing_scoring/dagRuns",
+        {"logical_date": None, "conf": {"writeback": [{"system": "hubspot", "api": "salesforce"}]}},
+        ok=(400,),
+    )
+    assert "writeback" in str(bad_key) and "salesforce" in str(bad_key), bad_key
+
+    run_id = server.trigger(
+        "smarketing_ingest", {"api_sources": [{"system": "mautic", "objects": ["contacts"]}]}
+    )
+    assert server.wait_for_run("smarketing_ingest", run_id) == "success"
+    labels = [
+        ti["rendered_map_index"]
+        for ti in server.task_instances("smarketing_ingest", run_id)
+        if ti["task_id"] == "extract_api_object"
+    ]
+    assert labels == ["mautic/contacts"]
 
 
 def test_a_real_connection_switches_the_sandbox_off(server: AirflowServer) -> None:

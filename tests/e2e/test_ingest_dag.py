@@ -26,6 +26,22 @@ CORE_TABLES = (
 )
 
 
+def _core_events() -> list[dict]:
+    """The extras of every `smarketing_core` asset event in the metadata DB, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == "smarketing_core")
+            .order_by(AssetEvent.id)
+        )
+        return [dict(extra or {}) for extra in session.scalars(query)]
+
+
 def _core_counts(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
         return {t: conn.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0] for t in CORE_TABLES}
@@ -44,10 +60,13 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
         ]
     }
 
+    events = _core_events()
     states = run_dag("smarketing_ingest", run_conf=conf)
     # No API source configured: the API pull maps to no task (skipped); everything else succeeds.
     assert states.pop("extract_api_object") == "skipped", states
     assert set(states.values()) == {"success"}, states
+    [event] = _core_events()[len(events) :]
+    assert event["rows"]["leads"] == 300, event
     assert {"land_file_source[0]", "land_file_source[1]", "build_core"} <= set(states)
 
     counts = _core_counts(warehouse_env)
@@ -66,7 +85,10 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
     # A second run over the same exports lands nothing and changes nothing.
     again = run_dag("smarketing_ingest", run_conf=conf)
     assert again.pop("extract_api_object") == "skipped", again
+    # Nothing changed in core: no asset event, so nothing downstream starts.
+    assert again.pop("publish_core") == "skipped", again
     assert set(again.values()) == {"success"}, again
+    assert len(_core_events()) == len(events) + 1
     assert _core_counts(warehouse_env) == counts
 
 

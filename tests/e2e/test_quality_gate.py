@@ -98,6 +98,7 @@ def test_clean_data_pass_both_gates_and_reach_core(
 
     states = run_dag("smarketing_ingest", run_conf=_conf(world))
 
+    assert states.pop("extract_api_object") == "skipped", states  # no API source: file sources only
     assert set(states.values()) == {"success"}, states
     assert {"validate_raw", "build_core", "validate_core"} <= set(states)
     with psycopg.connect(warehouse_env) as conn:

@@ -66,3 +66,30 @@ def test_sources_and_alerts_follow_the_same_order(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SMARKETING_SLA_ALERTS", '{"team": "env@example.com"}')
     monkeypatch.setenv("AIRFLOW_VAR_SMARKETING_SLA_ALERTS", '{"team": "variable@example.com"}')
     assert with_overrides(AlertSettings()).team_to == "variable@example.com"
+
+
+def test_object_lists_are_validated_and_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smarketing.run_settings import API_SOURCE_SCHEMA, RunSettingError, object_list_setting
+
+    def sources(param):
+        return object_list_setting("api_sources", param, VARIABLE, ENV, API_SOURCE_SCHEMA)
+
+    # A form's text area sends JSON texts in the list: each is parsed.
+    assert sources(['{"system": "mautic"}', {"system": "hubspot"}]) == [
+        {"system": "mautic"},
+        {"system": "hubspot"},
+    ]
+    with pytest.raises(RunSettingError, match=r"param 'api_sources'\[0\]: 'system' is a required property"):
+        sources([{"objects": ["contacts"]}])
+    with pytest.raises(RunSettingError, match=r"param 'api_sources'\[1\] is not valid JSON"):
+        sources([{"system": "mautic"}, "{system: hubspot}"])
+    with pytest.raises(
+        RunSettingError, match=r"param 'api_sources'\[0\]\.objects: 'contacts' is not of type 'array'"
+    ):
+        sources([{"system": "hubspot", "objects": "contacts"}])
+    monkeypatch.delenv(AIRFLOW_VAR, raising=False)
+    monkeypatch.setenv(ENV, '{"system": "mautic"}')
+    with pytest.raises(RunSettingError, match=f"{VARIABLE} / {ENV}: expected a list of objects, got dict"):
+        sources(None)
+    monkeypatch.setenv(ENV, "")
+    assert sources(None) == []

@@ -18,13 +18,13 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError
 
 Loc = tuple[str | int, ...]
 FILE_PATH = "(file)"
 
 
-class ConfigError(SmarketingError):
+class ConfigError(ConfigurationError):
     """The agreement file cannot be used; `problems` lists every reason, one key path each.
 
     The CLI exits 2 on it, like `smarketing config check` when it finds problems.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from smarketing.config.problems import format_key_path
 from smarketing.config.values import Regex, parse_duration
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError
 from smarketing.paths import CONFIG_DIR, PROJECT_ROOT
 
 CONFIG_ENV = "SMARKETING_QUALITY_CONFIG"
@@ -25,7 +25,7 @@ DATA_DOCS_ENV = "SMARKETING_DATA_DOCS_DIR"
 Severity = Literal["critical", "warning"]
 
 
-class QualityConfigError(SmarketingError):
+class QualityConfigError(ConfigurationError):
     """config/quality.yaml is invalid; `problems` lists every problem with its key path."""
 
     exit_code = 2

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import os
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError
 from smarketing.sla.alerts import AlertMessage
 
 log = logging.getLogger(__name__)
 
 
-class SmtpConnectionBroken(SmarketingError):
+class SmtpConnectionBroken(ConfigurationError):
     """The SMTP connection is defined but cannot be used as it stands."""
 
 

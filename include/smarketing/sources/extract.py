@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError, SmarketingError
 from smarketing.sources.http import ApiCredentials
 from smarketing.sources.hubspot import connector as _hubspot  # noqa: F401  (registers the connector)
 from smarketing.sources.mautic import connector as _mautic  # noqa: F401  (registers the connector)
@@ -24,16 +24,13 @@ from smarketing.sources.state import ExtractError, extraction_lock
 
 log = logging.getLogger(__name__)
 
-IDLE_TASK: dict[str, Any] = {"system": None, "object": None, "entry": {}}
-
-
 def source_settings(system: str, entry: Mapping[str, Any], extra: Mapping[str, Any] | None) -> Any:
     """The settings of source `entry` of `system` over the connection's `extra` (None: the entry
     alone); an `entry["limit_share"]` below 1 scales the rate limits. SmarketingError when bad."""
     try:
         settings = connector(system).settings(entry, extra)
     except (ValueError, TypeError, KeyError) as exc:
-        raise SmarketingError(f"{system}: bad source configuration: {exc}") from None
+        raise ConfigurationError(f"{system}: bad source configuration: {exc}") from None
     # Tasks of one account running side by side split its rate limit between them.
     return share_limits(settings, float(entry.get("limit_share", 1.0)))
 
@@ -74,7 +71,7 @@ def _log_http(settings: SourceSettings, object: str, http: Mapping[str, Any]) ->
 
 def _check_object(source: Connector, settings: SourceSettings, object: str) -> None:
     if object not in (*settings.objects, *source.objects):
-        raise SmarketingError(f"{source.system}: unknown object '{object}'")
+        raise ConfigurationError(f"{source.system}: unknown object '{object}'")
 
 
 def extract(
@@ -133,11 +130,6 @@ def extract_task(
 
     `limit_share` is this task's share of the account's rate limits (tasks run side by side).
     """
-    if not task.get("system"):
-        log.info(
-            "no API source configured (smarketing_api_sources / SMARKETING_API_SOURCES): nothing to pull"
-        )
-        return {"system": None, "object": None, "landed": 0}
     entry = dict(task.get("entry") or {"system": task["system"]})
     if limit_share < 1.0:
         entry["limit_share"] = limit_share

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import requests
 from airflow.sdk.bases.hook import BaseHook
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError, SmarketingError
 from smarketing.sources.http import ApiClient, ApiCredentials, ApiError, RetryPolicy, Timeouts
 
 # The Test button waits for one answer, not for a task's patience: two attempts, short timeouts.
@@ -33,7 +33,7 @@ TEST_TIMEOUTS = Timeouts(connect=5.0, read=15.0)
 def base_url(host: str | None, schema: str | None, port: int | None, conn_type: str | None) -> str:
     """The API base URL from a connection's host (a URL or a bare host name), schema and port."""
     if not host:
-        raise SmarketingError("the connection has no host (the API's base URL)")
+        raise ConfigurationError("the connection has no host (the API's base URL)")
     if "://" not in host:
         scheme = schema if schema in {"http", "https"} else ("https" if conn_type != "http" else "http")
         host = f"{scheme}://{host}"
@@ -74,12 +74,18 @@ class ApiHook(BaseHook):
         return self._credentials
 
     def _read_connection(self) -> ApiCredentials:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
         try:
             conn = self.get_connection(self.conn_id)
-        except Exception as exc:  # the SDK raises its own types; the message names the connection only
-            raise SmarketingError(
+        except AirflowNotFoundException:
+            raise ConfigurationError(
                 f"Airflow connection '{self.conn_id}' is not defined (set AIRFLOW_CONN_{self.conn_id.upper()} "
-                f"or add it in the Airflow UI): {type(exc).__name__}"
+                "or add it in the Airflow UI)"
+            ) from None
+        except Exception as exc:  # a lookup that failed (API server, secrets backend): may pass later
+            raise SmarketingError(
+                f"Airflow connection '{self.conn_id}' could not be read: {type(exc).__name__}"
             ) from None
         extra = conn.extra_dejson if conn.extra else {}
         creds = ApiCredentials(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError
 
 FieldType = Literal["text", "timestamp", "integer", "number", "boolean"]
 
@@ -102,7 +102,7 @@ ObjectName = Literal[
 ]
 
 
-class MappingError(SmarketingError):
+class MappingError(ConfigurationError):
     """A mapping file is invalid; `problems` lists every problem with its key path."""
 
     exit_code = 2

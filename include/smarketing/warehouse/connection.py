@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError, SmarketingError
 
 if TYPE_CHECKING:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -45,7 +45,7 @@ class WarehouseUnavailable(SmarketingError):
     """No PostgreSQL server answers at the configured DSN."""
 
 
-class WarehouseMisconfigured(SmarketingError):
+class WarehouseMisconfigured(ConfigurationError):
     """The warehouse connection is defined but cannot be used as given."""
 
     exit_code = 2
