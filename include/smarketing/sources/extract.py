@@ -24,6 +24,7 @@ from smarketing.sources.state import ExtractError, extraction_lock
 
 log = logging.getLogger(__name__)
 
+
 def source_settings(system: str, entry: Mapping[str, Any], extra: Mapping[str, Any] | None) -> Any:
     """The settings of source `entry` of `system` over the connection's `extra` (None: the entry
     alone); an `entry["limit_share"]` below 1 scales the rate limits. SmarketingError when bad."""
