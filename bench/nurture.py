@@ -11,7 +11,9 @@ Builds a throwaway warehouse (dropped at the end) and times, in the same run:
   priority, caps, holdout, the ledger insert) on an empty ledger.
 
 Each is the best of `--repeat` runs (the machine's other work adds noise, never speed). The budget is
-`plan <= 2 x copy_read`.
+`plan <= 2 x copy_read`. When the server runs on this machine (Linux), the CPU seconds its backends
+spent on each side are measured too (`*_server_cpu_s`, from /proc): on a shared machine wall-clock
+time mostly measures waiting for a core, CPU time measures the work.
 
 Then, against a live sandbox server serving a generated world of `--push-contacts` contacts with 429,
 5xx, dropped-after-apply and malformed faults switched on, every Mautic contact is planned into one
@@ -24,10 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,6 +120,51 @@ def seed(dsn: str, leads: int, events_per_lead: int) -> dict[str, int]:
         }
 
 
+class BackendCpu:
+    """CPU seconds spent by the server backends whose application_name is `tag` (a local server on
+    Linux; `seconds` is None otherwise). A thread samples /proc every 20 ms, so at most 20 ms of a
+    backend's last moments go uncounted."""
+
+    def __init__(self, dsn: str, tag: str) -> None:
+        self.dsn, self.tag = dsn, tag
+        self.spent: dict[int, float] = {}
+        self.readable = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float | None:
+        return round(sum(self.spent.values()), 3) if self.readable and self.spent else None
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        with connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.02):
+                pids = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.tag,)
+                ).fetchall()
+                for (pid,) in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        self.readable = os.path.isdir("/proc/self")
+                        continue
+                    self.spent[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def tagged(dsn: str, tag: str) -> str:
+    """The DSN with an application_name, so BackendCpu finds its backends."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}application_name={tag}"
+
+
 def copy_read(dsn: str, window_days: int, as_of: datetime = AS_OF) -> tuple[float, int]:
     """Seconds and bytes to COPY every planning input out (one connection, streamed, discarded)."""
     params = {"as_of": as_of, "since": as_of.timestamp() - window_days * 86400}
@@ -126,15 +176,28 @@ def copy_read(dsn: str, window_days: int, as_of: datetime = AS_OF) -> tuple[floa
             statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(sql.SQL(query))
             for block in copy_out_stream(conn, statement, params):
                 size += len(block)
-        return time.perf_counter() - started, size
+        seconds = time.perf_counter() - started
+        time.sleep(0.05)  # BackendCpu takes one more sample while the backend is still there
+    return seconds, size
 
 
-def plan_once(dsn: str, rules: Agreement) -> tuple[float, dict]:
+def measured_copy_read(dsn: str, window_days: int) -> tuple[float, int, float | None]:
+    """`copy_read`, with the server CPU seconds its backend spent."""
+    tag = f"bench-copy-{uuid.uuid4().hex[:6]}"
+    with BackendCpu(dsn, tag) as cpu:
+        seconds, size = copy_read(tagged(dsn, tag), window_days)
+    return seconds, size, cpu.seconds
+
+
+def plan_once(dsn: str, rules: Agreement) -> tuple[float, dict, float | None]:
     with connect(dsn, autocommit=True) as conn:
         conn.execute("TRUNCATE nurture.enrollments, nurture.runs, nurture.calls")
-    started = time.perf_counter()
-    result = plan_run(dsn, rules, run_id=f"bench-{uuid.uuid4().hex[:6]}", as_of=AS_OF)
-    return time.perf_counter() - started, result.to_dict()
+    tag = f"bench-plan-{uuid.uuid4().hex[:6]}"
+    with BackendCpu(dsn, tag) as cpu:
+        started = time.perf_counter()
+        result = plan_run(tagged(dsn, tag), rules, run_id=f"bench-{uuid.uuid4().hex[:6]}", as_of=AS_OF)
+        seconds = time.perf_counter() - started
+    return seconds, result.to_dict(), cpu.seconds
 
 
 def push_calls(dsn: str, contacts: int) -> dict[str, object]:
@@ -204,6 +267,11 @@ def _push_through_faults(dsn: str, world: object) -> tuple[float, dict, int, int
     return seconds, outcome, snapshot["arrivals"].get("POST segment add", 0), len(snapshot["repeated"])
 
 
+def _least(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=200_000)
@@ -218,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate.upgrade(dsn)
         rows = seed(dsn, args.leads, args.events_per_lead)
         rules = agreement(args.scenarios)
-        reads = [copy_read(dsn, rules.nurturing.interests_within_days) for _ in range(args.repeat)]
+        reads = [measured_copy_read(dsn, rules.nurturing.interests_within_days) for _ in range(args.repeat)]
         plans = [plan_once(dsn, rules) for _ in range(args.repeat)]
         read_s, plan_s = min(r[0] for r in reads), min(p[0] for p in plans)
+        read_cpu, plan_cpu = _least(r[2] for r in reads), _least(p[2] for p in plans)
         report = {
             "rows": rows,
             "scenarios": args.scenarios,
@@ -229,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
             "plan_s": round(plan_s, 3),
             "ratio_plan_to_copy_read": round(plan_s / read_s, 2),
             "budget_met": plan_s <= 2 * read_s,
+            "copy_read_server_cpu_s": read_cpu,
+            "plan_server_cpu_s": plan_cpu,
+            "ratio_server_cpu": round(plan_cpu / read_cpu, 2) if plan_cpu and read_cpu else None,
             "plan": {k: v for k, v in plans[0][1].items() if k in ("entries", "exits", "blocked")},
             "push": push_calls(dsn, args.push_contacts) if args.push_contacts else None,
         }

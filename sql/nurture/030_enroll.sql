@@ -16,18 +16,31 @@ entered_today AS (
       AND (e.planned_at AT TIME ZONE %(timezone)s)::date = (%(as_of)s::timestamptz AT TIME ZONE %(timezone)s)::date
     GROUP BY e.scenario_id
 ),
+-- the interests a matched mask stands for, spelled once per distinct mask rather than once per entrant
+mask_names AS (
+    SELECT masks.mask, array_to_string(ARRAY(
+               SELECT i FROM unnest(%(interests)s::text[]) WITH ORDINALITY AS u (i, k)
+               WHERE masks.mask & (1::bigint << (k::int - 1)) <> 0 ORDER BY i), ', ') AS interests
+    FROM (SELECT DISTINCT c.interest_mask & sc.interest_mask AS mask
+          FROM candidates c JOIN nurture_scenarios sc USING (scenario_id)
+          WHERE sc.interest_mask IS NOT NULL) masks
+),
+-- places (best scores first) only where a daily cap counts them: other scenarios need no ordering
 ranked AS (
-    SELECT c.*, row_number() OVER (PARTITION BY c.scenario_id ORDER BY c.score DESC NULLS LAST, c.lead_id) AS place
-    FROM candidates c
+    SELECT c.*, NULL::bigint AS place
+    FROM candidates c JOIN nurture_scenarios sc ON sc.scenario_id = c.scenario_id
+    WHERE sc.daily_cap IS NULL
+    UNION ALL
+    SELECT c.*, row_number() OVER (PARTITION BY c.scenario_id ORDER BY c.score DESC NULLS LAST, c.lead_id)
+    FROM candidates c JOIN nurture_scenarios sc ON sc.scenario_id = c.scenario_id
+    WHERE sc.daily_cap IS NOT NULL
 ),
 chosen AS (
     SELECT r.lead_id, r.scenario_id, r.cycle, r.score, sc.target_system, sc.target_kind, sc.target_id,
            sc.source_system,
            concat_ws('; ',
                CASE WHEN sc.below_mql THEN 'below MQL (score ' || COALESCE(round(r.score)::text, 'none') || ')' END,
-               CASE WHEN sc.interest_mask IS NOT NULL THEN 'interests ' || array_to_string(ARRAY(
-                   SELECT i FROM unnest(%(interests)s::text[]) WITH ORDINALITY AS u (i, k)
-                   WHERE r.interest_mask & sc.interest_mask & (1::bigint << (k::int - 1)) <> 0 ORDER BY i), ', ') END,
+               CASE WHEN sc.interest_mask IS NOT NULL THEN 'interests ' || names.interests END,
                CASE WHEN sc.personas IS NOT NULL THEN 'persona ' || r.persona_id END,
                CASE WHEN sc.stages IS NOT NULL
                     THEN 'stage ' || CASE WHEN r.recycled AND r.lifecycle_stage IS DISTINCT FROM %(recycle_stage)s
@@ -39,6 +52,7 @@ chosen AS (
                / 4503599627370496.0 < sc.holdout_share AS held_out
     FROM ranked r
     JOIN nurture_scenarios sc ON sc.scenario_id = r.scenario_id
+    LEFT JOIN mask_names names ON names.mask = r.interest_mask & sc.interest_mask
     LEFT JOIN entered_today t ON t.scenario_id = r.scenario_id
     WHERE sc.daily_cap IS NULL OR r.place <= sc.daily_cap - COALESCE(t.entries, 0)
 ),
