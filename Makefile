@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 CONTACTS ?= 2000
 DAYS ?= 120
 
-.PHONY: demo test lint airflow venv venv-dev warehouse clean
+.PHONY: demo test lint airflow cluster cluster-down venv venv-dev warehouse clean
 
 venv:
 	@scripts/bootstrap.sh runtime
@@ -34,6 +34,16 @@ lint: venv-dev
 
 airflow: venv warehouse
 	@scripts/airflow-standalone.sh
+
+# Airflow's production topology as local processes (docs/operations.md): api-server, scheduler,
+# dag-processor, triggerer, WORKERS Celery workers; Redis on 127.0.0.1:6379, PostgreSQL metadata DB.
+WORKERS ?= 2
+cluster: venv warehouse
+	@PYTHONPATH="$$PWD/include:$$PWD" .venv/bin/python -m tests.cluster.topology up --workers $(WORKERS) \
+		--port "$${AIRFLOW_PORT:-8080}" $(if $(FRESH),--fresh,)
+
+cluster-down:
+	@PYTHONPATH="$$PWD/include:$$PWD" .venv/bin/python -m tests.cluster.topology down
 
 clean:
 	rm -rf .local

@@ -34,6 +34,8 @@ commits with the rows it covers), and the core build folds each batch once. See 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -44,6 +46,7 @@ from smarketing.airflow_support import (
     FILE_SOURCE_SCHEMA,
     configured_api_sources,
     configured_file_sources,
+    deadline,
     hourly,
     object_list_param,
     preflight,
@@ -80,6 +83,13 @@ API_PARALLEL_TASKS = 2
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    # Alerts when the run is not finished 45 minutes after its interval ends (see docs/operations.md).
+    deadline=deadline(
+        "warehouse fresh",
+        period=timedelta(hours=1),
+        env="SMARKETING_INGEST_DEADLINE_MINUTES",
+        default_minutes=45,
+    ),
     tags=["smarketing", "ingest", "hourly"],
     doc_md=__doc__,
     params={

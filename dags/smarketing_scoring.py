@@ -40,6 +40,8 @@ and the `smarketing_lead_scores` asset is never emitted. A failed step is also m
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -47,6 +49,7 @@ from smarketing.airflow_support import (
     DEFAULT_ARGS,
     LEAD_SCORES_ASSET,
     WRITEBACK_TARGET_SCHEMA,
+    deadline,
     nightly,
     object_list_param,
     object_list_setting,
@@ -70,6 +73,13 @@ DEFAULT_SHARDS = 4
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    # Alerts when the run is not finished 180 minutes after its interval ends (see docs/operations.md).
+    deadline=deadline(
+        "nightly scores ready",
+        period=timedelta(days=1),
+        env="SMARKETING_SCORING_DEADLINE_MINUTES",
+        default_minutes=180,
+    ),
     tags=["smarketing", "scoring", "nightly"],
     doc_md=__doc__,
     params={

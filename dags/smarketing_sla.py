@@ -39,7 +39,9 @@ from smarketing.airflow_support import DEFAULT_ARGS, hourly, preflight, task_dsn
 def _as_of() -> str:
     """The moment this run reads the clock at: the `as_of` param, else the end of its data interval."""
     context = get_current_context()
-    moment = context["params"].get("as_of") or context.get("data_interval_end") or context["logical_date"]
+    moment = (
+        context["params"].get("as_of") or context.get("data_interval_end") or context["dag_run"].run_after
+    )
     return str(moment)
 
 

@@ -103,10 +103,9 @@ def db(warehouse_dsn: str) -> Iterator[psycopg.Connection]:
         conn.rollback()
 
 
-@pytest.fixture()
-def clean_warehouse(warehouse_dsn: str) -> str:
-    """The session warehouse with every data table emptied (vocabularies kept)."""
-    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+def empty_warehouse(dsn: str) -> None:
+    """Empty every data table of a warehouse (vocabularies kept)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
         tables = conn.execute(
             """
             SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
@@ -116,4 +115,10 @@ def clean_warehouse(warehouse_dsn: str) -> str:
         ).fetchall()
         if tables:
             conn.execute("TRUNCATE " + ", ".join(t for (t,) in tables) + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture()
+def clean_warehouse(warehouse_dsn: str) -> str:
+    """The session warehouse with every data table emptied (vocabularies kept)."""
+    empty_warehouse(warehouse_dsn)
     return warehouse_dsn

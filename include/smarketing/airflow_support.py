@@ -6,13 +6,26 @@ scheduler parses them.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, RetryDecision, RetryPolicy
+from airflow.sdk import (
+    Asset,
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    RetryDecision,
+    RetryPolicy,
+)
 
-from smarketing.notify import FailureNotifier
+from smarketing.notify import Failure, FailureNotifier
+from smarketing.privacy import mask_emails
 
 # The run-setting lookup lives in smarketing.run_settings (capabilities use it too); the DAG files
 # import it from here with the rest of what they share.
@@ -31,6 +44,8 @@ from smarketing.run_settings import (  # noqa: F401
     run_setting,
 )
 from smarketing.warehouse.connection import warehouse_dsn
+
+log = logging.getLogger(__name__)
 
 OWNER = "smarketing"
 TIMEZONE = os.environ.get("SMARKETING_SCHEDULE_TIMEZONE", "UTC")
@@ -81,7 +96,8 @@ DEFAULT_ARGS = {
     # Production default 3; the demo sets SMARKETING_TASK_RETRIES=0 so a failure shows at once
     # instead of after minutes of exponential back-off.
     "retries": int(os.environ.get("SMARKETING_TASK_RETRIES", "3")),
-    "retry_delay": timedelta(minutes=1),
+    # The cluster tests shorten the first retry delay (SMARKETING_TASK_RETRY_DELAY, seconds).
+    "retry_delay": timedelta(seconds=int(os.environ.get("SMARKETING_TASK_RETRY_DELAY", "60"))),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=30),
     "execution_timeout": timedelta(hours=2),
@@ -118,6 +134,60 @@ def hourly() -> CronDataIntervalTimetable:
 
 def nightly(hour: int = 2) -> CronDataIntervalTimetable:
     return CronDataIntervalTimetable(f"0 {hour} * * *", timezone=TIMEZONE)
+
+
+# -- Deadline Alerts (experimental in Airflow 3.3) -------------------------------------------------
+# A scheduled run's logical date is the start of its data interval: the deadline is that plus the
+# interval plus the allowance. Runs without a logical date (asset-triggered, or triggered by hand without
+# one) get no deadline in Airflow 3.3: docs/operations.md, "Read the alerts".
+def deadline(name: str, *, period: timedelta, env: str, default_minutes: int) -> DeadlineAlert:
+    """A Deadline Alert: the run must be finished `env` minutes (default `default_minutes`) after its
+    data interval of length `period` ends; else one failure notice, sent by the triggerer.
+
+    Args:
+        name: the alert's name in the UI.
+        period: the timetable's interval (a day for nightly, an hour for hourly DAGs).
+        env: the environment variable holding the allowance in minutes (read at parse time).
+        default_minutes: the allowance when the variable is unset.
+
+    Returns:
+        The DeadlineAlert for `@dag(deadline=...)`.
+    """
+    raw = os.environ.get(env, "").strip() or str(default_minutes)
+    if not raw.isdigit() or int(raw) == 0:
+        raise ValueError(f"{env}: expected a positive number of minutes, got {raw!r}")
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=period + timedelta(minutes=int(raw)),
+        callback=AsyncCallback(deadline_missed),
+        name=name,
+    )
+
+
+def missed_deadline_failure(context: dict[str, Any]) -> Failure:
+    """The notice for a missed deadline, from the context Airflow 3.3 passes to a deadline callback:
+    `{"dag_run": {...the REST API's DAG run...}, "deadline": {"deadline_time": ...}}`."""
+    run = context.get("dag_run") or {}
+    when = (context.get("deadline") or {}).get("deadline_time")
+    return Failure(
+        dag_id=str(run.get("dag_id") or "unknown DAG"),
+        run_id=run.get("dag_run_id"),
+        task_id=None,
+        try_number=None,
+        log_url=None,
+        error=f"Deadline missed: the run was not finished by {when} (state {run.get('state')})",
+    )
+
+
+async def deadline_missed(context: dict[str, Any], **kwargs: Any) -> None:
+    """The Deadline Alert callback (awaited by the triggerer): one failure notice for the run. A failure
+    to send is logged with addresses masked, never re-raised (as `FailureNotifier.notify` does)."""
+    failure = missed_deadline_failure(context)
+    try:
+        await asyncio.to_thread(FailureNotifier().send, failure)
+    except Exception as exc:
+        text = mask_emails(str(exc), keep_domain=False)
+        log.error("deadline notice for %s not sent: %s: %s", failure.what, type(exc).__name__, text)
 
 
 # Assets are identified by name AND uri: a uri that followed the live DSN would make the same asset a

@@ -399,6 +399,14 @@ def associations(world: ApiWorld, raw_from: str, raw_to: str, body: Any) -> Answ
     return Answer(200, _batch_answer(world, results))
 
 
+def batch_update(world: ApiWorld, inputs: Any) -> Answer:
+    """`POST /crm/v3/objects/contacts/batch/update`: accepted as sent (the world is not changed)."""
+    if not isinstance(inputs, list) or not inputs or len(inputs) > BATCH_READ_MAX_INPUTS:
+        return error(400, f"inputs: between 1 and {BATCH_READ_MAX_INPUTS} records expected")
+    results = [{"id": str(item.get("id")), "properties": item.get("properties", {})} for item in inputs]
+    return Answer(200, _batch_answer(world, results))
+
+
 def _batch_answer(world: ApiWorld, results: list[dict[str, Any]]) -> dict[str, Any]:
     """A batch endpoint's answer: its results and when the batch ran (required by the schema)."""
     now = iso_ms(np.array([world.now_ms()], dtype=np.int64))[0]

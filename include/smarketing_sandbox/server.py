@@ -335,6 +335,11 @@ class _Handler(BaseHTTPRequestHandler):
             return api_hubspot.list_objects(world, segs[3], params, base_url=base)
         if segs[:3] == ["crm", "v3", "objects"] and segs[4:] == ["batch", "read"] and method == "POST":
             return api_hubspot.batch_read(world, segs[3], body)
+        if segs[:3] == ["crm", "v3", "objects"] and segs[4:] == ["batch", "update"] and method == "POST":
+            # Score write-back: counted as it arrives (the tests compare it with what was sent).
+            inputs = body.get("inputs") if isinstance(body, dict) else None
+            state.count("writeback.batches", *["writeback.records"] * len(inputs or []))
+            return api_hubspot.batch_update(world, inputs)
         if segs == ["email", "public", "v1", "events"] and method == "GET":
             return api_hubspot.email_events(world, params)
         if segs == ["marketing", "v3", "forms"] and method == "GET":

@@ -1,0 +1,101 @@
+"""The process topology for the cluster tests: one deployment per test session, started once.
+
+A sandbox world served over HTTP (HubSpot and Mautic), a fresh warehouse database, a fresh Airflow
+metadata database, a Redis database as broker, and Airflow's components as separate processes with two
+Celery workers. Tasks retry quickly (2 s first delay) so the fault tests see retries within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smarketing.warehouse import migrate
+from smarketing.warehouse.connection import drop_database, with_database
+from tests.cluster.topology import REDIS_URL, SERVER_DSN, Cluster
+from tests.integration.sandbox_support import make_world, sandbox
+from tests.smtp_sink import Sink, smtp_sink
+
+# Redis database of the test deployments (make cluster uses 0).
+TEST_REDIS_DB = int(os.environ.get("SMARKETING_CLUSTER_TEST_REDIS_DB", "11"))
+SHARDS = 4
+ONCALL = "oncall@northwind.example"
+DAGS = ("smarketing_ingest", "smarketing_scoring", "smarketing_nurture", "smarketing_kpi")
+
+
+@pytest.fixture(scope="session")
+def cluster_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_world(tmp_path_factory.mktemp("cluster") / "world", contacts=240, days=40)
+
+
+@pytest.fixture(scope="session")
+def cluster_sandbox(cluster_world: Path) -> Iterator:
+    with sandbox(cluster_world) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cluster_mail() -> Iterator[Sink]:
+    """A local SMTP server the deployment's failure and deadline notices go to."""
+    with pytest.MonkeyPatch.context() as patch, smtp_sink(patch, "smtp_cluster") as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, cluster_sandbox, cluster_mail: Sink
+) -> Iterator[Cluster]:
+    """A running deployment whose tasks write to a warehouse of their own (`cluster.warehouse_dsn`)."""
+    _require_redis()
+    tag = uuid.uuid4().hex[:8]
+    warehouse = with_database(SERVER_DSN, f"smk_cluster_wh_{tag}")
+    migrate.upgrade(warehouse)
+    home = tmp_path_factory.mktemp("airflow-cluster")
+    deployment = Cluster(
+        home,
+        port=_free_port(),
+        metadata_db=f"smk_cluster_{tag}",
+        redis_db=TEST_REDIS_DB,
+        warehouse_dsn=warehouse,
+        extra_env={
+            "AIRFLOW_CONN_SMARKETING_HUBSPOT": cluster_sandbox.hubspot_connection(),
+            "AIRFLOW_CONN_SMARKETING_MAUTIC": cluster_sandbox.mautic_connection(),
+            "SMARKETING_TASK_RETRIES": "3",
+            "SMARKETING_TASK_RETRY_DELAY": "2",
+            "SMARKETING_SCORING_SHARDS": str(SHARDS),
+            "AIRFLOW_CONN_SMTP_CLUSTER": os.environ["AIRFLOW_CONN_SMTP_CLUSTER"],
+            "SMARKETING_FAILURE_ALERTS": json.dumps({"to": ONCALL, "smtp_conn_id": "smtp_cluster"}),
+        },
+    )
+    deployment.prepare(fresh=True)
+    try:
+        deployment.up()
+        # Unpausing starts each scheduled DAG's latest interval: let those runs finish first.
+        deployment.unpause(*DAGS)
+        deployment.settle()
+        yield deployment
+    finally:
+        deployment.down()
+        drop_database(warehouse)
+
+
+def _require_redis() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(f"{REDIS_URL}/{TEST_REDIS_DB}", socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL} for the Celery broker ({exc}): apt-get install redis-server")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
