@@ -76,16 +76,38 @@ period_facts AS (
     SELECT f.* FROM facts f JOIN goals g USING (goal_id) WHERE f.fact_day BETWEEN g.period_start AND g.period_end
 ),
 
+-- counts, amounts and shares to date are running sums over the goal's days (one row per fact and day,
+-- not one per fact and every later day); a share's success day is never before its fact's day
+daily AS (
+    SELECT goal_id, fact_day AS day, sum(value) AS value, count(*) AS facts, 0 AS done
+    FROM period_facts GROUP BY goal_id, fact_day
+    UNION ALL
+    SELECT goal_id, done_day, NULL, 0, count(*) FROM period_facts WHERE done_day IS NOT NULL GROUP BY goal_id, done_day
+),
+
+running AS (
+    SELECT gd.goal_id, gd.day, gd.unit,
+           sum(sum(d.value)) OVER to_date AS value, sum(sum(d.facts)) OVER to_date AS facts,
+           sum(sum(d.done)) OVER to_date AS done
+    FROM goal_days gd
+    LEFT JOIN daily d ON d.goal_id = gd.goal_id AND d.day = gd.day
+    WHERE gd.unit IN ('count', 'amount', 'share')
+    GROUP BY gd.goal_id, gd.day, gd.unit
+    WINDOW to_date AS (PARTITION BY gd.goal_id ORDER BY gd.day)
+),
+
 actuals AS (
-    SELECT gd.goal_id, gd.day,
-           CASE
-               WHEN gd.unit IN ('count', 'amount') THEN COALESCE(sum(f.value), 0)
-               WHEN gd.unit = 'share' THEN count(*) FILTER (WHERE f.done_day <= gd.day)::numeric / NULLIF(count(f.goal_id), 0)
-               ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value)::numeric
-           END AS actual
+    SELECT goal_id, day,
+           CASE WHEN unit IN ('count', 'amount') THEN COALESCE(value, 0) ELSE done::numeric / NULLIF(facts, 0) END
+               AS actual
+    FROM running
+    UNION ALL
+    -- a median to date needs every value to date
+    SELECT gd.goal_id, gd.day, percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value)::numeric
     FROM goal_days gd
     LEFT JOIN period_facts f ON f.goal_id = gd.goal_id AND f.fact_day <= gd.day
-    GROUP BY gd.goal_id, gd.day, gd.unit
+    WHERE gd.unit NOT IN ('count', 'amount', 'share')
+    GROUP BY gd.goal_id, gd.day
 ),
 
 progress AS (
