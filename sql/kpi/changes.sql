@@ -12,7 +12,7 @@
 --   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
 --   _kpi_changed_months (kind, month)   kind: facts, events, record, mql, cohorts, milestones, deals,
 --                                       crossings, gone_events, followups, dq (each explained below)
-DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_lead_facts, _kpi_changed_months;
+DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_lead_facts, _kpi_changed_months;
 
 CREATE TEMP TABLE _kpi_versions AS
 WITH keys AS (
@@ -75,6 +75,18 @@ WHERE r.started_at > %(since)s OR r.finished_at > %(since)s;
 CREATE INDEX ON _kpi_changed_leads (lead_id);
 ANALYZE _kpi_changed_leads;
 
+-- a changed marketing event moves the credit of its lead's deals opened after it only: the day before the
+-- first month any version of the lead's changed events names (NULL: a version without a date, every deal)
+CREATE TEMP TABLE _kpi_event_since AS
+SELECT ls.lead_id,
+       CASE WHEN bool_and(v.at_1 ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}')
+            THEN min(make_date(substr(v.at_1, 1, 4)::int, substr(v.at_1, 6, 2)::int, 1)) - 1 END AS since
+FROM _kpi_versions v
+JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
+WHERE v.object = 'marketing_events'
+GROUP BY ls.lead_id;
+CREATE UNIQUE INDEX ON _kpi_event_since (lead_id);
+
 CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL);
 
 -- the months of a landed date text ("2026-03-31T23:30:00Z"), widened by a day each side
@@ -97,7 +109,8 @@ WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL;
 --   mql         every MQL entry and crossing of a lead whose stages changed (its first one may have moved)
 --   cohorts     its creation and MQL months (the cohorts it belongs to)
 --   milestones  every stage month (durations between consecutive stages)
---   deals       its deals' months (attribution reads its touches and milestones)
+--   deals       its deals' months (attribution reads its touches and milestones); for a changed event,
+--               only the deals opened after it
 --   crossings   its crossings' months (score quality reads its outcome)
 CREATE TEMP TABLE _kpi_lead_facts AS
 SELECT c.lead_id, c.why, f.kind, f.at
@@ -110,7 +123,11 @@ CROSS JOIN LATERAL (
     UNION ALL
     SELECT 'crossing', x.crossed_at FROM scoring.mql_crossings x WHERE x.lead_id = c.lead_id
     UNION ALL
-    SELECT 'deal', unnest(ARRAY[d.created_at, d.closed_at]) FROM core.deals d WHERE d.lead_id = c.lead_id
+    SELECT 'deal', unnest(ARRAY[d.created_at, d.closed_at]) FROM core.deals d
+    WHERE d.lead_id = c.lead_id
+      AND (c.why <> 'events'
+           OR COALESCE(COALESCE(d.created_at, d.closed_at)
+                       >= (SELECT s.since FROM _kpi_event_since s WHERE s.lead_id = c.lead_id), true))
 ) f
 WHERE f.at IS NOT NULL;
 

@@ -74,6 +74,27 @@ def test_late_data_reopens_a_closed_month_and_equals_a_full_rebuild(world: str) 
     assert checksums(world) == incremental
 
 
+def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> None:
+    # lead 3's deal D3 opened on Feb 12: a touch of April is not one of its touches, and a touch of
+    # Feb 11 is (attribution rewrites February, and still equals a full rebuild)
+    land(
+        world, "marketing_events", [event("E11", 3, "email_click", "2026-04-20T09:00:00Z", "C3", "Security")]
+    )
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["attribution_monthly"]["ranges"] == []
+    assert summary["tables"]["engagement_monthly"]["ranges"] == ["2026-04-01..2026-05-01"]
+    land(
+        world, "marketing_events", [event("E12", 3, "email_click", "2026-02-11T09:00:00Z", "C3", "Security")]
+    )
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
 def test_cohorts_close_with_time_as_a_full_rebuild_would(world: str) -> None:
     assert rows(world, "SELECT bool_and(is_open) FROM kpi.conversion_cohorts") == [(True,)]
     later = "2026-08-01T00:00:00Z"  # January cohorts closed on Jul 30, February's still open
