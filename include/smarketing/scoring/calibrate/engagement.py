@@ -97,8 +97,24 @@ def _capped(x: np.ndarray, caps: Sequence[float | None]) -> np.ndarray:
     return np.minimum(x, limits)
 
 
-def _fit(design: np.ndarray, y: np.ndarray, strength: float) -> LogisticRegression:
-    return LogisticRegression(C=strength, max_iter=2000).fit(design, y)
+@dataclass(frozen=True)
+class _Linear:
+    """A fitted logistic regression in the design's own units."""
+
+    coef: np.ndarray
+    intercept: float
+
+    def decision_function(self, design: np.ndarray) -> np.ndarray:
+        return design @ self.coef + self.intercept
+
+
+def _fit(design: np.ndarray, y: np.ndarray, strength: float) -> _Linear:
+    # Fit points and faded counts differ in scale by orders of magnitude: standardised columns converge
+    # in a few solver steps instead of hundreds (and the penalty treats every column alike).
+    spread = design.std(axis=0)
+    spread[spread == 0] = 1.0
+    model = LogisticRegression(C=strength, max_iter=2000).fit(design / spread, y)
+    return _Linear(model.coef_[0] / spread, float(model.intercept_[0]))
 
 
 def _cv_auc(design: np.ndarray, y: np.ndarray, folds: list, strength: float) -> float:
@@ -142,6 +158,16 @@ def calibrate_engagement(
     Returns the proposal; its report has the held-out AUC of fit alone, fit + integer engagement, the
     unrounded model and a gradient-boosting reference on the same features.
     """
+    from threadpoolctl import threadpool_limits
+
+    # Hundreds of small regressions: BLAS threads cost more than they bring (15x slower on a busy 2-core box).
+    with threadpool_limits(1):
+        return _calibrate(history, fit_score, holdout, seed=seed, options=options)
+
+
+def _calibrate(
+    history: History, fit_score: pd.Series, holdout: Collection[Any], *, seed: int, options: EngagementOptions
+) -> EngagementProposal:
     leads = history.leads[history.leads["lead_id"].isin(fit_score.index)].reset_index(drop=True)
     history = History(leads, history.events)
     y = leads["won"].to_numpy(int)
@@ -157,14 +183,14 @@ def calibrate_engagement(
     half_life, x, tried = _best_half_life(history, types, score, y, train, folds, options)
     caps = _best_caps(x, score, y, train, folds, options)
     model = _fit(_design(score[train], x[train], caps), y[train], options.strength)
-    per_fit_point = float(model.coef_[0][0])
+    per_fit_point = float(model.coef[0])
     if per_fit_point <= 1e-6:
         raise ValueError("the fit score does not rank the leads with an outcome: no scale for engagement")
-    points = np.round(model.coef_[0][1:] / per_fit_point)
+    points = np.round(model.coef[1:] / per_fit_point)
     events = _event_rules(types, points, caps)
     report = _report(history, types, score, y, (train, test), x, caps, points, model, seed)
     report.update(half_life_cv=tried, half_life_days=half_life, skipped_event_types=skipped)
-    report["event_types"] = _type_rows(types, x, train, points, caps, model.coef_[0][1:] / per_fit_point)
+    report["event_types"] = _type_rows(types, x, train, points, caps, model.coef[1:] / per_fit_point)
     return EngagementProposal(half_life, options.window_days, events, report)
 
 
