@@ -66,6 +66,20 @@ WRITEBACK_ENV = "SMARKETING_WRITEBACK"
 DEFAULT_SHARDS = 4
 
 
+def _shard_label(shard: dict, total: int) -> str:
+    """`shard 2 of 4 (lead ids 250001–500000)`; the outer shards are open-ended (they cover every id)."""
+    first, last = shard["number"] == 0, shard["number"] == total - 1
+    if first and last:
+        ids = "all leads"
+    elif first:
+        ids = f"lead ids up to {shard['high']}"
+    elif last:
+        ids = f"lead ids from {shard['low']}"
+    else:
+        ids = f"lead ids {shard['low']}–{shard['high']}"
+    return f"shard {shard['number'] + 1} of {total} ({ids})"
+
+
 @dag(
     dag_id="smarketing_scoring",
     schedule=nightly(),
@@ -131,13 +145,7 @@ def smarketing_scoring() -> None:
     def shard_list(run: dict) -> list[dict]:
         """One entry per lead-id shard, with the label the UI shows for its task."""
         total = len(run["shards"])
-        return [
-            {
-                "number": shard["number"],
-                "label": f"shard {shard['number'] + 1} of {total} (lead ids {shard['low']}–{shard['high']})",
-            }
-            for shard in run["shards"]
-        ]
+        return [{"number": shard["number"], "label": _shard_label(shard, total)} for shard in run["shards"]]
 
     @task(max_active_tis_per_dagrun=4, map_index_template="{{ task.op_kwargs['shard']['label'] }}")
     def score_shard(run: dict, shard: dict) -> dict:

@@ -3,12 +3,13 @@ demand, a dry-run write-back, and a rerun that changes nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.conftest import run_dag
+from tests.e2e.conftest import run_dag, run_dag_instances
 from tests.integration.test_scoring_world import load_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
@@ -43,9 +44,19 @@ def test_scoring_dag_scores_every_lead_in_shards(
     dsn = warehouse_env
     load_world(dsn, tmp_path / "world", contacts=600, days=90)
 
-    states = run_dag("smarketing_scoring", run_conf={"as_of": AS_OF, "shards": 3, "writeback": WRITEBACK})
+    instances = run_dag_instances(
+        "smarketing_scoring", run_conf={"as_of": AS_OF, "shards": 3, "writeback": WRITEBACK}
+    )
+    states = {
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state) for ti in instances
+    }
     assert_all_succeeded(states)
     assert {f"score_shard[{i}]" for i in range(3)} <= set(states)
+    # The UI labels each shard by its lead ids.
+    labels = sorted(ti.rendered_map_index for ti in instances if ti.task_id == "score_shard")
+    assert labels[0].startswith("shard 1 of 3 (lead ids up to "), labels
+    assert re.fullmatch(r"shard 2 of 3 \(lead ids \d+–\d+\)", labels[1]), labels
+    assert labels[2].startswith("shard 3 of 3 (lead ids from "), labels
 
     with psycopg.connect(dsn) as conn:
         leads = conn.execute(
