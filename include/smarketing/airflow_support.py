@@ -262,8 +262,12 @@ def preflight() -> list:
         """The agreement's scoring version; a broken file (ConfigError, listing every problem) fails
         the task at once: `FailFastPolicy` does not retry it."""
         from smarketing.config import load_config
+        from smarketing.paths import DEFAULT_CONFIG
+        from smarketing.tasklog import summary
 
-        return load_config().scoring.version
+        version = load_config().scoring.version
+        summary(f"agreement {DEFAULT_CONFIG.name} is valid (scoring model {version})")
+        return version
 
     @task
     def prepare_warehouse() -> str:

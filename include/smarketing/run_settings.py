@@ -151,11 +151,16 @@ def configured_file_sources(override: list[dict] | None) -> list[dict]:
     `smarketing_file_sources`, the `SMARKETING_FILE_SOURCES` environment variable.
 
     Each entry is `{"mapping": "<path to mapping YAML>", "root": "<directory>" | null}`; relative
-    mapping paths are relative to the project root.
+    mapping paths are relative to the project root. The list is the task log's summary line.
     """
-    return object_list_setting(
+    from smarketing.tasklog import count, summary
+
+    sources = object_list_setting(
         "file_sources", override, FILE_SOURCES_VARIABLE, FILE_SOURCES_ENV, FILE_SOURCE_SCHEMA
     )
+    names = ", ".join(str(s.get("mapping")) for s in sources)
+    summary(f"{count(len(sources), 'file source')} to land{': ' + names if names else ''}")
+    return sources
 
 
 API_SOURCES_VARIABLE = "smarketing_api_sources"

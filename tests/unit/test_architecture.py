@@ -34,12 +34,14 @@ LEVELS: dict[str, int] = {
     "smarketing": 0,  # __init__: the version, nothing else
     "smarketing.errors": 0,
     "smarketing.paths": 0,
+    "smarketing.tasklog": 0,
     # 1: shared mechanisms with no other dependency inside the package
     "smarketing.privacy": 1,
     "smarketing.vocabulary": 1,
     "smarketing.sqlfiles": 1,
     "smarketing.run_settings": 1,
     "smarketing.cli_options": 1,
+    "smarketing.cli_output": 1,
     # 2: the agreement (config/smarketing.yaml) parsed into settings: pure, no database
     "smarketing.config": 2,
     # 3: the warehouse: connection, the one COPY module, migrations, the core build

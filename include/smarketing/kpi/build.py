@@ -21,6 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from smarketing import tasklog
 from smarketing.kpi import periods
 from smarketing.kpi.goals import load_goal_days
 from smarketing.kpi.models import MODELS, STAGING, KpiModel, read_sql
@@ -82,13 +83,12 @@ def build_kpis(
     }
     rewritten = sum(t["periods"] for t in tables.values())
     rows = sum(t["rows"] for t in tables.values())
-    log.info(
-        "KPIs as of %s: %d tables, %d period ranges rewritten, %d rows written in %.1fs",
-        moment.isoformat(),
-        len(tables),
-        rewritten,
-        rows,
-        summary["seconds"],
+    touched = {name: t["periods"] for name, t in tables.items() if t["periods"]}
+    tasklog.summary(
+        f"KPIs as of {tasklog.moment(moment)}: {tasklog.count(rewritten, 'period range')} rewritten in "
+        f"{tasklog.count(len(touched), 'table')} of {len(tables)} ({tasklog.count(rows, 'row')}) in "
+        f"{tasklog.duration(summary['seconds'])}"
+        + (f": {tasklog.listing(touched)}" if touched else "; nothing changed since the last build")
     )
     return summary
 

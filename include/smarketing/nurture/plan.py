@@ -20,6 +20,7 @@ import psycopg
 
 from smarketing.config import Agreement
 from smarketing.nurture.matching import create_matches, statement
+from smarketing.tasklog import count, moment
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,15 @@ class PlanResult:
             **({"details": self.details} if self.dry_run else {}),
         }
 
+    def headline(self) -> str:
+        """The plan on one line (the task log's summary)."""
+        return (
+            f"nurture plan as of {moment(self.as_of)}{' (dry run: nothing recorded)' if self.dry_run else ''}: "
+            f"{count(self.count('entries'), 'entry', 'entries')} ({count(self.count('entries', 'held_out'))} "
+            f"held out as the control group, {count(self.count('entries', 'skipped'))} skipped), "
+            f"{count(self.count('exits'), 'exit')}"
+        )
+
     def count(self, section: str, key: str | None = None) -> int:
         data = self.entries if section == "entries" else self.exits
         return sum(n for counts in data.values() for k, n in counts.items() if key is None or k == key)
@@ -90,16 +100,6 @@ def plan_run(
             _record_run(conn, run_id, as_of)
     except _DryRun:
         pass
-    log.info(
-        "nurture plan %s as of %s%s: %d entries (%d held out, %d skipped), %d exits",
-        run_id,
-        as_of.isoformat(),
-        " (dry run)" if dry_run else "",
-        result.count("entries"),
-        result.count("entries", "held_out"),
-        result.count("entries", "skipped"),
-        result.count("exits"),
-    )
     return result
 
 

@@ -31,6 +31,7 @@ from smarketing.nurture.ledger import Action, TargetKey
 from smarketing.nurture.matching import create_leads, create_scenarios, lead_params, statement
 from smarketing.nurture.targets import Target, open_target
 from smarketing.sources.http import ApiError, RetriesExhausted
+from smarketing.tasklog import listing, summary
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def confirm(dsn: str, key: str, *, run_id: str, target: Target | None = None) ->
             (where.system, where.kind, where.target_id),
         ).fetchone()[0]
     if not pushed:
-        return {"confirmed": 0, "unconfirmed": 0}
+        return _finish(key, "confirm", Counter(confirmed=0, unconfirmed=0))
     members = _read_members(dsn, target or open_target(key), where, run_id)
     with connect(dsn) as conn, conn.transaction():
         confirmed = ledger.confirm(conn, where, members)
@@ -215,9 +216,7 @@ def _read_members(dsn: str, target: Target, key: TargetKey, run_id: str) -> set[
 
 def _finish(key: str, step: str, stats: Counter[str]) -> dict[str, int]:
     result = {k: int(v) for k, v in sorted(stats.items())}
-    log.info(
-        "nurture %s %s: %s", step, key, ", ".join(f"{k} {v}" for k, v in result.items()) or "nothing to do"
-    )
+    summary(f"nurture {step} {key}: {listing(result, empty='nothing to do')}")
     if stats.get("failed"):
         raise SmarketingError(
             f"nurture {step} {key}: {stats['failed']} lead(s) not settled after retries; the next run reads "

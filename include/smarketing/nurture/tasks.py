@@ -12,6 +12,7 @@ from smarketing.nurture import push as pushing
 from smarketing.nurture.ledger import targets_with_work
 from smarketing.nurture.outcomes import build_outcomes, effects, finish_run, standing
 from smarketing.nurture.plan import plan_run
+from smarketing.tasklog import count, listing, moment, summary
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,19 @@ def plan_step(
             d["state"] or "",
             d["why"],
         )
+    summary(result.headline())
     return result.to_dict()
 
 
 def target_keys(dsn: str, *, dry_run: bool) -> list[str]:
     """Targets with something to push, confirm or remove (none for a dry run)."""
     if dry_run:
+        summary("nurture targets: none (dry run: nothing is sent)")
         return []
     with connect(dsn) as conn:
-        return targets_with_work(conn)
+        keys = targets_with_work(conn)
+    summary(f"nurture targets with work: {', '.join(keys) if keys else 'none'}")
+    return keys
 
 
 def push_step(dsn: str, agreement: Agreement, key: str, *, run_id: str) -> dict[str, int]:
@@ -58,7 +63,12 @@ def stats_step(dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime) 
     """Outcomes rebuilt, the run closed; returns each scenario's standing and its 30-day MQL effect."""
     outcomes = build_outcomes(dsn, agreement, as_of=as_of)
     finish_run(dsn, run_id)
-    return {"scenarios": standing(dsn), "mql_30d": effects(dsn), "outcome_rows": outcomes}
+    scenarios = standing(dsn)
+    summary(
+        f"nurture outcomes as of {moment(as_of)}: {count(outcomes, 'outcome row')} rebuilt; "
+        + ("; ".join(f"{name}: {listing(counts)}" for name, counts in scenarios.items()) or "no scenario yet")
+    )
+    return {"scenarios": scenarios, "mql_30d": effects(dsn), "outcome_rows": outcomes}
 
 
 def run_all(dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime) -> dict[str, Any]:

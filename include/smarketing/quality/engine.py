@@ -18,12 +18,13 @@ from typing import Any
 
 from smarketing.quality.expectations import Check
 from smarketing.quality.staging import SCHEMA
+from smarketing.tasklog import quiet_third_party
 from smarketing.warehouse.migrate import sqlalchemy_url
 
 log = logging.getLogger(__name__)
 # Great Expectations logs hundreds of INFO lines per validation (decorator registration, data source
 # set-up): task logs keep its warnings and errors only.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
+quiet_third_party()
 
 # Hash aggregates of a million keys (uniqueness) must not spill to disk.
 WORK_MEM = "256MB"

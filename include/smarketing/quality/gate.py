@@ -10,6 +10,7 @@ from typing import Any
 
 from smarketing.errors import SmarketingError
 from smarketing.quality.engine import CheckResult, SuiteRun
+from smarketing.tasklog import count, duration
 
 
 class QualityGateFailed(SmarketingError):
@@ -60,6 +61,22 @@ class ValidationReport:
         data = asdict(self)
         data["success"] = self.success
         return data
+
+    def headline(self) -> str:
+        """The validation on one line (a task log's summary): verdict, counts, time, Data Docs index."""
+        scope = f"{count(len(self.batch_ids), 'batch', 'batches')}, " if self.layer == "raw" else ""
+        verdict = "FAILED" if self.failures else "passed"
+        rejected = (
+            f", {count(len(self.rejected_batches), 'batch', 'batches')} rejected"
+            if self.rejected_batches
+            else ""
+        )
+        docs = f"; Data Docs {self.data_docs['index']}" if self.data_docs.get("index") else ""
+        return (
+            f"{self.layer} validation {verdict}: {scope}{count(self.rows_checked, 'row')} checked, "
+            f"{count(self.rows_quarantined)} quarantined, {count(self.rows_released)} released"
+            f"{rejected}, {count(len(self.warnings), 'warning')} in {duration(sum(self.timings.values()))}{docs}"
+        )
 
     def finalize(self) -> str:
         head = f"{self.layer} validation of run {self.run_id}"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from smarketing.quality.gate import QualityGateFailed
+from smarketing.tasklog import summary
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,10 @@ def _fail(exc: QualityGateFailed) -> NoReturn:
 
 
 def _log_docs(report: Any) -> None:
+    """The page of every suite (the summary line names the index)."""
     for label, url in report.data_docs.items():
-        log.info("Data Docs %s: %s", label, url)
+        if label != "index":
+            log.info("Data Docs %s: %s", label, url)
 
 
 def validate_raw(dsn: str, run_id: str, batch_ids: Sequence[int] | None = None) -> dict[str, Any]:
@@ -38,8 +41,10 @@ def validate_raw(dsn: str, run_id: str, batch_ids: Sequence[int] | None = None) 
         report = run(dsn, run_id=run_id, batch_ids=batch_ids)
     except QualityGateFailed as exc:
         _log_docs(exc.report)
+        summary(exc.report.headline())
         _fail(exc)
     _log_docs(report)
+    summary(report.headline())
     return report.as_dict()
 
 
@@ -51,6 +56,8 @@ def validate_core(dsn: str, run_id: str) -> dict[str, Any]:
         report = run(dsn, run_id=run_id)
     except QualityGateFailed as exc:
         _log_docs(exc.report)
+        summary(exc.report.headline())
         _fail(exc)
     _log_docs(report)
+    summary(report.headline())
     return report.as_dict()

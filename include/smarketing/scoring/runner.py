@@ -57,6 +57,8 @@ from smarketing.scoring.warehouse import (
     read_time_ranges,
     to_us,
 )
+from smarketing.tasklog import count, duration, moment
+from smarketing.tasklog import summary as summary_line
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -213,14 +215,11 @@ def plan_run(
             """,
             (run_id, plan.as_of, mode, model.version, model.config_hash, len(shards)),
         )
-    log.info(
-        "scoring run %s as of %s: %s (%s model %s), %d shard(s)",
-        run_id,
-        plan.as_of.isoformat(),
-        mode,
-        "new" if new_model else "known",
-        model.version,
-        len(shards),
+    kind = "full rescore" if mode == "full" else "incremental"
+    summary_line(
+        f"scoring run {run_id} as of {moment(plan.as_of)}: {kind} with {'a new' if new_model else 'the'} "
+        f"model {model.version}, {count(len(shards), 'shard')}: "
+        f"{', '.join(shard_label(s, len(shards)) for s in shards)}"
     )
     return plan
 
@@ -435,8 +434,32 @@ def score_shard(
             "UPDATE scoring.runs SET stats = stats || jsonb_build_object(%s::text, %s::jsonb) WHERE run_id = %s",
             (f"shard_{number}", json.dumps(stats), plan.run_id),
         )
-    log.info("scoring run %s shard %d: %s", plan.run_id, number, stats)
+    summary_line(_shard_headline(plan, number, stats))
     return stats
+
+
+def shard_label(shard: Shard, of: int) -> str:
+    """"shard 2 of 4 (lead ids 250,001–500,000)"; the first and last shards are open-ended."""
+    low, high = shard.low > -(2**63), shard.high < 2**63 - 1
+    if low and high:
+        ids = f"{count(shard.low)}–{count(shard.high)}"
+    elif low or high:
+        ids = f"from {count(shard.low)}" if low else f"up to {count(shard.high)}"
+    else:
+        ids = "all"
+    return f"shard {shard.number + 1} of {of} (lead ids {ids})"
+
+
+def _shard_headline(plan: RunPlan, number: int, stats: dict) -> str:
+    shard = next(s for s in plan.shards if s.number == number)
+    seconds = sum(v for v in stats.get("seconds", {}).values() if isinstance(v, int | float))
+    fresh = stats["leads"] - stats["incremental_leads"]
+    return (
+        f"{shard_label(shard, len(plan.shards))}: {count(stats['leads'], 'lead')} scored "
+        f"({count(stats['incremental_leads'])} carried forward incrementally, {count(fresh)} from their whole "
+        f"history), {count(stats.get('mqls', 0), 'MQL')} ({count(stats.get('new_mqls', 0))} new), "
+        f"{count(stats.get('new_events', 0), 'new event')} read, in {duration(seconds)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,17 +477,21 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: boo
         new_mqls = conn.execute(
             "SELECT count(*) FROM scoring.mql_crossings WHERE run_id = %s", (plan.run_id,)
         ).fetchone()[0]
-        summary = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
+        result = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
         conn.execute(
             """
             UPDATE scoring.runs
                SET finished_at = now(), stats = (stats - 'failed') || jsonb_build_object('summary', %s::jsonb)
             WHERE run_id = %s
             """,
-            (json.dumps(summary), plan.run_id),
+            (json.dumps(result), plan.run_id),
         )
-    log.info("scoring run %s finished: %s", plan.run_id, summary)
-    return summary
+    summary_line(
+        f"scoring run {plan.run_id} finished: {count(result['leads'], 'lead')} with a score, "
+        f"{count(result['mqls'], 'MQL')} now ({count(result['new_mqls'])} crossed in this run), "
+        f"{count(accounts, 'account')} rolled up"
+    )
+    return result
 
 
 def run_scoring(

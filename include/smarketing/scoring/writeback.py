@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from smarketing.sqlfiles import statement
+from smarketing.tasklog import count, summary
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -264,5 +265,9 @@ def write_back(
             raise SmarketingError(
                 f"write-back to {target.system}: {result['failed']} batch(es) failed; see scoring.writeback_batches"
             )
-    log.info("write-back %s", result)
+    what = "dry run, nothing sent" if target.dry_run else f"{count(result['sent'], 'batch', 'batches')} sent"
+    summary(
+        f"write-back to {target.system} ({target.api}): {count(records, 'changed score')} "
+        f"in {count(int(batches), 'batch', 'batches')}; {what}"
+    )
     return result

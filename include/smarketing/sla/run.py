@@ -16,7 +16,7 @@ from smarketing.sla import alerts as alerting
 from smarketing.sla.clock import calendars_for, evaluate_clocks
 from smarketing.sla.delivery import pace, read_mqls_for_pace, write_delivery
 from smarketing.sla.settings import SlaSettings
-from smarketing.sla.smtp import SmtpSender
+from smarketing.sla.smtp import SmtpConnectionMissing, SmtpSender, smtp_connection_defined
 from smarketing.sla.store import (
     DEFAULT_REEVALUATE_DAYS,
     SLA_LOCK_KEY,
@@ -24,6 +24,9 @@ from smarketing.sla.store import (
     read_inputs,
     write_followups,
 )
+from smarketing.tasklog import count, listing
+from smarketing.tasklog import moment as when
+from smarketing.tasklog import summary as summary_line
 from smarketing.warehouse.connection import transaction
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ def evaluate_followups(
     if timings is not None:
         for name, start, end in zip(("read", "compute", "write"), marks, marks[1:], strict=False):
             timings[name] = round(end - start, 3)
-    summary = {
+    result = {
         "as_of": moment.isoformat(),
         "evaluated": stats.evaluated,
         "written": stats.written,
@@ -75,14 +78,12 @@ def evaluate_followups(
         "status": _counts(readings["status"], inputs.unchanged, "status"),
         "accept_status": _counts(readings["accept_status"], inputs.unchanged, "accept_status"),
     }
-    log.debug(
-        "SLA clocks read at %s: %d in the window, %d computed, %d written",
-        moment,
-        stats.evaluated,
-        len(readings),
-        stats.written,
+    summary_line(
+        f"SLA clocks read at {when(moment)}: {count(stats.evaluated, 'follow-up')} in the window, "
+        f"{count(stats.written)} changed, {count(stats.new_breaches, 'new breach', 'new breaches')}; "
+        f"follow-up clock: {listing(result['status'])}; accept clock: {listing(result['accept_status'])}"
     )
-    return summary
+    return result
 
 
 def _counts(computed: pd.Series, unchanged: pd.DataFrame, column: str) -> dict[str, int]:
@@ -97,10 +98,18 @@ def measure_delivery(dsn: str, settings: SlaSettings, as_of: object | None = Non
     """Marketing delivery against target for the month of `as_of` and the one before."""
     moment = as_utc(as_of)
     if not settings.targets:
+        summary_line("marketing delivery: no MQL target in the agreement (sla.marketing), nothing measured")
         return []
     with transaction(dsn) as conn:
         rows = pace(read_mqls_for_pace(conn, settings, moment), settings, moment)
         write_delivery(conn, rows)
+    summary_line(
+        "marketing delivery: "
+        + "; ".join(
+            f"{r.period:%Y-%m} {r.segment}: {count(r.delivered)} of {count(r.target)} MQLs, {r.status.replace('_', ' ')}"
+            for r in rows.itertuples()
+        )
+    )
     return [
         {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
         for row in rows.drop(columns=["evaluated_at"]).to_dict("records")
@@ -122,11 +131,16 @@ def send_alerts(
     """
     moment = as_utc(as_of)
     if not settings.alerts.configured:
-        log.warning(
-            "no SLA alert recipients configured (sla.alerts or the %s Variable)", alerting.ALERTS_VARIABLE
+        summary_line(
+            f"SLA alerts: none sent, no recipients configured (sla.alerts or the {alerting.ALERTS_VARIABLE} Variable)"
         )
         return {"configured": False}
-    sender = sender or SmtpSender(settings.alerts.smtp_conn_id, settings.alerts.from_email)
+    if sender is None:
+        conn_id = settings.alerts.smtp_conn_id
+        # Said once, naming the connection, instead of once per message the SMTP notifier cannot send.
+        if not smtp_connection_defined(conn_id):
+            raise SmtpConnectionMissing(conn_id, alerting.unannounced_breaches(dsn))
+        sender = SmtpSender(conn_id, settings.alerts.from_email)
     result = {
         "configured": True,
         "breaches": alerting.announce_breaches(dsn, settings, sender, run_id=run_id),
@@ -136,4 +150,13 @@ def send_alerts(
     failed = {k: v["failed"] for k, v in result.items() if isinstance(v, dict) and v.get("failed")}
     if failed:
         raise alerting.AlertDeliveryError(f"SLA alerts not sent, will be retried: {failed}")
+    summary_line(
+        "SLA alerts: "
+        + "; ".join(
+            f"{kind} {count(r['messages'], 'message')} ({count(r['rows'], 'item')})"
+            + (f", no address for {', '.join(r['unroutable'])}" if r["unroutable"] else "")
+            for kind, r in result.items()
+            if isinstance(r, dict)
+        )
+    )
     return result

@@ -21,6 +21,19 @@ class SmtpConnectionBroken(ConfigurationError):
     """The SMTP connection is defined but cannot be used as it stands."""
 
 
+class SmtpConnectionMissing(SmarketingError):
+    """No SMTP connection is defined under the id the agreement names: alerts cannot go out yet."""
+
+    def __init__(self, conn_id: str, waiting: int) -> None:
+        super().__init__(
+            f"SMTP connection '{conn_id}' is not defined: {waiting} breach alert(s) wait unsent (they go out "
+            f"on the first run after it exists). Add it in the Airflow UI (Admin > Connections, type smtp) "
+            f"or set AIRFLOW_CONN_{conn_id.upper()}=smtp://USER:PASSWORD@HOST:587; another id goes in "
+            "sla.alerts.smtp_conn_id"
+        )
+        self.conn_id = conn_id
+
+
 class SmtpSender:
     """Sends through Airflow's SMTP provider (its notifier, on the `smtp_conn_id` connection)."""
 

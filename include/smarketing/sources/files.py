@@ -35,6 +35,7 @@ from smarketing.sources.mapping import (
     load_mapping,
     template_parts,
 )
+from smarketing.tasklog import count, listing, summary
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.loading import (
     LandedBatch,
@@ -64,11 +65,19 @@ def ingest_source(
     base = mapping.resolve_root(mapping_path, Path(root) if root is not None else None)
     plan = [(spec, path) for spec in mapping.files for path in matching_files(base, spec)]
     landed = {spec.object: 0 for spec in mapping.files}
+    skipped = 0
     with connect(dsn, autocommit=True) as conn:
         for spec, path in plan:
             batch = land_file(conn, mapping, spec, path, origin=_origin(path, base), run_id=run_id)
-            if batch is not None:
+            if batch is None:
+                skipped += 1
+            else:
                 landed[spec.object] += batch.rows
+    again = f", {count(skipped)} landed before (same bytes, skipped)" if skipped else ""
+    summary(
+        f"{mapping.source_system}: {count(len(plan), 'file')} read{again}; "
+        f"{count(sum(landed.values()), 'row')} new ({listing(landed)})"
+    )
     return landed
 
 

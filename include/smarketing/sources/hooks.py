@@ -88,8 +88,12 @@ class ApiHook(BaseHook):
                 f"Airflow connection '{self.conn_id}' could not be read: {type(exc).__name__}"
             ) from None
         extra = conn.extra_dejson if conn.extra else {}
+        try:
+            url = base_url(conn.host, conn.schema, conn.port, conn.conn_type)
+        except SmarketingError as exc:
+            raise SmarketingError(f"Airflow connection '{self.conn_id}': {exc}") from None
         creds = ApiCredentials(
-            base_url=base_url(conn.host, conn.schema, conn.port, conn.conn_type),
+            base_url=url,
             token=extra.get("access_token") or (conn.password if not conn.login else None),
             login=conn.login or None,
             password=conn.password if conn.login else None,

@@ -22,6 +22,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from smarketing.paths import CORE_SQL_DIR
+from smarketing.tasklog import count, duration, listing, summary
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.copy import copy_in_frame, copy_out_csv
 from smarketing.warehouse.loading import RAW_OBJECTS, committed_high_water
@@ -70,6 +71,7 @@ def build_core(
     personas: Sequence[Persona] = (
         list(getattr(agreement, "personas", None) or []) if agreement is not None else []
     )
+    begun = time.monotonic()
     with connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK_KEY,))
         # The steps sort and hash whole windows of raw rows; the 4MB default spills them to disk.
@@ -86,7 +88,7 @@ def build_core(
                 started = time.monotonic()
                 conn.execute(step.read_text(encoding="utf-8"))  # type: ignore[arg-type]  # trusted project SQL
                 spent[step.stem] = round(time.monotonic() - started, 3)
-                log.info("core build step %s took %.2fs", step.name, spent[step.stem])
+                log.debug("core build step %s took %.2fs", step.name, spent[step.stem])
         rows = conn.execute("SELECT key, n FROM _build_stats ORDER BY key").fetchall()
         stats = {str(key): int(n) for key, n in rows}
         if agreement is not None:
@@ -94,8 +96,20 @@ def build_core(
             stats["leads.personas"] = assign_personas(conn, personas, everyone=rematch_personas)
             spent["personas"] = round(time.monotonic() - started, 3)
         _advance_watermarks(conn, high)
-    log.info("core build up to batch %s: %s", high, stats)
+    summary(_headline(high, stats, time.monotonic() - begun))
     return stats
+
+
+def _headline(high: int, stats: dict[str, int], seconds: float) -> str:
+    """The build's summary line: rows touched per core table, then the records it could not place."""
+    touched = {k: n for k, n in stats.items() if "." not in k}
+    notes = {k.replace(".", " "): n for k, n in stats.items() if "." in k and n and k != "leads.personas"}
+    personas = f"; personas matched on {count(stats['leads.personas'], 'lead')}" if "leads.personas" in stats else ""
+    odd = f"; {listing(notes)}" if notes else ""
+    return (
+        f"core build up to batch {high}: rows touched: {listing(touched)}{personas}{odd}"
+        f" in {duration(seconds)}"
+    )
 
 
 def _decided_high_water(conn: psycopg.Connection, high: int) -> int:

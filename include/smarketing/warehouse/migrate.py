@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from smarketing.paths import MIGRATIONS_DIR
+from smarketing.tasklog import quiet_third_party, summary
 from smarketing.warehouse.connection import ensure_database, warehouse_dsn
 
 # Arbitrary constant shared by every process that migrates this warehouse.
@@ -41,9 +42,16 @@ def _config(dsn: str) -> Config:
 
 
 def upgrade(dsn: str | None = None, revision: str = "heads") -> None:
+    """Create the database if missing and apply the migrations up to `revision` (default: every head);
+    the task log's summary line says which were applied."""
     dsn = dsn or warehouse_dsn()
     ensure_database(dsn)
+    quiet_third_party()  # Alembic logs two INFO lines per connection and one per revision
+    before = current_revision(dsn)
     command.upgrade(_config(dsn), revision)
+    after = current_revision(dsn)
+    news = "up to date" if after == before else f"migrated from {before or 'an empty database'}"
+    summary(f"warehouse schema at revision {after}: {news}")
 
 
 def current_revision(dsn: str | None = None) -> str:
