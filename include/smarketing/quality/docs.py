@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from smarketing.quality.docsassets import localize_site
 from smarketing.quality.engine import SuiteRun
 from smarketing.quality.settings import DataDocs
 
@@ -125,7 +126,9 @@ def publish(settings: DataDocs, runs: Sequence[SuiteRun]) -> dict[str, str]:
                 identifiers.append(ExpectationSuiteIdentifier(name=run.gx_suite_name))
             context.validation_results_store.set(run.gx_key, _sanitized(run.gx_result))
             identifiers.append(run.gx_key)
+        started = time.time() - 1  # file times may be rounded to the second
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=identifiers)
+        localize_site(settings.site_dir(), started)
         urls = {"index": (settings.site_dir() / "index.html").as_uri()}
         for run in runs:
             found = context.get_docs_sites_urls(resource_identifier=run.gx_key, site_name=SITE_NAME)
@@ -148,5 +151,22 @@ def rebuild(settings: DataDocs) -> str:
     with _locked(settings.site_dir()):
         prune(settings)
         context = _context(settings)
+        started = time.time() - 1
         context.build_data_docs(site_names=[SITE_NAME])
+        localize_site(settings.site_dir(), started)
     return (settings.site_dir() / "index.html").as_uri()
+
+
+def data_docs_index(settings: DataDocs | None = None) -> Path | None:
+    """Where the Data Docs site's front page is: `<data_docs.dir>/index.html` (config/quality.yaml, or
+    SMARKETING_DATA_DOCS_DIR), an absolute path; None while no validation has built it yet.
+
+    `settings`: the Data Docs settings (default: loaded from config/quality.yaml). Every page of the site
+    is reachable from the index and works offline (its stylesheets and scripts are under the site).
+    """
+    if settings is None:
+        from smarketing.quality.settings import load_settings
+
+        settings = load_settings().data_docs
+    index = settings.site_dir() / "index.html"
+    return index.resolve() if index.is_file() else None

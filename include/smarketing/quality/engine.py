@@ -9,6 +9,7 @@ renders some literals, such as datetimes, as Python text) a second pass asks GX 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -224,9 +225,18 @@ def _key_rows(found: list[dict[str, Any]], key_columns: Sequence[str]) -> list[t
     return [tuple(row[k] for k in key_columns) for row in found]
 
 
+# Data Docs name a result's page after its asset; file systems refuse names over 255 bytes.
+MAX_ASSET_NAME = 64
+
+
 def _asset_name(suite: str, scope: str) -> str:
-    """What Data Docs call the batch: the suite and what was checked (e.g. raw.leads.hubspot.batches_12)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{suite}.{scope}")
+    """What Data Docs call the batch: the suite and what was checked (e.g. raw.leads.hubspot.batches_12),
+    cut to MAX_ASSET_NAME characters with a digest of the whole name when longer."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{suite}.{scope}")
+    if len(name) <= MAX_ASSET_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_ASSET_NAME - 11]}~{digest}"
 
 
 def _exception_text(info: Any) -> str | None:

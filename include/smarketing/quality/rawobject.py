@@ -45,8 +45,21 @@ def validate_object(
 
 
 def scope_of(batch_ids: Sequence[int]) -> str:
-    """What a suite run covered, as Data Docs and messages name it."""
-    return "batches " + ",".join(str(b) for b in batch_ids)
+    """What a suite run covered, as Data Docs and messages name it: runs of consecutive batches as
+    ranges ("batches 1-185", "batches 3,7-9"), so 185 batches do not make a 600-character file name."""
+    ids = sorted(set(batch_ids))
+    if not ids:
+        return "batches none"
+    runs: list[str] = []
+    start = previous = ids[0]
+    for b in [*ids[1:], None]:
+        if b is not None and b == previous + 1:
+            previous = b
+            continue
+        runs.append(str(start) if start == previous else f"{start}-{previous}")
+        if b is not None:
+            start = previous = b
+    return "batches " + ",".join(runs)
 
 
 def _stage(

@@ -1,0 +1,79 @@
+"""Data Docs a person can open: short file names however many batches a validation covered, and pages
+that load nothing from the network (every stylesheet, script and image is a file of the site)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from smarketing.paths import CONFIG_DIR
+from smarketing.quality.docs import data_docs_index
+from smarketing.quality.raw import validate_raw
+from smarketing.quality.settings import load_settings
+from smarketing.warehouse.connection import connect
+from smarketing.warehouse.loading import land_batch
+
+pytestmark = pytest.mark.integration
+
+_ASSET = re.compile(r"<(?:link|script|img)\b[^>]*?\b(?:href|src)=\"([^\"#]+)\"", re.IGNORECASE)
+
+
+@pytest.fixture()
+def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    settings = yaml.safe_load((CONFIG_DIR / "quality.yaml").read_text())
+    settings["data_docs"].update(dir=str(tmp_path / "docs"), project_dir=str(tmp_path / "gx"))
+    (tmp_path / "quality.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv("SMARKETING_QUALITY_CONFIG", str(tmp_path / "quality.yaml"))
+    return tmp_path / "docs"
+
+
+def _companies(start: int) -> pa.Table:
+    payloads = [
+        json.dumps({"name": f"Co {i}", "employees": 10 + i, "attributes": {}}) for i in (start, start + 1)
+    ]
+    return pa.table({"source_id": [f"c{start}", f"c{start + 1}"], "payload": payloads})
+
+
+def test_a_validation_of_many_batches_gives_short_names_and_offline_pages(
+    clean_warehouse: str, docs_dir: Path
+) -> None:
+    assert data_docs_index() is None  # nothing built yet
+    dsn = clean_warehouse
+    with connect(dsn, autocommit=True) as conn:
+        # Two objects landed in turn: each suite covers every other batch id (no range shortens it).
+        for i in range(60):
+            land_batch(
+                conn,
+                source_system="crm",
+                object="companies" if i % 2 else "owners",
+                origin=f"delivery-{i}",
+                rows=[_companies(2 * i)],
+            )
+
+    report = validate_raw(dsn, run_id="manual__2026-12-07T04:25:39.854599+00:00", raise_on_failure=False)
+
+    index = data_docs_index()
+    assert index is not None and index == (docs_dir / "index.html").resolve()
+    assert report.data_docs["index"] == index.as_uri()
+    pages = sorted(docs_dir.rglob("*.html"))
+    assert len(pages) > 3, pages
+    too_long = [p for p in docs_dir.rglob("*") if len(p.name) > 100]
+    assert not too_long, too_long
+    assert max(len(str(p.relative_to(docs_dir))) for p in pages) < 250
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assets = _ASSET.findall(html)
+        remote = [a for a in assets if re.match(r"(?i)https?:|//", a)]
+        assert not remote, (page, remote)
+        missing = [a for a in assets if not (page.parent / a.split("?")[0]).resolve().is_file()]
+        assert not missing, (page, missing)
+    index_html = index.read_text(encoding="utf-8")
+    assert "static/vendor/js/bootstrap-table.min.js" in index_html  # the index table is filled by it
+    assert "static/vendor/js/jquery.min.js" in index_html
+    # The settings give the same place the CLI and the Airflow UI link to.
+    assert data_docs_index(load_settings().data_docs) == index
