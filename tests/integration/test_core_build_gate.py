@@ -62,7 +62,7 @@ def test_a_batch_without_a_verdict_waits_for_its_validation(
 
 def test_cli_validates_before_it_builds(clean_warehouse: str, world: Path) -> None:
     ingest_source(clean_warehouse, CRM, root=world, run_id="crm")
-    result = CliRunner().invoke(app, ["ingest", "core", "--dsn", clean_warehouse])
+    result = CliRunner().invoke(app, ["ingest", "core", "--dsn", clean_warehouse, "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     assert printed["validation"].startswith("raw validation") and " passed " in printed["validation"]

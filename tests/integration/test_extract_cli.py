@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run_extract(
-    server: object, dsn: str, *objects: str, retry: dict | None = None
+    server: object, dsn: str, *objects: str, retry: dict | None = None, as_json: bool = True
 ) -> subprocess.CompletedProcess:
     entry = hubspot_entry(**({"retry": retry} if retry else {}))
     env = {
@@ -33,6 +34,7 @@ def _run_extract(
         "SMARKETING_API_SOURCES": json.dumps([entry]),
     }
     args = [sys.executable, "-m", "smarketing.cli", "extract", "hubspot", "--dsn", dsn]
+    args += ["--json"] if as_json else []
     for obj in objects:
         args += ["--object", obj]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -46,6 +48,14 @@ def test_stdout_is_the_json_and_logs_go_to_stderr(world_dir: Path, clean_warehou
     assert [r["object"] for r in results] == ["owners", "companies"]
     assert all(r["landed"] > 0 for r in results)
     assert "hubspot/companies" in done.stderr  # the summary log lines are on stderr
+
+    with sandbox(world_dir) as server:
+        again = _run_extract(server, clean_warehouse, "owners", as_json=False)
+    assert again.returncode == 0, again.stderr
+    # For a person: a table naming the object, its counts and the watermark in human units.
+    assert "hubspot/owners" in again.stdout and "received" in again.stdout
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC", again.stdout), again.stdout
+    assert "{" not in again.stdout and "hubspot/owners:" in again.stderr  # the summary line is a log line
 
 
 def test_a_failing_object_does_not_stop_the_others(world_dir: Path, clean_warehouse: str) -> None:

@@ -56,7 +56,7 @@ def test_validate_admit_and_docs(
     )
 
     admitted = runner.invoke(
-        quality_app, ["admit", str(batch.batch_id), "--reason", "checked with sales", "--dsn", dsn]
+        quality_app, ["admit", str(batch.batch_id), "--reason", "checked with sales", "--dsn", dsn, "--json"]
     )
 
     assert admitted.exit_code == 0, admitted.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, table
 
 kpi_app = typer.Typer(help="KPI tables for the monthly review (kpi.*).", no_args_is_help=True)
 
@@ -27,6 +27,7 @@ def build_command(
         str | None, typer.Option("--as-of", help="Measure as of this moment (ISO 8601; default now).")
     ] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Rebuild the KPI periods touched since the last build (every period with --full); prints what it wrote."""
     from smarketing.config import load_config
@@ -38,18 +39,29 @@ def build_command(
     summary = build_kpis(
         dsn or warehouse_dsn(), settings_from_agreement(load_config()), as_of=as_of, full=full, from_day=start
     )
-    typer.echo(json.dumps(summary, indent=2, default=str))
+    emit(summary, as_json, lambda: [_build_table(summary)])
+
+
+def _build_table(summary: dict):
+    from smarketing.tasklog import count, duration, moment
+
+    return table(
+        f"KPIs as of {moment(summary['as_of'])}, built in {duration(summary['seconds'])}",
+        ("table", ">period ranges rewritten", ">rows written"),
+        ((f"kpi.{n}", count(t["periods"]), count(t["rows"])) for n, t in summary["tables"].items()),
+    )
 
 
 @kpi_app.command("show")
-def show_command(dsn: DsnOption = None) -> None:
+def show_command(dsn: DsnOption = None, as_json: JsonOption = False) -> None:
     """Print each KPI table's headline (its latest period)."""
     from smarketing.kpi.headlines import headlines
     from smarketing.warehouse.connection import connect
 
     with connect(dsn) as conn:
-        for name, line in headlines(conn).items():
-            typer.echo(f"kpi.{name:<27} {line}")
+        lines = headlines(conn)
+    rows = ((f"kpi.{name}", line) for name, line in lines.items())
+    emit(lines, as_json, lambda: [table("KPI headlines (latest period)", ("table", "headline"), rows)])
 
 
 def report_command(
@@ -62,6 +74,7 @@ def report_command(
         typer.Option("--out", help="HTML file to write (default: the report folder's review-YYYY-MM.html)."),
     ] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Render the monthly review report (one self-contained HTML file) from the kpi tables; prints its path."""
     from smarketing.kpi.report import render_report
@@ -70,4 +83,4 @@ def report_command(
     result = render_report(dsn or warehouse_dsn(), month.date(), out)
     if result.empty_sections:
         typer.echo(f"sections without data: {', '.join(result.empty_sections)}", err=True)
-    typer.echo(str(result.path))
+    emit({"path": str(result.path), "empty_sections": list(result.empty_sections)}, as_json, str(result.path))

@@ -6,13 +6,13 @@ lazily so that `smarketing --help` stays instant.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, print_json, show, table
 
 nurture_app = typer.Typer(
     help="Nurturing: scenarios, the enrollment ledger, pushes to the marketing tools.", no_args_is_help=True
@@ -41,7 +41,7 @@ def plan_command(
     limit: Annotated[
         int, typer.Option("--limit", min=0, help="Leads listed per decision (enter, leave, blocked).")
     ] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: JsonOption = False,
     dsn: DsnOption = None,
 ) -> None:
     """Dry run: who would enter and leave which scenario and why. Records nothing, calls no API."""
@@ -58,24 +58,48 @@ def plan_command(
         detail_limit=limit,
     )
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        print_json(result.to_dict())
         return
-    typer.echo(f"nurturing plan as of {result.as_of.isoformat()} (dry run: nothing recorded, nothing sent)")
-    for scenario in sorted(set(result.entries) | set(result.exits)):
-        entries, exits = result.entries.get(scenario, {}), result.exits.get(scenario, {})
-        typer.echo(
-            f"  {scenario}: enter {entries.get('planned', 0)}, held out {entries.get('held_out', 0)}, "
-            f"skipped {entries.get('skipped', 0)}; leave {sum(exits.values())} {dict(exits) or ''}".rstrip()
-        )
+    show(f"{result.headline()}; nothing sent", _plan_table(result), *_plan_details(result))
+
+
+def _plan_table(result):
+    from smarketing.tasklog import count, listing
+
+    return table(
+        "Per scenario",
+        ("scenario", ">enter", ">held out", ">skipped", ">leave", "why they leave"),
+        (
+            (
+                name,
+                count(result.entries.get(name, {}).get("planned", 0)),
+                count(result.entries.get(name, {}).get("held_out", 0)),
+                count(result.entries.get(name, {}).get("skipped", 0)),
+                count(sum(result.exits.get(name, {}).values())),
+                listing(dict(result.exits.get(name, {})), empty=""),
+            )
+            for name in sorted(set(result.entries) | set(result.exits))
+        ),
+    )
+
+
+def _plan_details(result) -> list:
+    from smarketing.tasklog import listing
+
+    out = []
     if result.blocked:
-        typer.echo(
-            "  kept out (lead x scenario matches): "
-            + ", ".join(f"{k} {v}" for k, v in result.blocked.items())
+        out.append(f"kept out (lead x scenario matches): {listing(result.blocked)}")
+    if result.details:
+        rows = (
+            (d["decision"], d["lead_id"], d["scenario_id"], d["state"] or "", d["why"])
+            for d in result.details
         )
-    for d in result.details:
-        typer.echo(
-            f"  {d['decision']:<7} lead {d['lead_id']:>8}  {d['scenario_id']:<24} {d['state'] or '':<9} {d['why']}"
+        out.append(
+            table(
+                "Leads (up to --limit per decision)", ("decision", ">lead", "scenario", "state", "why"), rows
+            )
         )
+    return out
 
 
 @nurture_app.command("run")
@@ -85,6 +109,7 @@ def run_command(
         str | None, typer.Option("--run-id", help="Run id (a rerun with the same id sends nothing twice).")
     ] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Plan, push to every target, confirm, remove exits, rebuild outcomes (as the DAG does)."""
     from smarketing.config import load_config
@@ -95,23 +120,60 @@ def run_command(
     result = run_all(
         dsn or warehouse_dsn(), load_config(), run_id=run_id or f"cli-{moment.isoformat()}", as_of=moment
     )
-    typer.echo(json.dumps(result, indent=2, default=str))
+    emit(
+        result, as_json, lambda: [_run_table(result), _standing_table(result["scenarios"], result["mql_30d"])]
+    )
+
+
+def _run_table(result: dict):
+    from smarketing.tasklog import listing
+
+    steps = ("push", "confirm", "exits")
+    keys = sorted({k for step in steps for k in result[step]})
+    return table(
+        "Nurturing run per target",
+        ("target", *steps),
+        ((key, *(listing(result[step].get(key, {}), empty="-") for step in steps)) for key in keys),
+    )
+
+
+def _standing_table(standing: dict, effects: list[dict]):
+    from smarketing.tasklog import count
+
+    effect = {e["scenario"]: e for e in effects}
+    keys = ("enrolled", "held_out", "exited", "skipped", "waiting")
+    return table(
+        "Scenarios (enrolled vs the held-out control group: share of MQLs within 30 days)",
+        (
+            "scenario",
+            *(f">{k.replace('_', ' ')}" for k in keys),
+            ">MQL enrolled",
+            ">MQL held out",
+            ">difference",
+        ),
+        (
+            (
+                name,
+                *(count(counts[k]) for k in keys),
+                *_effect_cells(effect.get(name)),
+            )
+            for name, counts in standing.items()
+        ),
+    )
+
+
+def _effect_cells(e: dict | None) -> tuple[str, str, str]:
+    if not e or e["difference"] is None:
+        return ("-", "-", "-")
+    return (f"{e['enrolled_rate']:.1%}", f"{e['held_out_rate']:.1%}", f"{e['difference']:+.1%}")
 
 
 @nurture_app.command("status")
-def status_command(dsn: DsnOption = None) -> None:
+def status_command(dsn: DsnOption = None, as_json: JsonOption = False) -> None:
     """Per scenario: enrolled, held out, exited, skipped, waiting; and the 30-day MQL effect."""
     from smarketing.nurture.outcomes import effects, standing
     from smarketing.warehouse.connection import warehouse_dsn
 
     target = dsn or warehouse_dsn()
-    effect = {e["scenario"]: e for e in effects(target)}
-    for scenario, counts in standing(target).items():
-        line = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
-        e = effect.get(scenario)
-        if e and e["difference"] is not None:
-            line += (
-                f"; MQL within 30 days: enrolled {e['enrolled_rate']:.1%} vs held out {e['held_out_rate']:.1%}"
-                f" ({e['difference']:+.1%})"
-            )
-        typer.echo(f"{scenario}: {line}")
+    data = {"scenarios": standing(target), "mql_30d": effects(target)}
+    emit(data, as_json, lambda: [_standing_table(data["scenarios"], data["mql_30d"])])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, print_json
 
 quality_app = typer.Typer(
     help="Data-quality checks (Great Expectations): validate, Data Docs.", no_args_is_help=True
@@ -34,6 +34,7 @@ def validate(
         list[int] | None, typer.Option("--batch", help="Validate only these batches (repeatable).")
     ] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Validate new raw batches (and held records) and/or the core tables; exit 3 when the gate fails."""
     from smarketing.quality.gate import QualityGateFailed
@@ -53,19 +54,22 @@ def validate(
 
             reports.append(validate_core(target, run_id=run))
     except QualityGateFailed as exc:
+        if as_json:
+            print_json([exc.report.as_dict()])
         typer.echo(str(exc), err=True)
         raise typer.Exit(exc.exit_code) from None
-    for report in reports:
-        typer.echo(report.summary)
+    emit([r.as_dict() for r in reports], as_json, lambda: [r.summary for r in reports])
 
 
 @quality_app.command("docs")
-def docs_command() -> None:
-    """Rebuild the Data Docs site from the stored validation results and print where it is."""
+def docs_command(as_json: JsonOption = False) -> None:
+    """Rebuild the Data Docs site from the stored validation results (pages work offline) and print
+    where its index is."""
     from smarketing.quality.docs import rebuild
     from smarketing.quality.settings import load_settings
 
-    typer.echo(rebuild(load_settings().data_docs))
+    url = rebuild(load_settings().data_docs)
+    emit({"index": url}, as_json, url)
 
 
 @quality_app.command("admit")
@@ -74,6 +78,7 @@ def admit(
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded with the verdict).")],
     run_id: Annotated[str | None, typer.Option("--run-id")] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Let a rejected batch through: its records that are not quarantined are landed again for core."""
     from smarketing.quality.quarantine import admit_batch
@@ -87,4 +92,5 @@ def admit(
         except ValueError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None
-    typer.echo(json.dumps({"admitted_batch": batch_id, "records": count, "landed_as_batch": new_batch}))
+    data = {"admitted_batch": batch_id, "records": count, "landed_as_batch": new_batch}
+    emit(data, as_json, f"batch {batch_id} admitted: {count:,} record(s) landed again as batch {new_batch}")

@@ -7,7 +7,6 @@ imported inside the commands so that `smarketing --help` stays instant.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,12 +14,9 @@ from typing import Annotated
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, print_json, show, table
 
 score_app = typer.Typer(help="Lead scoring: run it against the warehouse.", no_args_is_help=True)
-
-
-def _echo_json(data: object) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str, sort_keys=True))
 
 
 def _moment(value: str | None) -> datetime:
@@ -52,6 +48,7 @@ def run_command(
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: cli__<as-of>).")] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Score every lead (incremental unless the model changed or --full), write scores and MQL crossings.
 
@@ -69,7 +66,30 @@ def run_command(
         full=full,
         shard_count=shards,
     )
-    _echo_json(result)
+    emit(result, as_json, lambda: [_run_table(result)])
+
+
+def _run_table(result: dict):
+    from smarketing.tasklog import count, duration, moment
+
+    return table(
+        f"Scoring run {result['run_id']} as of {moment(result['as_of'])} ({result['mode']}): "
+        f"{count(result['leads'], 'lead')} with a score, {count(result['mqls'], 'MQL')} "
+        f"({count(result['new_mqls'])} new), {count(result['accounts'], 'account')}",
+        ("shard", ">leads", ">incremental", ">MQLs", ">new MQLs", ">new events", ">time"),
+        (
+            (
+                n + 1,
+                count(s["leads"]),
+                count(s["incremental_leads"]),
+                count(s.get("mqls", 0)),
+                count(s.get("new_mqls", 0)),
+                count(s.get("new_events", 0)),
+                duration(sum(v for v in s.get("seconds", {}).values() if isinstance(v, int | float))),
+            )
+            for n, s in enumerate(result["shards"])
+        ),
+    )
 
 
 def calibrate_command(
@@ -102,6 +122,7 @@ def calibrate_command(
         ),
     ] = False,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Propose integer fit points from outcomes; report AUC and lift by decile on a held-out split."""
     import pandas as pd
@@ -125,20 +146,21 @@ def calibrate_command(
     files = write_outputs(result, out_dir, source=source)
     report = result.report
     reference = report.get("reference_model", {}).get("auc")
-    typer.echo(
+    headline = (
         f"held-out AUC: integer points {report['integer_points']['auc']}, unrounded model "
         f"{report['unrounded_model']['auc']}, gradient-boosting reference {reference} "
         f"({report['rows_with_outcome']} leads, base rate {report['base_rate']:.1%}, {len(result.rules)} rules)"
     )
+    lines = [headline]
     if "engagement" in report:
         e = report["engagement"]
-        typer.echo(
+        lines.append(
             f"engagement: half-life {e.get('half_life_days')} days; held-out AUC fit alone "
             f"{e.get('auc_fit_only')}, fit + engagement {e.get('auc_fit_and_engagement')}, "
             f"reference {e.get('auc_reference')}"
         )
-    for path in files.values():
-        typer.echo(f"wrote {path}")
+    data = {"report": report, "files": {k: str(v) for k, v in files.items()}}
+    emit(data, as_json, lambda: [*lines, *(f"wrote {path}" for path in files.values())])
 
 
 def score_file_command(
@@ -160,6 +182,7 @@ def score_file_command(
         str | None, typer.Option("--as-of", help="Fade engagement to this moment (default now).")
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, max=20, help="Reasons listed per lead.")] = 3,
+    as_json: JsonOption = False,
 ) -> None:
     """Score leads from a file: id, fit, engagement, score, grade, MQL and the top reasons."""
     from smarketing.scoring.candidates import load_candidate
@@ -174,7 +197,11 @@ def score_file_command(
         as_of=_moment(as_of) if as_of else None,
         top=top,
     )
-    typer.echo(f"scored {stats['leads']} leads ({stats['mqls']} MQL) into {out}")
+    emit(
+        stats | {"out": str(out)},
+        as_json,
+        f"scored {stats['leads']:,} leads ({stats['mqls']:,} MQL) into {out}",
+    )
 
 
 def backtest_command(
@@ -185,7 +212,7 @@ def backtest_command(
         datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day replayed (UTC).")
     ],
     end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day replayed (UTC).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonOption = False,
     dsn: DsnOption = None,
 ) -> None:
     """Replay history under a candidate model next to the active one: MQLs per month and their conversion."""
@@ -202,7 +229,7 @@ def backtest_command(
         date.fromordinal(end.toordinal()),
     )
     if as_json:
-        _echo_json(report.to_dict(orient="records"))
+        print_json(report.to_dict(orient="records"))
         return
     wide = report.pivot(index="month", columns="model", values=["mqls", "converted", "conversion_rate"])
-    typer.echo(wide.to_string())
+    show(wide.to_string())

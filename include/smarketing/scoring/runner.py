@@ -439,7 +439,7 @@ def score_shard(
 
 
 def shard_label(shard: Shard, of: int) -> str:
-    """"shard 2 of 4 (lead ids 250,001–500,000)"; the first and last shards are open-ended."""
+    """ "shard 2 of 4 (lead ids 250,001–500,000)"; the first and last shards are open-ended."""
     low, high = shard.low > -(2**63), shard.high < 2**63 - 1
     if low and high:
         ids = f"{count(shard.low)}–{count(shard.high)}"

@@ -21,7 +21,7 @@ class SmtpConnectionBroken(ConfigurationError):
     """The SMTP connection is defined but cannot be used as it stands."""
 
 
-class SmtpConnectionMissing(SmarketingError):
+class SmtpConnectionMissing(ConfigurationError):
     """No SMTP connection is defined under the id the agreement names: alerts cannot go out yet."""
 
     def __init__(self, conn_id: str, waiting: int) -> None:

@@ -6,17 +6,14 @@ smarketing extract mautic  [--object activity]
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, table
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +41,6 @@ def _configured_entry(system: str) -> dict:
     return {"system": system}
 
 
-@contextlib.contextmanager
-def _stdout_kept_for_results() -> Iterator[None]:
-    """Point file descriptor 1 at stderr while the block runs, then back.
-
-    Airflow's log handlers (configured when a connection is first looked up) write to stdout; the
-    command's stdout must carry its JSON alone, so everything printed meanwhile lands on stderr.
-    """
-    sys.stdout.flush()
-    real_stdout = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(real_stdout, 1)
-        os.close(real_stdout)
-
-
 def _extract_one(system: str, obj: str, *, since: str | None, dsn: str | None, entry: dict) -> dict:
     """One object's result, or `{"system", "object", "error"}` when its pull failed."""
     from smarketing.privacy import mask_emails
@@ -76,7 +55,31 @@ def _extract_one(system: str, obj: str, *, since: str | None, dsn: str | None, e
         return {"system": system, "object": obj, "error": problem}
 
 
-def _extract(system: str, objects: list[str] | None, since: str | None, dsn: str | None) -> None:
+def _results_table(results: list[dict]):
+    from smarketing.tasklog import count, moment
+
+    return table(
+        "Pulled (new = record versions raw did not hold yet; the rest were landed before)",
+        ("object", ">received", ">new", ">pages", "watermark", ">requests", ">retries", "error"),
+        (
+            (
+                f"{r['system']}/{r['object']}",
+                count(r.get("received", 0)),
+                count(r.get("landed", 0)),
+                count(r.get("pages", 0)),
+                moment(r.get("watermark")),
+                count(r.get("http", {}).get("requests", 0)),
+                count(r.get("http", {}).get("retries", 0)),
+                r.get("error", ""),
+            )
+            for r in results
+        ),
+    )
+
+
+def _extract(
+    system: str, objects: list[str] | None, since: str | None, dsn: str | None, as_json: bool
+) -> None:
     """Pull each object in turn (a failure does not stop the others), print the JSON results on stdout,
     and exit 1 at the end naming every object that failed."""
     from smarketing.sources.extract import source_settings
@@ -85,10 +88,9 @@ def _extract(system: str, objects: list[str] | None, since: str | None, dsn: str
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     entry = _configured_entry(system)
-    with _stdout_kept_for_results():
-        chosen = objects or list(source_settings(system, entry, None).objects)
-        results = [_extract_one(system, obj, since=since, dsn=dsn, entry=entry) for obj in chosen]
-    typer.echo(json.dumps(results, indent=2, sort_keys=True, default=str))
+    chosen = objects or list(source_settings(system, entry, None).objects)
+    results = [_extract_one(system, obj, since=since, dsn=dsn, entry=entry) for obj in chosen]
+    emit(results, as_json, lambda: [_results_table(results)])
     failed = [f"{r['system']}/{r['object']}" for r in results if "error" in r]
     if failed:
         typer.echo(f"smarketing extract: failed: {', '.join(failed)} (details above)", err=True)
@@ -96,12 +98,22 @@ def _extract(system: str, objects: list[str] | None, since: str | None, dsn: str
 
 
 @extract_app.command("hubspot")
-def extract_hubspot(objects: ObjectOption = None, since: SinceOption = None, dsn: DsnOption = None) -> None:
+def extract_hubspot(
+    objects: ObjectOption = None,
+    since: SinceOption = None,
+    dsn: DsnOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Pull HubSpot CRM objects (connection `smarketing_hubspot`)."""
-    _extract("hubspot", objects, since, dsn)
+    _extract("hubspot", objects, since, dsn, as_json)
 
 
 @extract_app.command("mautic")
-def extract_mautic(objects: ObjectOption = None, since: SinceOption = None, dsn: DsnOption = None) -> None:
+def extract_mautic(
+    objects: ObjectOption = None,
+    since: SinceOption = None,
+    dsn: DsnOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Pull Mautic contacts and activity (connection `smarketing_mautic`)."""
-    _extract("mautic", objects, since, dsn)
+    _extract("mautic", objects, since, dsn, as_json)

@@ -104,7 +104,9 @@ def _headline(high: int, stats: dict[str, int], seconds: float) -> str:
     """The build's summary line: rows touched per core table, then the records it could not place."""
     touched = {k: n for k, n in stats.items() if "." not in k}
     notes = {k.replace(".", " "): n for k, n in stats.items() if "." in k and n and k != "leads.personas"}
-    personas = f"; personas matched on {count(stats['leads.personas'], 'lead')}" if "leads.personas" in stats else ""
+    personas = (
+        f"; personas matched on {count(stats['leads.personas'], 'lead')}" if "leads.personas" in stats else ""
+    )
     odd = f"; {listing(notes)}" if notes else ""
     return (
         f"core build up to batch {high}: rows touched: {listing(touched)}{personas}{odd}"
