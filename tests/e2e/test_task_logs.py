@@ -20,22 +20,12 @@ from smarketing_sandbox.api_world import ApiWorld
 from smarketing_sandbox.server import SandboxServer
 from smarketing_sandbox.world import generate_world
 from tests.e2e.conftest import run_dag
+from tests.integration.sandbox_support import HUBSPOT_OBJECTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
 
-HUBSPOT_OBJECTS = [
-    "owners",
-    "companies",
-    "contacts",
-    "deals",
-    "calls",
-    "emails",
-    "meetings",
-    "notes",
-    "tasks",
-]
 API_SOURCES = [
-    {"system": "hubspot", "lag_seconds": 0, "objects": HUBSPOT_OBJECTS},
+    {"system": "hubspot", "lag_seconds": 0, "objects": list(HUBSPOT_OBJECTS)},
     {"system": "mautic", "lag_seconds": 0},
 ]
 # Tasks that only hand values from one task to the next (DAG plumbing, no work of the package).

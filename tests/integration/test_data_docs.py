@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import yaml
 
-from smarketing.paths import CONFIG_DIR
 from smarketing.quality.docs import data_docs_index
 from smarketing.quality.raw import validate_raw
 from smarketing.quality.settings import load_settings
@@ -21,15 +19,6 @@ from smarketing.warehouse.loading import land_batch
 pytestmark = pytest.mark.integration
 
 _ASSET = re.compile(r"<(?:link|script|img)\b[^>]*?\b(?:href|src)=\"([^\"#]+)\"", re.IGNORECASE)
-
-
-@pytest.fixture()
-def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    settings = yaml.safe_load((CONFIG_DIR / "quality.yaml").read_text())
-    settings["data_docs"].update(dir=str(tmp_path / "docs"), project_dir=str(tmp_path / "gx"))
-    (tmp_path / "quality.yaml").write_text(yaml.safe_dump(settings))
-    monkeypatch.setenv("SMARKETING_QUALITY_CONFIG", str(tmp_path / "quality.yaml"))
-    return tmp_path / "docs"
 
 
 def _companies(start: int) -> pa.Table:

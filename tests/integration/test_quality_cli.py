@@ -9,24 +9,13 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pytest
-import yaml
 from typer.testing import CliRunner
 
-from smarketing.paths import CONFIG_DIR
 from smarketing.quality.cli import quality_app
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.loading import land_batch
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    settings = yaml.safe_load((CONFIG_DIR / "quality.yaml").read_text())
-    settings["data_docs"].update(dir=str(tmp_path / "docs"), project_dir=str(tmp_path / "gx"))
-    (tmp_path / "quality.yaml").write_text(yaml.safe_dump(settings))
-    monkeypatch.setenv("SMARKETING_QUALITY_CONFIG", str(tmp_path / "quality.yaml"))
-    return tmp_path / "docs"
 
 
 def _companies(employees: list[int]) -> pa.Table:
