@@ -5,6 +5,7 @@ Commands import their modules lazily so that `smarketing --help` stays instant.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -258,11 +259,27 @@ def main() -> None:
 
     _default_airflow_home()
     try:
-        with results_on_stdout():
-            app()
+        if _runs_a_command(sys.argv[1:]):
+            with results_on_stdout():
+                app()
+        else:
+            app()  # help: click prints it on stdout itself
     except SmarketingError as exc:
         typer.echo(f"smarketing: {exc.one_line()}", err=True)
         raise SystemExit(exc.exit_code) from None
+
+
+def _runs_a_command(args: list[str]) -> bool:
+    """Whether `args` name a command to run (not --help, not a bare group, which print help)."""
+    if any(a in ("--help", "-h") for a in args):
+        return False
+    command = typer.main.get_command(app)
+    for word in (a for a in args if not a.startswith("-")):
+        commands = getattr(command, "commands", None)
+        if not commands or word not in commands:
+            break
+        command = commands[word]
+    return not hasattr(command, "commands")
 
 
 def _default_airflow_home() -> None:

@@ -131,6 +131,8 @@ def test_demo_run_task_logs_have_no_library_chatter_and_end_with_a_summary(
         if not own or own[-1][1] != SUMMARY_LOGGER:
             missing.append((log.dag_id, log.task, own[-1][2][:200] if own else "no line of its own"))
     assert not missing, missing
+    dicts = [(log.dag_id, log.task) for log in logs for _, _, t in log.records if "Returned value was:" in t]
+    assert not dicts, dicts  # the returned dict stays in XCom, not at the end of the log
 
     summaries = {
         f"{log.dag_id}.{log.task}": [t for _, name, t in log.records if name == SUMMARY_LOGGER]

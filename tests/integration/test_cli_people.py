@@ -178,3 +178,13 @@ def test_the_cli_uses_the_airflow_home_of_make_airflow(tmp_path: Path) -> None:
         env={**env, "AIRFLOW_HOME": str(tmp_path)},
     )
     assert kept.stdout.strip() == str(tmp_path)
+
+
+def test_help_is_on_stdout_and_results_alone_on_stdout(world_dsn: str) -> None:
+    """Help stays on stdout; a command's stdout is its result alone (Airflow's log lines go to stderr)."""
+    group = _console("sla", env=dict(os.environ))
+    assert "due" in group.stdout and "deadline" in group.stdout, group.stderr
+    done = _console("sla", "evaluate", "--as-of", READ_AT, "--dsn", world_dsn, "--json", env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["followups"]["as_of"].startswith("2026-11-16T10:00:00")
+    assert "[smarketing.summary]" in done.stderr or "SLA clocks read at" in done.stderr

@@ -4,7 +4,9 @@ that load nothing from the network (every stylesheet, script and image is a file
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,3 +68,28 @@ def test_a_validation_of_many_batches_gives_short_names_and_offline_pages(
     assert "static/vendor/js/jquery.min.js" in index_html
     # The settings give the same place the CLI and the Airflow UI link to.
     assert data_docs_index(load_settings().data_docs) == index
+
+    # In a real browser with every network request refused, the index lists the validations (its table
+    # is filled by bootstrap-table) and Bootstrap's stylesheet applies.
+    rows, navbar_position, remote = _render_offline(index)
+    assert rows >= len(report.data_docs) - 1, rows  # one row per validation result shown
+    assert navbar_position == "sticky" and not remote, (navbar_position, remote)
+
+
+def _render_offline(index: Path) -> tuple[int, str, list[str]]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("SMARKETING_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).is_file():
+        pytest.skip("no chromium for the browser check: apt-get install -y chromium")
+    remote: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.route(re.compile(r"^https?://"), lambda route: (remote.append(route.request.url), route.abort()))
+        page.goto(index.as_uri())
+        page.wait_for_selector("table tbody tr td a", timeout=15_000)
+        rows = page.locator("table tbody tr").count()
+        position = page.evaluate("getComputedStyle(document.querySelector('nav.navbar')).position")
+        browser.close()
+    return rows, position, remote
