@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from smarketing.warehouse.status import highlights, table_counts
+from smarketing.warehouse.status import highlights, lead_counts, table_counts
 
 pytestmark = pytest.mark.integration
 
@@ -20,5 +20,7 @@ def test_counts_and_highlights_follow_the_data(clean_warehouse: str) -> None:
     assert counts["core.event_types"] > 10
     assert list(counts) == sorted(counts)
     figures = highlights(clean_warehouse)
-    assert figures["leads"] == "2"
-    assert figures["quarantined rows"] == "0"
+    assert figures["quarantined rows"] == "0" and figures["MQLs now"] == "0"
+    leads = lead_counts(clean_warehouse)
+    assert (leads["core_leads"], leads["active"], leads["deleted"]) == (2, 2, 0)
+    assert leads["scored_as_of"] is None and leads["scored"] == 0  # no scoring run yet
