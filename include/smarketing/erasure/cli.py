@@ -6,7 +6,6 @@ read from standard input, so it stays out of the shell history and the process l
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -14,6 +13,7 @@ from typing import Annotated
 import typer
 
 from smarketing.cli_options import DsnOption
+from smarketing.cli_output import JsonOption, emit, key_values
 
 privacy_app = typer.Typer(
     help="Privacy operations: erase a person on request, purge data past its retention.",
@@ -44,6 +44,7 @@ def erase_command(
         typer.Option("--erase-at-source", help="Also delete the person in HubSpot and Mautic (GDPR delete)."),
     ] = False,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Remove or anonymise one person everywhere in the warehouse; print what changed (no address)."""
     from smarketing.erasure.person import erase_person
@@ -57,15 +58,17 @@ def erase_command(
         requested_by="cli",
         at_source=ask_sources if erase_at_source else None,
     )
-    typer.echo(json.dumps(result.summary(), indent=2, sort_keys=True))
+    changed = result.summary()
+    emit(changed, as_json, lambda: [key_values("Erased (what changed, per table)", _flat(changed))])
 
 
 @privacy_app.command("hash")
-def hash_command(email: EmailOption = "-") -> None:
+def hash_command(email: EmailOption = "-", as_json: JsonOption = False) -> None:
     """Print the sha256 an erasure is recorded under (what the smarketing_privacy DAG accepts)."""
     from smarketing.erasure.identity import email_hash
 
-    typer.echo(email_hash(_address(email) or ""))
+    digest = email_hash(_address(email) or "")
+    emit({"email_sha256": digest}, as_json, digest)
 
 
 @privacy_app.command("purge")
@@ -74,6 +77,7 @@ def purge_command(
         str | None, typer.Option("--as-of", help="Count ages from this ISO timestamp (default: now).")
     ] = None,
     dsn: DsnOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete raw and quarantined records older than the agreement's privacy.retention_days."""
     from smarketing.config import load_config
@@ -85,4 +89,15 @@ def purge_command(
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     deleted = purge(dsn or warehouse_dsn(), retention_from_agreement(load_config()), as_of=moment)
-    typer.echo(json.dumps(deleted, indent=2, sort_keys=True))
+    emit(deleted, as_json, lambda: [key_values("Deleted past retention", _flat(deleted))])
+
+
+def _flat(data: object, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested counts as (dotted key, value) rows."""
+    if not isinstance(data, dict):
+        return [(prefix, data)]
+    return [
+        row
+        for key, value in data.items()
+        for row in _flat(value, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")
+    ]
