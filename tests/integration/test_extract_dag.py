@@ -83,8 +83,11 @@ def test_ingest_dag_pulls_both_apis_into_core(
         assert _core(warehouse_env)["marketing_events"] >= counts["marketing_events"] + 1
 
 
-def test_without_api_sources_the_api_task_does_nothing(airflow_ready: None, warehouse_env: str) -> None:
+def test_with_no_source_at_all_the_run_fails_at_once(airflow_ready: None, warehouse_env: str) -> None:
+    """Nothing to pull and nothing to land is a configuration problem: the run fails at the listing,
+    names where to configure a source, and builds nothing (it used to go green and emit the asset)."""
     states = run_dag("smarketing_ingest", run_conf={"file_sources": []})
-    assert states.pop("land_file_source") == "skipped"
-    assert set(states.values()) == {"success"}, states
-    assert "extract_api_object[0]" in states and "extract_api_object[1]" not in states
+    assert states["list_api_objects"] == "failed", states
+    assert states["build_core"] == "upstream_failed", states
+    assert "publish_core" not in {t for t, s in states.items() if s == "success"}, states
+    assert set(_core(warehouse_env).values()) == {0}
