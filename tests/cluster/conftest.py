@@ -22,7 +22,12 @@ from tests.integration.sandbox_support import make_world, sandbox
 from tests.smtp_sink import Sink, smtp_sink
 
 # Redis database of the test deployments (make cluster uses 0).
-TEST_REDIS_DB = int(os.environ.get("SMARKETING_CLUSTER_TEST_REDIS_DB", "11"))
+# One broker database per xdist worker: two deployments on one Redis database would run each other's
+# tasks. The `xdist_group` marks do not keep the cluster tests on one worker under pytest 9 (the group
+# suffix xdist writes into `item._nodeid` no longer reaches the scheduler), so they may run side by side.
+TEST_REDIS_DB = int(os.environ.get("SMARKETING_CLUSTER_TEST_REDIS_DB", "11")) + int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
+)
 SHARDS = 4
 ONCALL = "oncall@northwind.example"
 DAGS = ("smarketing_ingest", "smarketing_scoring", "smarketing_nurture", "smarketing_kpi")
