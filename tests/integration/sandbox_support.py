@@ -15,6 +15,7 @@ import psycopg
 
 from smarketing.sources.extract import extract
 from smarketing.sources.http import ApiCredentials
+from smarketing_sandbox.airflow_setup import API_SOURCES
 from smarketing_sandbox.api_world import ENGAGEMENT_OBJECTS, ApiWorld, lifecycle_property
 from smarketing_sandbox.server import SandboxServer, ServerConfig, parse_faults
 from smarketing_sandbox.world import generate_world
@@ -22,17 +23,8 @@ from smarketing_sandbox.world import generate_world
 HUBSPOT_TOKEN = "pat-eu1-TEST-SECRET-0a1b2c3d"
 MAUTIC_PASSWORD = "mautic-TEST-SECRET-9z8y"
 FAST_RETRY = {"attempts": 8, "initial_wait": 0.005, "max_wait": 0.05, "max_retry_after": 0.05}
-HUBSPOT_OBJECTS = (
-    "owners",
-    "companies",
-    "contacts",
-    "deals",
-    "calls",
-    "emails",
-    "meetings",
-    "notes",
-    "tasks",
-)
+# Every HubSpot object the pipeline models: the list `make airflow` configures for the sandbox.
+HUBSPOT_OBJECTS = tuple(API_SOURCES[0]["objects"])
 
 
 def make_world(out: Path, *, contacts: int = 300, days: int = 45, seed: int = 11) -> Path:
