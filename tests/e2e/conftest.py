@@ -20,7 +20,7 @@ def warehouse_env(clean_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 def load_dag(dag_id: str):
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
