@@ -17,6 +17,10 @@ and SLA clocks, written straight into core with SQL. Then times, in the same run
 
 Each is the best of `--repeat` runs (the machine's other work adds noise, never speed). Budgets:
 full_rebuild <= 3 x scan_inputs, one_day_refresh <= 10% of full_rebuild. Prints one JSON object.
+
+`--keep-seed` seeds into a database named after the world's size (`bench_kpi_seed_<leads>_<events>`), keeps
+it, and on later runs of the same size copies it (`CREATE DATABASE ... TEMPLATE`) instead of seeding again:
+every run still starts from the same world, minutes sooner. Drop it by hand when done.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 import uuid
 
 import pandas as pd
+from psycopg import sql
 
 from smarketing.config import load_config
 from smarketing.kpi.build import build_kpis, configure_session
@@ -138,6 +143,29 @@ def seed(dsn: str, leads: int, events: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
+def _database_exists(server: str, name: str) -> bool:
+    with connect(server) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def seeded_copy(server: str, name: str, leads: int, events: int) -> tuple[str, float]:
+    """A fresh database holding the seeded world: a copy of the kept seed `name` (seeded first if missing)."""
+    seed_dsn = with_database(server, name)
+    seed_seconds = 0.0
+    if not _database_exists(server, name):
+        migrate.upgrade(seed_dsn)
+        _, seed_seconds = _timed(seed, seed_dsn, leads, events)
+    dsn = with_database(server, f"smk_bench_kpi_{uuid.uuid4().hex[:8]}")
+    with connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(dsn.rsplit("/", 1)[1]), sql.Identifier(name)
+            )
+        )
+    migrate.upgrade(dsn)  # a seed kept from before a new migration (statistics are copied with the rest)
+    return dsn, seed_seconds
+
+
 def scan_inputs(dsn: str) -> float:
     started = time.perf_counter()
     with connect(dsn, autocommit=True) as conn:
@@ -231,12 +259,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=2, help="Best of this many runs of each measurement.")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--keep-seed",
+        action="store_true",
+        help="Keep the seeded world and copy it on later runs of the same size.",
+    )
     args = parser.parse_args(argv)
 
-    dsn = with_database(args.server, f"smk_bench_kpi_{uuid.uuid4().hex[:8]}")
-    migrate.upgrade(dsn)
+    if args.keep_seed:
+        name = f"bench_kpi_seed_{args.leads}_{args.events}"
+        dsn, seed_seconds = seeded_copy(args.server, name, args.leads, args.events)
+    else:
+        dsn = with_database(args.server, f"smk_bench_kpi_{uuid.uuid4().hex[:8]}")
+        migrate.upgrade(dsn)
     try:
-        _, seed_seconds = _timed(seed, dsn, args.leads, args.events)
+        if not args.keep_seed:
+            _, seed_seconds = _timed(seed, dsn, args.leads, args.events)
         settings = settings_from_agreement(load_config())
         scans = [scan_inputs(dsn) for _ in range(args.repeat)]
         fulls = [_timed(build_kpis, dsn, settings, as_of=END, full=True) for _ in range(args.repeat)]

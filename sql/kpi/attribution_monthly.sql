@@ -24,12 +24,14 @@ touches AS (
            count(*) OVER (PARTITION BY d.deal_id) AS touches,
            d.lead_created_at, d.mql_at
     FROM deals d
-    -- the lead's own events through its index: a month's deals need a few thousand of them, not a scan
+    -- the lead's own events through its index: the deals' leads are a small share of all leads, and their
+    -- touches a small share of the events (OFFSET 0 keeps the planner from turning this into a scan of them all)
     CROSS JOIN LATERAL (
         SELECT e.event_id, e.event_type, e.occurred_at, e.campaign_id, e.attributes
         FROM core.marketing_events e
         WHERE e.lead_id = d.lead_id AND e.occurred_at <= d.opened_at
           AND e.event_type NOT IN ('email_sent', 'bounce', 'unsubscribe', 'points_changed')
+        OFFSET 0
     ) e
 ),
 

@@ -95,6 +95,23 @@ def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> N
     assert checksums(world) == incremental
 
 
+def test_a_deleted_lead_leaves_the_engagement_counts(world: str) -> None:
+    # lead 3's download of Feb 11 (E9) is the only interaction of campaign C5: once the lead is deleted
+    # the row goes, the other campaigns' counts stay
+    c5 = "SELECT month, downloads FROM kpi.engagement_monthly WHERE campaign_id = 'C5'"
+    assert rows(world, c5) == [(date(2026, 2, 1), 1)]
+    gone = {"archived": "true", "archived_at": "2026-05-15T00:00:00Z"}
+    land(world, "leads", [lead(3, "CFO", "FR", "c1", "o1", "2026-02-03T10:00:00Z", **gone)])
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert "2026-02-01..2026-03-01" in summary["tables"]["engagement_monthly"]["ranges"]
+    assert rows(world, c5) == []
+    assert rows(world, "SELECT sum(opens) FROM kpi.engagement_monthly WHERE month = '2026-01-01'") == [(1,)]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
 def test_cohorts_close_with_time_as_a_full_rebuild_would(world: str) -> None:
     assert rows(world, "SELECT bool_and(is_open) FROM kpi.conversion_cohorts") == [(True,)]
     later = "2026-08-01T00:00:00Z"  # January cohorts closed on Jul 30, February's still open

@@ -37,6 +37,12 @@ END_OF_TIME = date(9000, 1, 1)
 GOAL_MARGIN = timedelta(days=3)
 
 
+@dataclass(frozen=True)
+class Insert:
+    into: sql.Composed  # INSERT INTO kpi.<table> (<columns>)
+    select: sql.Composed  # SELECT <columns> FROM (<model>) AS m
+
+
 @dataclass
 class TablePlan:
     model: KpiModel
@@ -219,11 +225,11 @@ def write_table(
     started = time.monotonic()
     columns = sql.SQL(", ").join(map(sql.Identifier, _columns(conn, model.table)))
     table = sql.Identifier("kpi", model.name)
-    insert = sql.SQL("INSERT INTO {table} ({columns}) SELECT {columns} FROM ({model}) AS m").format(
-        table=table,
+    select = sql.SQL("SELECT {columns} FROM ({model}) AS m").format(
         columns=columns,
         model=sql.SQL(model.sql()),  # type: ignore[arg-type]  # project SQL
     )
+    insert = Insert(sql.SQL("INSERT INTO {table} ({columns}) ").format(table=table, columns=columns), select)
     rows = 0
     steps = plan.ranges or [None]
     for i, bounds in enumerate(steps):
@@ -247,7 +253,7 @@ def _rewrite(
     conn: psycopg.Connection,
     model: KpiModel,
     table: sql.Identifier,
-    insert: sql.Composed,
+    insert: Insert,
     params: dict[str, object],
     bounds: tuple[date, date],
 ) -> int:
@@ -263,8 +269,22 @@ def _rewrite(
         )
     # client-side binding: the model's comments name its parameters too
     with psycopg.ClientCursor(conn) as cur:
-        cur.execute(insert, {**params, "lo": lo, "hi": hi})
-        return max(cur.rowcount, 0)
+        if model.staged is not None:
+            cur.execute(insert.into + insert.select, {**params, "lo": lo, "hi": hi})
+            return max(cur.rowcount, 0)
+        # A model reading no session table may run in parallel, which INSERT ... SELECT never does (up to
+        # PostgreSQL 17) but CREATE TABLE AS does: its rows go through a temporary table. These models
+        # aggregate many rows into few groups, which the planner overestimates (a group per distinct event
+        # time for a month computed from it), pricing the workers' partial groups as if they were millions:
+        # passing a row to the leader is priced as processing one here.
+        cur.execute("SET LOCAL parallel_tuple_cost = 0.01")
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE _kpi_rows AS ") + insert.select, {**params, "lo": lo, "hi": hi}
+        )
+        cur.execute(insert.into + sql.SQL("SELECT * FROM _kpi_rows"))
+        rows = max(cur.rowcount, 0)
+        cur.execute("DROP TABLE _kpi_rows")
+        return rows
 
 
 def _save_state(
