@@ -15,14 +15,17 @@ WITH deals AS (
        OR (d.won_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s) AND d.won_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s))
 ),
 
--- interactions of the lead that show interest (a send, a bounce, an unsubscription or a points change is not a touch)
+-- interactions of the lead that show interest (a send, a bounce, an unsubscription or a points change is
+-- not a touch), numbered in time order; the deal's counts are taken in the same pass: the touches up to the
+-- lead's creation (or its MQL moment) are the first k, so the last of them is touch k
 touches AS (
-    SELECT d.deal_id, e.occurred_at,
+    SELECT d.deal_id, d.amount, d.opened_month, d.won_month,
            ops.kpi_touch_channel(e.event_type, e.attributes) AS channel,
            COALESCE(NULLIF(btrim(e.campaign_id), ''), 'none') AS campaign_id,
-           row_number() OVER (PARTITION BY d.deal_id ORDER BY e.occurred_at, e.event_id) AS n,
-           count(*) OVER (PARTITION BY d.deal_id) AS touches,
-           d.lead_created_at, d.mql_at
+           row_number() OVER ordered AS n,
+           count(*) OVER per_deal AS touches,
+           NULLIF(count(*) FILTER (WHERE e.occurred_at <= d.lead_created_at) OVER per_deal, 0) AS creation_n,
+           NULLIF(count(*) FILTER (WHERE e.occurred_at <= d.mql_at) OVER per_deal, 0) AS mql_n
     FROM deals d
     -- the lead's own events through its index: the deals' leads are a small share of all leads, and their
     -- touches a small share of the events (OFFSET 0 keeps the planner from turning this into a scan of them all)
@@ -33,64 +36,66 @@ touches AS (
           AND e.event_type NOT IN ('email_sent', 'bounce', 'unsubscribe', 'points_changed')
         OFFSET 0
     ) e
+    WINDOW per_deal AS (PARTITION BY d.deal_id),
+           ordered AS (per_deal ORDER BY e.occurred_at, e.event_id)
 ),
 
--- the W-shaped milestones: first touch, the last touch by the lead's creation, by its MQL moment, and by
--- the deal's opening (the last touch of all)
-milestones AS (
+-- the W-shaped milestones: the first touch, the last touch by the lead's creation, by its MQL moment, and
+-- by the deal's opening (the last of all); role_count = the milestones a touch holds, `others` = the
+-- touches holding none (the touches less the distinct milestone positions)
+roles AS (
     SELECT t.*,
-           max(n) FILTER (WHERE occurred_at <= lead_created_at) OVER (PARTITION BY deal_id) AS creation_n,
-           max(n) FILTER (WHERE occurred_at <= mql_at) OVER (PARTITION BY deal_id) AS mql_n
+           (n = 1)::int + COALESCE(n = creation_n, false)::int + COALESCE(n = mql_n, false)::int + (n = touches)::int
+               AS role_count,
+           touches - 1 - (touches <> 1)::int
+               - COALESCE(creation_n NOT IN (1, touches), false)::int
+               - COALESCE(mql_n NOT IN (1, touches) AND mql_n IS DISTINCT FROM creation_n, false)::int AS others
     FROM touches t
 ),
 
-roles AS (
-    SELECT m.*,
-           (n = 1)::int + COALESCE(n = creation_n, false)::int + COALESCE(n = mql_n, false)::int + (n = touches)::int
-               AS role_count
-    FROM milestones m
-),
-
-shared AS (
-    SELECT r.*, count(*) FILTER (WHERE r.role_count = 0) OVER (PARTITION BY r.deal_id) AS others
+-- each model's share of the touch: weight / the deal's total weight (first and last touch: all of it)
+shares AS (
+    SELECT r.*,
+           1::numeric / touches AS linear_share,
+           -- 22.5 percent per milestone role held, 10 percent shared by the touches holding none; the total:
+           -- every milestone present once, and `others` times the others' weight (numeric: exact sums)
+           (0.225 * role_count + CASE WHEN role_count = 0 THEN 0.1 / others ELSE 0 END)
+               / (0.225 * (2 + (creation_n IS NOT NULL)::int + (mql_n IS NOT NULL)::int)
+                  + CASE WHEN others > 0 THEN others * (0.1 / others) ELSE 0 END) AS w_share
     FROM roles r
 ),
 
-weights AS (
-    SELECT r.deal_id, r.n, r.channel, r.campaign_id, model.name AS model,
-           CASE model.name
-               WHEN 'first_touch' THEN (r.n = 1)::int::numeric
-               WHEN 'last_touch' THEN (r.n = r.touches)::int::numeric
-               WHEN 'linear' THEN 1::numeric
-               -- 22.5 percent per milestone role held, 10 percent shared by the touches holding none
-               ELSE 0.225 * r.role_count
-                    + CASE WHEN r.role_count = 0 THEN 0.1 / r.others ELSE 0 END
-           END AS weight
-    FROM shared r
-    CROSS JOIN (VALUES ('first_touch'), ('last_touch'), ('linear'), ('w_shaped')) AS model (name)
-),
-
-shares AS (
-    SELECT w.*, d.amount, d.opened_month, d.won_month,
-           w.weight / sum(w.weight) OVER (PARTITION BY w.deal_id, w.model) AS share,
-           row_number() OVER (PARTITION BY w.deal_id, w.model ORDER BY w.weight DESC, w.n DESC) AS keeper
-    FROM weights w
-    JOIN deals d USING (deal_id)
-    WHERE w.weight > 0
-),
-
 rounded AS (
-    SELECT s.*, round(s.amount * s.share, 2) AS amount_part, round(s.share, 4) AS deal_part
+    SELECT s.*,
+           round(amount * linear_share, 2) AS linear_amount, round(linear_share, 4) AS linear_deal,
+           round(amount * w_share, 2) AS w_amount, round(w_share, 4) AS w_deal
     FROM shares s
 ),
 
+-- the touch with the largest share keeps each deal's rounding remainder (ties: the later touch)
+remainders AS (
+    SELECT r.*,
+           sum(linear_amount) OVER per_deal AS linear_amount_sum, sum(linear_deal) OVER per_deal AS linear_deal_sum,
+           sum(w_amount) OVER per_deal AS w_amount_sum, sum(w_deal) OVER per_deal AS w_deal_sum,
+           max(role_count::bigint * 4294967296 + n) OVER per_deal AS w_keeper
+    FROM rounded r
+    WINDOW per_deal AS (PARTITION BY deal_id)
+),
+
 credits AS (
-    SELECT deal_id, model, channel, campaign_id, opened_month, won_month,
-           CASE WHEN keeper = 1 THEN amount - (sum(amount_part) OVER per_deal - amount_part) ELSE amount_part END
-               AS amount_credit,
-           CASE WHEN keeper = 1 THEN 1 - (sum(deal_part) OVER per_deal - deal_part) ELSE deal_part END AS deal_credit
-    FROM rounded
-    WINDOW per_deal AS (PARTITION BY deal_id, model)
+    SELECT r.deal_id, c.model, r.channel, r.campaign_id, r.opened_month, r.won_month, c.amount_credit, c.deal_credit
+    FROM remainders r
+    CROSS JOIN LATERAL (VALUES
+        ('first_touch', CASE WHEN n = 1 THEN amount END, 1::numeric),
+        ('last_touch', CASE WHEN n = touches THEN amount END, 1::numeric),
+        ('linear',
+         CASE WHEN n = touches THEN amount - (linear_amount_sum - linear_amount) ELSE linear_amount END,
+         CASE WHEN n = touches THEN 1 - (linear_deal_sum - linear_deal) ELSE linear_deal END),
+        ('w_shaped',
+         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN amount - (w_amount_sum - w_amount) ELSE w_amount END,
+         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN 1 - (w_deal_sum - w_deal) ELSE w_deal END)
+    ) AS c (model, amount_credit, deal_credit)
+    WHERE c.amount_credit IS NOT NULL
     UNION ALL
     SELECT d.deal_id, model.name, 'unattributed', 'unattributed', d.opened_month, d.won_month, d.amount, 1
     FROM deals d
