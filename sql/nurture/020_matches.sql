@@ -9,12 +9,14 @@ WITH history AS (
            max(CASE WHEN e.state = 'exited' THEN e.exited_at END) AS last_exit_at,
            max(CASE WHEN e.state = 'skipped' THEN e.planned_at END) AS last_skip_at
     FROM nurture.enrollments e
+    WHERE NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope)
     GROUP BY e.lead_id, e.scenario_id
 ),
 active AS (
     SELECT e.lead_id, e.scenario_id
     FROM nurture.enrollments e
     WHERE e.state IN ('planned', 'pushed', 'confirmed', 'exiting', 'held_out')
+      AND (NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope))
 )
 SELECT n.lead_id,
        sc.scenario_id,
@@ -25,6 +27,9 @@ SELECT n.lead_id,
        n.recycled,
        n.interest_mask,
        COALESCE(h.last_cycle, 0) + 1 AS cycle,
+       -- when the cooldown (or a skipped entry's day of waiting) ends: an incremental plan wakes the lead then
+       greatest(h.last_exit_at + make_interval(days => sc.cooldown_days),
+                h.last_skip_at + make_interval(days => greatest(sc.cooldown_days, 1))) AS cooldown_ends,
        COALESCE(
            n.blocked_by,
            CASE WHEN sc.requires_consent AND n.consent_email IS NOT TRUE THEN 'no_consent' END,

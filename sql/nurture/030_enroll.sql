@@ -2,7 +2,8 @@
 -- controller); per scenario at most daily_cap entries a day (counted in the organisation's time
 -- zone, reruns included), best scores first; the holdout share kept out by a hash of lead id and
 -- scenario; the lead's contact id in the target tool (a live, not merged-away source record), or
--- skipped when the tool does not know the lead. Returns the entries per scenario, arm and state.
+-- skipped when the tool does not know the lead. Returns the entries per scenario, arm and state, and
+-- notes each entrant in nurture_entered.
 WITH candidates AS (
     SELECT DISTINCT ON (m.lead_id) m.*
     FROM nurture_matches m
@@ -78,7 +79,12 @@ SELECT c.lead_id, c.scenario_id, c.cycle,
        CASE WHEN ref.source_id IS NULL THEN 'not_in_target' END
 FROM chosen c
 LEFT JOIN refs ref ON ref.lead_id = c.lead_id AND ref.source_system = c.source_system
-RETURNING e.scenario_id, e.arm, e.state
+RETURNING e.lead_id, e.scenario_id, e.arm, e.state
+),
+noted AS (
+    -- who entered (for nurture.lead_state: the rest of the free candidates wait for a daily cap)
+    INSERT INTO nurture_entered (lead_id, scenario_id, state)
+    SELECT lead_id, scenario_id, state FROM inserted
 )
 SELECT scenario_id, arm, state, count(*) AS entries
 FROM inserted

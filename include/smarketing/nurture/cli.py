@@ -108,6 +108,13 @@ def run_command(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Run id (a rerun with the same id sends nothing twice).")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-plan every lead (otherwise only those whose inputs changed since the last plan).",
+        ),
+    ] = False,
     dsn: DsnOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -118,7 +125,11 @@ def run_command(
 
     moment = _moment(as_of)
     result = run_all(
-        dsn or warehouse_dsn(), load_config(), run_id=run_id or f"cli-{moment.isoformat()}", as_of=moment
+        dsn or warehouse_dsn(),
+        load_config(),
+        run_id=run_id or f"cli-{moment.isoformat()}",
+        as_of=moment,
+        full=full,
     )
     emit(
         result, as_json, lambda: [_run_table(result), _standing_table(result["scenarios"], result["mql_30d"])]

@@ -1,5 +1,5 @@
-"""Scenario matching in the database: the agreement's scenarios as a temporary table, every lead's
-eligibility (`sql/nurture/010_leads.sql`) and its matches (`020_matches.sql`).
+"""Scenario matching in the database: the agreement's scenarios as a temporary table, the leads to plan
+(`sql/nurture/005_scope.sql`), their eligibility (`010_leads.sql`) and their matches (`020_matches.sql`).
 
 Everything lives in temporary tables dropped at commit, so planning, the dry run and the push-time
 re-check read the same definitions inside their own transaction.
@@ -8,6 +8,7 @@ re-check read the same definitions inside their own transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -96,25 +97,64 @@ def create_scenarios(conn: psycopg.Connection, agreement: Agreement) -> None:
     )
 
 
-def lead_params(
-    agreement: Agreement, as_of: datetime, lead_ids: Sequence[int] | None = None
-) -> dict[str, Any]:
-    """Parameters of the nurture SQL files for one moment (and optionally a subset of leads)."""
+def lead_params(agreement: Agreement, as_of: datetime) -> dict[str, Any]:
+    """Parameters of the nurture SQL files for one moment (`scoped` is set by `create_scope`)."""
     interests = interests_of(agreement)
     if len(interests) > 63:
         raise ValueError(f"nurturing names {len(interests)} different interests; at most 63 are supported")
     vocabulary = agreement.vocabulary
     return {
         "as_of": as_of,
-        "lead_ids": list(lead_ids) if lead_ids is not None else None,
+        "scoped": False,
         "recycle_stage": vocabulary.recycle_stage,
         "sql_stages": list(vocabulary.sql_stages),
         "customer_stages": list(CUSTOMER_STAGES),
         "touch_types": sorted(TOUCH_ACTIVITY_TYPES),
         "interests": interests or [""],
         "interest_days": agreement.nurturing.interests_within_days,
+        "quiet_days": sorted(
+            {sc.when.min_days_since_last_touch for sc in agreement.nurturing.scenarios} - {None}  # type: ignore[arg-type]
+        ),
         "timezone": agreement.organization.timezone,
     }
+
+
+def settings_hash(agreement: Agreement) -> str:
+    """Hash of everything a plan reads from the agreement (and the rules fixed in code): when it changes,
+    the next plan is a full one, since any lead's plan may change."""
+    fixed = {k: v for k, v in lead_params(agreement, datetime.min).items() if k not in ("as_of", "scoped")}
+    text = json.dumps({"scenarios": scenario_rows(agreement), **fixed}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def create_scope(
+    conn: psycopg.Connection,
+    params: dict[str, Any],
+    *,
+    since: datetime | None = None,
+    lead_ids: Sequence[int] | None = None,
+) -> int:
+    """`nurture_scope`: the leads to plan for, and `params["scoped"]` set accordingly.
+
+    since: the last plan's moment — the leads whose inputs changed since (`sql/nurture/005_scope.sql`,
+    which takes the change log); lead_ids: exactly these leads (the push-time re-check); neither: every
+    lead (the table stays empty and unread). Returns the number of leads in scope (0 for every lead).
+    """
+    if lead_ids is not None:
+        conn.execute(
+            "CREATE TEMP TABLE nurture_scope ON COMMIT DROP AS "
+            "SELECT DISTINCT unnest(%s::bigint[]) AS lead_id",
+            (list(lead_ids),),
+        )
+    elif since is not None:
+        conn.execute(statement("005_scope"), {**params, "since": since})
+    else:
+        conn.execute("CREATE TEMP TABLE nurture_scope (lead_id bigint) ON COMMIT DROP")
+        return 0
+    params["scoped"] = True
+    analyze(conn, "nurture_scope")
+    (size,) = conn.execute("SELECT count(*) FROM nurture_scope").fetchone()  # type: ignore[misc]
+    return int(size)
 
 
 def create_leads(conn: psycopg.Connection, params: dict[str, Any]) -> None:
@@ -141,12 +181,9 @@ def prepare_session(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL jit = off")
 
 
-def create_matches(conn: psycopg.Connection, agreement: Agreement, as_of: datetime) -> dict[str, Any]:
-    """All three tables for `as_of`; returns the parameters used (the enroll and exit steps reuse them)."""
-    prepare_session(conn)
-    params = lead_params(agreement, as_of)
+def create_matches(conn: psycopg.Connection, agreement: Agreement, params: dict[str, Any]) -> None:
+    """`nurture_scenarios`, `nurture_leads` and `nurture_matches` for the leads `create_scope` chose."""
     create_scenarios(conn, agreement)
     create_leads(conn, params)
     conn.execute(statement("020_matches"), params)
     analyze(conn, "nurture_matches")
-    return params

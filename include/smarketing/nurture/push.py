@@ -28,7 +28,7 @@ from smarketing.config import Agreement
 from smarketing.errors import SmarketingError
 from smarketing.nurture import ledger
 from smarketing.nurture.ledger import Action, TargetKey
-from smarketing.nurture.matching import create_leads, create_scenarios, lead_params, statement
+from smarketing.nurture.matching import create_leads, create_scenarios, create_scope, lead_params, statement
 from smarketing.nurture.targets import Target, open_target
 from smarketing.sources.http import ApiError, RetriesExhausted
 from smarketing.tasklog import listing, summary
@@ -109,7 +109,8 @@ def recheck(dsn: str, agreement: Agreement, key: TargetKey) -> Counter[str]:
         ).fetchall()
         if not leads:
             return Counter()
-        params = lead_params(agreement, datetime.now(UTC), [r[0] for r in leads])
+        params = lead_params(agreement, datetime.now(UTC))
+        create_scope(conn, params, lead_ids=[r[0] for r in leads])
         create_scenarios(conn, agreement)
         create_leads(conn, params)
         rows = conn.execute(statement("050_recheck"), key.params()).fetchall()

@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def plan_step(
-    dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime, dry_run: bool
+    dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime, dry_run: bool, full: bool = False
 ) -> dict[str, Any]:
-    """Exits and entries at `as_of` (a dry run keeps nothing, and logs who would enter and leave and why)."""
-    result = plan_run(dsn, agreement, run_id=run_id, as_of=as_of, dry_run=dry_run)
+    """Exits and entries at `as_of` (a dry run keeps nothing, and logs who would enter and leave and why;
+    `full` re-plans every lead, not only those whose inputs changed)."""
+    result = plan_run(dsn, agreement, run_id=run_id, as_of=as_of, dry_run=dry_run, full=full)
     for d in result.details:
         log.info(
             "dry run: %s lead %s %s %s: %s",
@@ -71,9 +72,11 @@ def stats_step(dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime) 
     return {"scenarios": scenarios, "mql_30d": effects(dsn), "outcome_rows": outcomes}
 
 
-def run_all(dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime) -> dict[str, Any]:
+def run_all(
+    dsn: str, agreement: Agreement, *, run_id: str, as_of: datetime, full: bool = False
+) -> dict[str, Any]:
     """Every step in order, one target after the other (the CLI's `nurture run`)."""
-    plan = plan_step(dsn, agreement, run_id=run_id, as_of=as_of, dry_run=False)
+    plan = plan_step(dsn, agreement, run_id=run_id, as_of=as_of, dry_run=False, full=full)
     keys = target_keys(dsn, dry_run=False)
     pushed = {key: push_step(dsn, agreement, key, run_id=run_id) for key in keys}
     confirmed = {key: confirm_step(dsn, key, run_id=run_id) for key in keys}
