@@ -31,20 +31,25 @@ WITH keys AS (
 
 -- every landed version of the changed records: the lead it names and the dates it carries
 versions AS (
-    SELECT k.object, r.source_system, r.source_id AS lead_source_id, r.payload->>'created_at' AS at_1, NULL AS at_2
+    SELECT k.object, r.source_system, r.source_id AS lead_source_id, r.payload->>'created_at' AS at_1, NULL AS at_2,
+           false AS event_landed_now
     FROM keys k JOIN raw.leads r USING (source_system, source_id) WHERE k.object = 'leads'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'occurred_at', NULL
-    FROM keys k JOIN raw.marketing_events r USING (source_system, source_id) WHERE k.object = 'marketing_events'
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'occurred_at', NULL,
+           r.batch_id > w.low
+    FROM keys k JOIN raw.marketing_events r USING (source_system, source_id)
+    JOIN _kpi_window w ON w.object = k.object
+    WHERE k.object = 'marketing_events'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'created_at', r.payload->>'closed_at'
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'created_at', r.payload->>'closed_at',
+           false
     FROM keys k JOIN raw.deals r USING (source_system, source_id) WHERE k.object = 'deals'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL, false
     FROM keys k JOIN raw.lifecycle_history r USING (source_system, source_id) WHERE k.object = 'lifecycle_history'
 )
 
-SELECT object, source_system, lead_source_id, at_1, at_2 FROM versions;
+SELECT object, source_system, lead_source_id, at_1, at_2, event_landed_now FROM versions;
 ANALYZE _kpi_versions;
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
@@ -102,7 +107,17 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN p.dd >= '28' THEN (p.first_day + interval '1 month')::date END),
     (CASE WHEN p.dd = '01' THEN (p.first_day - interval '1 month')::date END)
 ) AS m (month)
-WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL;
+WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL
+  -- an event landed since is read where core holds it now, exactly (below)
+  AND NOT v.event_landed_now;
+
+-- a changed event where core holds it now: its month exactly (a version that no longer qualifies left core,
+-- and its earlier versions' months are in already)
+INSERT INTO _kpi_changed_months (kind, month)
+SELECT DISTINCT 'events', date_trunc('month', e.occurred_at AT TIME ZONE %(tz)s)::date
+FROM raw.marketing_events r
+JOIN _kpi_window w ON w.object = 'marketing_events' AND r.batch_id > w.low AND r.batch_id <= w.high
+JOIN core.marketing_events e ON e.event_id = r.source_system || ':' || r.source_id;
 
 -- The months of the changed leads' facts in core (deleted ones included), per kind:
 --   record      every month the lead shows in (its dimensions moved with it)

@@ -43,20 +43,18 @@ deal_moments AS (
     GROUP BY lead_id
 ),
 
-dimensions AS (
-    SELECT l.lead_id,
-           ops.kpi_lead_channel(l.attributes) AS channel,
-           COALESCE(NULLIF(btrim(l.persona_id), ''), 'unknown') AS persona,
-           COALESCE(NULLIF(upper(btrim(COALESCE(NULLIF(btrim(l.country), ''), c.country))), ''), 'unknown') AS country,
-           ops.kpi_slug(c.industry) AS industry,
-           COALESCE(l.owner_id, 'unknown') AS owner_id,
-           COALESCE(NULLIF(btrim(o.team), ''), 'unknown') AS team
-    FROM live_leads l
-    LEFT JOIN core.companies c ON c.company_id = l.company_id
-    LEFT JOIN core.owners o ON o.owner_id = l.owner_id
+-- a company's industry normalised once per company, not once per lead (OFFSET 0: evaluated before the join)
+companies AS (
+    SELECT company_id, country, ops.kpi_slug(industry) AS industry FROM core.companies OFFSET 0
 )
 
-SELECT l.lead_id, d.channel, d.persona, d.country, d.industry, d.owner_id, d.team,
+SELECT l.lead_id,
+       ops.kpi_lead_channel(l.attributes) AS channel,
+       COALESCE(NULLIF(btrim(l.persona_id), ''), 'unknown') AS persona,
+       COALESCE(NULLIF(upper(btrim(COALESCE(NULLIF(btrim(l.country), ''), c.country))), ''), 'unknown') AS country,
+       COALESCE(c.industry, 'unknown') AS industry,
+       COALESCE(l.owner_id, 'unknown') AS owner_id,
+       COALESCE(NULLIF(btrim(o.team), ''), 'unknown') AS team,
        CASE WHEN l.created_at <= %(as_of)s THEN l.created_at END AS created_at,
        -- whichever system saw the hand-over first
        NULLIF(least(COALESCE(s.mql_stage_at, 'infinity'), COALESCE(x.crossed_at, 'infinity')), 'infinity') AS mql_at,
@@ -67,7 +65,8 @@ SELECT l.lead_id, d.channel, d.persona, d.country, d.industry, d.owner_id, d.tea
            AS customer_at,
        m.first_won_at
 FROM live_leads l
-JOIN dimensions d USING (lead_id)
+LEFT JOIN companies c ON c.company_id = l.company_id
+LEFT JOIN core.owners o ON o.owner_id = l.owner_id
 LEFT JOIN stage_moments s USING (lead_id)
 LEFT JOIN crossings x USING (lead_id)
 LEFT JOIN deal_moments m USING (lead_id);

@@ -95,6 +95,20 @@ def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> N
     assert checksums(world) == incremental
 
 
+def test_a_new_event_reopens_its_month_in_the_organisation_zone_only(world: str) -> None:
+    # 23:30 UTC on Jan 31 is 00:30 on Feb 1 in Paris: February is rewritten, January is not
+    land(world, "marketing_events", [event("E13", 2, "email_open", "2026-01-31T23:30:00Z", "C6", "roi")])
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["engagement_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    assert rows(world, "SELECT month, opens FROM kpi.engagement_monthly WHERE campaign_id = 'C6'") == [
+        (date(2026, 2, 1), 1)
+    ]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
 def test_a_deleted_lead_leaves_the_engagement_counts(world: str) -> None:
     # lead 3's download of Feb 11 (E9) is the only interaction of campaign C5: once the lead is deleted
     # the row goes, the other campaigns' counts stay
