@@ -16,7 +16,7 @@ import psycopg
 from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
-from smarketing.scoring.warehouse import Shard, read_history_baseline
+from smarketing.scoring.warehouse import Shard, read_fit_contributions, read_history_baseline
 from smarketing.sqlfiles import statement
 from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 
@@ -174,10 +174,13 @@ def write_history(
 # ---------------------------------------------------------------------------------------------
 # Scores and contributions
 # ---------------------------------------------------------------------------------------------
-def contribution_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
-    """One row per lead, profile and rule with points, adding up to each profile's total."""
-    kinds = ["fit", "engagement", "floor"]
-    profiles = list(model.profile_ids)
+KINDS = ("fit", "engagement", "floor")
+
+
+def contribution_rows(model: ScoringModel, scores: Scores, kinds: tuple[str, ...] = KINDS) -> pd.DataFrame:
+    """One row per lead, profile and rule with points (of the `kinds` asked for); all kinds add up to each
+    profile's total. The warehouse stores only the fit rows (`write_fit_contributions`): the view
+    scoring.contributions computes the others from the engine state when read."""
     rule_names = sorted(
         {r.rule_id for p in model.profiles for r in (*p.fit_rules, *p.engagement.rules)} | {"floor"}
     )
@@ -185,12 +188,13 @@ def contribution_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
     parts = []
     for p, profile in enumerate(model.profiles):
         result = scores.profiles[profile.profile_id]
-        blocks = [
-            (0, result.fit_points, [code[r.rule_id] for r in profile.fit_rules]),
-            (1, result.capped, [code[r.rule_id] for r in profile.engagement.rules]),
-            (2, result.floor_lift[:, None], [code["floor"]]),
-        ]
-        for kind, matrix, rule_codes in blocks:
+        blocks = {
+            "fit": (result.fit_points, [code[r.rule_id] for r in profile.fit_rules]),
+            "engagement": (result.capped, [code[r.rule_id] for r in profile.engagement.rules]),
+            "floor": (result.floor_lift[:, None], [code["floor"]]),
+        }
+        for kind in kinds:
+            matrix, rule_codes = blocks[kind]
             rows, cols = np.nonzero(matrix)
             if not len(rows):
                 continue
@@ -198,8 +202,10 @@ def contribution_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
                 pd.DataFrame(
                     {
                         "lead_id": scores.lead_ids[rows],
-                        "profile_id": pd.Categorical.from_codes(np.full(len(rows), p), profiles),
-                        "kind": pd.Categorical.from_codes(np.full(len(rows), kind), kinds),
+                        "profile_id": pd.Categorical.from_codes(
+                            np.full(len(rows), p), list(model.profile_ids)
+                        ),
+                        "kind": pd.Categorical.from_codes(np.full(len(rows), KINDS.index(kind)), KINDS),
                         "rule_id": pd.Categorical.from_codes(np.asarray(rule_codes)[cols], rule_names),
                         "points": matrix[rows, cols].astype(float),
                     }
@@ -208,6 +214,48 @@ def contribution_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["lead_id", "profile_id", "kind", "rule_id", "points"])
     return pd.concat(parts, ignore_index=True)
+
+
+FIT_COLUMNS = ("lead_id", "profile_id", "rule_id", "points")
+
+
+def _leads_with_other_fit(new: pd.DataFrame, old: pd.DataFrame) -> np.ndarray:
+    """Lead ids whose fit rows differ between `new` and `old` (a row added, removed or changed)."""
+    key = ["lead_id", "profile_id", "rule_id"]
+    both = new.astype({"profile_id": str, "rule_id": str}).merge(
+        old.astype({"profile_id": str, "rule_id": str}), on=key, how="outer", suffixes=("", "_old")
+    )
+    differ = ~np.isclose(
+        both["points"].to_numpy(float, na_value=np.nan),
+        both["points_old"].to_numpy(float, na_value=np.nan),
+        rtol=0,
+        atol=0.001,
+    )
+    return np.unique(both["lead_id"].to_numpy(np.int64)[differ])
+
+
+def write_fit_contributions(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    scores: Scores,
+    continuing: np.ndarray,
+    gone: np.ndarray,
+) -> int:
+    """Store the shard's fit contributions: all of them on a full rescore, else only the leads whose fit
+    rows changed (a lead or company field edited, a lead new to the shard) and remove those of leads gone."""
+    rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
+    if not continuing.any():
+        _range(conn, "scoring.fit_contributions", shard)
+        return copy_in_frame(conn, "scoring.fit_contributions", rows)
+    changed = _leads_with_other_fit(rows, read_fit_contributions(conn, shard))
+    dropped = np.union1d(changed, gone)
+    if not len(dropped):
+        return 0
+    conn.execute("DELETE FROM scoring.fit_contributions WHERE lead_id = ANY(%s)", (dropped.tolist(),))
+    return copy_in_frame(
+        conn, "scoring.fit_contributions", rows[np.isin(rows["lead_id"].to_numpy(np.int64), changed)]
+    )
 
 
 def lead_score_rows(
@@ -288,15 +336,14 @@ def write_shard(
         history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
     with timings.step("write_lead_scores"):
         _range(conn, "scoring.lead_scores", shard)
-        copy_in_frame(conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days))
+        stats["score_rows"] = copy_in_frame(
+            conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days)
+        )
         _range(conn, "scoring.profile_scores", shard)
         if len(model.profiles) > 1:
-            copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
+            stats["score_rows"] += copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
     with timings.step("write_contributions"):
-        _range(conn, "scoring.contributions", shard)
-        stats["contributions"] = copy_in_frame(
-            conn, "scoring.contributions", contribution_rows(model, scores)
-        )
+        stats["contributions"] = write_fit_contributions(conn, model, shard, scores, continuing, gone)
     with timings.step("write_crossings"):
         stats["new_mqls"] = write_crossings(conn, model, plan, headline)
         if log_high:

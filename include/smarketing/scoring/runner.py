@@ -38,7 +38,6 @@ from smarketing.scoring.kernel import (
     evaluate_fit,
     full_values,
     incremental_delta,
-    rescale_factor,
 )
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.runguard import exclusive_run, recording_failure, shared_step
@@ -118,6 +117,17 @@ def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
             """,
             _rule_rows(model),
+        )
+        # What reading scoring.contributions needs to fade, cap and floor the engine state.
+        cur.executemany(
+            """
+            INSERT INTO scoring.profiles (config_hash, profile_id, half_life_days, floor)
+            VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
+            """,
+            [
+                (model.config_hash, p.profile_id, p.engagement.half_life_days, p.engagement.floor)
+                for p in model.profiles
+            ],
         )
     return inserted is not None
 
@@ -308,7 +318,9 @@ def _rescaled_state(
     values: dict[str, np.ndarray],
     stats: dict[str, int],
 ) -> None:
-    state = read_state(conn, shard)
+    # Faded to T1 by PostgreSQL (scoring.faded): the cells this night leaves as they are are shown by
+    # scoring.contributions through the same function, so shown points and totals agree to the bit.
+    state = read_state(conn, shard, t1, _half_lives(model))
     stats["state_rows"] = len(state["lead_id"])
     position, known = _positions(ids, state["lead_id"])
     keep = known & continuing[position]
@@ -316,8 +328,12 @@ def _rescaled_state(
     for profile_id, offset in _rule_offsets(model).items():
         profile = model.profile(profile_id)
         mine = keep & (rule_no >= offset) & (rule_no < offset + len(profile.engagement.rules))
-        factor = rescale_factor(t1 - state["as_of"][mine], profile.engagement.half_life_days)
-        values[profile_id][position[mine], rule_no[mine] - offset] = state["value"][mine] * factor
+        values[profile_id][position[mine], rule_no[mine] - offset] = state["value"][mine]
+
+
+def _half_lives(model: ScoringModel) -> list[float | None]:
+    """The half-life of each engagement rule, by its position in the state (rule_no)."""
+    return [p.engagement.half_life_days for p in model.profiles for _ in p.engagement.rules]
 
 
 def _what_changed(

@@ -273,15 +273,41 @@ def read_history_baseline(
     return copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
 
 
-def read_state(conn: psycopg.Connection, shard: Shard) -> dict[str, np.ndarray]:
+def read_state(
+    conn: psycopg.Connection, shard: Shard, as_of_us: int, half_lives: Sequence[float | None]
+) -> dict[str, np.ndarray]:
+    """The shard's engine state with each value faded to `as_of` (`half_lives[rule_no]`) by
+    scoring.faded, the function scoring.contributions reads the state through."""
     query = sql.SQL(
-        "SELECT lead_id, rule_no, value, as_of FROM scoring.rule_state WHERE lead_id BETWEEN %(low)s AND %(high)s"
+        """
+        SELECT lead_id, rule_no, scoring.faded(value, as_of, %(as_of)s, (%(half_lives)s::float8[])[rule_no + 1])
+        FROM scoring.rule_state WHERE lead_id BETWEEN %(low)s AND %(high)s
+        """
     )
     return copy_out_fixed(
         conn,
         query,
-        (("lead_id", "int8"), ("rule_no", "int2"), ("value", "float8"), ("as_of", "timestamptz")),
+        (("lead_id", "int8"), ("rule_no", "int2"), ("value", "float8")),
+        {"low": shard.low, "high": shard.high, "as_of": instant(as_of_us), "half_lives": list(half_lives)},
+    )
+
+
+def read_fit_contributions(conn: psycopg.Connection, shard: Shard) -> pd.DataFrame:
+    """The shard's stored fit contributions: lead_id, profile_id, rule_id, points."""
+    query = sql.SQL(
+        "SELECT lead_id, profile_id, rule_id, points FROM scoring.fit_contributions "
+        "WHERE lead_id BETWEEN %(low)s AND %(high)s"
+    )
+    frame = copy_out_csv(
+        conn,
+        query,
         {"low": shard.low, "high": shard.high},
+        types={"lead_id": pa.int64(), "points": pa.float64()},
+    )
+    return (
+        frame
+        if not frame.empty
+        else _empty(lead_id="int64", profile_id="object", rule_id="object", points="float64")
     )
 
 
