@@ -95,3 +95,29 @@ def test_incremental_equals_full_rescore(case) -> None:
 def test_day_keys_separate_leads_and_days() -> None:
     keys = day_keys(np.array([0, 0, 1]), np.array([0, US_PER_DAY, 0]))
     assert len(set(keys.tolist())) == 3
+
+
+def test_a_century_of_nightly_rebasing_drifts_less_than_a_millionth_of_a_point() -> None:
+    """A state cell is re-based to the night's time (faded, new events added) on every night its rule gets
+    an event, and faded in one step from its stored time otherwise. float8 keeps that exact enough for a
+    century of nights: after 12,000 re-bases the value is within 1e-6 points of a fresh sum over the whole
+    history (within 1e-12 relative with a half-life), far from moving a cent."""
+    rng = np.random.default_rng(7)
+    nights = 36_525
+    days = np.sort(rng.choice(np.arange(1, nights), size=12_000, replace=False))
+    t = (days * US_PER_DAY - rng.integers(1, US_PER_DAY, size=len(days))).astype(np.int64)
+    points = rng.integers(1, 61, size=len(days)).astype(float)
+    end = nights * US_PER_DAY
+    for half_life in (None, 30.0, 365.0):
+        value, stored_at = 0.0, 0
+        for night, event_t, event_points in zip(days, t, points, strict=True):
+            now = int(night) * US_PER_DAY
+            value = value * rescale_factor(now - stored_at, half_life) + event_points * rescale_factor(
+                now - event_t, half_life
+            )
+            stored_at = now
+        chained = value * rescale_factor(end - stored_at, half_life)
+        fresh = float(np.sum(points * rescale_factor(end - t, half_life)))
+        assert abs(chained - fresh) < 1e-6
+        if half_life is not None:
+            assert abs(chained - fresh) <= 1e-12 * fresh

@@ -219,19 +219,24 @@ def contribution_rows(model: ScoringModel, scores: Scores, kinds: tuple[str, ...
 FIT_COLUMNS = ("lead_id", "profile_id", "rule_id", "points")
 
 
-def _leads_with_other_fit(new: pd.DataFrame, old: pd.DataFrame) -> np.ndarray:
-    """Lead ids whose fit rows differ between `new` and `old` (a row added, removed or changed)."""
-    key = ["lead_id", "profile_id", "rule_id"]
-    both = new.astype({"profile_id": str, "rule_id": str}).merge(
-        old.astype({"profile_id": str, "rule_id": str}), on=key, how="outer", suffixes=("", "_old")
-    )
-    differ = ~np.isclose(
-        both["points"].to_numpy(float, na_value=np.nan),
-        both["points_old"].to_numpy(float, na_value=np.nan),
-        rtol=0,
-        atol=0.001,
-    )
-    return np.unique(both["lead_id"].to_numpy(np.int64)[differ])
+def _leads_with_other_fit(
+    conn: psycopg.Connection, model: ScoringModel, shard: Shard, scores: Scores
+) -> np.ndarray:
+    """Ids of the shard's leads whose stored fit rows differ from `scores` (a rule now matching or no
+    longer, other points): the stored rows are laid out as the same (lead x profile rule) matrix."""
+    columns = [(p.profile_id, r.rule_id) for p in model.profiles for r in p.fit_rules]
+    fit = np.concatenate([scores.profiles[p.profile_id].fit_points for p in model.profiles], axis=1)
+    stored = read_fit_contributions(conn, shard, columns)
+    ids = scores.lead_ids
+    position = np.minimum(np.searchsorted(ids, stored["lead_id"]), max(len(ids) - 1, 0))
+    scored = (ids[position] == stored["lead_id"]) if len(ids) else np.zeros(len(position), bool)
+    # A stored row of a rule the model does not have can only be wrong: its lead is rewritten.
+    unknown = np.zeros(len(ids), dtype=bool)
+    unknown[position[scored & (stored["col"] < 0)]] = True
+    known = scored & (stored["col"] >= 0)
+    previous = np.zeros(fit.shape)
+    previous[position[known], stored["col"][known]] = stored["points"][known]
+    return ids[unknown | (np.abs(previous - fit) > 0.001).any(axis=1)]
 
 
 def write_fit_contributions(
@@ -244,15 +249,16 @@ def write_fit_contributions(
 ) -> int:
     """Store the shard's fit contributions: all of them on a full rescore, else only the leads whose fit
     rows changed (a lead or company field edited, a lead new to the shard) and remove those of leads gone."""
-    rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
     if not continuing.any():
         _range(conn, "scoring.fit_contributions", shard)
+        rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
         return copy_in_frame(conn, "scoring.fit_contributions", rows)
-    changed = _leads_with_other_fit(rows, read_fit_contributions(conn, shard))
+    changed = _leads_with_other_fit(conn, model, shard, scores)
     dropped = np.union1d(changed, gone)
     if not len(dropped):
         return 0
     conn.execute("DELETE FROM scoring.fit_contributions WHERE lead_id = ANY(%s)", (dropped.tolist(),))
+    rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
     return copy_in_frame(
         conn, "scoring.fit_contributions", rows[np.isin(rows["lead_id"].to_numpy(np.int64), changed)]
     )

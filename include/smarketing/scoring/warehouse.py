@@ -292,23 +292,27 @@ def read_state(
     )
 
 
-def read_fit_contributions(conn: psycopg.Connection, shard: Shard) -> pd.DataFrame:
-    """The shard's stored fit contributions: lead_id, profile_id, rule_id, points."""
+def read_fit_contributions(
+    conn: psycopg.Connection, shard: Shard, columns: Sequence[tuple[str, str]]
+) -> dict[str, np.ndarray]:
+    """The shard's stored fit contributions as arrays: lead_id, col (index of its (profile, rule) in
+    `columns`; -1 for a pair not there) and points."""
     query = sql.SQL(
-        "SELECT lead_id, profile_id, rule_id, points FROM scoring.fit_contributions "
-        "WHERE lead_id BETWEEN %(low)s AND %(high)s"
+        """
+        SELECT f.lead_id, COALESCE(k.col - 1, -1)::int4, f.points::float8
+        FROM scoring.fit_contributions f
+        LEFT JOIN unnest(%(profiles)s::text[], %(rules)s::text[]) WITH ORDINALITY AS k(profile_id, rule_id, col)
+               ON k.profile_id = f.profile_id AND k.rule_id = f.rule_id
+        WHERE f.lead_id BETWEEN %(low)s AND %(high)s
+        """
     )
-    frame = copy_out_csv(
-        conn,
-        query,
-        {"low": shard.low, "high": shard.high},
-        types={"lead_id": pa.int64(), "points": pa.float64()},
-    )
-    return (
-        frame
-        if not frame.empty
-        else _empty(lead_id="int64", profile_id="object", rule_id="object", points="float64")
-    )
+    params = {
+        "low": shard.low,
+        "high": shard.high,
+        "profiles": [p for p, _ in columns],
+        "rules": [r for _, r in columns],
+    }
+    return copy_out_fixed(conn, query, (("lead_id", "int8"), ("col", "int4"), ("points", "float8")), params)
 
 
 def day_floor(us: int) -> int:

@@ -26,24 +26,25 @@ FROM scoring.models m CROSS JOIN LATERAL jsonb_array_elements(m.definition -> 'p
 -- The one fading formula: the night reads the state through it (smarketing.scoring.warehouse.read_state)
 -- and the view below shows it, so the points shown and the total the night computed from them are the
 -- same floating-point numbers, not two implementations of the same formula.
+-- Both functions are single expressions over immutable operators, so PostgreSQL inlines them into the
+-- view (a function call per row would cost more than the arithmetic).
 CREATE FUNCTION scoring.faded(value float8, since timestamptz, at timestamptz, half_life_days float8)
 RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN half_life_days IS NULL THEN value
-                ELSE value * power(2::float8, -((extract(epoch FROM at) - extract(epoch FROM since))
-                                               * 1000000)::float8 / (half_life_days * 86400000000::float8))
+                ELSE value * power(2::float8, -(extract(epoch FROM at - since) * 1000000)::float8
+                                              / (half_life_days * 86400000000::float8))
            END
 $$;
 COMMENT ON FUNCTION scoring.faded(float8, timestamptz, timestamptz, float8) IS 'A rule value computed to `since`, faded to `at`: value * 2^(-elapsed / half-life).';
 
 -- Capped and rounded as the engine does (smarketing.scoring.kernel.capped_values): the cap bounds the
--- faded sum (a floor of -cap for negative points), what is left of cancelled additions is zero, and
--- cents are rounded half to even like numpy (rint(x * 100) / 100; PostgreSQL's float8 round is rint).
+-- faded sum (-cap bounds it below for negative points; least and greatest ignore the other, empty,
+-- bound), and cents are rounded half to even like numpy (rint(x * 100) / 100: PostgreSQL rounds float8
+-- with rint). What is left of cancelled additions (|x| < 1e-9) rounds to zero either way.
 CREATE FUNCTION scoring.capped_points(value float8, points numeric, cap numeric)
 RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT round(CASE WHEN abs(c) < 1e-9 THEN 0::float8 ELSE c END * 100::float8) / 100::float8
-    FROM (SELECT CASE WHEN cap IS NULL THEN value
-                      WHEN points >= 0 THEN least(value, cap::float8)
-                      ELSE greatest(value, -cap::float8) END AS c) capped
+    SELECT round(least(greatest(value, CASE WHEN points < 0 THEN -cap::float8 END),
+                       CASE WHEN points >= 0 THEN cap::float8 END) * 100::float8) / 100::float8
 $$;
 COMMENT ON FUNCTION scoring.capped_points(float8, numeric, numeric) IS 'An engagement rule''s faded value, capped (for negative points: bounded at -cap) and rounded to cents like the engine.';
 
