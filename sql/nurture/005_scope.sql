@@ -20,10 +20,10 @@ window_edges AS (
 )
 SELECT lead_id FROM logged
 UNION
-SELECT st.lead_id
-FROM nurture.lead_state st
-LEFT JOIN scoring.lead_scores s ON s.lead_id = st.lead_id
-WHERE COALESCE(s.is_mql, false) <> st.is_mql
+SELECT COALESCE(now_mql.lead_id, was_mql.lead_id)  -- MQL now or at the last plan, not both
+FROM (SELECT lead_id FROM scoring.lead_scores WHERE is_mql) AS now_mql
+FULL JOIN (SELECT lead_id FROM nurture.lead_state WHERE is_mql) AS was_mql ON was_mql.lead_id = now_mql.lead_id
+WHERE now_mql.lead_id IS NULL OR was_mql.lead_id IS NULL
 UNION
 SELECT st.lead_id FROM nurture.lead_state st WHERE st.wake_at <= %(as_of)s
 UNION

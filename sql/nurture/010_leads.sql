@@ -1,13 +1,14 @@
 -- nurture_leads: what nurturing needs to know about each lead at %(as_of)s, and the first eligibility
 -- rule that keeps it out of every scenario (blocked_by; empty = eligible). Planning, exits and the
 -- push-time re-check all read this one table, so the three can never disagree on who is eligible.
--- With %(scoped)s, only the leads of nurture_scope (an incremental plan, the push-time re-check): each
--- fact is then read by index for those leads; without it, every lead in one pass per table.
+-- Scoped (an incremental plan, the push-time re-check), only the leads of nurture_scope: the lines
+-- marked `scoped only` are kept and each fact is read by index for those leads; otherwise they are
+-- dropped and every lead is read in one pass per table.
 CREATE TEMP TABLE nurture_leads ON COMMIT DROP AS
 WITH chosen AS (
     SELECT l.*
     FROM core.leads l
-    WHERE NOT %(scoped)s OR l.lead_id IN (SELECT lead_id FROM nurture_scope)
+    WHERE l.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 ),
 sla_open AS (
     -- with sales now: the first-touch or the accept clock still runs
@@ -15,23 +16,23 @@ sla_open AS (
     FROM sla.followups f
     WHERE (f.status IN ('pending', 'at_risk', 'breached_open') OR f.accept_status IN ('pending', 'breached_open'))
       AND f.decision IS DISTINCT FROM 'rejected'  -- sent back: sales is done with it
-      AND (NOT %(scoped)s OR f.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND f.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 ),
 won AS (
     SELECT DISTINCT d.lead_id FROM core.deals d
     WHERE d.is_won AND d.deleted_at IS NULL AND d.lead_id IS NOT NULL AND d.closed_at <= %(as_of)s
-      AND (NOT %(scoped)s OR d.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND d.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 ),
 recycled AS (
     SELECT DISTINCT r.lead_id FROM sla.recycled_leads r
     WHERE r.rejected_stage = %(recycle_stage)s AND r.rejected_at <= %(as_of)s
-      AND (NOT %(scoped)s OR r.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND r.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 ),
 last_touch AS (
     SELECT a.lead_id, max(a.occurred_at) AS touched_at
     FROM core.sales_activities a
     WHERE a.activity_type = ANY (%(touch_types)s::text[]) AND a.occurred_at <= %(as_of)s
-      AND (NOT %(scoped)s OR a.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND a.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
     GROUP BY a.lead_id
 ),
 events AS (
@@ -47,7 +48,7 @@ events AS (
                AS interest_mask
     FROM core.marketing_events e
     WHERE e.occurred_at <= %(as_of)s
-      AND (NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND e.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
       AND (e.event_type = 'bounce'
            OR (e.occurred_at > %(as_of)s::timestamptz - make_interval(days => %(interest_days)s)
                AND (e.event_type = ANY (%(interests)s::text[]) OR e.content_topic = ANY (%(interests)s::text[]))))

@@ -9,14 +9,14 @@ WITH history AS (
            max(CASE WHEN e.state = 'exited' THEN e.exited_at END) AS last_exit_at,
            max(CASE WHEN e.state = 'skipped' THEN e.planned_at END) AS last_skip_at
     FROM nurture.enrollments e
-    WHERE NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope)
+    WHERE e.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
     GROUP BY e.lead_id, e.scenario_id
 ),
 active AS (
     SELECT e.lead_id, e.scenario_id
     FROM nurture.enrollments e
     WHERE e.state IN ('planned', 'pushed', 'confirmed', 'exiting', 'held_out')
-      AND (NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND e.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 )
 SELECT n.lead_id,
        sc.scenario_id,

@@ -1,5 +1,5 @@
 -- Exits decided at %(as_of)s for every running enrollment (of the leads in nurture_scope, when
--- %(scoped)s): deleted and withdrawn consent always end it, the scenario's exit_when the rest, and so
+-- scoped): deleted and withdrawn consent always end it, the scenario's exit_when the rest, and so
 -- does the scenario leaving the agreement. Held-out rows leave at once (nothing to remove); a planned
 -- row never sent is skipped; anything that may be in the tool becomes `exiting` and the exits task
 -- removes it. Returns the exits per scenario, arm, state and reason.
@@ -11,7 +11,7 @@ WITH running AS (
     LEFT JOIN nurture_scenarios sc ON sc.scenario_id = e.scenario_id
     LEFT JOIN nurture_leads n ON n.lead_id = e.lead_id
     WHERE e.state IN ('planned', 'pushed', 'confirmed', 'held_out')
-      AND (NOT %(scoped)s OR e.lead_id IN (SELECT lead_id FROM nurture_scope))
+      AND e.lead_id IN (SELECT lead_id FROM nurture_scope)  -- scoped only
 ),
 decided AS (
     SELECT r.*,

@@ -32,6 +32,11 @@ ELIGIBILITY_RULES: tuple[str, ...] = (
     "sla_open",
 )
 _HASH_SPAN = float(1 << 52)
+SCOPED_ONLY = "-- scoped only"
+# A scope is a small share of the leads, whose rows sit in cache: one index lookup per lead beats a scan
+# of the whole table, which the default cost of a random page (4, for spinning disks) hides from the
+# planner (a night at 200k leads: 2.3 s of scans against 1.0 s of lookups for its leads step).
+SCOPED_RANDOM_PAGE_COST = 1.1
 WORK_MEM = "256MB"
 TEMP_BUFFERS = "512MB"
 
@@ -39,6 +44,16 @@ TEMP_BUFFERS = "512MB"
 def statement(name: str) -> str:
     """The text of `sql/nurture/<name>.sql` (e.g. "030_enroll"), through the project's one SQL file loader."""
     return sqlfiles.statement("nurture", name)
+
+
+def scoped_statement(name: str, params: dict[str, Any]) -> str:
+    """`statement(name)` for the leads `params` plan for: its lines ending in `-- scoped only` (each
+    limits a table to nurture_scope) are kept when scoped and dropped otherwise — a filter the planner
+    can turn into index lookups, where `NOT scoped OR ...` would cost a full scan either way."""
+    text = statement(name)
+    if params["scoped"]:
+        return text
+    return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith(SCOPED_ONLY))
 
 
 def holdout_point(lead_id: int, scenario_id: str) -> float:
@@ -153,13 +168,14 @@ def create_scope(
         return 0
     params["scoped"] = True
     analyze(conn, "nurture_scope")
+    conn.execute(f"SET LOCAL random_page_cost = {SCOPED_RANDOM_PAGE_COST}")
     (size,) = conn.execute("SELECT count(*) FROM nurture_scope").fetchone()  # type: ignore[misc]
     return int(size)
 
 
 def create_leads(conn: psycopg.Connection, params: dict[str, Any]) -> None:
     """`nurture_leads`: eligibility and facts of the leads at `params["as_of"]`."""
-    conn.execute(statement("010_leads"), params)
+    conn.execute(scoped_statement("010_leads", params), params)
     conn.execute("CREATE INDEX ON nurture_leads (lead_id)")
     analyze(conn, "nurture_leads")
 
@@ -185,5 +201,5 @@ def create_matches(conn: psycopg.Connection, agreement: Agreement, params: dict[
     """`nurture_scenarios`, `nurture_leads` and `nurture_matches` for the leads `create_scope` chose."""
     create_scenarios(conn, agreement)
     create_leads(conn, params)
-    conn.execute(statement("020_matches"), params)
+    conn.execute(scoped_statement("020_matches", params), params)
     analyze(conn, "nurture_matches")

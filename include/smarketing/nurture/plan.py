@@ -33,6 +33,7 @@ from smarketing.nurture.matching import (
     create_scope,
     lead_params,
     prepare_session,
+    scoped_statement,
     settings_hash,
     statement,
 )
@@ -211,7 +212,9 @@ def _decide(conn: psycopg.Connection, params: dict[str, Any], run_id: str, resul
     conn.execute(
         "CREATE TEMP TABLE nurture_entered (lead_id bigint, scenario_id text, state text) ON COMMIT DROP"
     )
-    for scenario, _arm, state, reason, n in conn.execute(statement("040_exits"), params).fetchall():
+    for scenario, _arm, state, reason, n in conn.execute(
+        scoped_statement("040_exits", params), params
+    ).fetchall():
         result.exits.setdefault(scenario, Counter())[
             reason if state != "skipped" else f"skipped:{reason}"
         ] += n
