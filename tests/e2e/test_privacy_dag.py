@@ -1,6 +1,6 @@
 """`smarketing_privacy` end to end with dag.test(): a manual run given only the hash of an address erases
-that person and records the hash; a rerun changes nothing; a scheduled run (no person) skips the erasure
-and purges raw records past the agreement's retention."""
+that person and records the hash; a rerun changes nothing; every run purges raw records past the
+agreement's retention, and a scheduled run (no person) skips the erasure."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from tests.integration.kpi_world import fold, seed_world
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
 
 
-def test_privacy_dag_erases_by_hash_and_purges_on_schedule(warehouse_env: str, airflow_ready: None) -> None:
+def test_privacy_dag_erases_by_hash_and_purges_on_schedule(
+    warehouse_env: str, airflow_ready: None, summary_lines: list[str]
+) -> None:
     dsn = warehouse_env
     seed_world(dsn)
     fold(dsn)
@@ -30,6 +32,10 @@ def test_privacy_dag_erases_by_hash_and_purges_on_schedule(warehouse_env: str, a
         "erase": "success",
         "purge": "success",
     }, states
+    prefix = email_hash(person)[:12]
+    (erased,) = [line for line in summary_lines if line.startswith(f"person {prefix}")]
+    assert "1 lead and " in erased and " row" in erased and "@" not in erased, erased
+    assert any(line.startswith("retention purge as of ") for line in summary_lines), summary_lines
     with psycopg.connect(dsn) as conn:
         assert conn.execute(
             "SELECT count(*) FROM core.leads WHERE email_normalized = %s", (person,)
@@ -53,6 +59,9 @@ def test_privacy_dag_erases_by_hash_and_purges_on_schedule(warehouse_env: str, a
 
     again = run_dag("smarketing_privacy", run_conf={"email": person.upper()})
     assert again["erase"] == "success"
+    assert summary_lines[-2] == f"person {prefix}…: nothing of theirs left to erase", summary_lines
+    # This run's purge already finds the batches aged past retention; the scheduled one then has none.
+    assert " raw.deals" in summary_lines[-1] and summary_lines[-1].endswith(" deleted"), summary_lines
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT leads FROM ops.erasures").fetchall() == [(1,)]
 
@@ -67,3 +76,4 @@ def test_privacy_dag_erases_by_hash_and_purges_on_schedule(warehouse_env: str, a
         assert conn.execute("SELECT count(*) FROM raw.marketing_events").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM raw.deals").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM raw.leads").fetchone() == (raw_before,)
+    assert summary_lines[-1].endswith("nothing past its age"), summary_lines

@@ -4,9 +4,7 @@ everything after it, and the task log says what failed; clean data go through bo
 from __future__ import annotations
 
 import csv
-import logging
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +13,6 @@ import pytest
 import yaml
 
 from smarketing.paths import CONFIG_DIR
-from smarketing.tasklog import SUMMARY_LOGGER
 from smarketing_sandbox.world import generate_world
 
 from .conftest import run_dag
@@ -87,26 +84,6 @@ def test_a_critical_failure_stops_the_core_build_and_the_log_says_why(
             "SELECT count(*), min(failed_checks::text) FROM dq.quarantine WHERE table_name = 'raw.companies'"
         ).fetchone()
         assert held == (broken, "{employees_not_negative}")
-
-
-class _Lines(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__(logging.INFO)
-        self.lines = lines
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture()
-def summary_lines() -> Iterator[list[str]]:
-    """The tasks' summary lines, read on their own logger (Airflow's task logging replaces root handlers)."""
-    lines: list[str] = []
-    handler = _Lines(lines)
-    logger = logging.getLogger(SUMMARY_LOGGER)
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
 
 
 def test_clean_data_pass_both_gates_and_reach_core(

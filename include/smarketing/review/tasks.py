@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smarketing.run_settings import run_setting
+from smarketing.tasklog import count, moment, summary
 
 # Settings a deployment may change (Airflow Variable / environment variable).
 REVIEW_DIR = ("smarketing_review_dir", "SMARKETING_REVIEW_DIR")
@@ -40,20 +41,26 @@ def plan(month: str | None, interval_start: Any) -> dict[str, str]:
     from smarketing.review.month import closed_month, first_business_day
 
     closed = closed_month(interval_start, month)
-    return {"month": f"{closed:%Y-%m}", "start_at": first_business_day(closed, load_config()).isoformat()}
+    start_at = first_business_day(closed, load_config())
+    summary(f"review of {closed:%Y-%m}: starts at {moment(start_at)}, the first business day after it")
+    return {"month": f"{closed:%Y-%m}", "start_at": start_at.isoformat()}
 
 
 def build_kpis(month: str) -> dict[str, Any]:
     from smarketing.review.steps import build_month_kpis
 
-    summary = build_month_kpis(_dsn(), _month(month))
-    return {"month": month, "tables": sorted(summary.get("tables", {}))}
+    built = build_month_kpis(_dsn(), _month(month))
+    tables = sorted(built.get("tables", {}))
+    summary(f"KPIs of {month}: {count(len(tables), 'table')} rebuilt")
+    return {"month": month, "tables": tables}
 
 
 def render(month: str) -> str:
     from smarketing.review.steps import render_month_report
 
-    return render_month_report(_dsn(), _month(month))
+    path = render_month_report(_dsn(), _month(month))
+    summary(f"review report of {month}: {Path(path).name}")
+    return path
 
 
 def mail(month: str, report: str, to: str | None) -> str:
@@ -64,13 +71,17 @@ def mail(month: str, report: str, to: str | None) -> str:
 
     to = run_setting(to or None, *MAIL_TO)
     if not to:
-        return "no address set (smarketing_review_mail_to): not mailed"
+        return summary(f"review report of {month}: no address set (smarketing_review_mail_to): not mailed")
     route = configured_route()
     conn_id = run_setting(None, *SMTP_CONN, default=route.smtp_conn_id)
     sent = mail_report(
         _dsn(), _month(month), Path(report), to, smtp_conn_id=conn_id, from_email=route.from_email
     )
-    return "mailed" if sent else "already mailed for this month: not sent again"
+    return summary(
+        f"review report of {month}: mailed"
+        if sent
+        else f"review report of {month}: already mailed, not sent again"
+    )
 
 
 def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
@@ -81,9 +92,16 @@ def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
     from smarketing.scoring.calibrate import CalibrationError
 
     try:
-        return run(_dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months)
+        proposal = run(
+            _dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months
+        )
     except CalibrationError as exc:
         raise AirflowSkipException(f"no scoring proposal this month: {exc}") from exc
+    summary(
+        f"scoring proposal for {month}: {proposal['proposed']['version']} against "
+        f"{proposal['active']['version']} in effect, backtested over {count(months, 'month')}"
+    )
+    return proposal
 
 
 def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
@@ -96,7 +114,7 @@ def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
         relative = str(DEFAULT_CONFIG.resolve().relative_to(PROJECT_ROOT.resolve()))
     except ValueError:
         relative = DEFAULT_CONFIG.name
-    return record_decision(
+    decision = record_decision(
         _dsn(),
         _month(month),
         response or {},
@@ -104,3 +122,7 @@ def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
         proposals_dir=proposals,
         relative=relative,
     )
+    outcome = "patch " + Path(decision["patch"]).name if decision.get("patch") else "no patch"
+    again = " (recorded before: unchanged)" if decision.get("rerun") else ""
+    summary(f"scoring proposal for {month}: {decision['decision']}{again}; {outcome}")
+    return decision

@@ -67,4 +67,16 @@ def current_revision(dsn: str | None = None) -> str:
 
 
 def head_revision() -> str:
-    return ",".join(sorted(ScriptDirectory.from_config(_config("postgresql://unused/")).get_heads()))
+    """What `current_revision` reads once every migration is applied. A revision another one `depends_on`
+    leaves the version table when that one is applied, although the script directory still counts it a head."""
+    script = ScriptDirectory.from_config(_config("postgresql://unused/"))
+    depended_on = {
+        dependency
+        for revision in script.walk_revisions()
+        for dependency in (
+            (revision.dependencies,)
+            if isinstance(revision.dependencies, str)
+            else revision.dependencies or ()
+        )
+    }
+    return ",".join(sorted(set(script.get_heads()) - depended_on))
