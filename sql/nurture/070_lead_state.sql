@@ -1,8 +1,10 @@
 -- nurture.lead_state for the leads this plan planned (every lead on a full plan, whose rows were
--- emptied first; the leads of nurture_scope otherwise, whose rows were deleted first): the MQL state the
--- plan saw, and the moment time alone may change the lead's plan — the end of a cooldown (or of a
--- skipped entry's day of waiting) in a scenario it matches, or the next plan when a daily cap left it
--- waiting. Nothing else changes a lead's plan without a logged change (005_scope.sql).
+-- emptied first; the leads of nurture_scope otherwise, whose rows were deleted first): the leads that
+-- are MQL (the next plan finds flips by comparing MQL sets) and the moment time alone may change a
+-- lead's plan — the end of a cooldown (or of a skipped entry's day of waiting) in a scenario it matches,
+-- or the next plan when a daily cap left it waiting. Other leads get no row: most leads are neither,
+-- and a row per lead cost a full plan as much as a tenth of its time. Nothing else changes a lead's plan
+-- without a logged change (005_scope.sql).
 WITH wakes AS (
     SELECT m.lead_id, m.cooldown_ends AS wake_at
     FROM nurture_matches m
@@ -23,4 +25,5 @@ INSERT INTO nurture.lead_state (lead_id, is_mql, wake_at)
 SELECT n.lead_id, n.is_mql, w.wake_at
 FROM nurture_leads n
 LEFT JOIN first_wake w ON w.lead_id = n.lead_id
+WHERE n.is_mql OR w.wake_at IS NOT NULL
 ORDER BY n.lead_id

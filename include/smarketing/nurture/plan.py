@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # One planner at a time per warehouse: two runs planning together could both see a lead as free.
 PLAN_LOCK_KEY = 4_242_012
+# The lead id of nurture.lead_state's marker row, written by every full plan (see _remember).
+STATE_WRITTEN = -1
 
 
 class _DryRun(Exception):
@@ -174,8 +176,9 @@ def start_tracking(dsn: str, *, patience_s: float = 600.0) -> None:
 def _incremental_since(conn: psycopg.Connection, digest: str, as_of: datetime) -> datetime | None:
     """The last plan's moment when this plan may be incremental; None when it must be a full one."""
     row = conn.execute(
-        "SELECT as_of, config_hash, EXISTS (SELECT 1 FROM nurture.lead_state) "
-        "OR NOT EXISTS (SELECT 1 FROM core.leads) FROM nurture.plan_state"
+        "SELECT as_of, config_hash, EXISTS (SELECT 1 FROM nurture.lead_state WHERE lead_id = %s) "
+        "FROM nurture.plan_state",
+        (STATE_WRITTEN,),
     ).fetchone()
     if row is None or row[0] is None:
         return None  # never planned
@@ -199,6 +202,9 @@ def _remember(conn: psycopg.Connection, params: dict[str, Any], result: PlanResu
         conn.execute("DELETE FROM nurture.lead_state WHERE lead_id IN (SELECT lead_id FROM nurture_scope)")
     else:
         conn.execute("TRUNCATE nurture.lead_state")
+        # Most leads have no row, so an empty table proves nothing: this row (no lead has a negative id)
+        # says a plan wrote it. Unlogged, the table comes back empty after a crash, without it.
+        conn.execute(f"INSERT INTO nurture.lead_state (lead_id, is_mql) VALUES ({STATE_WRITTEN}, false)")
     analyze(conn, "nurture_entered")
     conn.execute(statement("070_lead_state"), params)
     conn.execute(
