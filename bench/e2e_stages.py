@@ -323,8 +323,8 @@ def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: s
     from smarketing.config import load_config
 
     window = load_config().nurturing.interests_within_days
-    read_s, size = copy_read(dsn, window, datetime.fromisoformat(as_of))
-    return _reads_and_writes(dsn, work, read_s, ("nurture.enrollments",), read_bytes=size)
+    read = copy_read(dsn, window, datetime.fromisoformat(as_of))
+    return _reads_and_writes(dsn, work, read["s"], ("nurture.enrollments",), read_bytes=read["bytes"])
 
 
 def floor_kpi(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:

@@ -199,7 +199,7 @@ def copy_read(
                 size += len(block)
         seconds, cpu_after = time.perf_counter() - started, backend_cpu(conn)
     cpu = round(cpu_after - cpu_before, 3) if cpu_before is not None and cpu_after is not None else None
-    return {"s": seconds, "mb": size / 1e6, "cpu_s": cpu, "leads": leads}
+    return {"s": seconds, "bytes": size, "mb": size / 1e6, "cpu_s": cpu, "leads": leads}
 
 
 def backend_cpu(conn: psycopg.Connection) -> float | None:
