@@ -12,7 +12,8 @@
 --   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
 --   _kpi_changed_months (kind, month)   kind: facts, events, record, mql, cohorts, milestones, deals,
 --                                       crossings, gone_events, followups, dq (each explained below)
-DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_lead_facts, _kpi_changed_months;
+DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_stage_moves, _kpi_lead_facts,
+    _kpi_changed_months;
 
 CREATE TEMP TABLE _kpi_versions AS
 WITH keys AS (
@@ -32,24 +33,25 @@ WITH keys AS (
 -- every landed version of the changed records: the lead it names and the dates it carries
 versions AS (
     SELECT k.object, r.source_system, r.source_id AS lead_source_id, r.payload->>'created_at' AS at_1, NULL AS at_2,
-           false AS event_landed_now
+           false AS event_landed_now, NULL AS stage
     FROM keys k JOIN raw.leads r USING (source_system, source_id) WHERE k.object = 'leads'
     UNION ALL
     SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'occurred_at', NULL,
-           r.batch_id > w.low
+           r.batch_id > w.low, NULL
     FROM keys k JOIN raw.marketing_events r USING (source_system, source_id)
     JOIN _kpi_window w ON w.object = k.object
     WHERE k.object = 'marketing_events'
     UNION ALL
     SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'created_at', r.payload->>'closed_at',
-           false
+           false, NULL
     FROM keys k JOIN raw.deals r USING (source_system, source_id) WHERE k.object = 'deals'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL, false
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL, false,
+           r.payload->>'stage'
     FROM keys k JOIN raw.lifecycle_history r USING (source_system, source_id) WHERE k.object = 'lifecycle_history'
 )
 
-SELECT object, source_system, lead_source_id, at_1, at_2, event_landed_now FROM versions;
+SELECT object, source_system, lead_source_id, at_1, at_2, event_landed_now, stage FROM versions;
 ANALYZE _kpi_versions;
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
@@ -92,6 +94,103 @@ WHERE v.object = 'marketing_events'
 GROUP BY ls.lead_id;
 CREATE UNIQUE INDEX ON _kpi_event_since (lead_id);
 
+-- A lead whose only stage changes are MQL entries, MQL crossings and deals moves less than every month it
+-- shows in: what its rows depend on is its first MQL moment (funnel, cohorts, velocity), its deals'
+-- moments (velocity's opportunity and customer, cohorts' and score quality's wins) and its crossings.
+-- Core keeps the earliest entry per lead, stage and system, folded from every landed version, so the first
+-- MQL moment before the window is the earliest MQL version folded before it (held records and rejected
+-- batches never reach core; as a superset, the earliest of every version is taken too) or a crossing of an
+-- earlier scoring run. A lead whose record changed, or with a changed entry of another stage, takes every
+-- month of its below (_kpi_lead_facts).
+-- a landed date text as an instant, NULL when it is not one (a held record never had to be)
+CREATE OR REPLACE FUNCTION pg_temp.kpi_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN t::timestamptz;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
+CREATE TEMP TABLE _kpi_stage_moves AS
+WITH new_crossings AS (
+    SELECT c.lead_id, c.model_version, c.crossed_at
+    FROM scoring.mql_crossings c
+    JOIN scoring.runs r USING (run_id)
+    WHERE COALESCE(r.started_at > %(since)s OR r.finished_at > %(since)s, false)
+),
+
+-- per lead and system, the earliest MQL version of the records landed since: core's entry is left as it
+-- was when it is earlier than that (a day's margin for a text without offset read in another zone)
+window_mql AS (
+    SELECT ls.lead_id, v.source_system, min(pg_temp.kpi_instant(v.at_1)) AS earliest,
+           bool_and(pg_temp.kpi_instant(v.at_1) IS NOT NULL) AS readable
+    FROM _kpi_versions v
+    JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
+    WHERE v.object = 'lifecycle_history' AND v.stage = %(mql_stage)s
+    GROUP BY ls.lead_id, v.source_system
+),
+
+versions AS (
+    SELECT ls.lead_id,
+           bool_or(v.object = 'lifecycle_history' AND v.stage IS DISTINCT FROM %(mql_stage)s) AS other_stage,
+           bool_or(v.object = 'lifecycle_history') AS mql_entry,
+           bool_or(v.object = 'deals') AS deal,
+           bool_or(v.object = 'deals' AND v.at_2 IS NOT NULL) AS won_deal
+    FROM _kpi_versions v
+    JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
+    WHERE v.object IN ('lifecycle_history', 'deals')
+    GROUP BY ls.lead_id
+),
+
+narrow AS (
+    SELECT c.lead_id,
+           COALESCE(v.mql_entry, false) OR EXISTS (SELECT 1 FROM new_crossings n WHERE n.lead_id = c.lead_id) AS mql_change,
+           COALESCE(v.deal, false) AS deal,
+           COALESCE(v.won_deal, false) AS won_deal
+    FROM (SELECT DISTINCT lead_id FROM _kpi_changed_leads WHERE why = 'stage') c
+    LEFT JOIN versions v USING (lead_id)
+    WHERE NOT COALESCE(v.other_stage, false)
+      AND NOT EXISTS (SELECT 1 FROM _kpi_changed_leads r WHERE r.lead_id = c.lead_id AND r.why = 'record')
+)
+
+SELECT n.lead_id, n.mql_change, n.deal, n.won_deal, cur.mql_now, old.in_core_before, old.any_before
+FROM narrow n
+CROSS JOIN LATERAL (
+    SELECT min(t.at) AS mql_now
+    FROM (SELECT h.entered_at FROM core.lifecycle_history h WHERE h.lead_id = n.lead_id AND h.stage = %(mql_stage)s
+          UNION ALL
+          SELECT x.crossed_at FROM scoring.mql_crossings x WHERE x.lead_id = n.lead_id) AS t (at)
+) cur
+LEFT JOIN LATERAL (
+    SELECT min(t.at) FILTER (WHERE t.in_core) AS in_core_before, min(t.at) AS any_before
+    FROM (
+        SELECT (r.payload->>'entered_at')::timestamptz,
+               NOT EXISTS (SELECT 1 FROM dq.held_records h
+                           WHERE h.table_name = 'raw.lifecycle_history' AND h.batch_id = r.batch_id
+                             AND h.record_no = r.record_no)
+               AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
+        FROM core.lead_sources ls
+        JOIN raw.lifecycle_history r
+          ON r.source_system = ls.source_system AND r.payload->>'lead_source_id' = ls.source_id
+        JOIN _kpi_window w ON w.object = 'lifecycle_history' AND r.batch_id <= w.low
+        WHERE ls.lead_id = n.lead_id AND r.payload->>'stage' = %(mql_stage)s
+        UNION ALL
+        -- core's entries no record landed since moved (a world folded before its raw history was kept, too)
+        SELECT h.entered_at, true
+        FROM core.lifecycle_history h
+        LEFT JOIN window_mql wm ON wm.lead_id = h.lead_id AND wm.source_system = h.source_system
+        WHERE h.lead_id = n.lead_id AND h.stage = %(mql_stage)s
+          AND (wm.lead_id IS NULL OR (wm.readable AND h.entered_at < wm.earliest - interval '1 day'))
+        UNION ALL
+        SELECT x.crossed_at, true FROM scoring.mql_crossings x
+        WHERE x.lead_id = n.lead_id
+          AND NOT EXISTS (SELECT 1 FROM new_crossings c WHERE c.lead_id = x.lead_id AND c.model_version = x.model_version)
+    ) AS t (at, in_core)
+    -- only a changed MQL entry or crossing can move the first MQL moment
+    WHERE n.mql_change
+) old ON true;
+CREATE UNIQUE INDEX ON _kpi_stage_moves (lead_id);
+ANALYZE _kpi_stage_moves;
+
 CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL);
 
 -- the months of a landed date text ("2026-03-31T23:30:00Z"), widened by a day each side
@@ -127,9 +226,11 @@ JOIN core.marketing_events e ON e.event_id = r.source_system || ':' || r.source_
 --   deals       its deals' months (attribution reads its touches and milestones); for a changed event,
 --               only the deals opened after it
 --   crossings   its crossings' months (score quality reads its outcome)
+-- (for a lead of _kpi_stage_moves, the stage change narrowed: mql, cohorts, milestones and crossings below)
 CREATE TEMP TABLE _kpi_lead_facts AS
-SELECT c.lead_id, c.why, f.kind, f.at
+SELECT c.lead_id, c.why, c.why = 'stage' AND s.lead_id IS NOT NULL AS narrow, f.kind, f.at
 FROM (SELECT lead_id, why FROM _kpi_changed_leads) c
+LEFT JOIN _kpi_stage_moves s USING (lead_id)
 CROSS JOIN LATERAL (
     SELECT 'created' AS kind, l.created_at AS at FROM core.leads l WHERE l.lead_id = c.lead_id
     UNION ALL
@@ -151,13 +252,55 @@ SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date
 FROM _kpi_lead_facts f
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN f.why = 'record' THEN 'record' END),
-    (CASE WHEN f.why IN ('record', 'stage') AND f.kind IN ('mql', 'crossing') THEN 'mql' END),
-    (CASE WHEN f.why = 'stage' AND f.kind IN ('created', 'mql', 'crossing') THEN 'cohorts' END),
-    (CASE WHEN f.why = 'stage' THEN 'milestones' END),
+    (CASE WHEN f.why IN ('record', 'stage') AND NOT f.narrow AND f.kind IN ('mql', 'crossing') THEN 'mql' END),
+    (CASE WHEN f.why = 'stage' AND NOT f.narrow AND f.kind IN ('created', 'mql', 'crossing') THEN 'cohorts' END),
+    (CASE WHEN f.why = 'stage' AND NOT f.narrow THEN 'milestones' END),
     (CASE WHEN f.kind = 'deal' THEN 'deals' END),
-    (CASE WHEN f.why IN ('record', 'stage') AND f.kind = 'crossing' THEN 'crossings' END)
+    (CASE WHEN f.why IN ('record', 'stage') AND NOT f.narrow AND f.kind = 'crossing' THEN 'crossings' END)
 ) AS k (kind)
 WHERE k.kind IS NOT NULL;
+
+-- The narrowed stage changes (_kpi_stage_moves). A first MQL moment that moved reopens its old and new
+-- months (and the months of the lead's crossings of runs since: one of them may have been its first moment
+-- before) in the funnel, the cohorts (with the creation cohort, whose MQLs it counts) and velocity (with the
+-- months of its later stages: the MQL-to-SQL transition counts in the SQL month). A changed deal moves
+-- velocity's opportunity and customer moments: the months of the lead's deals, opportunity and customer
+-- entries now (the deals' earlier versions are `facts`); a deal won in any version moves the lead's wins:
+-- its cohorts and its crossings' months. A crossing of a run since is score quality's in its month.
+INSERT INTO _kpi_changed_months (kind, month)
+SELECT DISTINCT k.kind, date_trunc('month', k.at AT TIME ZONE %(tz)s)::date
+FROM _kpi_stage_moves m
+CROSS JOIN LATERAL (
+    SELECT m.mql_change AND (m.mql_now IS DISTINCT FROM m.in_core_before
+                             OR m.mql_now IS DISTINCT FROM m.any_before) AS moved
+) mv
+CROSS JOIN LATERAL (
+    SELECT kinds.kind, t.at
+    FROM (VALUES (m.mql_now), (m.in_core_before), (m.any_before)) AS t (at),
+         (VALUES ('mql'), ('cohorts'), ('milestones')) AS kinds (kind)
+    WHERE mv.moved
+    UNION ALL
+    SELECT 'cohorts', t.at FROM (VALUES (m.mql_now), (m.in_core_before), (m.any_before)) AS t (at)
+    WHERE m.won_deal
+    UNION ALL
+    SELECT kinds.kind, x.crossed_at
+    FROM scoring.mql_crossings x
+    JOIN scoring.runs r USING (run_id),
+         (VALUES ('mql'), ('cohorts'), ('milestones'), ('crossings')) AS kinds (kind)
+    WHERE x.lead_id = m.lead_id AND COALESCE(r.started_at > %(since)s OR r.finished_at > %(since)s, false)
+      AND (mv.moved OR kinds.kind = 'crossings')
+    UNION ALL
+    SELECT k2.kind, f.at
+    FROM _kpi_lead_facts f
+    CROSS JOIN LATERAL (VALUES
+        (CASE WHEN f.kind = 'created' AND (mv.moved OR m.won_deal) THEN 'cohorts' END),
+        (CASE WHEN f.kind = 'stage' AND (mv.moved OR m.deal) THEN 'milestones' END),
+        (CASE WHEN f.kind = 'deal' AND m.deal THEN 'milestones' END),
+        (CASE WHEN f.kind = 'crossing' AND m.won_deal THEN 'crossings' END)
+    ) AS k2 (kind)
+    WHERE f.lead_id = m.lead_id AND f.why = 'stage' AND k2.kind IS NOT NULL
+) k
+WHERE k.at IS NOT NULL;
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)

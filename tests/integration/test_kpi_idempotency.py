@@ -12,7 +12,18 @@ from psycopg import errors
 
 from smarketing.kpi.build import build_kpis, table_checksums
 from smarketing.kpi.models import MODEL_NAMES
-from tests.integration.kpi_world import AS_OF, event, fold, kpi_settings, land, lead, rows, seed_world, stage
+from tests.integration.kpi_world import (
+    AS_OF,
+    deal,
+    event,
+    fold,
+    kpi_settings,
+    land,
+    lead,
+    rows,
+    seed_world,
+    stage,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +101,53 @@ def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> N
     fold(world)
     summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
     assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
+def test_a_first_mql_moment_moved_by_another_record_reopens_its_old_month(world: str) -> None:
+    # Lead 1 was an MQL on Jan 10; another CRM record says it was one on Dec 20: core keeps the earliest,
+    # so January loses its MQL and December gains it (January is named by no landed version: only the
+    # first MQL moment before the build tells it)
+    land(
+        world,
+        "lifecycle_history",
+        [{**stage(1, "marketingqualifiedlead", "2025-12-20T10:00:00Z"), "id": "L1|again"}],
+    )
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["funnel_monthly"]["ranges"] == ["2025-12-01..2026-02-01"]
+    assert rows(
+        world,
+        "SELECT month, sum(mqls) FROM kpi.funnel_monthly WHERE month < '2026-02-01' GROUP BY 1 ORDER BY 1",
+    ) == [
+        (date(2025, 12, 1), 1),
+        (date(2026, 1, 1), 0),
+    ]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
+def test_a_later_mql_entry_or_an_open_deal_reopens_only_what_they_move(world: str) -> None:
+    # Lead 3, an MQL since Feb 10, is handed over again on May 20 (its first MQL moment stays), and lead 1
+    # gets a deal opened on May 3, still open (no cohort counts it: cohorts count wins)
+    land(
+        world,
+        "lifecycle_history",
+        [{**stage(3, "marketingqualifiedlead", "2026-05-20T10:00:00Z"), "id": "L3|again"}],
+    )
+    land(world, "deals", [deal("D4", 1, "c1", 700, "2026-05-03T10:00:00Z", None, None)])
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    tables = summary["tables"]
+    assert tables["funnel_daily"]["ranges"] == ["2026-05-01..2026-06-01"]
+    assert tables["conversion_cohorts"]["ranges"] == []
+    assert tables["score_quality_monthly"]["ranges"] == []
+    # velocity: May's opportunity, lead 1's other stage and deal months (its opportunity and customer
+    # moments could have moved), each with the month after (lead velocity rate)
+    assert tables["velocity_monthly"]["ranges"] == ["2026-03-01..2026-07-01"]
     incremental = checksums(world)
     build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
     assert checksums(world) == incremental
