@@ -50,6 +50,14 @@ def test_bulk_fold_builds_the_same_core_and_keeps_every_foreign_key(
     build_core(clean_warehouse, AGREEMENT, timings=bulk)
     assert "foreign_keys" in bulk  # a first fold into an empty core: checked once per reference
     assert snapshot(clean_warehouse) == expected
+    # ...and analyzed, so the next (hourly) fold plans against the rows core now holds
+    assert "analyze" in bulk and "analyze" not in per_row
+    with psycopg.connect(clean_warehouse) as conn:
+        counted, estimated = conn.execute(
+            "SELECT (SELECT count(*) FROM core.marketing_events),"
+            " (SELECT reltuples FROM pg_class WHERE oid = 'core.marketing_events'::regclass)"
+        ).fetchone()
+    assert counted > 0 and estimated == counted
     assert foreign_keys(clean_warehouse) == before  # same names and definitions, all validated
 
     # The next small fold, against a core of the same size, is no bulk fold: BULK_SHARE of core's rows.

@@ -15,6 +15,7 @@ import pytest
 from smarketing.paths import CONFIG_DIR
 from smarketing.sources.files import SourceFileError, ingest_source
 from smarketing.sources.mapping import MappingError
+from smarketing.warehouse import loading
 
 pytestmark = pytest.mark.integration
 
@@ -387,6 +388,34 @@ def test_changed_file_lands_as_a_new_batch(clean_warehouse: str, tmp_path: Path)
     landed = ingest_source(clean_warehouse, MA_MAPPING, root=root)
     # a new batch for the new bytes, holding only the record raw did not have
     assert landed == {"leads": 0, "marketing_events": 1}
+
+
+def estimated_rows(dsn: str, *tables: str) -> dict[str, float]:
+    """The planner's row count of each raw table (pg_class.reltuples; -1 until the first ANALYZE)."""
+    with psycopg.connect(dsn) as conn:
+        return {
+            t: conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (f"raw.{t}",)
+            ).fetchone()[0]
+            for t in tables
+        }
+
+
+def test_a_large_landing_analyzes_its_table_and_a_small_one_does_not(
+    clean_warehouse: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner sees a big batch at once (the next file's re-delivery check, validation and the core
+    build plan with it); a batch that is a small share of its table leaves the statistics be."""
+    monkeypatch.setattr(loading, "ANALYZE_MIN_ROWS", 3)
+    root = write_world(tmp_path)
+    ingest_world(clean_warehouse, root)
+    assert estimated_rows(clean_warehouse, "marketing_events") == {"marketing_events": 6}
+    header, _ = MA_ACTIVITY
+    write_csv(
+        root / "ma/activity.csv", header, [["a7", "8", "email.clicked", "2026-10-03T10:00:00Z", "", "", ""]]
+    )
+    assert ingest_source(clean_warehouse, MA_MAPPING, root=root)["marketing_events"] == 1  # under the minimum
+    assert estimated_rows(clean_warehouse, "marketing_events") == {"marketing_events": 6}
 
 
 def test_reexported_records_land_once_whatever_the_bytes(clean_warehouse: str, tmp_path: Path) -> None:
