@@ -2,6 +2,7 @@
 -- The caller (smarketing.warehouse.core_build) has already created, in the same transaction:
 --   _build_window (object, low, high): fold raw batches with low < batch_id <= high of each object
 --   _build_stats (key, n):             counts each step reports back
+--   _build_options (match_personas):   whether the leads merge sets personas (_lead_personas, below)
 -- Every step reads the latest version of each source record among ALL landed batches up to `high`,
 -- for the records that have a new version in the window, so folding batch by batch or all at once
 -- gives the same core.
@@ -29,3 +30,7 @@ CREATE TEMP TABLE _changed_lead_sources (
 
 -- Leads inserted or changed by this build (persona matching runs on these).
 CREATE TEMP TABLE _touched_leads (lead_id bigint NOT NULL) ON COMMIT DROP;
+
+-- The persona of every job title the leads step merged (smarketing.warehouse.core_build fills it between
+-- 030_leads and 035_leads_merge when it matches personas; a title no persona matches has none).
+CREATE TEMP TABLE _lead_personas (job_title text PRIMARY KEY, persona_id text) ON COMMIT DROP;

@@ -6,26 +6,55 @@
 -- to the survivor's lead whatever its e-mail (core.lead_merges); a lead whose records are all archived,
 -- or that every record left, is deleted (core.leads.deleted_at) but keeps its row and its id.
 
+-- The keys of the window's records, needed only to find their older versions: a first fold (low = 0) has none.
+CREATE TEMP TABLE _lead_keys ON COMMIT DROP AS
+WITH w AS (SELECT low, high FROM _build_window WHERE object = 'leads')
+SELECT DISTINCT r.source_system, r.source_id
+FROM raw.leads r, w
+WHERE r.batch_id > w.low AND r.batch_id <= w.high AND w.low > 0;
+ANALYZE _lead_keys;
+
+-- Most records have one version: only records with several are ordered to keep the latest. Finding them
+-- is a hash of the narrow keys; sorting every version with its payload spills whole windows to disk.
+CREATE TEMP TABLE _lead_several ON COMMIT DROP AS
+WITH w AS (SELECT low, high FROM _build_window WHERE object = 'leads')
+SELECT r.source_system, r.source_id
+FROM (
+    SELECT r.source_system, r.source_id FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+    UNION ALL
+    SELECT r.source_system, r.source_id
+    FROM raw.leads r JOIN _lead_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+) r
+GROUP BY r.source_system, r.source_id
+HAVING count(*) > 1;
+ANALYZE _lead_several;
+
 CREATE TEMP TABLE _lead_latest ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'leads'),
-keys AS (
-    SELECT DISTINCT n.source_system, n.source_id
-    FROM raw.leads n, w
-    WHERE n.batch_id > w.low AND n.batch_id <= w.high
+candidates AS NOT MATERIALIZED (
+    SELECT r.*
+    FROM (
+        -- every version in the window, plus older versions of the same records
+        SELECT r.* FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        UNION ALL
+        SELECT r.* FROM raw.leads r JOIN _lead_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+    ) r
+    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
+    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
+                      WHERE h.table_name = 'raw.leads' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
+      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
 )
-SELECT DISTINCT ON (r.source_system, r.source_id)
-       r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
-FROM (
-    -- every version in the window, plus older versions of the same records
-    SELECT r.* FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
-    UNION ALL
-    SELECT r.* FROM raw.leads r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
-) r
--- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                  WHERE h.table_name = 'raw.leads' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-  AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
-ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC;
+SELECT c.source_system, c.source_id, c.source_updated_at, c.batch_id, c.payload AS p
+FROM candidates c
+WHERE NOT EXISTS (SELECT 1 FROM _lead_several s WHERE s.source_system = c.source_system AND s.source_id = c.source_id)
+UNION ALL
+SELECT * FROM (
+    SELECT DISTINCT ON (c.source_system, c.source_id)
+           c.source_system, c.source_id, c.source_updated_at, c.batch_id, c.payload AS p
+    FROM candidates c JOIN _lead_several s USING (source_system, source_id)
+    ORDER BY c.source_system, c.source_id, c.source_updated_at DESC NULLS LAST, c.batch_id DESC, c.record_no DESC
+) latest;
+ANALYZE _lead_latest;
 
 -- Merges: a surviving record names the records merged into it (`merged_source_ids`, HubSpot's
 -- hs_merged_object_ids). Its latest version replaces what it named before.
@@ -171,6 +200,7 @@ ANALYZE _affected_leads;
 -- Live records speak for the lead: a merged-away or deleted record's last version (stamped at its
 -- archival) must not override the survivor's fields. A lead whose every record is archived keeps what
 -- they said and is deleted since the last archival.
+CREATE TEMP TABLE _lead_merged ON COMMIT DROP AS
 WITH src AS (
     SELECT ls.lead_id, ls.source_system, ls.source_id, ls.record AS p, ls.archived_at,
            COALESCE(ls.source_updated_at, (ls.record->>'updated_at')::timestamptz) AS version_at,
@@ -223,42 +253,10 @@ attrs AS (
         ORDER BY src.lead_id, a.key, src.rk
     ) latest_values
     GROUP BY lead_id
-),
-changed AS (
-    UPDATE core.leads l
-       SET source_system = m.source_system, source_id = m.source_id, job_title = m.job_title,
-           country = m.country, company_id = m.company_id, lifecycle_stage = m.lifecycle_stage,
-           owner_id = m.owner_id, owner_assigned_at = m.owner_assigned_at, created_at = m.created_at,
-           updated_at = m.updated_at, consent_email = m.consent_email, unsubscribed_at = m.unsubscribed_at,
-           deleted_at = m.deleted_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
-      FROM merged m LEFT JOIN attrs a USING (lead_id)
-     WHERE l.lead_id = m.lead_id
-       AND (l.source_system, l.source_id, l.job_title, l.country, l.company_id, l.lifecycle_stage, l.owner_id,
-            l.owner_assigned_at, l.created_at, l.updated_at, l.consent_email, l.unsubscribed_at, l.deleted_at,
-            l.attributes)
-           IS DISTINCT FROM (m.source_system, m.source_id, m.job_title, m.country, m.company_id, m.lifecycle_stage,
-                             m.owner_id, m.owner_assigned_at, m.created_at, m.updated_at, m.consent_email,
-                             m.unsubscribed_at, m.deleted_at, COALESCE(a.attributes, '{}'::jsonb))
-    RETURNING l.lead_id
 )
-INSERT INTO _touched_leads SELECT lead_id FROM changed;
+SELECT m.*, COALESCE(a.attributes, '{}'::jsonb) AS attributes
+FROM merged m LEFT JOIN attrs a USING (lead_id);
+ANALYZE _lead_merged;
 
--- A lead every record left (merged into another lead, or moved to another e-mail) has nothing live:
--- it is deleted from the moment the last record left.
-WITH emptied AS (
-    UPDATE core.leads l
-       SET deleted_at = COALESCE(g.left_at, l.updated_at, l.created_at, 'epoch'::timestamptz)
-      FROM (
-        SELECT c.old_lead_id AS lead_id, max(COALESCE(ls.archived_at, ls.source_updated_at)) AS left_at
-        FROM _changed_lead_sources c
-        JOIN core.lead_sources ls USING (source_system, source_id)
-        WHERE c.old_lead_id <> c.lead_id
-          AND NOT EXISTS (SELECT 1 FROM core.lead_sources s WHERE s.lead_id = c.old_lead_id)
-        GROUP BY c.old_lead_id
-      ) g
-     WHERE l.lead_id = g.lead_id AND l.deleted_at IS NULL
-    RETURNING l.lead_id
-)
-INSERT INTO _touched_leads SELECT lead_id FROM emptied;
-
-INSERT INTO _build_stats (key, n) SELECT 'leads', count(DISTINCT lead_id) FROM _touched_leads;
+-- core_build matches the merged job titles against the agreement's personas here (_lead_personas), then
+-- 035_leads_merge.sql writes every merged lead once, its persona with it.

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import psycopg
-import pyarrow as pa
 from psycopg import sql
 
 from smarketing.paths import CORE_SQL_DIR
@@ -36,6 +35,9 @@ BUILD_WORK_MEM = "256MB"
 # foreign keys once per reference, set-based, instead of once per inserted row: see `_checked_once`.
 BULK_MIN_ROWS = 100_000
 BULK_SHARE = 0.2
+# The step after which the merged leads (_lead_merged) wait for their personas (_lead_personas): the
+# next step writes each lead once, persona included (sql/core/035_leads_merge.sql).
+PERSONA_STEP = "030_leads"
 
 
 class _Match(Protocol):
@@ -59,19 +61,21 @@ def build_core(
     """Fold every raw batch not yet in core; returns rows upserted per core table and skipped-row counts.
 
     `agreement` is the loaded agreement (anything with `.personas`); None skips persona matching.
-    Personas are matched on the leads this build touched, or on every lead with `rematch_personas=True`
-    (after the agreement's personas changed). With `validated_only`, the build stops before the first batch the
-    quality gate has not decided on yet (a landing that slipped in after the validation waits for the
-    next run's validation instead of reaching core unchecked). `timings`, when given, receives the
-    seconds each step took (keyed by the step's file stem, plus `personas`).
+    Personas are matched on the leads this build merged (in the same write as their other fields), or
+    on every lead with `rematch_personas=True` (after the agreement's personas changed). With
+    `validated_only`, the build stops before the first batch the quality gate has not decided on yet (a
+    landing that slipped in after the validation waits for the next run's validation instead of reaching
+    core unchecked). `timings`, when given, receives the seconds each step took (keyed by the step's file
+    stem, plus `personas`, and `foreign_keys` and `analyze` on a bulk fold).
     """
     steps = sorted(sql_dir.glob("*.sql"))
     if not steps:
         raise FileNotFoundError(f"no core build steps in {sql_dir}")
-    personas: Sequence[Persona] = (
-        list(getattr(agreement, "personas", None) or []) if agreement is not None else []
+    personas: Sequence[Persona] | None = (
+        list(getattr(agreement, "personas", None) or []) if agreement is not None else None
     )
     begun = time.monotonic()
+    spent = timings if timings is not None else {}
     with connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUILD_LOCK_KEY,))
         # The steps sort and hash whole windows of raw rows; the 4MB default spills them to disk.
@@ -81,26 +85,41 @@ def build_core(
         high = committed_high_water(conn)
         if validated_only:
             high = _decided_high_water(conn, high)
-        _open_window(conn, high)
-        spent = timings if timings is not None else {}
+        _open_window(conn, high, match_personas=personas is not None)
         bulk = _is_bulk(conn)
         with _checked_once(conn, bulk=bulk, timings=spent):
-            for step in steps:
-                started = time.monotonic()
-                conn.execute(step.read_text(encoding="utf-8"))  # type: ignore[arg-type]  # trusted project SQL
-                spent[step.stem] = round(time.monotonic() - started, 3)
-                log.debug("core build step %s took %.2fs", step.name, spent[step.stem])
+            _run_steps(conn, steps, personas, spent)
         if bulk:
             _analyze_core(conn, spent)
         rows = conn.execute("SELECT key, n FROM _build_stats ORDER BY key").fetchall()
         stats = {str(key): int(n) for key, n in rows}
-        if agreement is not None:
-            started = time.monotonic()
-            stats["leads.personas"] = assign_personas(conn, personas, everyone=rematch_personas)
-            spent["personas"] = round(time.monotonic() - started, 3)
+        if personas is not None:
+            stats.setdefault("leads.personas", 0)
+            if rematch_personas:
+                started = time.monotonic()
+                stats["leads.personas"] += assign_personas(conn, personas, everyone=True)
+                spent["personas"] = round(spent.get("personas", 0) + time.monotonic() - started, 3)
         _advance_watermarks(conn, high)
     summary(_headline(high, stats, time.monotonic() - begun))
     return stats
+
+
+def _run_steps(
+    conn: psycopg.Connection,
+    steps: Sequence[Path],
+    personas: Sequence[Persona] | None,
+    spent: dict[str, float],
+) -> None:
+    """Run the SQL steps in order; after the leads merge (PERSONA_STEP), match its job titles to personas."""
+    for step in steps:
+        started = time.monotonic()
+        conn.execute(step.read_text(encoding="utf-8"))  # type: ignore[arg-type]  # trusted project SQL
+        spent[step.stem] = round(time.monotonic() - started, 3)
+        log.debug("core build step %s took %.2fs", step.name, spent[step.stem])
+        if step.stem == PERSONA_STEP and personas is not None:
+            started = time.monotonic()
+            _match_merged_titles(conn, personas)
+            spent["personas"] = round(time.monotonic() - started, 3)
 
 
 def _headline(high: int, stats: dict[str, int], seconds: float) -> str:
@@ -135,14 +154,16 @@ def _decided_high_water(conn: psycopg.Connection, high: int) -> int:
     return int(undecided) - 1
 
 
-def _open_window(conn: psycopg.Connection, high: int) -> None:
+def _open_window(conn: psycopg.Connection, high: int, *, match_personas: bool) -> None:
     conn.execute(
         """
         CREATE TEMP TABLE _build_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)
             ON COMMIT DROP;
         CREATE TEMP TABLE _build_stats (key text PRIMARY KEY, n bigint NOT NULL) ON COMMIT DROP;
+        CREATE TEMP TABLE _build_options (match_personas boolean NOT NULL) ON COMMIT DROP;
         """
     )
+    conn.execute("INSERT INTO _build_options (match_personas) VALUES (%s)", (match_personas,))
     conn.execute(
         """
         INSERT INTO _build_window (object, low, high)
@@ -240,33 +261,57 @@ def _advance_watermarks(conn: psycopg.Connection, high: int) -> None:
 
 
 # -- personas ---------------------------------------------------------------------------------------
+def _match_merged_titles(conn: psycopg.Connection, personas: Sequence[Persona]) -> None:
+    """Fill _lead_personas with the persona of every distinct job title the leads step merged."""
+    titles = copy_out_csv(
+        conn, sql.SQL("SELECT DISTINCT job_title FROM _lead_merged WHERE job_title IS NOT NULL")
+    )
+    if not titles.empty:
+        chosen = match_personas(titles["job_title"], personas)
+        frame = pd.DataFrame({"job_title": titles["job_title"], "persona_id": chosen})
+        copy_in_frame(conn, "_lead_personas", frame)
+    conn.execute("ANALYZE _lead_personas")
+
+
 def assign_personas(conn: psycopg.Connection, personas: Sequence[Persona], *, everyone: bool = False) -> int:
     """Set core.leads.persona_id from the first persona whose job_title_regex matches (RE2).
 
     Works on the leads this build touched (`_touched_leads`), or all leads. Returns leads changed.
+    Only the distinct job titles leave the database and are matched; the leads take their title's
+    persona in one join (a first load's 200k leads share a few hundred titles).
     """
-    scope = "" if everyone else "WHERE l.lead_id IN (SELECT lead_id FROM _touched_leads)"
-    query = sql.SQL(f"SELECT l.lead_id, l.job_title, l.persona_id FROM core.leads l {scope}")  # type: ignore[arg-type]
-    leads = copy_out_csv(conn, query, types={"lead_id": pa.int64()})
-    if leads.empty:
-        return 0
-    chosen = match_personas(leads["job_title"], personas)
-    current = leads["persona_id"].astype(object).where(leads["persona_id"].notna(), None)
-    differs = chosen.fillna("\x00") != current.fillna("\x00")
-    changed = pd.DataFrame({"lead_id": leads.loc[differs, "lead_id"], "persona_id": chosen[differs]})
-    if changed.empty:
-        return 0
-    conn.execute("CREATE TEMP TABLE _personas (lead_id bigint PRIMARY KEY, persona_id text) ON COMMIT DROP")
-    copy_in_frame(conn, "_personas", changed)
-    result = conn.execute(
-        """
-        UPDATE core.leads l SET persona_id = p.persona_id
-        FROM _personas p
-        WHERE l.lead_id = p.lead_id AND l.persona_id IS DISTINCT FROM p.persona_id
-        """
+    if everyone:
+        scope = sql.SQL("core.leads l")
+    else:
+        conn.execute(
+            "CREATE TEMP TABLE _persona_leads ON COMMIT DROP AS SELECT DISTINCT lead_id FROM _touched_leads;"
+            " ANALYZE _persona_leads"
+        )
+        scope = sql.SQL("core.leads l JOIN _persona_leads t USING (lead_id)")
+    titles = copy_out_csv(
+        conn, sql.SQL("SELECT DISTINCT l.job_title FROM {} WHERE l.job_title IS NOT NULL").format(scope)
     )
+    conn.execute("CREATE TEMP TABLE _personas (job_title text PRIMARY KEY, persona_id text) ON COMMIT DROP")
+    if not titles.empty:
+        chosen = match_personas(titles["job_title"], personas)
+        copy_in_frame(
+            conn, "_personas", pd.DataFrame({"job_title": titles["job_title"], "persona_id": chosen})
+        )
+    conn.execute("ANALYZE _personas")
+    # a title no persona matches, and no title at all, mean no persona
+    changed = conn.execute(
+        sql.SQL(
+            """
+            UPDATE core.leads u SET persona_id = x.persona_id
+            FROM (SELECT l.lead_id, p.persona_id FROM {} LEFT JOIN _personas p ON p.job_title = l.job_title) x
+            WHERE u.lead_id = x.lead_id AND u.persona_id IS DISTINCT FROM x.persona_id
+            """
+        ).format(scope)
+    ).rowcount
     conn.execute("DROP TABLE _personas")
-    return result.rowcount
+    if not everyone:
+        conn.execute("DROP TABLE _persona_leads")
+    return changed
 
 
 def match_personas(job_titles: pd.Series, personas: Sequence[Persona]) -> pd.Series:
