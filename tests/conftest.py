@@ -35,7 +35,8 @@ from smarketing.warehouse.connection import drop_database, with_database  # noqa
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 # The pytester fixture: tests/unit/test_skip_policy.py runs small suites under the policy below.
-pytest_plugins = ("pytester",)
+# tests.xdist_groups: `xdist_group` marks keep their group on one worker under `--dist loadgroup`.
+pytest_plugins = ("pytester", "tests.xdist_groups")
 
 
 # -- skips under CI --------------------------------------------------------------------------------
