@@ -34,14 +34,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "include"), str(ROOT / "bench")]
 import score as score_bench  # noqa: E402  (bench/score.py: the synthetic warehouse and the in-process run)
 
 from smarketing.warehouse.connection import connect, drop_database, redact_dsn  # noqa: E402
-from tests.cluster.topology import Cluster  # noqa: E402
+from tests.cluster.topology import Cluster, claim_redis_db  # noqa: E402
 
 DIGEST = """
 SELECT md5(string_agg(concat_ws('|', lead_id, fit, engagement, total, grade, is_mql, profile_id), ','
                       ORDER BY lead_id)), count(*)
 FROM scoring.lead_scores
 """
-BENCH_REDIS_DB = 12
 
 
 def log(message: str) -> None:
@@ -81,11 +80,13 @@ def seconds(iso: str) -> float:
 def on_cluster(dsn: str, workers: int, args: argparse.Namespace) -> dict:
     tag = uuid.uuid4().hex[:8]
     home = Path(tempfile.mkdtemp(prefix=f"smk-bench-cluster-{workers}-"))
+    redis_db, broker_lock = claim_redis_db()  # never the broker database of a test session's deployment
     cluster = Cluster(
         home,
         port=args.port,
         metadata_db=f"smk_cluster_bench_{tag}",
-        redis_db=BENCH_REDIS_DB,
+        redis_db=redis_db,
+        broker_lock=broker_lock,
         warehouse_dsn=dsn,
         workers=workers,
         extra_env={

@@ -3,6 +3,12 @@
 A sandbox world served over HTTP (HubSpot and Mautic), a fresh warehouse database, a fresh Airflow
 metadata database, a Redis database as broker, and Airflow's components as separate processes with two
 Celery workers. Tasks retry quickly (2 s first delay) so the fault tests see retries within seconds.
+
+Everything a deployment holds is its own: a free API port, an Airflow home under the session's temp
+folder, metadata and warehouse databases named by a random tag, and a broker database no other
+deployment on the machine holds (`claim_redis_db`: other test sessions, CI runs, bench/cluster.py).
+The `xdist_group` mark on the cluster tests keeps them on one xdist worker, so one session starts one
+deployment, never at the same time as the standalone Airflow server of tests/e2e.
 """
 
 from __future__ import annotations
@@ -17,17 +23,10 @@ import pytest
 
 from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import drop_database, with_database
-from tests.cluster.topology import REDIS_URL, SERVER_DSN, Cluster
+from tests.cluster.topology import REDIS_URL, SERVER_DSN, Cluster, claim_redis_db
 from tests.integration.sandbox_support import make_world, sandbox
 from tests.smtp_sink import Sink, smtp_sink
 
-# Redis database of the test deployments (make cluster uses 0).
-# One broker database per xdist worker: two deployments on one Redis database would run each other's
-# tasks. The `xdist_group` marks do not keep the cluster tests on one worker under pytest 9 (the group
-# suffix xdist writes into `item._nodeid` no longer reaches the scheduler), so they may run side by side.
-TEST_REDIS_DB = int(os.environ.get("SMARKETING_CLUSTER_TEST_REDIS_DB", "11")) + int(
-    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
-)
 SHARDS = 4
 ONCALL = "oncall@northwind.example"
 DAGS = ("smarketing_ingest", "smarketing_scoring", "smarketing_nurture", "smarketing_kpi")
@@ -57,6 +56,7 @@ def cluster(
 ) -> Iterator[Cluster]:
     """A running deployment whose tasks write to a warehouse of their own (`cluster.warehouse_dsn`)."""
     _require_redis()
+    redis_db, broker_lock = claim_redis_db()
     tag = uuid.uuid4().hex[:8]
     warehouse = with_database(SERVER_DSN, f"smk_cluster_wh_{tag}")
     migrate.upgrade(warehouse)
@@ -65,7 +65,8 @@ def cluster(
         home,
         port=_free_port(),
         metadata_db=f"smk_cluster_{tag}",
-        redis_db=TEST_REDIS_DB,
+        redis_db=redis_db,
+        broker_lock=broker_lock,
         warehouse_dsn=warehouse,
         extra_env={
             "AIRFLOW_CONN_SMARKETING_HUBSPOT": cluster_sandbox.hubspot_connection(),
@@ -93,7 +94,7 @@ def _require_redis() -> None:
     import redis
 
     try:
-        redis.Redis.from_url(f"{REDIS_URL}/{TEST_REDIS_DB}", socket_connect_timeout=3).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.skip(f"no Redis at {REDIS_URL} for the Celery broker ({exc}): apt-get install redis-server")
 

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fcntl
 import json
 import os
 import secrets
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 import requests
@@ -35,6 +37,31 @@ SCRIPT = ROOT / "scripts" / "cluster.sh"
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SMARKETING_CLUSTER_REDIS", "redis://127.0.0.1:6379")
 FINISHED = {"success", "failed"}
+# Redis databases the throwaway deployments (tests, bench/cluster.py) take turns on; `make cluster` uses 0.
+THROWAWAY_REDIS_DBS = range(13, 16)
+
+
+def claim_redis_db(candidates: range = THROWAWAY_REDIS_DBS) -> tuple[int, IO[str]]:
+    """A Redis database no other deployment on this machine uses, and the open lock file that holds it.
+
+    Two deployments on one broker database run each other's tasks, and test sessions, CI runs and
+    benchmarks share the machine's Redis. Each database has a lock file in the temp folder; the first
+    whose `flock` is free is ours until the file is closed. The deployment's processes inherit the open
+    file (`Cluster.broker_lock`): a worker that outlives its test session (the session was killed)
+    keeps the database taken, so no later deployment has its tasks taken by that orphan.
+    """
+    for db in candidates:
+        lock = (Path(tempfile.gettempdir()) / f"smarketing-cluster-redis-db{db}.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return db, lock
+    raise RuntimeError(
+        f"every Redis database {candidates.start}-{candidates.stop - 1} at {REDIS_URL} is taken by another "
+        f"deployment on this machine (lock files smarketing-cluster-redis-db*.lock in {tempfile.gettempdir()})"
+    )
 
 
 def worker_hostname() -> str:
@@ -58,6 +85,8 @@ class Cluster:
     warehouse_dsn: str = "postgresql://postgres@127.0.0.1:5432/smarketing"
     workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The lock file of `claim_redis_db`, handed down to every component (None: `make cluster`, DB 0).
+    broker_lock: IO[str] | None = None
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     _token: str | None = None
     # Components a test stopped on purpose (a SIGKILLed worker): their absence is not a failure.
@@ -102,6 +131,9 @@ class Cluster:
             "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
             "CLUSTER_PORT": str(self.port),
             "CLUSTER_WORKERS": str(self.workers),
+            # Log servers: the triggerer's on base, worker n's on base + n (defaults would clash between
+            # deployments on one machine).
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.port + 100),
             "CLUSTER_LOG_PORT_BASE": str(self.port + 100),
             **self.extra_env,
         }
@@ -156,7 +188,13 @@ class Cluster:
         return done.stdout
 
     def script(self, *args: str) -> str:
-        done = subprocess.run([str(SCRIPT), *args], env=self._process_env(), capture_output=True, text=True)
+        done = subprocess.run(
+            [str(SCRIPT), *args],
+            env=self._process_env(),
+            capture_output=True,
+            text=True,
+            pass_fds=(self.broker_lock.fileno(),) if self.broker_lock else (),
+        )
         if done.returncode:
             raise RuntimeError(f"cluster.sh {' '.join(args)} failed: {done.stderr}")
         return done.stdout
@@ -167,9 +205,13 @@ class Cluster:
         self.wait_healthy(timeout)
 
     def down(self) -> None:
+        """Stop every component, drop a throwaway metadata DB, give the broker database back."""
         self.script("down")
         if self.metadata_db.startswith("smk_cluster_"):
             drop_database(self.metadata_dsn)
+        if self.broker_lock:
+            self.broker_lock.close()
+            self.broker_lock = None
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
