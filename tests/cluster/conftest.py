@@ -1,4 +1,4 @@
-"""The process topology for the cluster tests: one deployment per test session, started once.
+"""The process topology for the cluster tests: one deployment for the package, started once.
 
 A sandbox world served over HTTP (HubSpot and Mautic), a fresh warehouse database, a fresh Airflow
 metadata database, a Redis database as broker, and Airflow's components as separate processes with two
@@ -8,7 +8,9 @@ Everything a deployment holds is its own: a free API port, an Airflow home under
 folder, metadata and warehouse databases named by a random tag, and a broker database no other
 deployment on the machine holds (`claim_redis_db`: other test sessions, CI runs, bench/cluster.py).
 The `xdist_group` mark on the cluster tests keeps them on one xdist worker, so one session starts one
-deployment, never at the same time as the standalone Airflow server of tests/e2e.
+deployment, never at the same time as the standalone Airflow server of tests/e2e. The fixtures are
+package-scoped: the deployment stops once the last cluster test is done, not when the worker has run
+the rest of the suite (an idle deployment still parses DAGs every 5 s and runs the hourly ingest).
 """
 
 from __future__ import annotations
@@ -32,25 +34,25 @@ ONCALL = "oncall@northwind.example"
 DAGS = ("smarketing_ingest", "smarketing_scoring", "smarketing_nurture", "smarketing_kpi")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_world(tmp_path_factory.mktemp("cluster") / "world", contacts=240, days=40)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster_sandbox(cluster_world: Path) -> Iterator:
     with sandbox(cluster_world) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster_mail() -> Iterator[Sink]:
     """A local SMTP server the deployment's failure and deadline notices go to."""
     with pytest.MonkeyPatch.context() as patch, smtp_sink(patch, "smtp_cluster") as sink:
         yield sink
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(
     tmp_path_factory: pytest.TempPathFactory, cluster_sandbox, cluster_mail: Sink
 ) -> Iterator[Cluster]:
