@@ -190,8 +190,9 @@ def _recent_leads(dsn: str, since: pd.Timestamp, n: int) -> list[str]:
 
 def land_one_day(dsn: str, leads: int, events: int, day: int) -> dict[str, int]:
     """The day's share of new events, MQL entries and deals (on leads of the last three months, as the
-    world's activity is), plus late events of random leads in a month closed three months ago; folded
-    into core (not timed)."""
+    world's activity is; each day other leads, so a later day's MQL entries are not repeats that move
+    nothing), plus late events of random leads in a month closed three months ago; folded into core
+    (not timed)."""
     at = END + pd.Timedelta(days=day) - pd.Timedelta(hours=6)
     late = END - pd.Timedelta(days=90 + day)
     new_events = max(events // 730, 1)
@@ -215,7 +216,7 @@ def land_one_day(dsn: str, leads: int, events: int, day: int) -> dict[str, int]:
         "lifecycle_history": [
             {
                 "id": f"d{day}m{i}",
-                "lead_source_id": recent[(i * 17 + 3) % len(recent)],
+                "lead_source_id": recent[(i * 17 + 3 + day * 7919) % len(recent)],
                 "stage": "marketingqualifiedlead",
                 "entered_at": at.isoformat(),
             }
@@ -224,7 +225,7 @@ def land_one_day(dsn: str, leads: int, events: int, day: int) -> dict[str, int]:
         "deals": [
             {
                 "id": f"d{day}d{i}",
-                "lead_source_id": recent[(i * 13 + 5) % len(recent)],
+                "lead_source_id": recent[(i * 13 + 5 + day * 7919) % len(recent)],
                 "amount": 5000,
                 "created_at": at.isoformat(),
             }
