@@ -29,6 +29,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se
+
 US_PER_DAY = 86_400 * 1_000_000
 
 
@@ -247,6 +249,13 @@ def _report(history, types, score, y, split, x, caps, points, model, seed) -> di
         np.column_stack([score, x])[train], y[train]
     )
     both = np.column_stack([score, x])[test]
+    held_out = {
+        "integer": total[test],
+        "unrounded": unrounded[test],
+        "reference": reference.predict_proba(both)[:, 1],
+        "fit only": score[test],
+    }
+    pairs = [("reference", "integer"), ("unrounded", "integer"), ("integer", "fit only")]
     return {
         "leads": len(y),
         "won": int(y.sum()),
@@ -255,8 +264,11 @@ def _report(history, types, score, y, split, x, caps, points, model, seed) -> di
         "auc_fit_only": round(float(roc_auc_score(y[test], score[test])), 4),
         "auc_fit_and_engagement": round(float(roc_auc_score(y[test], total[test])), 4),
         "auc_unrounded": round(float(roc_auc_score(y[test], unrounded[test])), 4),
-        "auc_reference": round(float(roc_auc_score(y[test], reference.predict_proba(both)[:, 1])), 4),
+        "auc_reference": round(float(roc_auc_score(y[test], held_out["reference"])), 4),
+        "auc_se": auc_se(y[test], held_out["integer"]),
         "reference_model": "HistGradientBoostingClassifier (defaults) on the fit score and faded counts",
+        # Gap to the reference, cost of rounding and what engagement adds, with DeLong's standard errors.
+        "differences": auc_differences(y[test], held_out, pairs),
     }
 
 
@@ -275,6 +287,8 @@ def _type_rows(types, x, train, points, caps, exact) -> list[dict[str, Any]]:
 
 def markdown(report: dict[str, Any]) -> list[str]:
     """The engagement part of report.md."""
+    from smarketing.scoring.calibrate.report import difference_lines
+
     half_life = report.get("half_life_days")
     fading = "no fading" if half_life is None else f"half-life {half_life:g} days"
     lines = [
@@ -292,6 +306,8 @@ def markdown(report: dict[str, Any]) -> list[str]:
             f"| fit + engagement, integer points | {report['auc_fit_and_engagement']:.4f} |",
             f"| fit + engagement, unrounded | {report['auc_unrounded']:.4f} |",
             f"| reference: {report['reference_model']} | {report['auc_reference']:.4f} |",
+            "",
+            *difference_lines(report["differences"]),
             "",
             "| half-life (days) | cross-validated AUC |",
             "|---|---|",

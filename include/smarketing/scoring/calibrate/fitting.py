@@ -18,6 +18,7 @@ from smarketing.scoring.calibrate import points as pts
 from smarketing.scoring.calibrate.clean import Column, leaks, parse_outcome, prepare_columns
 from smarketing.scoring.calibrate.report import build_report
 from smarketing.scoring.calibrate.terms import Leaf, Term, distil, fit_boosting
+from smarketing.scoring.calibrate.uncertainty import difference as auc_difference
 
 
 class CalibrationError(SmarketingError):
@@ -32,7 +33,9 @@ class Options:
     interactions: at most this many pairwise (compound) interactions are proposed.
     main_leaves / pair_leaves: at most this many rules per column / per interaction.
     min_leaf_share: the smallest share of training leads a rule may cover (and at least 20 leads).
-    min_pair_gain: an interaction must raise the cross-validated AUC by this much to be kept.
+    min_pair_gain: twice the cross-validated AUC a weak column must add to be kept.
+    pair_z: an interaction must raise the cross-validated log-likelihood by this many standard errors
+        (one-sided 5% over the default 5 pairs) and not lower the cross-validated AUC.
     strength: inverse L2 regularisation of the logistic regression over the rules.
     tolerance: the largest held-out AUC the rounding to integers may cost.
     leak_auc: a column that alone reaches this AUC is a leak and is left out.
@@ -45,6 +48,7 @@ class Options:
     pair_leaves: int = 6
     min_leaf_share: float = 0.005
     min_pair_gain: float = 0.001
+    pair_z: float = 2.33
     strength: float = 0.1
     tolerance: float = 0.003
     leak_auc: float = 0.97
@@ -214,6 +218,29 @@ def _learn(
     return LearntTerms(terms, leaves, shapes, x[:, keep_leaves], interactions, boosting_auc, boosting_seconds)
 
 
+@dataclass(frozen=True)
+class _Gain:
+    """What a term adds out of fold: AUC (mean over the folds, DeLong's standard error pooled) and
+    log-likelihood per lead (mean over every training lead, standard error of the paired differences)."""
+
+    auc: float
+    auc_se: float
+    log_likelihood: float
+    log_likelihood_se: float
+
+    def report(self) -> dict[str, float]:
+        return {
+            "cv_auc_gain": round(self.auc, 4),
+            "cv_auc_gain_se": round(self.auc_se, 4),
+            "cv_log_likelihood_gain": round(self.log_likelihood, 5),
+            "cv_log_likelihood_gain_se": round(self.log_likelihood_se, 5),
+        }
+
+
+def _log_likelihood(y: np.ndarray, logit: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, np.where(y == 1, -logit, logit))
+
+
 def _paying_terms(
     terms: Sequence[Term],
     leaves: Sequence[Leaf],
@@ -223,45 +250,57 @@ def _paying_terms(
     seed: int,
     options: Options,
 ) -> tuple[set[int], list[dict[str, Any]]]:
-    """Terms worth their rules: each pair, and each weak column (importance under 30% of the strongest),
-    must raise the AUC of 3-fold cross-validation on the training rows by `min_pair_gain` (half of it for
-    a column) when the others stay and are refitted without it. Strong columns are kept untested.
+    """Terms worth their rules, judged by 3-fold cross-validation on the training rows: the model with
+    every term against the one refitted without the term tested. Strong columns (importance at least
+    30% of the strongest) are kept untested; a weak column must raise the AUC by half `min_pair_gain`.
+
+    A pair must raise the out-of-fold log-likelihood by `pair_z` standard errors of the per-lead
+    differences, and not lower the AUC. The AUC alone cannot tell: a planted interaction (a corner
+    where two good values together convert far more) is mostly ranked right by the two columns' own
+    rules already, and gains ~0.002 of AUC — while a pure-noise column paired with a strong one breaks
+    the strong column's ties at random and moves the AUC by as much either way (a fixed 0.001 kept such
+    pairs about half the time). In likelihood the planted corner gains many standard errors; noise loses.
 
     The indicators are sparse (one rule per term and lead) and each refit starts from the fold's full
     model, so a term costs a few solver iterations rather than a fit from scratch."""
     folds = list(StratifiedKFold(3, shuffle=True, random_state=seed).split(x, y))
     matrix = sparse.csr_matrix(x)
     full = [pts.fit_leaves(matrix[fit], y[fit], strength=options.strength) for fit, _ in folds]
+    everything = [matrix[check] @ c + b for (_, check), (c, b) in zip(folds, full, strict=True)]
 
-    def auc_without(term: int | None) -> float:
+    def gain_of(term: int) -> _Gain:
         use = np.array([i for i, leaf in enumerate(leaves) if leaf.term != term])
-        aucs = []
-        for (fit, check), (coefficients, intercept) in zip(folds, full, strict=True):
-            refit, _ = pts.fit_leaves(
+        aucs, variances, likelihood = [], [], []
+        for (fit, check), (coefficients, intercept), with_it in zip(folds, full, everything, strict=True):
+            refit, refit_intercept = pts.fit_leaves(
                 matrix[fit][:, use], y[fit], strength=options.strength, start=(coefficients[use], intercept)
             )
-            aucs.append(roc_auc_score(y[check], matrix[check][:, use] @ refit))
-        return float(np.mean(aucs))
+            without = matrix[check][:, use] @ refit + refit_intercept
+            gain, se = auc_difference(y[check], with_it, without)
+            aucs.append(gain)
+            variances.append(se**2)
+            likelihood.append(_log_likelihood(y[check], with_it) - _log_likelihood(y[check], without))
+        per_lead = np.concatenate(likelihood)
+        return _Gain(
+            float(np.mean(aucs)),
+            float(np.sqrt(np.sum(variances))) / len(folds),
+            float(per_lead.mean()),
+            float(per_lead.std(ddof=1) / np.sqrt(len(per_lead))),
+        )
 
     strongest = max((t.importance for t in terms if not t.is_pair), default=0.0)
-    everything = float(
-        np.mean(
-            [
-                roc_auc_score(y[check], matrix[check] @ c)
-                for (_, check), (c, _) in zip(folds, full, strict=True)
-            ]
-        )
-    )
     kept, report = set(), []
     for i, term in enumerate(terms):
         if not term.is_pair and term.importance >= 0.3 * strongest:
             kept.add(i)
             continue
-        gain = everything - auc_without(i)
-        if gain >= options.min_pair_gain * (1 if term.is_pair else 0.5):
-            kept.add(i)
+        gain = gain_of(i)
         if term.is_pair:
-            report.append({"columns": list(term.columns), "cv_auc_gain": round(gain, 4), "kept": i in kept})
+            if gain.auc >= 0 and gain.log_likelihood >= options.pair_z * gain.log_likelihood_se:
+                kept.add(i)
+            report.append({"columns": list(term.columns), **gain.report(), "kept": i in kept})
+        elif gain.auc >= 0.5 * options.min_pair_gain:
+            kept.add(i)
     return kept, report
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from smarketing.scoring.calibrate.clean import Column
+from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se
 
 if TYPE_CHECKING:
     from smarketing.scoring.calibrate.fitting import Calibration, LearntTerms, Options
@@ -70,8 +71,9 @@ def calibration_table(logit: np.ndarray, outcome: np.ndarray) -> list[dict[str, 
 
 def reference_model(
     columns: Sequence[Column], y: np.ndarray, split: tuple[np.ndarray, np.ndarray], seed: int
-) -> dict[str, Any]:
-    """scikit-learn's HistGradientBoostingClassifier, default settings, on the same split and columns."""
+) -> tuple[dict[str, Any], np.ndarray]:
+    """scikit-learn's HistGradientBoostingClassifier, default settings, on the same split and columns;
+    its report entry and its held-out scores."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     frame = pd.DataFrame(
@@ -85,12 +87,14 @@ def reference_model(
     started = time.perf_counter()
     model.fit(frame.iloc[train], y[train])
     seconds = time.perf_counter() - started
-    auc = roc_auc_score(y[test], model.predict_proba(frame.iloc[test])[:, 1])
-    return {
+    scores = model.predict_proba(frame.iloc[test])[:, 1]
+    auc = roc_auc_score(y[test], scores)
+    entry = {
         "model": "HistGradientBoostingClassifier (defaults)",
         "auc": round(float(auc), 4),
         "fit_seconds": round(seconds, 2),
     }
+    return entry, scores
 
 
 def build_report(
@@ -125,8 +129,14 @@ def build_report(
             "fit_seconds": round(model.boosting_seconds, 2),
         },
     }
+    held_out = {"integer": x_test @ integers, "unrounded": x_test @ unrounded}
+    pairs = [("unrounded", "integer")]
     if options.reference:
-        report["reference_model"] = reference_model(columns, y, split, seed)
+        report["reference_model"], held_out["reference"] = reference_model(columns, y, split, seed)
+        pairs.insert(0, ("reference", "integer"))
+    report["integer_points"]["auc_se"] = auc_se(y[test], held_out["integer"])
+    # Gap to the reference and cost of rounding, each with DeLong's standard error on the same leads.
+    report["differences"] = auc_differences(y[test], held_out, pairs)
     report["calibration"] = calibration_table(x_test @ unrounded + intercept, y[test])
     report["auc_loss"] = round(report["unrounded_model"]["auc"] - report["integer_points"]["auc"], 4)
     report["terms"] = _terms(model, integers, unrounded)
@@ -157,6 +167,18 @@ def _terms(model: LearntTerms, integers: np.ndarray, unrounded: np.ndarray) -> l
     return out
 
 
+def difference_lines(differences: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """AUC differences with their standard error and 95% interval, as a markdown table."""
+    return [
+        "| held-out AUC difference | value | standard error | 95% interval |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {d['difference']:+.4f} | {d['se']:.4f} | {d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f} |"
+            for name, d in differences.items()
+        ),
+    ]
+
+
 def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
     reference = report.get("reference_model")
     lines = [
@@ -174,6 +196,7 @@ def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
     ]
     if reference:
         lines.append(f"| reference: {reference['model']} | {reference['auc']:.4f} |")
+    lines += ["", *difference_lines(report["differences"])]
     lines += ["", "## Conversion by score decile (held out; decile 1 = highest scores)", ""]
     lines += ["| decile | leads | converted | conversion | lift |", "|---|---|---|---|---|"]
     lines += [
@@ -192,9 +215,17 @@ def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
         lines += [f"- {r['when']}: {r['points']:+d} points ({r['leads']} leads)" for r in term["rules"]]
         lines.append("")
     if report["interactions"]:
-        lines += ["## Interactions tried (3-fold cross-validation on the training leads)", ""]
         lines += [
-            f"- {' × '.join(i['columns'])}: AUC {i['cv_auc_gain']:+.4f} — {'kept' if i['kept'] else 'left out'}"
+            "## Interactions tried (3-fold cross-validation on the training leads)",
+            "",
+            "Kept when the log-likelihood gain is at least 2.33 standard errors and the AUC does not drop.",
+            "",
+            "| interaction | AUC gain | log-likelihood gain per lead (standard error) | |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {' × '.join(i['columns'])} | {i['cv_auc_gain']:+.4f} | {i['cv_log_likelihood_gain']:+.5f} "
+            f"({i['cv_log_likelihood_gain_se']:.5f}) | {'kept' if i['kept'] else 'left out'} |"
             for i in report["interactions"]
         ]
         lines.append("")
