@@ -231,5 +231,30 @@ def backtest_command(
     if as_json:
         print_json(report.to_dict(orient="records"))
         return
-    wide = report.pivot(index="month", columns="model", values=["mqls", "converted", "conversion_rate"])
-    show(wide.to_string())
+    show(backtest_table(report))
+
+
+def _rate(value: float) -> str:
+    return "" if value != value else f"{value:.1%}"  # NaN (no MQL that month) prints blank
+
+
+def backtest_table(report):
+    """Per month, the candidate's and the active model's MQLs and what became of them: how many reached
+    a sales stage (MQL→SQL) and how many won a deal (MQL→won), counts and rates side by side."""
+    from smarketing.tasklog import count
+
+    versions = report.drop_duplicates("model").set_index("model")["model_version"]
+    by_model = {name: rows.set_index("month") for name, rows in report.groupby("model")}
+    columns = ["month"]
+    for name in ("candidate", "active"):
+        columns += [f">{name} MQLs", ">→ SQL", ">MQL→SQL", ">→ won", ">MQL→won"]
+    rows = []
+    for month in by_model["candidate"].index:
+        row = [month]
+        for name in ("candidate", "active"):
+            r = by_model[name].loc[month]
+            row += [count(r["mqls"]), count(r["to_sql"]), _rate(r["sql_rate"])]
+            row += [count(r["converted"]), _rate(r["conversion_rate"])]
+        rows.append(row)
+    title = f"Backtest: candidate {versions['candidate']} against active {versions['active']}"
+    return table(title, columns, rows)
