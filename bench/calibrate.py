@@ -93,10 +93,12 @@ def accuracy(name: str, frame: pd.DataFrame, id_column: str, outcome: str, seed:
     return row
 
 
-def _targets(row: dict[str, Any], differences: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _targets(
+    row: dict[str, Any], differences: dict[str, dict[str, Any]], points: str = "integer"
+) -> dict[str, Any]:
     """The two targets, each with the standard error and 95% interval of the AUC difference (DeLong, on
     the same held-out leads): a gap smaller than its standard error is noise, not a finding."""
-    gap, rounding = differences["reference - integer"], differences["unrounded - integer"]
+    gap, rounding = differences[f"reference - {points}"], differences[f"unrounded - {points}"]
     row["gap_to_reference"] = gap["difference"]
     row["gap_to_reference_se"] = gap["se"]
     row["gap_to_reference_ci95"] = gap["ci95"]
@@ -108,8 +110,9 @@ def _targets(row: dict[str, Any], differences: dict[str, dict[str, Any]]) -> dic
     return row
 
 
-def sandbox(contacts: int, days: int, seed: int) -> list[dict[str, Any]]:
-    """Rows for the sandbox world's outcomes, calibrated from a scratch warehouse."""
+def sandbox(contacts: int, days: int, seed: int, dsn: str | None = None) -> list[dict[str, Any]]:
+    """Rows for the sandbox world's outcomes, calibrated from a scratch warehouse (or from `dsn`, a
+    warehouse already holding that world: `--sandbox-dsn`)."""
     import os
     import tempfile
     import uuid
@@ -125,22 +128,27 @@ def sandbox(contacts: int, days: int, seed: int) -> list[dict[str, Any]]:
     from smarketing.warehouse.core_build import build_core
     from smarketing_sandbox.world import generate_world
 
-    server = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    dsn = with_database(server, f"smk_bench_calibrate_{uuid.uuid4().hex[:8]}")
+    scratch = dsn is None
+    if scratch:
+        server = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+        dsn = with_database(server, f"smk_bench_calibrate_{uuid.uuid4().hex[:8]}")
+    assert dsn is not None
     try:
-        migrate.upgrade(dsn)
-        with tempfile.TemporaryDirectory() as work:
-            generate_world(
-                Path(work), contacts=contacts, seed=5, days=days, end=datetime(2026, 11, 16, tzinfo=UTC)
-            )
-            for mapping in ("sandbox_crm.yaml", "sandbox_ma.yaml"):
-                ingest_source(dsn, CONFIG_DIR / "sources" / mapping, root=Path(work), run_id="bench")
-        build_core(dsn, load_config())
+        if scratch:
+            migrate.upgrade(dsn)
+            with tempfile.TemporaryDirectory() as work:
+                generate_world(
+                    Path(work), contacts=contacts, seed=5, days=days, end=datetime(2026, 11, 16, tzinfo=UTC)
+                )
+                for mapping in ("sandbox_crm.yaml", "sandbox_ma.yaml"):
+                    ingest_source(dsn, CONFIG_DIR / "sources" / mapping, root=Path(work), run_id="bench")
+            build_core(dsn, load_config())
         started = time.perf_counter()
         report = calibrate_from_warehouse(dsn, seed=seed).report
         seconds = round(time.perf_counter() - started, 1)
     finally:
-        drop_database(dsn)
+        if scratch:
+            drop_database(dsn)
     engagement = report["engagement"]
     fit = {
         "data": f"sandbox ({contacts} contacts, {days} days): fit points",
@@ -152,6 +160,7 @@ def sandbox(contacts: int, days: int, seed: int) -> list[dict[str, Any]]:
         "auc_reference_gbm": report["reference_model"]["auc"],
         "interactions_kept": [i["columns"] for i in report["interactions"] if i["kept"]],
         "seconds": seconds,
+        "mql_threshold": report["mql"],
     }
     both = {
         "data": f"sandbox ({contacts} contacts, {days} days): fit + engagement",
@@ -163,10 +172,11 @@ def sandbox(contacts: int, days: int, seed: int) -> list[dict[str, Any]]:
         "auc_integer_points_se": engagement["auc_se"],
         "auc_unrounded": engagement["auc_unrounded"],
         "auc_reference_gbm": engagement["auc_reference"],
-        "engagement_adds": engagement["differences"]["integer - fit only"],
+        "engagement_adds": engagement["differences"]["proposal - fit only"],
+        "rounding_cost_whole_engagement_points": engagement["differences"]["unrounded - whole points"],
         "event_points": {t["event_type"]: t["points"] for t in engagement["event_types"]},
     }
-    return [_targets(fit, report["differences"]), _targets(both, engagement["differences"])]
+    return [_targets(fit, report["differences"]), _targets(both, engagement["differences"], "proposal")]
 
 
 def timing(rows: int, columns: int, seed: int) -> dict[str, Any]:
@@ -200,6 +210,7 @@ def main() -> None:
     parser.add_argument("--sandbox-contacts", type=int, default=6000)
     parser.add_argument("--sandbox-days", type=int, default=240)
     parser.add_argument("--skip-sandbox", action="store_true")
+    parser.add_argument("--sandbox-dsn", help="a warehouse already holding the sandbox world (kept)")
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if not args.skip_accuracy:
@@ -208,7 +219,9 @@ def main() -> None:
             accuracy("olist", *olist(), seed=args.seed),
         ]
     if not args.skip_sandbox:
-        result.setdefault("accuracy", []).extend(sandbox(args.sandbox_contacts, args.sandbox_days, args.seed))
+        result.setdefault("accuracy", []).extend(
+            sandbox(args.sandbox_contacts, args.sandbox_days, args.seed, args.sandbox_dsn)
+        )
     if not args.skip_timing:
         result["timing"] = timing(args.timing_rows, args.timing_columns, args.seed)
     print(json.dumps(result, indent=2))

@@ -44,12 +44,20 @@ def test_engagement_is_calibrated_as_of_each_cutoff(clean_warehouse: str, tmp_pa
     # The planted effect: a webinar is worth clearly positive points; the post-outcome event none.
     assert events["webinar_attended"]["points"] > 0
     assert "unsubscribe" not in events
-    report = yaml.safe_load((tmp_path / "report.json").read_text())["engagement"]
+    report_all = yaml.safe_load((tmp_path / "report.json").read_text())
+    report = report_all["engagement"]
     rows = {r["event_type"]: r for r in report["event_types"]}
     assert rows["webinar_attended"]["points_exact"] > 3 * abs(rows["email_open"]["points_exact"])
     assert report["half_life_days"] is None or report["half_life_days"] >= 30
     assert report["auc_fit_and_engagement"] > report["auc_fit_only"] + 0.05
     assert "## Engagement" in (tmp_path / "report.md").read_text()
+    # The proposal carries an MQL threshold on its own scale, at which it hands over as many of the
+    # warehouse's leads as the active agreement does at the latest event. Here that is none (the planted
+    # webinars have faded by then): the threshold is above every proposal score.
+    mql = report_all["mql"]
+    assert mql["active_mqls"] == 0 and mql["proposal_mqls"] == 0
+    written = yaml.safe_load((tmp_path / "scoring.yaml").read_text())["vocabulary"]["mql"]
+    assert written["min_score"] == mql["min_score"] != mql["active_min_score"]
     # The proposal is a valid scoring section the engine runs as is.
     model = load_candidate(tmp_path / "scoring.yaml")
     assert {model.predicates[r.predicate].event_type for r in model.profiles[0].engagement.rules} == set(

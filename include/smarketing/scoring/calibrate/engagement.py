@@ -12,7 +12,7 @@ The engine adds, per event type, `points` for every event faded by `0.5 ** (age 
    3-fold cross-validated AUC of a logistic regression;
 2. each type's cap, one type after another, is the count (of `cap_counts`, or none) that does best;
 3. the final regression's coefficients, divided by the fit score's, are the points (fit points per
-   event), so fit and engagement add up on one scale; rounded to integers.
+   event), so fit and engagement add up on one scale; rounded to one decimal (`POINT_DECIMALS`).
 
 Types done before the cut-off by fewer than `min_leads` training leads get no points and are named.
 """
@@ -32,6 +32,10 @@ from sklearn.model_selection import StratifiedKFold
 from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se
 
 US_PER_DAY = 86_400 * 1_000_000
+# Engagement points are proposed to one decimal: on the fit points' scale (where the strongest fit rule
+# is worth 10 to 100 points) a whole point is a coarse step for a weak event type, and the agreement takes
+# fractional engagement points as they are (fit points stay whole). Measured in docs/scoring.md.
+POINT_DECIMALS = 1
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ def calibrate_engagement(
     history: leads with an outcome and their events before the cut-off (`outcome_history`).
     fit_score: integer fit points per lead id (the fit calibration's), the scale engagement is put on.
     holdout: lead ids kept out of every fit and used only to measure (the fit calibration's held-out).
-    Returns the proposal; its report has the held-out AUC of fit alone, fit + integer engagement, the
+    Returns the proposal; its report has the held-out AUC of fit alone, fit + proposed engagement, the
     unrounded model and a gradient-boosting reference on the same features.
     """
     from threadpoolctl import threadpool_limits
@@ -188,7 +192,8 @@ def _calibrate(
     per_fit_point = float(model.coef[0])
     if per_fit_point <= 1e-6:
         raise ValueError("the fit score does not rank the leads with an outcome: no scale for engagement")
-    points = np.round(model.coef[1:] / per_fit_point)
+    exact = model.coef[1:] / per_fit_point
+    points = np.round(exact, POINT_DECIMALS)
     events = _event_rules(types, points, caps)
     report = _report(history, types, score, y, (train, test), x, caps, points, model, seed)
     report.update(half_life_cv=tried, half_life_days=half_life, skipped_event_types=skipped)
@@ -227,15 +232,21 @@ def _event_rules(types: Sequence[str], points: np.ndarray, caps: Sequence[float 
     for name, value, cap in zip(types, points, caps, strict=True):
         if value == 0:
             continue
-        rule: dict[str, float] = {"points": int(value)}
+        rule: dict[str, float] = {"points": _readable(value)}
         if cap is not None:
-            rule["cap"] = int(abs(value) * cap)
+            rule["cap"] = _readable(round(abs(value) * cap, POINT_DECIMALS))
         rules[name] = rule
     return rules
 
 
+def _readable(value: float) -> float | int:
+    """9.0 -> 9 (the agreement reads whole points as they are written), 4.7 stays 4.7."""
+    value = round(float(value), POINT_DECIMALS)
+    return int(value) if value.is_integer() else value
+
+
 def engagement_points(x: np.ndarray, points: np.ndarray, caps: Sequence[float | None]) -> np.ndarray:
-    """Per lead: the engine's engagement total for faded counts `x` under integer points and caps."""
+    """Per lead: the engine's engagement total for faded counts `x` under the points and caps."""
     return (_capped(x, caps) * points).sum(axis=1)
 
 
@@ -244,18 +255,26 @@ def _report(history, types, score, y, split, x, caps, points, model, seed) -> di
 
     train, test = split
     total = score + engagement_points(x, points, caps)
+    # What whole engagement points would have cost (the evidence for proposing one decimal).
+    whole = score + engagement_points(x, np.round(model.coef[1:] / model.coef[0]), caps)
     unrounded = model.decision_function(_design(score, x, caps))
     reference = HistGradientBoostingClassifier(random_state=seed).fit(
         np.column_stack([score, x])[train], y[train]
     )
     both = np.column_stack([score, x])[test]
     held_out = {
-        "integer": total[test],
+        "proposal": total[test],
         "unrounded": unrounded[test],
         "reference": reference.predict_proba(both)[:, 1],
         "fit only": score[test],
+        "whole points": whole[test],
     }
-    pairs = [("reference", "integer"), ("unrounded", "integer"), ("integer", "fit only")]
+    pairs = [
+        ("reference", "proposal"),
+        ("unrounded", "proposal"),
+        ("proposal", "fit only"),
+        ("unrounded", "whole points"),
+    ]
     return {
         "leads": len(y),
         "won": int(y.sum()),
@@ -265,7 +284,7 @@ def _report(history, types, score, y, split, x, caps, points, model, seed) -> di
         "auc_fit_and_engagement": round(float(roc_auc_score(y[test], total[test])), 4),
         "auc_unrounded": round(float(roc_auc_score(y[test], unrounded[test])), 4),
         "auc_reference": round(float(roc_auc_score(y[test], held_out["reference"])), 4),
-        "auc_se": auc_se(y[test], held_out["integer"]),
+        "auc_se": auc_se(y[test], held_out["proposal"]),
         "reference_model": "HistGradientBoostingClassifier (defaults) on the fit score and faded counts",
         # Gap to the reference, cost of rounding and what engagement adds, with DeLong's standard errors.
         "differences": auc_differences(y[test], held_out, pairs),
@@ -278,7 +297,7 @@ def _type_rows(types, x, train, points, caps, exact) -> list[dict[str, Any]]:
             "event_type": name,
             "training_leads_with_it": int((x[train, j] > 0).sum()),
             "points_exact": round(float(exact[j]), 3),
-            "points": int(points[j]),
+            "points": _readable(points[j]),
             "cap_count": caps[j],
         }
         for j, name in enumerate(types)
@@ -303,7 +322,7 @@ def markdown(report: dict[str, Any]) -> list[str]:
             "| held-out model | AUC |",
             "|---|---|",
             f"| fit points alone | {report['auc_fit_only']:.4f} |",
-            f"| fit + engagement, integer points | {report['auc_fit_and_engagement']:.4f} |",
+            f"| fit + engagement, proposed points | {report['auc_fit_and_engagement']:.4f} |",
             f"| fit + engagement, unrounded | {report['auc_unrounded']:.4f} |",
             f"| reference: {report['reference_model']} | {report['auc_reference']:.4f} |",
             "",

@@ -69,6 +69,8 @@ class Calibration:
     fit_scores: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     holdout: frozenset = frozenset()
     engagement: dict[str, Any] | None = None
+    # vocabulary.mql on the proposal's own scale (min_score, min_grade), when the calibration set one.
+    mql: dict[str, Any] | None = None
 
     def scoring_section(self, version: str) -> dict[str, Any]:
         section: dict[str, Any] = {"version": version, "fit": self.rules}
@@ -76,6 +78,13 @@ class Calibration:
             section["engagement"] = self.engagement
         section["grades"] = dict(self.grades)
         return section
+
+    def candidate_document(self, version: str) -> dict[str, Any]:
+        """What scoring.yaml holds: the `scoring:` section, and `vocabulary.mql` when set."""
+        document: dict[str, Any] = {"scoring": self.scoring_section(version)}
+        if self.mql is not None:
+            document["vocabulary"] = {"mql": {k: v for k, v in self.mql.items() if v is not None}}
+        return document
 
 
 def default_field(column: str) -> str:
@@ -122,13 +131,14 @@ def calibrate(
         np.arange(len(data)), test_size=options.holdout, random_state=seed, stratify=y
     )
     model = _learn(columns, data, y, train, fields, seed=seed, options=options)
-    x_train, x_test = model.x[train], model.x[test]
+    x_train = model.x[train]
     coefficients, intercept = pts.fit_leaves(x_train, y[train], strength=options.strength)
     reference = pts.references(x_train, model.terms, model.leaves)
     shifted = pts.shift_to_references(coefficients, model.leaves, reference)
     # The shift moves every lead by the same amount; the intercept takes it back for probabilities.
     intercept += float(np.mean(x_train @ (coefficients - shifted)))
-    integers, scale = pts.integer_points(shifted, x_test, y[test], tolerance=options.tolerance)
+    # The scale is chosen on the training leads: the held-out ones only measure.
+    integers, scale = pts.integer_points(shifted, x_train, y[train], tolerance=options.tolerance)
     rules = [
         shape.agreement_entry(int(integers[shape.leaf]))
         for shape in model.shapes

@@ -158,10 +158,11 @@ def references(x_train: np.ndarray, terms: Sequence[Term], leaves: Sequence[Leaf
 
 
 def integer_points(
-    coefficients: np.ndarray, x_test: np.ndarray, outcome: np.ndarray, *, tolerance: float
+    coefficients: np.ndarray, x: np.ndarray, outcome: np.ndarray, *, tolerance: float
 ) -> tuple[np.ndarray, float]:
-    """The smallest scale whose rounded points keep the held-out AUC within `tolerance` of the unrounded."""
-    exact = roc_auc_score(outcome, x_test @ coefficients)
+    """The smallest scale whose rounded points keep the AUC on `x` (the training leads) within
+    `tolerance` of the unrounded model's."""
+    exact = roc_auc_score(outcome, x @ coefficients)
     spread = float(np.max(np.abs(coefficients))) or 1.0
     best: tuple[np.ndarray, float] | None = None
     # Start where the strongest leaf is worth ~10 points; go finer until rounding costs (almost) nothing.
@@ -169,7 +170,7 @@ def integer_points(
         scale = top / spread
         rounded = np.round(coefficients * scale)
         best = (rounded.astype(np.int64), scale)
-        if exact - roc_auc_score(outcome, x_test @ rounded) <= tolerance:
+        if exact - roc_auc_score(outcome, x @ rounded) <= tolerance:
             break
     assert best is not None
     return best

@@ -232,6 +232,16 @@ def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
     if report["skipped_columns"]:
         lines += ["## Columns left out", ""]
         lines += [f"- {column}: {why}" for column, why in report["skipped_columns"].items()]
+    if "mql" in report:
+        mql = report["mql"]
+        lines += [
+            "",
+            "## MQL threshold on the proposal's scale",
+            "",
+            f"`vocabulary.mql.min_score: {mql['min_score']:g}` (active: {mql['active_min_score']:g}): at "
+            f"{mql['as_of']} the active agreement makes {mql['active_mqls']} MQLs of the warehouse's leads, "
+            f"the proposal at this threshold {mql['proposal_mqls']}.",
+        ]
     if "engagement" in report:
         from smarketing.scoring.calibrate.engagement import markdown
 
@@ -247,7 +257,7 @@ def write_outputs(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     version = version or f"calibrated-{datetime.now(UTC):%Y%m%d}"
-    section = {"scoring": result.scoring_section(version)}
+    section = result.candidate_document(version)
     header = (
         f"# Fit points calibrated by `smarketing calibrate` on {source}\n"
         f"# held-out AUC {result.report['integer_points']['auc']} (unrounded model "

@@ -3,8 +3,12 @@ each lead did before its cut-off (for engagement)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from psycopg import sql
 
@@ -98,9 +102,11 @@ def outcome_history(dsn: str, *, sql_stages: tuple[str, ...] = ()) -> History:
     return History(frame, events)
 
 
-def calibrate_from_warehouse(dsn: str, *, seed: int = 7) -> Calibration:
+def calibrate_from_warehouse(dsn: str, *, seed: int = 7, as_of: datetime | None = None) -> Calibration:
     """Fit points from the leads' fields, then engagement (points, caps, half-life) from their events
-    before each cut-off, on the same split and the same point scale; both in one proposal and report."""
+    before each cut-off, on the same split and the same point scale; both in one proposal and report,
+    with an MQL threshold on the proposal's scale (`matching_mql_threshold` at `as_of`, by default the
+    latest event's time)."""
     from smarketing.config import load_config
     from smarketing.scoring.calibrate.engagement import EngagementOptions, calibrate_engagement
     from smarketing.scoring.calibrate.fitting import CalibrationError, calibrate
@@ -120,4 +126,58 @@ def calibrate_from_warehouse(dsn: str, *, seed: int = 7) -> Calibration:
         raise CalibrationError(f"engagement: {exc}") from exc
     result.engagement = proposal.section(floor=current.floor)
     result.report["engagement"] = proposal.report
+    mql = agreement.vocabulary.mql
+    result.mql = {"min_score": mql.min_score, "min_grade": mql.min_grade}
+    result.report["mql"] = matching_mql_threshold(dsn, result, as_of=as_of or _latest_event(dsn))
+    result.mql["min_score"] = result.report["mql"]["min_score"]
     return result
+
+
+def _latest_event(dsn: str) -> datetime:
+    """The warehouse's present: its latest marketing event (now, on a warehouse that is kept up to date;
+    the end of the data on a copy or a generated world)."""
+    from smarketing.warehouse.connection import connect
+
+    with connect(dsn) as conn:
+        (latest,) = conn.execute("SELECT max(occurred_at) FROM core.marketing_events").fetchone()
+    return latest or datetime.now(UTC)
+
+
+def matching_mql_threshold(dsn: str, result: Calibration, *, as_of: datetime) -> dict[str, Any]:
+    """The proposal's own MQL threshold: the score at which it makes as many of the warehouse's leads
+    MQLs at `as_of` as the active agreement does (same grade condition), so that a backtest compares
+    which leads each model hands over, not two scales (calibrated points are on a scale of their own:
+    the active `min_score` of 60 could be out of the proposal's reach, or below most of its leads)."""
+    import tempfile
+
+    import yaml
+
+    from smarketing.scoring.candidates import load_candidate
+    from smarketing.scoring.kernel import mql_flags
+    from smarketing.scoring.model import load_model
+    from smarketing.scoring.runner import scores_as_of
+
+    active = load_model()
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "scoring.yaml"
+        path.write_text(yaml.safe_dump(result.candidate_document("matching")), encoding="utf-8")
+        candidate = load_candidate(path)
+    target = int(scores_as_of(dsn, active, as_of)["is_mql"].sum())
+    scores = scores_as_of(dsn, candidate, as_of)
+    # Leads whose grade allows it, best first: the threshold is the target-th one's score.
+    allowed = mql_flags(np.full(len(scores), np.inf), scores["grade"].to_numpy(), candidate)
+    totals = np.sort(scores["total"].to_numpy(float)[allowed])[::-1]
+    if target == 0 or not len(totals):
+        threshold = float(totals.max(initial=0.0)) + 1  # the active rule makes no MQL: neither does this
+    else:
+        threshold = float(totals[min(target, len(totals)) - 1])
+    # The agreement's min_score is 0 to 1,000 with one decimal at most here: a lower match is clipped
+    # (the report says how many MQLs the proposal then makes).
+    threshold = min(max(math.floor(threshold * 10) / 10, 0.0), 1000.0)
+    return {
+        "as_of": as_of.isoformat(),
+        "active_min_score": active.mql_min_score,
+        "active_mqls": target,
+        "min_score": threshold,
+        "proposal_mqls": int((totals >= threshold).sum()),
+    }
