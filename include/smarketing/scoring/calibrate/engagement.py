@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se
+from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se, difference_lines
 
 US_PER_DAY = 86_400 * 1_000_000
 # Engagement points are proposed to one decimal: on the fit points' scale (where the strongest fit rule
@@ -306,8 +306,6 @@ def _type_rows(types, x, train, points, caps, exact) -> list[dict[str, Any]]:
 
 def markdown(report: dict[str, Any]) -> list[str]:
     """The engagement part of report.md."""
-    from smarketing.scoring.calibrate.report import difference_lines
-
     half_life = report.get("half_life_days")
     fading = "no fading" if half_life is None else f"half-life {half_life:g} days"
     lines = [

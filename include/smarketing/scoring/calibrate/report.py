@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from smarketing.scoring.calibrate.clean import Column
-from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se
+from smarketing.scoring.calibrate.uncertainty import auc_differences, auc_se, difference_lines
 
 if TYPE_CHECKING:
     from smarketing.scoring.calibrate.fitting import Calibration, LearntTerms, Options
@@ -165,18 +165,6 @@ def _terms(model: LearntTerms, integers: np.ndarray, unrounded: np.ndarray) -> l
             }
         )
     return out
-
-
-def difference_lines(differences: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """AUC differences with their standard error and 95% interval, as a markdown table."""
-    return [
-        "| held-out AUC difference | value | standard error | 95% interval |",
-        "|---|---|---|---|",
-        *(
-            f"| {name} | {d['difference']:+.4f} | {d['se']:.4f} | {d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f} |"
-            for name, d in differences.items()
-        ),
-    ]
 
 
 def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:

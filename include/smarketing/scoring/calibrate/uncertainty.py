@@ -64,3 +64,15 @@ def auc_se(y: np.ndarray, score: np.ndarray) -> float:
     """DeLong's standard error of one AUC."""
     _, per_won, per_lost = _components(np.asarray(y).astype(int), np.asarray(score, float))
     return round(float(np.sqrt(per_won.var(ddof=1) / len(per_won) + per_lost.var(ddof=1) / len(per_lost))), 4)
+
+
+def difference_lines(differences: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """AUC differences with their standard error and 95% interval, as a markdown table."""
+    return [
+        "| held-out AUC difference | value | standard error | 95% interval |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {d['difference']:+.4f} | {d['se']:.4f} | {d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f} |"
+            for name, d in differences.items()
+        ),
+    ]
