@@ -222,6 +222,7 @@ class Outcome:
     unsubscribed_at: np.ndarray  # -1 when it did not
     tags: np.ndarray  # TAG_* bits
     mql_at: np.ndarray  # -1 when not handed over
+    signals: np.ndarray  # (contacts, len(SIGNALS)): buying signals before the hand-over (0 without one)
 
 
 def hotness(a: Audience, lead: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -404,6 +405,23 @@ def _hand_over(
     return mql_at
 
 
+# Buying signals counted before the hand-over: in this world they make a deal more likely to be won
+# (`sales.win_log_odds`), so a calibration on outcomes has real engagement to find.
+SIGNALS: tuple[str, ...] = ("webinar_attended", "demo_requested", "pricing_page_view")
+
+
+def _signals(ev: Events, cat: Catalogue, mql_at: np.ndarray) -> np.ndarray:
+    """Per contact, how many of each of `SIGNALS` it did before it was handed over to sales."""
+    n = len(mql_at)
+    before = (mql_at[ev.lead] >= 0) & (ev.at < mql_at[ev.lead])
+    kinds = (
+        ev.kind == WEBINAR_ATT,
+        ev.kind == DEMO,
+        (ev.kind == HIT) & np.isin(ev.url, cat.pricing),
+    )
+    return np.column_stack([np.bincount(ev.lead[before & k], minlength=n) for k in kinds]).astype(np.int64)
+
+
 def _tags(a: Audience, ev: Events, cat: Catalogue) -> np.ndarray:
     n = len(a.ma_id)
     tags = np.zeros(n, dtype=np.int64)
@@ -430,12 +448,14 @@ def simulate(rng: np.random.Generator, a: Audience, cat: Catalogue, window: Wind
     own_lead, own_at = ev.lead[own], ev.at[own]
     last = _last_per_group(own_lead)
     last_active[own_lead[last]] = own_at[last]
+    mql_at = _hand_over(rng, a, ev, points, window)
     outcome = Outcome(
         points=np.bincount(ev.lead, weights=points, minlength=len(a.ma_id)).astype(np.int64),
         last_active=last_active,
         unsubscribed_at=unsubscribed_at,
         tags=_tags(a, ev, cat),
-        mql_at=_hand_over(rng, a, ev, points, window),
+        mql_at=mql_at,
+        signals=_signals(ev, cat, mql_at),
     )
     return ev, outcome
 

@@ -2,8 +2,13 @@
 
 Every rep action happens within the rep's own working hours (its time zone, Mon-Fri 09:00-18:00, local
 public holidays off). Each rep has a habit: most hand-overs are touched within four business hours, a
-share late, a share never. Qualification, opportunity and win chances rise with the contact's hidden
-fit and intent, which is what a scoring model is later measured against.
+share late, a share never. Qualification and opportunity chances rise with the contact's hidden fit and
+intent.
+
+Whether a deal is won is the world's planted outcome (`win_log_odds`), what a calibration on outcomes
+should recover: good-fit personas (read from the job title) and companies of the ideal size win more,
+and so do contacts who showed buying signals before marketing handed them over (webinars attended, a
+demo requested, pricing pages viewed); the hidden intent adds what no field or event shows.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from smarketing.sla.calendar import BusinessCalendar
 from smarketing.vocabulary import LIFECYCLE_STAGES
 from smarketing_sandbox.bizhours import HOUR, add_seconds
 from smarketing_sandbox.population import DAY, TIMEZONES, Companies, Contacts, Owners, Window
+from smarketing_sandbox.vocab import PERSONA_WIN_LOG_ODDS
 
 ENGAGEMENT_TYPES: tuple[str, ...] = ("CALL", "EMAIL", "MEETING", "NOTE", "TASK")
 CALL, EMAIL, MEETING, NOTE, TASK = range(len(ENGAGEMENT_TYPES))
@@ -86,6 +92,33 @@ class Sales:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+# The planted outcome, in log-odds of a deal being won (a closed deal; about 36% are won).
+WIN_BASE = -2.9
+# Company size (employees): below 10, 10-49, 50-1,000 (the ideal customer), 1,001-5,000, larger.
+WIN_SIZE_BOUNDS = (10, 50, 1001, 5001)
+WIN_SIZE_LOG_ODDS = (-0.8, -0.3, 0.4, 0.1, -0.2)
+# Per buying signal before the hand-over (marketing.SIGNALS), and the count beyond which more adds nothing.
+WIN_SIGNAL_LOG_ODDS = (1.4, 1.8, 0.5)
+WIN_SIGNAL_CAPS = (2, 1, 4)
+WIN_INTENT_LOG_ODDS = 2.5  # per unit of hidden intent, centred on 0.5
+
+
+def win_log_odds(
+    persona: np.ndarray, employees: np.ndarray, signals: np.ndarray, intent: np.ndarray
+) -> np.ndarray:
+    """Log-odds that a deal is won: persona (`vocab.PERSONA_WIN_LOG_ODDS`) + company size + capped buying
+    signals before the hand-over + hidden intent. Additive: no interaction is planted."""
+    size = np.array(WIN_SIZE_LOG_ODDS)[np.searchsorted(WIN_SIZE_BOUNDS, employees, side="right")]
+    capped = np.minimum(signals, np.array(WIN_SIGNAL_CAPS)[None, :])
+    return (
+        WIN_BASE
+        + np.array(PERSONA_WIN_LOG_ODDS)[persona]
+        + size
+        + capped @ np.array(WIN_SIGNAL_LOG_ODDS)
+        + WIN_INTENT_LOG_ODDS * (intent - 0.5)
+    )
 
 
 class RepClock:
@@ -159,10 +192,12 @@ def simulate(
     companies: Companies,
     owners: Owners,
     mql_at: np.ndarray,
+    signals: np.ndarray,
     calendars: dict[str, BusinessCalendar],
     window: Window,
 ) -> Sales:
-    """Sales' side of the world for every hand-over (`mql_at` >= 0) and the CRM's lifecycle records."""
+    """Sales' side of the world for every hand-over (`mql_at` >= 0) and the CRM's lifecycle records;
+    `signals` (contacts x marketing.SIGNALS): buying signals before the hand-over."""
     n = len(contacts.created)
     clock = RepClock(owners, calendars)
     acts = _Collector(window.end)
@@ -178,7 +213,7 @@ def simulate(
     first_touch, touched, routed = _first_touches(rng, h, owners, clock, window, acts)
     _follow_ups(rng, h, first_touch, touched, clock, acts)
     decided, sql = _qualification(rng, h, first_touch, touched, clock, window, stages)
-    deals = _opportunities(rng, h, contacts, companies, decided, sql, clock, window, acts, stages)
+    deals = _opportunities(rng, h, contacts, companies, signals, decided, sql, clock, window, acts, stages)
 
     act_contact, act_owner, act_kind, act_at = acts.arrays(4)
     order = np.lexsort((act_kind, act_contact, act_at))
@@ -305,6 +340,7 @@ def _opportunities(
     h: _Handovers,
     contacts: Contacts,
     companies: Companies,
+    signals: np.ndarray,
     decided: np.ndarray,
     sql: np.ndarray,
     clock: RepClock,
@@ -325,7 +361,7 @@ def _opportunities(
     acts.add(opportunity & (rng.random(m) < 0.8), h.contact, h.rep, MEETING, opened_at)
 
     o = np.flatnonzero(opportunity)
-    deals = _deals(rng, contacts, companies, h.contact[o], h.rep[o], opened_at[o], clock, window)
+    deals = _deals(rng, contacts, companies, signals, h.contact[o], h.rep[o], opened_at[o], clock, window)
     won = deals.stage == CLOSED_WON
     stages.add(won, deals.contact, CUSTOMER, deals.closed + rng.integers(60, 3600, len(won)))
     lost = (deals.stage == CLOSED_LOST) & (rng.random(len(won)) < 0.5)
@@ -352,6 +388,7 @@ def _deals(
     rng: np.random.Generator,
     contacts: Contacts,
     companies: Companies,
+    signals: np.ndarray,
     contact: np.ndarray,
     rep: np.ndarray,
     created: np.ndarray,
@@ -362,12 +399,12 @@ def _deals(
     d = len(contact)
     company = contacts.company[contact]
     employees = companies.employees[company]
-    fit, intent = contacts.fit[contact], contacts.intent[contact]
     cycle_days = np.clip(rng.lognormal(np.log(30 * (np.maximum(employees, 1) / 200) ** 0.15), 0.5, d), 5, 240)
     # Deals close at some point of the rep's working day, not at opening time.
     close_at = clock.add(rep, created + (cycle_days * DAY).astype(np.int64), rng.uniform(0, 9, d) * HOUR)
     closed = close_at < window.end
-    won = rng.random(d) < sigmoid(-6.8 + 4.0 * fit + 6.0 * intent)
+    odds = win_log_odds(contacts.persona[contact], employees, signals[contact], contacts.intent[contact])
+    won = rng.random(d) < sigmoid(odds)
     progress = np.clip((window.end - created) / np.maximum(close_at - created, 1), 0, 0.999)
     stage = np.where(closed, np.where(won, CLOSED_WON, CLOSED_LOST), np.floor(progress * 4).astype(np.int64))
     modified = np.where(

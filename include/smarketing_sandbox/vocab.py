@@ -192,6 +192,8 @@ PERSONAS: tuple[Persona, ...] = (
 
 # Points marketing's hand-over rule gives a persona it recognises from the job title (see marketing.py).
 PERSONA_MQL_POINTS: tuple[int, ...] = (25, 18, 15, 8, 5, 0, -25)
+# How the persona moves the log-odds of winning a deal (sales.win_log_odds): the planted outcome.
+PERSONA_WIN_LOG_ODDS: tuple[float, ...] = (1.3, 0.7, 0.5, -0.4, -0.9, -1.1, -1.8)
 
 
 class Industry(NamedTuple):

@@ -99,6 +99,7 @@ class MarketingView:
     unsubscribed_at: np.ndarray
     tags: np.ndarray
     mql_at: np.ndarray
+    signals: np.ndarray  # (contacts, len(marketing.SIGNALS)) before the hand-over
 
 
 def _rng(seed: int, stream: str, batch: int = 0) -> np.random.Generator:
@@ -127,7 +128,7 @@ def generate_world(out_dir: Path, *, contacts: int, seed: int, days: int, end: d
     view = _write_activity(out_dir, seed, people, companies, catalogue, window, rows)
     calendars = calendars_for(TIMEZONES)
     world_sales = sales.simulate(
-        _rng(seed, "sales"), people, companies, owners, view.mql_at, calendars, window
+        _rng(seed, "sales"), people, companies, owners, view.mql_at, view.signals, calendars, window
     )
     exports = _rng(seed, "exports")
     rows["crm/owners.csv"] = _write_owners(out_dir, owners)
@@ -183,6 +184,7 @@ def _write_activity(
         unsubscribed_at=np.full(n, -1, np.int64),
         tags=np.zeros(n, np.int64),
         mql_at=np.full(n, -1, np.int64),
+        signals=np.zeros((n, len(marketing.SIGNALS)), np.int64),
     )
     in_ma = np.flatnonzero(people.in_ma)
     order = in_ma[np.argsort(people.ma_id[in_ma], kind="stable")]
@@ -221,6 +223,7 @@ def _write_activity(
             view.unsubscribed_at[idx] = outcome.unsubscribed_at
             view.tags[idx] = outcome.tags
             view.mql_at[idx] = outcome.mql_at
+            view.signals[idx] = outcome.signals
     rows["ma/activity.csv"] = out.rows
     return view
 

@@ -329,6 +329,60 @@ def test_won_deals_have_fitter_more_intent_contacts_than_lost_ones(tables: dict[
     assert set(truth.won[truth.won == "1"].index) == set(deals.contact_id[deals.dealstage == "closedwon"])
 
 
+@pytest.fixture(scope="module")
+def deal_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """A world large enough for a few hundred closed deals."""
+    root = tmp_path_factory.mktemp("deal_world")
+    generate_world(root, contacts=20_000, seed=5, days=300, end=DEFAULT_END)
+    names = ("truth/contacts.csv", "crm/deals.csv", "crm/companies.csv", "ma/activity.csv")
+    return {name: _read(root, name) for name in names}
+
+
+def test_deals_are_won_as_planted_by_persona_and_buying_signals_before_the_hand_over(
+    deal_world: dict[str, pd.DataFrame],
+) -> None:
+    """The planted outcome (sales.win_log_odds) is applied to each deal's own contact: recomputed from
+    the exports (persona, company size, the activity before the hand-over, the hidden intent) it ranks
+    won above lost deals, and each observable part points the planted way."""
+    from sklearn.metrics import roc_auc_score
+
+    from smarketing_sandbox import vocab
+    from smarketing_sandbox.sales import win_log_odds
+
+    tables = deal_world
+    truth = tables["truth/contacts.csv"].set_index("contact_id")
+    deals = tables["crm/deals.csv"]
+    closed = deals[deals.dealstage.isin(["closedwon", "closedlost"])].drop_duplicates("contact_id")
+    people = truth.loc[closed.contact_id]
+    won = (closed.dealstage == "closedwon").to_numpy()
+    activity = tables["ma/activity.csv"]
+    handed_over = people.set_index("ma_id").mql_at
+    events = activity[activity.lead_id.isin(handed_over.index)]
+    before = _instants(events.timestamp) < _instants(handed_over.reindex(events.lead_id)).to_numpy()
+    events = events[before.to_numpy()]
+    kinds = {
+        "webinar_attended": events.type == "webinar.attended",
+        "demo_requested": events.type == "demo.requested",
+        "pricing_page_view": events.url.str.startswith("/pricing"),
+    }
+    signals = np.column_stack(
+        [
+            events[mask].groupby("lead_id").size().reindex(people.ma_id, fill_value=0)
+            for mask in kinds.values()
+        ]
+    )
+    companies = tables["crm/companies.csv"].set_index("company_id").numberofemployees.astype(int)
+    employees = companies.loc[closed.company_id].to_numpy()
+    persona = people.persona.map({p.id: i for i, p in enumerate(vocab.PERSONAS)}).to_numpy()
+    odds = win_log_odds(persona, employees, signals, people.intent.astype(float).to_numpy())
+    assert len(closed) >= 400 and 0.25 < won.mean() < 0.45
+    assert roc_auc_score(won, odds) > 0.68
+    it_leader, practitioner = people.persona == "it_leader", people.persona == "practitioner"
+    assert won[it_leader.to_numpy()].mean() > won[practitioner.to_numpy()].mean() + 0.1
+    demo = signals[:, 1] > 0
+    assert won[demo].mean() > won[~demo].mean() + 0.1
+
+
 def test_mqls_are_fitter_and_more_engaged_than_the_rest(tables: dict[str, pd.DataFrame]) -> None:
     truth = tables["truth/contacts.csv"]
     is_mql = truth.mql_at != ""
