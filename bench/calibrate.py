@@ -8,7 +8,8 @@
   points, the unrounded model over the same rules, and scikit-learn's HistGradientBoostingClassifier
   with default settings fitted on the same 70% (the reference). Targets: integer points within 0.005
   AUC of the reference; rounding costs at most 0.003 AUC.
-* `sandbox`: the sandbox world (`--sandbox-contacts` contacts over `--sandbox-days` days) generated,
+* `sandbox`: the sandbox world (`--sandbox-contacts` contacts, default 200,000 — at 40,000 every gap is within its
+  standard error — over `--sandbox-days` days, default 300) generated,
   ingested and built into a scratch warehouse, then `calibrate --from-warehouse` (outcome: a won deal;
   fit points on the leads' fields, engagement on the events before each lead's cut-off). Two rows: the
   fit points against the same reference as above, and fit + engagement against a gradient-boosting
@@ -207,8 +208,8 @@ def main() -> None:
     parser.add_argument("--timing-columns", type=int, default=40)
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
-    parser.add_argument("--sandbox-contacts", type=int, default=6000)
-    parser.add_argument("--sandbox-days", type=int, default=240)
+    parser.add_argument("--sandbox-contacts", type=int, default=200_000)
+    parser.add_argument("--sandbox-days", type=int, default=300)
     parser.add_argument("--skip-sandbox", action="store_true")
     parser.add_argument("--sandbox-dsn", help="a warehouse already holding the sandbox world (kept)")
     args = parser.parse_args()
