@@ -3,9 +3,6 @@ ingest, a Celery worker SIGKILLed in the middle of a scoring shard, the same DAG
 
 from __future__ import annotations
 
-import threading
-import time
-
 import psycopg
 import pytest
 
@@ -40,34 +37,32 @@ def run_ok(cluster: Cluster, dag_id: str, conf: dict) -> str:
     return run_id
 
 
-class BackendKiller(threading.Thread):
-    """Terminates the warehouse's client connections (pg_terminate_backend) while extraction runs."""
+# The backends blocked on the holder's lock: extraction transactions that have written a page's records
+# and wait to save the sync state that covers them.
+_WAITING_LANDINGS = """
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_type = 'client backend'
+      AND wait_event_type = 'Lock' AND query ILIKE '%ops.sync_state%'
+"""
 
-    def __init__(self, cluster: Cluster, run_id: str, times: int = 3, gap: float = 4.0) -> None:
-        super().__init__(daemon=True)
-        self.cluster, self.run_id, self.times, self.gap = cluster, run_id, times, gap
-        self.terminated = 0
-        self.done = threading.Event()
 
-    def run(self) -> None:
-        kills = 0
-        while kills < self.times and not self.done.is_set():
-            tis = self.cluster.task_instances("smarketing_ingest", self.run_id)
-            if any(t["task_id"] == "extract_api_object" and t["state"] == "running" for t in tis):
-                with psycopg.connect(self.cluster.warehouse_dsn, autocommit=True) as conn:
-                    killed = conn.execute(
-                        """
-                        SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE datname = current_database() AND pid <> pg_backend_pid()
-                          AND backend_type = 'client backend' AND state <> 'idle'
-                        """
-                    ).fetchone()[0]
-                if killed:
-                    self.terminated += killed
-                    kills += 1
-                    time.sleep(self.gap)
-                    continue
-            time.sleep(0.3)
+def kill_landings_mid_page(cluster: Cluster, dsn: str, dag_id: str, conf: dict) -> tuple[str, int]:
+    """Trigger `dag_id` while ops.sync_state is locked against writes, then terminate every extraction caught
+    between landing a page's records and committing its state; the run goes on once the lock is released.
+
+    Deterministic on any machine: the fault does not depend on catching a connection busy by polling.
+    """
+    with psycopg.connect(dsn, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE ops.sync_state IN SHARE MODE")  # readers pass, page commits wait
+        run_id = cluster.trigger(dag_id, conf)
+        wait_sql(dsn, f"SELECT count(*) {_WAITING_LANDINGS}", timeout=600)
+        with psycopg.connect(dsn, autocommit=True) as killer:
+            killed = killer.execute(
+                f"SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) {_WAITING_LANDINGS}"
+            ).fetchone()[0]
+        holder.execute("ROLLBACK")
+    return run_id, killed
 
 
 def test_warehouse_connections_killed_mid_ingest_lose_and_duplicate_nothing(
@@ -76,17 +71,11 @@ def test_warehouse_connections_killed_mid_ingest_lose_and_duplicate_nothing(
     dsn = cluster.warehouse_dsn
     cluster.settle()
     empty_warehouse(dsn)
-    run_id = cluster.trigger("smarketing_ingest", INGEST_CONF)
-    killer = BackendKiller(cluster, run_id)
-    killer.start()
-    try:
-        assert cluster.wait_run("smarketing_ingest", run_id) == "success", cluster.failures(
-            "smarketing_ingest", run_id
-        )
-    finally:
-        killer.done.set()
-        killer.join()
-    assert killer.terminated > 0, "no warehouse connection was caught mid-work: the fault never happened"
+    run_id, killed = kill_landings_mid_page(cluster, dsn, "smarketing_ingest", INGEST_CONF)
+    assert killed > 0
+    assert cluster.wait_run("smarketing_ingest", run_id) == "success", cluster.failures(
+        "smarketing_ingest", run_id
+    )
     tis = cluster.task_instances("smarketing_ingest", run_id)
     assert max(t["try_number"] for t in tis if t["task_id"] == "extract_api_object") > 1
     # Every record of the sandbox world once per version, nothing extra, each at its latest version.
