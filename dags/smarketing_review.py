@@ -16,11 +16,13 @@ SMTP connection of `smarketing_review_smtp_conn_id` (default `smtp_default`).
 Scoring side: **propose_scoring** recalibrates on the warehouse's outcomes (`smarketing calibrate
 --from-warehouse`: fit, and engagement as of each lead's hand-over) and backtests the proposal against the
 model in effect over the last `backtest_months` (MQLs, MQL→SQL, MQL→won per month; AUC), stored in
-`scoring.model_reviews`. **approve_scoring** asks the teams (Airflow's Required Actions, or the REST
-API): Approve / Reject with a comment; no answer within `SMARKETING_REVIEW_RESPONSE_HOURS` (default 120)
-counts as **Reject**. **record_decision** records who, when, the comment and both model hashes; on
-approval it writes `config/proposals/scoring-YYYY-MM.patch`, a unified diff of the agreement's `scoring:`
-block ready for a pull request. The agreement file itself is never rewritten; a rejection writes no patch.
+`scoring.model_reviews`, with the **MQL threshold** matched on the proposal's own point scale.
+**approve_scoring** asks the teams (Airflow's Required Actions, or the REST API): Approve / Reject with a
+comment; the request shows the threshold in effect → proposed and the backtest; no answer within
+`SMARKETING_REVIEW_RESPONSE_HOURS` (default 120) counts as **Reject**. **record_decision** records who,
+when, the comment and both model hashes; on approval it writes `config/proposals/scoring-YYYY-MM.patch`,
+a unified diff of the agreement's `scoring:` block and `vocabulary.mql.min_score`, ready for a pull
+request. The agreement file itself is never rewritten; a rejection writes no patch.
 
 **Params**: `month` (YYYY-MM) reviews another month; `mail_to` overrides the address;
 `backtest_months` (default 3). **Rerun** freely: the KPI build is idempotent, a month is mailed once, a

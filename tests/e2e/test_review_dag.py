@@ -24,6 +24,7 @@ import pendulum
 import psycopg
 import pytest
 
+from smarketing.config import load_config
 from smarketing.paths import DEFAULT_CONFIG
 from tests.e2e.conftest import load_dag
 from tests.integration.calibration_world import plant_outcomes
@@ -193,6 +194,8 @@ def test_approval_through_the_rest_api_writes_the_patch(
 
     def approve(request: dict) -> None:
         assert "| 2026-10 | candidate |" in request["body"] and request["defaults"] == ["Reject"]
+        # The request names the threshold the new points hand over at, next to the one in effect.
+        assert "**MQL threshold** `vocabulary.mql.min_score`: 60 in effect → **" in request["body"]
         assert _review_row(review_env["dsn"])["decision"] == "pending"
         # Without a token the API refuses; with one, the answer is taken once.
         statuses.append(_answer(api, "", request, "Approve", "x").status_code)
@@ -218,7 +221,15 @@ def test_approval_through_the_rest_api_writes_the_patch(
     agreement = review_env["repo"] / "config" / "smarketing.yaml"
     assert agreement.read_bytes() == DEFAULT_CONFIG.read_bytes(), "the agreement is never rewritten"
     subprocess.run(["git", "init", "-q"], cwd=review_env["repo"], check=True)
-    subprocess.run(["git", "apply", "--check", str(patch)], cwd=review_env["repo"], check=True)
+    subprocess.run(["git", "apply", str(patch)], cwd=review_env["repo"], check=True)
+    # The patched agreement carries the proposal's points and the MQL threshold matched on their scale.
+    proposal = row["proposal"]
+    threshold = proposal["vocabulary"]["mql"]["min_score"]
+    patched = load_config(agreement)
+    assert patched.scoring.version == row["proposed_version"] == "review-2026-10"
+    assert patched.vocabulary.mql.min_score == threshold == row["calibration"]["mql"]["min_score"]
+    assert threshold != 60, "the planted world's points are on another scale than the agreement's"
+    assert row["backtest"]["mql_min_score"] == {"candidate": threshold, "active": 60}
     # The report was built for the closed month and mailed once.
     assert (review_env["tmp"] / "reports" / "review-2026-10.html").is_file()
     assert [m["Subject"] for m in sink.to("sales-ops@northwind.example")] == [
@@ -230,7 +241,10 @@ def test_approval_through_the_rest_api_writes_the_patch(
         "review of 2026-10: starts at ",
         "review report of 2026-10: review-2026-10.html",
         "review report of 2026-10: mailed",
-        "scoring proposal for 2026-10: approved; patch scoring-2026-10.patch",
+        f"scoring proposal for 2026-10: approved; patch scoring-2026-10.patch; "
+        f"vocabulary.mql.min_score 60 → {threshold}",
+        f"scoring proposal for 2026-10: review-2026-10 (MQL at score ≥ {threshold:g}) against 2026.11 in "
+        "effect (≥ 60), backtested over 3 months",
     ):
         assert line in said, said
     assert re.search(r"KPIs of 2026-10: \d+ tables rebuilt", said), said

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from smarketing.config import load_config
 from smarketing.paths import DEFAULT_CONFIG
 from smarketing.review.decision import record_decision
 from smarketing.review.proposal import _store, review_body
@@ -19,10 +20,13 @@ from smarketing.review.proposal import _store, review_body
 pytestmark = pytest.mark.integration
 
 MONTH = date(2026, 10, 1)
-SECTION = {
-    "version": "review-2026-10",
-    "fit": [{"id": "persona_it_leader", "field": "persona_id", "in": ["it_leader"], "points": 12}],
-    "grades": {"A": 12, "B": 5, "C": 0, "D": -5},
+PROPOSAL = {
+    "scoring": {
+        "version": "review-2026-10",
+        "fit": [{"id": "persona_it_leader", "field": "persona_id", "in": ["it_leader"], "points": 12}],
+        "grades": {"A": 12, "B": 5, "C": 0, "D": -5},
+    },
+    "vocabulary": {"mql": {"min_score": 18.5, "min_grade": "C"}},
 }
 SUMMARY = {
     "month": "2026-10",
@@ -39,6 +43,14 @@ SUMMARY = {
             "auc_fit_and_engagement": 0.8,
             "auc_reference": 0.79,
         },
+        "mql": {
+            "active_min_score": 60,
+            "min_score": 18.5,
+            "min_grade": "C",
+            "as_of": "2026-10-31T18:00:00+00:00",
+            "active_mqls": 42,
+            "proposal_mqls": 41,
+        },
     },
     "backtest": [
         {
@@ -52,6 +64,7 @@ SUMMARY = {
         }
         for m in ("candidate", "active")
     ],
+    "mql_min_score": {"candidate": 18.5, "active": 60},
     "auc": {
         "candidate": {"auc": 0.8, "leads": 50, "won": 10},
         "active": {"auc": 0.7, "leads": 50, "won": 10},
@@ -79,7 +92,7 @@ def _row(dsn: str) -> dict:
 
 
 def test_approval_records_the_decision_and_writes_a_patch(clean_warehouse: str, tmp_path: Path) -> None:
-    _store(clean_warehouse, MONTH, "run-1", SECTION, SUMMARY)
+    _store(clean_warehouse, MONTH, "run-1", PROPOSAL, SUMMARY)
     assert _row(clean_warehouse)["decision"] == "pending"
     answered = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
     response = {
@@ -98,10 +111,15 @@ def test_approval_records_the_decision_and_writes_a_patch(clean_warehouse: str, 
     )
     assert row["decided_at"] == answered
     assert (row["active_hash"], row["proposed_hash"]) == ("a" * 16, "b" * 16)
-    assert row["proposal"] == SECTION and row["backtest"]["months"] == SUMMARY["backtest"]
+    assert row["proposal"] == PROPOSAL and row["backtest"]["months"] == SUMMARY["backtest"]
     patch = Path(result["patch"])
     assert row["patch_path"] == str(patch) and patch.name == "scoring-2026-10.patch"
-    subprocess.run(["git", "apply", "--check", str(patch)], cwd=tmp_path / "repo", check=True)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path / "repo", check=True)
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path / "repo", check=True)
+    # The approved points come with the threshold they were matched on.
+    patched = load_config(tmp_path / "repo" / "config" / "smarketing.yaml")
+    assert patched.vocabulary.mql.min_score == 18.5 and patched.scoring.version == "review-2026-10"
+    assert result["mql"] == {"min_score": [60, 18.5]}
     # Asked again (a rerun), the first decision stands and nothing is rewritten.
     again = _decide(
         clean_warehouse,
@@ -136,7 +154,7 @@ def test_approval_records_the_decision_and_writes_a_patch(clean_warehouse: str, 
 def test_rejection_and_timeout_write_no_patch(
     clean_warehouse: str, tmp_path: Path, response, who, timed_out
 ) -> None:
-    _store(clean_warehouse, MONTH, "run-1", SECTION, SUMMARY)
+    _store(clean_warehouse, MONTH, "run-1", PROPOSAL, SUMMARY)
     result = _decide(clean_warehouse, tmp_path, response)
     row = _row(clean_warehouse)
     assert (row["decision"], row["decided_by"], row["timed_out"], row["patch_path"]) == (
@@ -148,10 +166,13 @@ def test_rejection_and_timeout_write_no_patch(
     assert result["patch"] is None and not (tmp_path / "repo" / "config" / "proposals").exists()
 
 
-def test_the_body_shows_the_backtest_per_month_and_model() -> None:
+def test_the_body_shows_the_backtest_per_month_and_model_with_each_threshold() -> None:
     body = review_body(SUMMARY)
-    assert "| 2026-10 | candidate | 10 | 4 (40.0%) | 2 (20.0%) |" in body
     assert "proposal 0.8, in effect 0.7" in body
+    assert "| 2026-10 | candidate | 18.5 | 10 | 4 (40.0%) | 2 (20.0%) |" in body
+    assert "| 2026-10 | active | 60 | 10 |" in body
+    assert "`vocabulary.mql.min_score`: 60 in effect → **18.5** proposed" in body
+    assert "the agreement in effect makes 42 MQLs, the proposal 41" in body
 
 
 def test_a_warehouse_without_outcomes_skips_the_scoring_side(

@@ -15,15 +15,17 @@ import yaml
 from smarketing.config import load_config
 from smarketing.paths import DEFAULT_CONFIG
 from smarketing.review.month import closed_month, first_business_day
-from smarketing.review.patch import scoring_patch, write_patch
+from smarketing.review.patch import mql_changes, scoring_patch, write_patch
 from smarketing.scoring.candidates import load_candidate
 
-PROPOSAL = {
+SECTION = {
     "version": "review-2026-11",
     "fit": [{"id": "persona_it_leader", "field": "persona_id", "in": ["it_leader"], "points": 12}],
     "engagement": {"half_life_days": 60, "window_days": 180, "events": {"webinar_attended": {"points": 9}}},
     "grades": {"A": 12, "B": 5, "C": 0, "D": -5},
 }
+# What the review stores (`Calibration.candidate_document`): the points and the MQL threshold on their scale.
+PROPOSAL = {"scoring": SECTION, "vocabulary": {"mql": {"min_score": 21.5, "min_grade": "C"}}}
 
 
 def test_the_closed_month_comes_from_the_interval_or_the_param() -> None:
@@ -43,6 +45,13 @@ def test_the_review_waits_for_the_first_business_day_in_the_agreements_calendar(
     )
     assert first_business_day(date(2026, 12, 1), agreement).tz_convert(tz).date() == date(2027, 1, 4)
     assert first_business_day(date(2027, 4, 1), agreement).tz_convert(tz).date() == date(2027, 5, 3)  # 1 May
+
+
+_BLOCK_MQL = (
+    "  mql:\n"
+    "    min_score: 60                   # score needed (0 to 1000)\n"
+    "    min_grade: C                    # grade needed: C or better (A, B, C)\n"
+)
 
 
 def _repo_with_agreement(tmp_path: Path) -> Path:
@@ -68,10 +77,14 @@ def test_the_patch_applies_cleanly_and_changes_only_the_scoring_block(tmp_path: 
     subprocess.run(["patch", "-p1", "--dry-run", "-i", str(patch)], cwd=repo, check=True, capture_output=True)
     subprocess.run(["git", "apply", str(patch)], cwd=repo, check=True)
     old, new = yaml.safe_load(before), yaml.safe_load(agreement.read_text())
-    assert new["scoring"]["fit"] == PROPOSAL["fit"]
-    assert new["scoring"]["engagement"] == PROPOSAL["engagement"]
+    assert new["scoring"]["fit"] == SECTION["fit"]
+    assert new["scoring"]["engagement"] == SECTION["engagement"]
     assert new["scoring"]["version"] == "review-2026-11"
+    # The threshold the points were matched on comes with them; the grade condition stays.
+    assert new["vocabulary"]["mql"] == {"min_score": 21.5, "min_grade": "C"}
+    assert old["vocabulary"]["mql"]["min_score"] != 21.5
     # Everything else is untouched, including scoring keys the calibration does not propose.
+    old["vocabulary"]["mql"]["min_score"] = 21.5
     assert {k: v for k, v in new.items() if k != "scoring"} == {
         k: v for k, v in old.items() if k != "scoring"
     }
@@ -80,6 +93,37 @@ def test_the_patch_applies_cleanly_and_changes_only_the_scoring_block(tmp_path: 
     # The patched agreement is valid and is the proposal the engine runs.
     assert load_config(agreement).scoring.version == "review-2026-11"
     assert load_candidate(agreement).version == "review-2026-11"
+    assert load_candidate(agreement).mql_min_score == 21.5
+
+
+def test_the_threshold_is_set_in_place_keeping_the_comments(tmp_path: Path) -> None:
+    repo = _repo_with_agreement(tmp_path)
+    agreement = repo / "config" / "smarketing.yaml"
+    before = agreement.read_text()
+    diff = scoring_patch(agreement, PROPOSAL, relative="config/smarketing.yaml")
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "min_score" in line]
+    added = [line for line in diff.splitlines() if line.startswith("+") and "min_score" in line]
+    assert removed == ["-    min_score: 60                   # score needed (0 to 1000)"], removed
+    assert added == ["+    min_score: 21.5                 # score needed (0 to 1000)"], added
+    assert mql_changes(agreement, PROPOSAL) == {"min_score": (60, 21.5)}
+    # A one-line mapping is edited the same way.
+    agreement.write_text(before.replace(_BLOCK_MQL, "  mql: {min_score: 60, min_grade: C}  # both teams\n"))
+    flow = scoring_patch(agreement, PROPOSAL, relative="config/smarketing.yaml")
+    assert "+  mql: {min_score: 21.5, min_grade: C}  # both teams" in flow.splitlines()
+
+
+def test_a_proposal_without_a_threshold_leaves_vocabulary_alone(tmp_path: Path) -> None:
+    """A bare scoring: section (stored before proposals carried a threshold) patches only scoring."""
+    agreement = _repo_with_agreement(tmp_path) / "config" / "smarketing.yaml"
+    diff = scoring_patch(agreement, SECTION, relative="config/smarketing.yaml")
+    assert diff and "min_score: 60 " not in diff and mql_changes(agreement, SECTION) == {}
+
+
+def test_an_agreement_without_the_threshold_key_is_a_clear_error(tmp_path: Path) -> None:
+    agreement = _repo_with_agreement(tmp_path) / "config" / "smarketing.yaml"
+    agreement.write_text(agreement.read_text().replace(_BLOCK_MQL, "  mql:\n    min_grade: C\n"))
+    with pytest.raises(ValueError, match=r"vocabulary\.mql\.min_score: not found"):
+        scoring_patch(agreement, PROPOSAL, relative="config/smarketing.yaml")
 
 
 def test_an_unchanged_proposal_is_an_empty_patch(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def backtest_months(month: date, months: int) -> tuple[date, date]:
     return start, next_month(month) - timedelta(days=1)
 
 
-def _calibration_summary(report: dict[str, Any]) -> dict[str, Any]:
+def _calibration_summary(report: dict[str, Any], mql: dict[str, Any] | None) -> dict[str, Any]:
     engagement = report.get("engagement", {})
     return {
         "leads": report["rows_with_outcome"],
@@ -32,6 +32,22 @@ def _calibration_summary(report: dict[str, Any]) -> dict[str, Any]:
             k: engagement.get(k)
             for k in ("half_life_days", "auc_fit_only", "auc_fit_and_engagement", "auc_reference")
         },
+        "mql": _mql_summary(report.get("mql"), mql),
+    }
+
+
+def _mql_summary(matched: dict[str, Any] | None, mql: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The threshold in effect and the proposal's (on its own scale), with the MQLs each makes at the
+    moment they were matched; None when the calibration proposed no threshold."""
+    if matched is None or mql is None:
+        return None
+    return {
+        "active_min_score": matched["active_min_score"],
+        "min_score": mql["min_score"],
+        "min_grade": mql.get("min_grade"),
+        "as_of": matched["as_of"],
+        "active_mqls": matched["active_mqls"],
+        "proposal_mqls": matched["proposal_mqls"],
     }
 
 
@@ -60,8 +76,10 @@ def propose(dsn: str, month: date, *, run_id: str, work_dir: Path, months: int =
         "month": f"{month:%Y-%m}",
         "active": {"version": active.version, "hash": active.config_hash},
         "proposed": {"version": candidate.version, "hash": candidate.config_hash},
-        "calibration": _calibration_summary(result.report),
+        "calibration": _calibration_summary(result.report, result.mql),
         "backtest": json.loads(table.to_json(orient="records")),
+        # The thresholds the backtest's MQLs were counted at (each model's own vocabulary.mql.min_score).
+        "mql_min_score": {"candidate": candidate.mql_min_score, "active": active.mql_min_score},
         "auc": {
             "candidate": outcome_auc(dsn, candidate, start, end),
             "active": outcome_auc(dsn, active, start, end),
@@ -69,14 +87,21 @@ def propose(dsn: str, month: date, *, run_id: str, work_dir: Path, months: int =
         "files": files,
     }
     summary["body"] = review_body(summary)
-    _store(dsn, month, run_id, result.scoring_section(version), summary)
+    # The whole proposal, threshold included: new points with the old threshold would flood or starve sales.
+    _store(dsn, month, run_id, result.candidate_document(version), summary)
     return summary
 
 
-def _store(dsn: str, month: date, run_id: str, section: dict, summary: dict) -> None:
+def _store(dsn: str, month: date, run_id: str, proposal: dict, summary: dict) -> None:
+    """Upsert `month`'s pending review. proposal: the proposal document (`scoring:` and
+    `vocabulary.mql`, `Calibration.candidate_document`); summary: what `propose` returns."""
     from smarketing.warehouse.connection import connect
 
-    backtest = {"months": summary["backtest"], "auc": summary["auc"]}
+    backtest = {
+        "months": summary["backtest"],
+        "auc": summary["auc"],
+        "mql_min_score": summary["mql_min_score"],
+    }
     with connect(dsn) as conn:
         conn.execute(
             """
@@ -98,7 +123,7 @@ def _store(dsn: str, month: date, run_id: str, section: dict, summary: dict) -> 
                 "ah": summary["active"]["hash"],
                 "pv": summary["proposed"]["version"],
                 "ph": summary["proposed"]["hash"],
-                "proposal": Jsonb(section),
+                "proposal": Jsonb(proposal),
                 "cal": Jsonb(summary["calibration"]),
                 "bt": Jsonb(backtest),
             },
@@ -109,9 +134,28 @@ def _rate(value: Any) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _score(value: Any) -> str:
+    return f"{value:g}"
+
+
+def mql_threshold_line(mql: dict[str, Any] | None) -> str:
+    """The proposal's MQL threshold against the one in effect, in words (Markdown)."""
+    if mql is None:
+        return "**MQL threshold**: the proposal keeps `vocabulary.mql` as it is."
+    grade = f" (grade {mql['min_grade']} or better, unchanged)" if mql.get("min_grade") else ""
+    return (
+        f"**MQL threshold** `vocabulary.mql.min_score`: {_score(mql['active_min_score'])} in effect → "
+        f"**{_score(mql['min_score'])}** proposed{grade}, on the proposal's own point scale: at {mql['as_of']} "
+        f"the agreement in effect makes {mql['active_mqls']} MQLs, the proposal {mql['proposal_mqls']}. "
+        "Approving sets both the points and this threshold."
+    )
+
+
 def review_body(summary: dict[str, Any]) -> str:
-    """The approval request's body (Markdown): what changes, the backtest per month, the AUCs."""
+    """The approval request's body (Markdown): what changes (points and MQL threshold), the backtest per
+    month with each model's threshold, the AUCs."""
     cal, auc = summary["calibration"], summary["auc"]
+    threshold = {model: _score(v) for model, v in (summary.get("mql_min_score") or {}).items()}
     lines = [
         f"**Scoring proposal for {summary['month']}**: `{summary['proposed']['version']}` "
         f"(hash {summary['proposed']['hash']}) against the model in effect `{summary['active']['version']}` "
@@ -121,20 +165,23 @@ def review_body(summary: dict[str, Any]) -> str:
         f"(reference {cal['auc_reference']}); with engagement {cal['engagement']['auc_fit_and_engagement']} "
         f"(half-life {cal['engagement']['half_life_days']} days).",
         "",
-        "| month | model | MQLs | MQL→SQL | MQL→won |",
-        "|---|---|---|---|---|",
+        mql_threshold_line(cal.get("mql")),
+        "",
+        "| month | model | MQL at score ≥ | MQLs | MQL→SQL | MQL→won |",
+        "|---|---|---|---|---|---|",
     ]
     for row in sorted(summary["backtest"], key=lambda r: (r["month"], r["model"])):
         lines.append(
-            f"| {row['month']} | {row['model']} | {row['mqls']} | {row['to_sql']} ({_rate(row['sql_rate'])}) "
-            f"| {row['converted']} ({_rate(row['conversion_rate'])}) |"
+            f"| {row['month']} | {row['model']} | {threshold.get(row['model'], '—')} | {row['mqls']} "
+            f"| {row['to_sql']} ({_rate(row['sql_rate'])}) | {row['converted']} ({_rate(row['conversion_rate'])}) |"
         )
     lines += [
         "",
         f"AUC of the scores at the start of the backtest on the deals decided since: proposal "
         f"{auc['candidate']['auc']}, in effect {auc['active']['auc']} ({auc['active']['leads']} deals).",
         "",
-        "**Approve** writes the proposal as a patch of config/smarketing.yaml for a pull request; "
+        "**Approve** writes the proposal (points and MQL threshold) as a patch of config/smarketing.yaml "
+        "for a pull request; "
         "**Reject** (or no answer in time) changes nothing. Add a comment either way.",
     ]
     return "\n".join(lines)

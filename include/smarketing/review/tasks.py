@@ -97,11 +97,20 @@ def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
         )
     except CalibrationError as exc:
         raise AirflowSkipException(f"no scoring proposal this month: {exc}") from exc
+    threshold = proposal["mql_min_score"]
     summary(
-        f"scoring proposal for {month}: {proposal['proposed']['version']} against "
-        f"{proposal['active']['version']} in effect, backtested over {count(months, 'month')}"
+        f"scoring proposal for {month}: {proposal['proposed']['version']} (MQL at score ≥ "
+        f"{threshold['candidate']:g}) against {proposal['active']['version']} in effect (≥ "
+        f"{threshold['active']:g}), backtested over {count(months, 'month')}"
     )
     return proposal
+
+
+def mql_words(changes: dict[str, Any]) -> str:
+    """What a patch does to the MQL threshold, in words ({key: [before, after]})."""
+    if not changes:
+        return "MQL threshold unchanged"
+    return ", ".join(f"vocabulary.mql.{key} {before} → {after}" for key, (before, after) in changes.items())
 
 
 def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
@@ -123,6 +132,8 @@ def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
         relative=relative,
     )
     outcome = "patch " + Path(decision["patch"]).name if decision.get("patch") else "no patch"
+    if decision.get("patch"):
+        outcome += "; " + mql_words(decision.get("mql") or {})
     again = " (recorded before: unchanged)" if decision.get("rerun") else ""
     summary(f"scoring proposal for {month}: {decision['decision']}{again}; {outcome}")
     return decision
