@@ -10,20 +10,11 @@ import psycopg
 import pytest
 
 from smarketing_sandbox.world import generate_world
+from tests.integration.test_core_build import core_counts
 
 from .conftest import run_dag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
-
-CORE_TABLES = (
-    "owners",
-    "companies",
-    "leads",
-    "marketing_events",
-    "sales_activities",
-    "deals",
-    "lifecycle_history",
-)
 
 
 def _core_events() -> list[dict]:
@@ -40,11 +31,6 @@ def _core_events() -> list[dict]:
             .order_by(AssetEvent.id)
         )
         return [dict(extra or {}) for extra in session.scalars(query)]
-
-
-def _core_counts(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0] for t in CORE_TABLES}
 
 
 def test_ingest_dag_lands_the_sandbox_world_into_core(
@@ -69,7 +55,7 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
     assert event["rows"]["leads"] == 300, event
     assert {"land_file_source[0]", "land_file_source[1]", "build_core"} <= set(states)
 
-    counts = _core_counts(warehouse_env)
+    counts = core_counts(warehouse_env)
     assert counts["leads"] == 300  # one lead per person, whichever systems know them
     assert counts["companies"] == population["companies"]
     assert counts["owners"] == rows["crm/owners.csv"]
@@ -89,7 +75,7 @@ def test_ingest_dag_lands_the_sandbox_world_into_core(
     assert again.pop("publish_core") == "skipped", again
     assert set(again.values()) == {"success"}, again
     assert len(_core_events()) == len(events) + 1
-    assert _core_counts(warehouse_env) == counts
+    assert core_counts(warehouse_env) == counts
 
 
 def test_ingest_without_any_source_fails_and_says_where_to_configure_one(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -14,12 +13,11 @@ import yaml
 
 from smarketing.paths import CONFIG_DIR
 from smarketing_sandbox.world import generate_world
+from tests.integration.sandbox_support import WORLD_END
 
 from .conftest import run_dag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]
-
-WORLD_END = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -18,3 +20,10 @@ def docs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "quality.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.setenv("SMARKETING_QUALITY_CONFIG", str(tmp_path / "quality.yaml"))
     return tmp_path / "docs"
+
+
+@pytest.fixture()
+def wh(clean_warehouse: str) -> Iterator[tuple[str, psycopg.Connection]]:
+    """An emptied warehouse: its DSN and an autocommit connection to build a case with."""
+    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+        yield clean_warehouse, conn

@@ -8,17 +8,49 @@ from typing import Any
 
 import psycopg
 import yaml
+from hypothesis import strategies as st
 
 from smarketing.config import Agreement
 from smarketing.paths import DEFAULT_CONFIG
 
 AS_OF = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOPICS = ["pricing", "integration", "security", "product"]
+# One target of each kind: a Mautic segment, a Mautic campaign, a HubSpot list.
+SEGMENT = {"system": "mautic", "segment": 12}
+CAMPAIGN = {"system": "mautic", "campaign": 7}
+LIST = {"system": "hubspot", "list": 318}
 
 
 def scenario(scenario_id: str, target: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
     """A scenario entry of the agreement (`when` defaults to below_mql only)."""
     return {"id": scenario_id, "target": dict(target), **settings}
+
+
+def scenario_settings(*, timing: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """Random settings of one scenario for the property tests: who enters (`when`, consent), the control
+    group and the priority; with `timing`, also what time alone changes (days since the last touch,
+    cooldown, daily cap) and the exits, which incremental planning must re-evaluate."""
+    when = {
+        "below_mql": st.booleans(),
+        "personas": st.just(["developer"]),
+        "interests_any": st.sampled_from(
+            [["pricing"], ["integration", "page_view"], ["integration", "pricing_page_view"]]
+        ),
+        "lifecycle_stages": st.sampled_from([["nurturing"], ["lead", "subscriber"], ["lead", "customer"]]),
+    }
+    settings = {
+        "requires_consent": st.booleans(),
+        "holdout_share": st.sampled_from([0.0, 0.3]),
+        "priority": st.integers(1, 3),
+    }
+    if timing:
+        when["min_days_since_last_touch"] = st.sampled_from([2, 10])
+        settings |= {
+            "cooldown_days": st.sampled_from([0, 2]),
+            "daily_cap": st.sampled_from([None, 1, 2]),
+            "exit_when": st.sampled_from([["mql", "sql", "customer", "unsubscribed", "bounced"], ["sql"]]),
+        }
+    return st.fixed_dictionaries({"when": st.fixed_dictionaries({}, optional=when), **settings})
 
 
 def agreement(scenarios: list[dict[str, Any]], **nurturing: Any) -> Agreement:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ MAUTIC_PASSWORD = "mautic-TEST-SECRET-9z8y"
 FAST_RETRY = {"attempts": 8, "initial_wait": 0.005, "max_wait": 0.05, "max_retry_after": 0.05}
 # Every HubSpot object the pipeline models: the list `make airflow` configures for the sandbox.
 HUBSPOT_OBJECTS = tuple(API_SOURCES[0]["objects"])
+
+
+# The world ends before the tests run, whatever the clock says: nothing in it is "in the future".
+WORLD_END = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def make_world(out: Path, *, contacts: int = 300, days: int = 45, seed: int = 11) -> Path:

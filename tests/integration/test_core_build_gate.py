@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from smarketing.quality.settings import load_settings
 from smarketing.sources.files import ingest_source
 from smarketing.warehouse.core_build import build_core
 from smarketing_sandbox.world import generate_world
+from tests.integration.sandbox_support import WORLD_END
 
 from .test_core_build import AGREEMENT, core_counts
 
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.integration
 
 CRM = CONFIG_DIR / "sources" / "sandbox_crm.yaml"
 MA = CONFIG_DIR / "sources" / "sandbox_ma.yaml"
-WORLD_END = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")

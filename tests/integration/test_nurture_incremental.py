@@ -7,17 +7,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarketing.nurture.plan import plan_run
 
-from .nurture_support import AS_OF, add_events, add_lead, agreement, ledger, scenario, set_score
+from .nurture_support import (
+    AS_OF,
+    CAMPAIGN,
+    LIST,
+    SEGMENT,
+    add_events,
+    add_lead,
+    agreement,
+    ledger,
+    scenario,
+    scenario_settings,
+    set_score,
+)
 
-SEGMENT = {"system": "mautic", "segment": 12}
-CAMPAIGN = {"system": "mautic", "campaign": 7}
-LIST = {"system": "hubspot", "list": 318}
 NURTURE_STATE = ("nurture.enrollments", "nurture.plan_state", "nurture.lead_state", "nurture.lead_changes")
 # Every column of the ledger but its row id and wall-clock update time.
 LEDGER = (
@@ -25,12 +33,6 @@ LEDGER = (
     "external_ref, matched, score, run_id, planned_at, pushed_at, confirmed_at, exit_planned_at, exited_at, "
     "exit_reason, skip_reason, attempts, exit_attempts"
 )
-
-
-@pytest.fixture()
-def wh(clean_warehouse: str):
-    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
-        yield clean_warehouse, conn
 
 
 def _changes(conn: psycopg.Connection) -> list[int]:
@@ -107,26 +109,7 @@ def test_time_alone_wakes_cooldowns_caps_and_window_edges(wh) -> None:
 
 # -- incremental == full, whatever changes --------------------------------------------------------
 LEADS = 10
-SCENARIO = st.fixed_dictionaries(
-    {
-        "when": st.fixed_dictionaries(
-            {},
-            optional={
-                "below_mql": st.booleans(),
-                "personas": st.just(["developer"]),
-                "interests_any": st.sampled_from([["pricing"], ["integration", "pricing_page_view"]]),
-                "lifecycle_stages": st.sampled_from([["nurturing"], ["lead", "subscriber"]]),
-                "min_days_since_last_touch": st.sampled_from([2, 10]),
-            },
-        ),
-        "requires_consent": st.booleans(),
-        "holdout_share": st.sampled_from([0.0, 0.4]),
-        "priority": st.integers(1, 3),
-        "cooldown_days": st.sampled_from([0, 2]),
-        "daily_cap": st.sampled_from([None, 1, 2]),
-        "exit_when": st.sampled_from([["mql", "sql", "customer", "unsubscribed", "bounced"], ["sql"]]),
-    }
-)
+SCENARIO = scenario_settings(timing=True)
 LEAD = st.integers(1, LEADS)
 # An offset from the plan's moment, in hours: the past within and beyond a 10-day window, and the future.
 WHEN = st.sampled_from([-400, -230, -100, -30, -2, 3, 30, 200])

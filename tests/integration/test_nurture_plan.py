@@ -6,24 +6,25 @@ import re
 from datetime import timedelta
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smarketing.nurture.matching import holdout_point
 from smarketing.nurture.plan import plan_run
 
-from .nurture_support import AS_OF, add_events, add_lead, agreement, ledger, scenario, set_score
-
-SEGMENT = {"system": "mautic", "segment": 12}
-CAMPAIGN = {"system": "mautic", "campaign": 7}
-LIST = {"system": "hubspot", "list": 318}
-
-
-@pytest.fixture()
-def wh(clean_warehouse: str):
-    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
-        yield clean_warehouse, conn
+from .nurture_support import (
+    AS_OF,
+    CAMPAIGN,
+    LIST,
+    SEGMENT,
+    add_events,
+    add_lead,
+    agreement,
+    ledger,
+    scenario,
+    scenario_settings,
+    set_score,
+)
 
 
 def test_priority_puts_a_lead_in_one_scenario_the_best_ranked(wh) -> None:
@@ -240,22 +241,7 @@ LEAD_FLAGS = st.fixed_dictionaries(
         "topic": st.sampled_from([None, "pricing", "integration"]),
     }
 )
-SCENARIO = st.fixed_dictionaries(
-    {
-        "when": st.fixed_dictionaries(
-            {},
-            optional={
-                "below_mql": st.booleans(),
-                "personas": st.just(["developer"]),
-                "interests_any": st.sampled_from([["pricing"], ["integration", "page_view"]]),
-                "lifecycle_stages": st.sampled_from([["nurturing"], ["lead", "customer"]]),
-            },
-        ),
-        "requires_consent": st.booleans(),
-        "holdout_share": st.sampled_from([0.0, 0.3]),
-        "priority": st.integers(1, 3),
-    }
-)
+SCENARIO = scenario_settings()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,12 @@ from smarketing.warehouse.connection import connect
 from smarketing.warehouse.core_build import build_core
 from smarketing.warehouse.loading import land_batch
 from smarketing_sandbox.world import generate_world
+from tests.integration.sandbox_support import WORLD_END
 
 pytestmark = pytest.mark.integration
 
 CRM = CONFIG_DIR / "sources" / "sandbox_crm.yaml"
 MA = CONFIG_DIR / "sources" / "sandbox_ma.yaml"
-# The world ends before the tests run, whatever the clock says: nothing in it is "in the future".
-WORLD_END = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")
