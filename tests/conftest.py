@@ -11,6 +11,7 @@ must not let the suite pass without running what it skips.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Generator, Iterator
@@ -123,3 +124,28 @@ def clean_warehouse(warehouse_dsn: str) -> str:
     """The session warehouse with every data table emptied (vocabularies kept)."""
     empty_warehouse(warehouse_dsn)
     return warehouse_dsn
+
+
+class _Lines(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture()
+def summary_lines() -> Iterator[list[str]]:
+    """The tasks' summary lines, read on their own logger (Airflow's task logging replaces root handlers)."""
+    from smarketing.tasklog import SUMMARY_LOGGER
+
+    lines: list[str] = []
+    handler = _Lines(lines)
+    logger = logging.getLogger(SUMMARY_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # outside a task, the root logger's level would drop them
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)

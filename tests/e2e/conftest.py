@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -69,25 +68,3 @@ def airflow_ready() -> None:
         pytest.skip(
             f"no migrated Airflow metadata DB in {home}: run `make test` (it runs `airflow db migrate`)"
         )
-
-
-class _Lines(logging.Handler):
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__(logging.INFO)
-        self.lines = lines
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture()
-def summary_lines() -> Iterator[list[str]]:
-    """The tasks' summary lines, read on their own logger (Airflow's task logging replaces root handlers)."""
-    from smarketing.tasklog import SUMMARY_LOGGER
-
-    lines: list[str] = []
-    handler = _Lines(lines)
-    logger = logging.getLogger(SUMMARY_LOGGER)
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)

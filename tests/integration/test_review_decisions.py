@@ -175,8 +175,8 @@ def test_the_body_shows_the_backtest_per_month_and_model_with_each_threshold() -
     assert "the agreement in effect makes 42 MQLs, the proposal 41" in body
 
 
-def test_a_warehouse_without_outcomes_skips_the_scoring_side(
-    clean_warehouse: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_warehouse_without_outcomes_skips_the_scoring_side_and_says_why(
+    clean_warehouse: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, summary_lines: list[str]
 ) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -187,3 +187,6 @@ def test_a_warehouse_without_outcomes_skips_the_scoring_side(
     with pytest.raises(AirflowSkipException, match="no scoring proposal this month"):
         propose("2026-10", "run-1", 3)
     assert _row(clean_warehouse) is None
+    # The reason is the task's summary line, not only the skip's (which the UI folds away).
+    assert len(summary_lines) == 1, summary_lines
+    assert summary_lines[0].startswith("scoring proposal for 2026-10: none this month, "), summary_lines

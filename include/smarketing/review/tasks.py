@@ -96,6 +96,8 @@ def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
             _dsn(), _month(month), run_id=run_id, work_dir=review_dir() / "proposals", months=months
         )
     except CalibrationError as exc:
+        # Airflow shows a skip's reason folded away under "Post Execute": say it where people read.
+        summary(f"scoring proposal for {month}: none this month, {exc}")
         raise AirflowSkipException(f"no scoring proposal this month: {exc}") from exc
     threshold = proposal["mql_min_score"]
     summary(
