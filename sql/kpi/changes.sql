@@ -10,8 +10,9 @@
 --
 -- Output, temporary tables of the session:
 --   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
---   _kpi_changed_months (kind, month)   kind: facts, events, record, mql, cohorts, milestones, deals,
---                                       crossings, gone_events, followups, dq (each explained below)
+--   _kpi_changed_months (kind, month)   kind: facts, record, mql, cohorts, milestones, deals, crossings,
+--                                       gone_events, followups, dq (each explained below); changed events
+--                                       reach engagement through its change log (smarketing.kpi.engagement)
 DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_stage_moves, _kpi_lead_facts,
     _kpi_changed_months;
 
@@ -33,25 +34,21 @@ WITH keys AS (
 -- every landed version of the changed records: the lead it names and the dates it carries
 versions AS (
     SELECT k.object, r.source_system, r.source_id AS lead_source_id, r.payload->>'created_at' AS at_1, NULL AS at_2,
-           false AS event_landed_now, NULL AS stage
+           NULL AS stage
     FROM keys k JOIN raw.leads r USING (source_system, source_id) WHERE k.object = 'leads'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'occurred_at', NULL,
-           r.batch_id > w.low, NULL
-    FROM keys k JOIN raw.marketing_events r USING (source_system, source_id)
-    JOIN _kpi_window w ON w.object = k.object
-    WHERE k.object = 'marketing_events'
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'occurred_at', NULL, NULL
+    FROM keys k JOIN raw.marketing_events r USING (source_system, source_id) WHERE k.object = 'marketing_events'
     UNION ALL
     SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'created_at', r.payload->>'closed_at',
-           false, NULL
+           NULL
     FROM keys k JOIN raw.deals r USING (source_system, source_id) WHERE k.object = 'deals'
     UNION ALL
-    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL, false,
-           r.payload->>'stage'
+    SELECT k.object, r.source_system, r.payload->>'lead_source_id', r.payload->>'entered_at', NULL, r.payload->>'stage'
     FROM keys k JOIN raw.lifecycle_history r USING (source_system, source_id) WHERE k.object = 'lifecycle_history'
 )
 
-SELECT object, source_system, lead_source_id, at_1, at_2, event_landed_now, stage FROM versions;
+SELECT object, source_system, lead_source_id, at_1, at_2, stage FROM versions;
 ANALYZE _kpi_versions;
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
@@ -195,7 +192,7 @@ CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL);
 
 -- the months of a landed date text ("2026-03-31T23:30:00Z"), widened by a day each side
 INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT CASE WHEN v.object = 'marketing_events' THEN 'events' ELSE 'facts' END, m.month
+SELECT DISTINCT 'facts', m.month
 FROM _kpi_versions v
 CROSS JOIN LATERAL (VALUES (v.at_1), (v.at_2)) AS t (at)
 CROSS JOIN LATERAL (
@@ -206,17 +203,7 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN p.dd >= '28' THEN (p.first_day + interval '1 month')::date END),
     (CASE WHEN p.dd = '01' THEN (p.first_day - interval '1 month')::date END)
 ) AS m (month)
-WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL
-  -- an event landed since is read where core holds it now, exactly (below)
-  AND NOT v.event_landed_now;
-
--- a changed event where core holds it now: its month exactly (a version that no longer qualifies left core,
--- and its earlier versions' months are in already)
-INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT 'events', date_trunc('month', e.occurred_at AT TIME ZONE %(tz)s)::date
-FROM raw.marketing_events r
-JOIN _kpi_window w ON w.object = 'marketing_events' AND r.batch_id > w.low AND r.batch_id <= w.high
-JOIN core.marketing_events e ON e.event_id = r.source_system || ':' || r.source_id;
+WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL AND v.object <> 'marketing_events';
 
 -- The months of the changed leads' facts in core (deleted ones included), per kind:
 --   record      every month the lead shows in (its dimensions moved with it)

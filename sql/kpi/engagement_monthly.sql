@@ -2,6 +2,9 @@
 -- leads live at the build's moment), and their rates.
 --   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s the organisation's zone
 --   %(as_of)s       the build's moment: later interactions wait for a later build
+--   %(by_difference)s  true: count only the changes the build took from the log (_kpi_event_delta, made
+--                   by smarketing.kpi.engagement) outside the months in %(recounted)s, to be added to the
+--                   table's rows (sql/kpi/engagement_delta.sql); false: count the events of the months
 -- One pass over the events, on their stored values: each event finds its month by a binary search of the
 -- months' first instants (width_bucket, no time zone conversion per event), the counts are one hash
 -- aggregate over plain columns (parallel when the build runs this as a plain SELECT), and the events of
@@ -23,7 +26,7 @@ bounds AS NOT MATERIALIZED (
     SELECT array_agg(month ORDER BY month) AS months, array_agg(starts_at ORDER BY month) AS starts FROM months
 ),
 
-gone_leads AS (
+gone_leads AS NOT MATERIALIZED (
     SELECT lead_id FROM core.leads WHERE deleted_at <= %(as_of)s
 ),
 
@@ -32,7 +35,8 @@ stored AS (
            e.event_type, count(*) AS n
     FROM core.marketing_events e
     -- the range as constants, for the planner's estimate; the months outside it fall in bucket 0 or past the last
-    WHERE e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE NOT %(by_difference)s
+      AND e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
       AND e.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
       AND e.occurred_at <= %(as_of)s
     GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
@@ -42,10 +46,22 @@ stored AS (
     FROM gone_leads g
     JOIN core.marketing_events e ON e.lead_id = g.lead_id
     -- the range as constants, for the planner's estimate; the months outside it fall in bucket 0 or past the last
-    WHERE e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE NOT %(by_difference)s
+      AND e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
       AND e.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
       AND e.occurred_at <= %(as_of)s
     GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
+    UNION ALL
+    -- by difference: the versions taken from the log (+1 came, -1 left), of leads live at the build's moment
+    SELECT width_bucket(d.occurred_at, (SELECT starts FROM bounds)), d.campaign_id, d.content_topic, d.event_type,
+           sum(d.delta)
+    FROM _kpi_event_delta d
+    WHERE %(by_difference)s
+      AND d.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND d.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND d.occurred_at <= %(as_of)s
+      AND NOT EXISTS (SELECT 1 FROM gone_leads g WHERE g.lead_id = d.lead_id)
+    GROUP BY 1, d.campaign_id, d.content_topic, d.event_type
 ),
 
 counts AS (
@@ -62,8 +78,11 @@ counts AS (
            COALESCE(sum(n) FILTER (WHERE event_type = 'unsubscribe'), 0) AS unsubscribes,
            COALESCE(sum(n) FILTER (WHERE event_type = 'bounce'), 0) AS bounces
     FROM stored
+    -- the months counted again hold these changes already
+    WHERE NOT (%(by_difference)s AND (SELECT months[bucket] FROM bounds) = ANY(%(recounted)s::date[]))
     GROUP BY 1, 2, 3
-    -- a group left with no event of a live lead is no row at all
+    -- a group left with no event of a live lead is no row at all (a change adds at least one: only
+    -- versions that came are added, sql/kpi/engagement_delta.sql)
     HAVING sum(n) > 0
 )
 

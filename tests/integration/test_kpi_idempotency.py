@@ -94,7 +94,9 @@ def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> N
     fold(world)
     summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
     assert summary["tables"]["attribution_monthly"]["ranges"] == []
-    assert summary["tables"]["engagement_monthly"]["ranges"] == ["2026-04-01..2026-05-01"]
+    # a new event is added to its month's counts, the month is not counted again
+    assert summary["tables"]["engagement_monthly"]["ranges"] == []
+    assert summary["tables"]["engagement_monthly"]["added"] == ["2026-04-01"]
     land(
         world, "marketing_events", [event("E12", 3, "email_click", "2026-02-11T09:00:00Z", "C3", "Security")]
     )
@@ -153,12 +155,12 @@ def test_a_later_mql_entry_or_an_open_deal_reopens_only_what_they_move(world: st
     assert checksums(world) == incremental
 
 
-def test_a_new_event_reopens_its_month_in_the_organisation_zone_only(world: str) -> None:
-    # 23:30 UTC on Jan 31 is 00:30 on Feb 1 in Paris: February is rewritten, January is not
+def test_a_new_event_counts_in_its_month_in_the_organisation_zone(world: str) -> None:
+    # 23:30 UTC on Jan 31 is 00:30 on Feb 1 in Paris: the event counts in February, not January
     land(world, "marketing_events", [event("E13", 2, "email_open", "2026-01-31T23:30:00Z", "C6", "roi")])
     fold(world)
     summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
-    assert summary["tables"]["engagement_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    assert summary["tables"]["engagement_monthly"]["added"] == ["2026-02-01"]
     assert rows(world, "SELECT month, opens FROM kpi.engagement_monthly WHERE campaign_id = 'C6'") == [
         (date(2026, 2, 1), 1)
     ]

@@ -30,6 +30,9 @@ class KpiModel:
     # the leads of the deals opened or won in its periods ("deals"), in the agreement's goal periods
     # ("goals"), the nurture ledger's ("enrolled"), or none (None)
     staged: str | None = "periods"
+    # kept up to date by the logged changes of its inputs as well (smarketing.kpi.engagement): only the
+    # months named by `changes`, or where a change cannot simply be added, are built again
+    by_difference: bool = False
 
     @property
     def table(self) -> str:
@@ -59,7 +62,8 @@ MODELS: tuple[KpiModel, ...] = (
     KpiModel("attribution_monthly", "month", ("facts", "record", "deals"), staged="deals"),
     KpiModel("sla_compliance_monthly", "month", ("followups", "record"), staged=None),
     KpiModel("marketing_delivery_monthly", None, staged=None),
-    KpiModel("engagement_monthly", "month", ("events", "gone_events"), staged=None),
+    # new, corrected and deleted events come through the change log; a deleted lead's events leave by month
+    KpiModel("engagement_monthly", "month", ("gone_events",), staged=None, by_difference=True),
     KpiModel("score_quality_monthly", "cohort_month", ("record", "crossings")),
     KpiModel("nurture_monthly", None, requires="nurture.enrollments", staged="enrolled"),
     KpiModel("data_quality_daily", "day", ("dq",), staged=None),

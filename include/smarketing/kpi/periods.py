@@ -25,6 +25,7 @@ from smarketing.warehouse.copy import copy_in_frame
 WALL_OVERLAP = timedelta(hours=1)
 WATERMARK_OBJECTS = ("leads", "companies", "owners", "marketing_events", "deals", "lifecycle_history")
 BEGINNING = date(1900, 1, 1)
+END_OF_TIME = date(9000, 1, 1)  # a range from BEGINNING to it: every period
 
 
 @dataclass(frozen=True)

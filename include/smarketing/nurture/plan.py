@@ -18,7 +18,6 @@ why: the plan shown is the plan a real run would record, and no API is ever call
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +37,7 @@ from smarketing.nurture.matching import (
     statement,
 )
 from smarketing.tasklog import count, moment
+from smarketing.warehouse import tracking
 from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
@@ -147,30 +147,15 @@ def plan_run(
 
 
 def start_tracking(dsn: str, *, patience_s: float = 600.0) -> None:
-    """Begin logging input changes (the `nurture.plan_state` row) before the first plan reads anything.
-
-    A writer whose statement ran before the row existed logged nothing; if it commits after the plan
-    has read, its change would be lost to both. So once the row is committed, wait until every
-    transaction of this database that was writing before it has ended (as CREATE INDEX CONCURRENTLY does).
-    """
+    """Begin logging input changes (the `nurture.plan_state` row) before the first plan reads anything
+    (smarketing.warehouse.tracking: writers older than the row are waited for)."""
     with connect(dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "INSERT INTO nurture.plan_state DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING clock_timestamp()"
-        ).fetchone()
-        if row is None:
-            return  # already tracking
-        deadline = time.monotonic() + patience_s
-        while conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND xact_start < %s",
-            (row[0],),
-        ).fetchone()[0]:  # type: ignore[index]
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"a transaction open since before {row[0]:%Y-%m-%d %H:%M:%S} keeps nurturing from "
-                    "starting to track changes: end it and plan again"
-                )
-            time.sleep(0.1)
+        tracking.start_tracking(
+            conn,
+            "INSERT INTO nurture.plan_state DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING clock_timestamp()",
+            what="nurturing",
+            patience_s=patience_s,
+        )
 
 
 def _incremental_since(conn: psycopg.Connection, digest: str, as_of: datetime) -> datetime | None:
