@@ -48,15 +48,18 @@ versions AS (
     FROM keys k JOIN raw.lifecycle_history r USING (source_system, source_id) WHERE k.object = 'lifecycle_history'
 )
 
-SELECT object, source_system, lead_source_id, at_1, at_2, stage FROM versions;
+-- the lead each names, resolved once here (NULL: no lead of that source record)
+SELECT v.object, v.source_system, v.lead_source_id, ls.lead_id, v.at_1, v.at_2, v.stage
+FROM versions v
+LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id;
 ANALYZE _kpi_versions;
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
 -- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it)
 CREATE TEMP TABLE _kpi_changed_leads AS
-SELECT DISTINCT ls.lead_id, CASE v.object WHEN 'leads' THEN 'record' WHEN 'marketing_events' THEN 'events' ELSE 'stage' END AS why
-FROM (SELECT DISTINCT object, source_system, lead_source_id FROM _kpi_versions) v
-JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
+SELECT DISTINCT v.lead_id, CASE v.object WHEN 'leads' THEN 'record' WHEN 'marketing_events' THEN 'events' ELSE 'stage' END AS why
+FROM _kpi_versions v
+WHERE v.lead_id IS NOT NULL
 UNION
 -- a company's industry or country moved: its leads' dimensions moved
 SELECT l.lead_id, 'record'
@@ -82,13 +85,12 @@ ANALYZE _kpi_changed_leads;
 -- a changed marketing event moves the credit of its lead's deals opened after it only: the day before the
 -- first month any version of the lead's changed events names (NULL: a version without a date, every deal)
 CREATE TEMP TABLE _kpi_event_since AS
-SELECT ls.lead_id,
+SELECT v.lead_id,
        CASE WHEN bool_and(v.at_1 ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}')
             THEN min(make_date(substr(v.at_1, 1, 4)::int, substr(v.at_1, 6, 2)::int, 1)) - 1 END AS since
 FROM _kpi_versions v
-JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
-WHERE v.object = 'marketing_events'
-GROUP BY ls.lead_id;
+WHERE v.object = 'marketing_events' AND v.lead_id IS NOT NULL
+GROUP BY v.lead_id;
 CREATE UNIQUE INDEX ON _kpi_event_since (lead_id);
 
 -- A lead whose only stage changes are MQL entries, MQL crossings and deals moves less than every month it
@@ -118,24 +120,22 @@ WITH new_crossings AS (
 -- per lead and system, the earliest MQL version of the records landed since: core's entry is left as it
 -- was when it is earlier than that (a day's margin for a text without offset read in another zone)
 window_mql AS (
-    SELECT ls.lead_id, v.source_system, min(pg_temp.kpi_instant(v.at_1)) AS earliest,
+    SELECT v.lead_id, v.source_system, min(pg_temp.kpi_instant(v.at_1)) AS earliest,
            bool_and(pg_temp.kpi_instant(v.at_1) IS NOT NULL) AS readable
     FROM _kpi_versions v
-    JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
-    WHERE v.object = 'lifecycle_history' AND v.stage = %(mql_stage)s
-    GROUP BY ls.lead_id, v.source_system
+    WHERE v.object = 'lifecycle_history' AND v.stage = %(mql_stage)s AND v.lead_id IS NOT NULL
+    GROUP BY v.lead_id, v.source_system
 ),
 
 versions AS (
-    SELECT ls.lead_id,
+    SELECT v.lead_id,
            bool_or(v.object = 'lifecycle_history' AND v.stage IS DISTINCT FROM %(mql_stage)s) AS other_stage,
            bool_or(v.object = 'lifecycle_history') AS mql_entry,
            bool_or(v.object = 'deals') AS deal,
            bool_or(v.object = 'deals' AND v.at_2 IS NOT NULL) AS won_deal
     FROM _kpi_versions v
-    JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id
-    WHERE v.object IN ('lifecycle_history', 'deals')
-    GROUP BY ls.lead_id
+    WHERE v.object IN ('lifecycle_history', 'deals') AND v.lead_id IS NOT NULL
+    GROUP BY v.lead_id
 ),
 
 narrow AS (
@@ -213,18 +213,19 @@ WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL AND v.object
 --   deals       its deals' months (attribution reads its touches and milestones); for a changed event,
 --               only the deals opened after it
 --   crossings   its crossings' months (score quality reads its outcome)
--- (for a lead of _kpi_stage_moves, the stage change narrowed: mql, cohorts, milestones and crossings below)
+-- (for a lead of _kpi_stage_moves, the stage change narrowed: mql, cohorts, milestones and crossings below;
+-- a changed event moves its deals only: the other facts of a lead changed by its events alone are not read)
 CREATE TEMP TABLE _kpi_lead_facts AS
 SELECT c.lead_id, c.why, c.why = 'stage' AND s.lead_id IS NOT NULL AS narrow, f.kind, f.at
 FROM (SELECT lead_id, why FROM _kpi_changed_leads) c
 LEFT JOIN _kpi_stage_moves s USING (lead_id)
 CROSS JOIN LATERAL (
-    SELECT 'created' AS kind, l.created_at AS at FROM core.leads l WHERE l.lead_id = c.lead_id
+    SELECT 'created' AS kind, l.created_at AS at FROM core.leads l WHERE l.lead_id = c.lead_id AND c.why <> 'events'
     UNION ALL
     SELECT CASE WHEN h.stage = %(mql_stage)s THEN 'mql' ELSE 'stage' END, h.entered_at
-    FROM core.lifecycle_history h WHERE h.lead_id = c.lead_id
+    FROM core.lifecycle_history h WHERE h.lead_id = c.lead_id AND c.why <> 'events'
     UNION ALL
-    SELECT 'crossing', x.crossed_at FROM scoring.mql_crossings x WHERE x.lead_id = c.lead_id
+    SELECT 'crossing', x.crossed_at FROM scoring.mql_crossings x WHERE x.lead_id = c.lead_id AND c.why <> 'events'
     UNION ALL
     SELECT 'deal', unnest(ARRAY[d.created_at, d.closed_at]) FROM core.deals d
     WHERE d.lead_id = c.lead_id
@@ -233,6 +234,9 @@ CROSS JOIN LATERAL (
                        >= (SELECT s.since FROM _kpi_event_since s WHERE s.lead_id = c.lead_id), true))
 ) f
 WHERE f.at IS NOT NULL;
+-- read per lead by the narrowed stage changes below
+CREATE INDEX ON _kpi_lead_facts (lead_id);
+ANALYZE _kpi_lead_facts;
 
 INSERT INTO _kpi_changed_months (kind, month)
 SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date
