@@ -121,3 +121,19 @@ def test_a_table_built_before_the_change_log_is_counted_whole_once(world: str) -
     assert rows(world, "SELECT count(*) FROM ops.kpi_event_tracking") == [(1,)]
     incremental = rows(world, ENGAGEMENT)
     assert full_count(world, AS_OF) == incremental
+
+
+def test_an_event_landed_before_its_lead_counts_once_the_lead_arrives(world: str) -> None:
+    # the event is held in raw until its contact lands (a later batch): core folds it then, from an old
+    # batch no window of landed records names; the change log still sees it arrive
+    land(world, "marketing_events", [event("E26", 5, "email_open", "2026-03-12T10:00:00Z", "C8", "roi")])
+    fold(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert rows(world, "SELECT count(*) FROM kpi.engagement_monthly WHERE campaign_id = 'C8'") == [(0,)]
+    land(world, "leads", [lead(5, "CTO", "FR", "c1", "o1", "2026-03-01T10:00:00Z")])
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)["tables"]["engagement_monthly"]
+    assert summary["added"] == ["2026-03-01"]
+    assert rows(world, "SELECT opens FROM kpi.engagement_monthly WHERE campaign_id = 'C8'") == [(1,)]
+    incremental = rows(world, ENGAGEMENT)
+    assert full_count(world, AS_OF) == incremental
