@@ -127,7 +127,9 @@ def build(leads: int, events: int) -> str:
 
 
 def reset(dsn: str) -> None:
-    """A kept warehouse as `build` left it: without the events a night added, vacuumed."""
+    """A kept warehouse as `build` left it (migrated to the latest schema): without the events a night
+    added, vacuumed."""
+    migrate.upgrade(dsn)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM core.marketing_events WHERE event_id LIKE 'n%' OR event_id LIKE 'late%'")
         conn.execute("TRUNCATE scoring.event_changes")

@@ -160,8 +160,8 @@ def smarketing_scoring() -> None:
         from smarketing.scoring.runner import RunPlan, finalize_run
 
         summary = finalize_run(task_dsn(), load_model(), RunPlan.from_dict(run))
-        # Leads whose score, grade or MQL state moved (a score_history row each), over all shards.
-        return summary | {"changed": sum(int(s.get("history_rows", 0)) for s in shards)}
+        # Leads whose score, grade or MQL state moved (fading included), over all shards.
+        return summary | {"changed": sum(int(s.get("score_moves", 0)) for s in shards)}
 
     @task(outlets=[LEAD_SCORES_ASSET])
     def publish_scores(run: dict, summary: dict) -> dict:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smarketing.scoring.history import history_as_of
 from smarketing.scoring.model import (
     Engagement,
     EngagementRule,
@@ -182,6 +183,21 @@ def test_incremental_nights_equal_a_full_rescore(clean_warehouse: str, case) -> 
     assert snapshot(dsn) == incremental
 
 
+def _headline_rows(frame) -> list[tuple]:
+    return [
+        (
+            int(r.lead_id),
+            int(r.fit),
+            round(float(r.engagement), 2),
+            round(float(r.total), 2),
+            r.grade if isinstance(r.grade, str) else None,  # pandas 3 strings hold a missing grade as NaN
+            bool(r.is_mql),
+            r.profile_id,
+        )
+        for r in frame.sort_values("lead_id").itertuples()
+    ]
+
+
 @settings(
     max_examples=10,
     deadline=None,
@@ -197,27 +213,10 @@ def test_as_of_recompute_equals_the_history_snapshot(clean_warehouse: str, event
     for night in range(5):
         run_scoring(dsn, model, run_id=f"n{night}", as_of=T0 + timedelta(days=night), shard_count=2)
     when = T0 + timedelta(days=day)
-    with psycopg.connect(dsn) as conn:
-        history = conn.execute(
-            """
-            SELECT DISTINCT ON (lead_id) lead_id, fit, engagement::float8, total::float8, grade, is_mql, profile_id
-            FROM scoring.score_history WHERE scored_on <= %s::date ORDER BY lead_id, scored_on DESC
-            """,
-            (when.date(),),
-        ).fetchall()
-    recomputed = scores_as_of(dsn, model, when)
-    expected = [
-        (
-            int(r.lead_id),
-            int(r.fit),
-            float(r.engagement),
-            float(r.total),
-            r.grade if isinstance(r.grade, str) else None,  # pandas 3 strings hold a missing grade as NaN
-            bool(r.is_mql),
-            r.profile_id,
-        )
-        for r in recomputed.sort_values("lead_id").itertuples()
-    ]
+    # The history holds snapshots written only when a score moved other than by fading: the score on a
+    # day is the latest snapshot faded to it.
+    history = _headline_rows(history_as_of(dsn, model, when))
+    expected = _headline_rows(scores_as_of(dsn, model, when))
     assert history == expected
 
 
@@ -299,6 +298,28 @@ def test_a_night_rewrites_only_the_rows_that_changed(clean_warehouse: str) -> No
     incremental = snapshot(dsn)
     run_scoring(dsn, model, run_id="b", as_of=T0 + timedelta(days=1), shard_count=3, full=True)
     assert snapshot(dsn) == incremental
+
+
+def test_a_night_snapshots_history_only_for_changes_other_than_fading(clean_warehouse: str) -> None:
+    """Every engaged lead's score fades overnight, but only the lead with a new event gets a history row;
+    the history still gives every lead's faded score that night."""
+    dsn = clean_warehouse
+    reset(dsn)
+    model = make_model(2.0, None)
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(lead, "form_submission", -5, None) for lead in (1, 2, 3)], 0, T0))
+    run_scoring(dsn, model, run_id="a", as_of=T0, shard_count=2)
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(3, "email_open", 12, None)], 10, T0))
+    night = T0 + timedelta(days=1)
+    result = run_scoring(dsn, model, run_id="b", as_of=night, shard_count=2)
+    with psycopg.connect(dsn) as conn:
+        snapshotted = conn.execute(
+            "SELECT lead_id FROM scoring.score_history WHERE scored_on = %s ORDER BY 1", (night.date(),)
+        ).fetchall()
+    assert snapshotted == [(3,)]
+    assert sum(s["score_moves"] for s in result["shards"]) == 3  # leads 1 and 2 faded, lead 3 rose
+    assert _headline_rows(history_as_of(dsn, model, night)) == _headline_rows(scores_as_of(dsn, model, night))
 
 
 def test_backtest_replay_finds_the_same_first_mql_days_as_the_nightly_runs(clean_warehouse: str) -> None:

@@ -1,4 +1,4 @@
-"""Writing a shard's results: scores, per-rule contributions, state, history, MQL crossings.
+"""Writing a shard's results: scores, per-rule contributions, state, history (history.py), MQL crossings.
 
 All writes replace the shard's lead-id range inside the caller's transaction (delete, then COPY), so a
 rerun writes the same rows again and readers never see half a shard.
@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.scoring.kernel import US_PER_DAY, ZERO, Scores
+from smarketing.scoring.history import write_snapshots
+from smarketing.scoring.kernel import ZERO, Scores
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
-from smarketing.scoring.warehouse import Shard, read_fit_contributions, read_history_baseline
+from smarketing.scoring.warehouse import Shard, read_fit_contributions
 from smarketing.sqlfiles import statement
 from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 
@@ -121,54 +122,14 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     return np.asarray(left == right, dtype=bool)
 
 
-def write_history(
-    conn: psycopg.Connection,
-    model: ScoringModel,
-    plan: RunPlan,
-    shard: Shard,
-    headline: pd.DataFrame,
-    previous: pd.DataFrame,
-) -> tuple[np.ndarray, int]:
-    """Add a score_history row for every lead whose score differs from its latest earlier row.
-
-    Returns each lead's history day (days since the epoch) and the number of rows written.
-    """
-    today = plan.as_of_us // US_PER_DAY
-    ids = headline["lead_id"].to_numpy(np.int64)
-    same_version = previous["same_version"].fillna(False).to_numpy(dtype=bool)
-    # copy=True: pandas 3 may return a read-only view of the column, and a same-day rerun patches it below.
-    history_day = previous["history_day"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
-    baseline = previous.reset_index(drop=True)[list(_COMPARED)].astype(object)
-    has_baseline = same_version & (history_day < today)
-    # Rerun on the same day (or an earlier one): compare with the row before that day instead.
-    refetch = same_version & (history_day >= today)
-    if refetch.any():
-        rows = read_history_baseline(conn, model, ids[refetch], today).set_index("lead_id")
-        found = rows.reindex(ids[refetch])
-        for column in _COMPARED:
-            baseline.loc[np.flatnonzero(refetch), column] = found[column].to_numpy()
-        history_day[refetch] = found["history_day"].to_numpy(dtype="float64", na_value=np.nan)
-        has_baseline[refetch] = found["history_day"].notna().to_numpy()
-    unchanged = has_baseline.copy()
+def moved(headline: pd.DataFrame, previous: pd.DataFrame) -> int:
+    """Leads whose score, grade, MQL state or headline profile differ from their previous score (fading
+    included), or that had none under this model version."""
+    unchanged = previous["same_version"].fillna(False).to_numpy(dtype=bool, copy=True)
+    before = previous.reset_index(drop=True)
     for column in _COMPARED:
-        unchanged &= _same(headline[column].reset_index(drop=True), baseline[column])
-    changed = ~unchanged
-    rows = headline[changed][
-        ["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]
-    ].copy()
-    rows.insert(1, "model_version", model.version)
-    rows.insert(2, "scored_on", day_text(np.full(len(rows), today)))
-    rows.insert(3, "as_of", utc(plan.as_of_us))
-    _range(
-        conn,
-        "scoring.score_history",
-        shard,
-        "AND model_version = %s AND scored_on = %s::date",
-        (model.version, str(day_text(np.array([today]))[0])),
-    )
-    copy_in_frame(conn, "scoring.score_history", rows)
-    days = np.where(changed, today, np.nan_to_num(history_day, nan=today)).astype(np.int64)
-    return days, len(rows)
+        unchanged &= _same(headline[column].reset_index(drop=True), before[column])
+    return int((~unchanged).sum())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,16 +205,15 @@ def write_fit_contributions(
     model: ScoringModel,
     shard: Shard,
     scores: Scores,
-    continuing: np.ndarray,
+    changed: np.ndarray | None,
     gone: np.ndarray,
 ) -> int:
-    """Store the shard's fit contributions: all of them on a full rescore, else only the leads whose fit
-    rows changed (a lead or company field edited, a lead new to the shard) and remove those of leads gone."""
-    if not continuing.any():
+    """Store the shard's fit contributions: all of them on a full rescore (`changed` None), else only the
+    leads whose fit rows changed (`changed`: their ids) and remove those of leads gone."""
+    if changed is None:
         _range(conn, "scoring.fit_contributions", shard)
         rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
         return copy_in_frame(conn, "scoring.fit_contributions", rows)
-    changed = _leads_with_other_fit(conn, model, shard, scores)
     dropped = np.union1d(changed, gone)
     if not len(dropped):
         return 0
@@ -333,13 +293,25 @@ def write_shard(
     timings: Timings,
 ) -> dict[str, int]:
     headline = scores.headline(model)
-    stats = {}
+    stats = {"score_moves": moved(headline, previous)}
     with timings.step("write_state"):
         stats["state_written"] = write_state(
             conn, model, plan, shard, scores.lead_ids, values, rewrite, continuing, gone
         )
+    with timings.step("write_contributions"):
+        # A lead or company field edited, a lead new to the shard: None on a full rescore (all rewritten).
+        fit_changed = _leads_with_other_fit(conn, model, shard, scores) if continuing.any() else None
+        stats["contributions"] = write_fit_contributions(conn, model, shard, scores, fit_changed, gone)
     with timings.step("write_history"):
-        history_days, stats["history_rows"] = write_history(conn, model, plan, shard, headline, previous)
+        # The others' inputs only faded since their latest snapshot (history.py's invariant).
+        candidates = ~continuing | ~previous["same_version"].fillna(False).to_numpy(dtype=bool)
+        for cells in rewrite.values():
+            candidates |= cells.any(axis=1)
+        if fit_changed is not None:
+            candidates |= np.isin(scores.lead_ids, fit_changed)
+        history_days, stats["history_rows"] = write_snapshots(
+            conn, model, plan, scores, headline, candidates, previous["history_day"]
+        )
     with timings.step("write_lead_scores"):
         _range(conn, "scoring.lead_scores", shard)
         stats["score_rows"] = copy_in_frame(
@@ -348,8 +320,6 @@ def write_shard(
         _range(conn, "scoring.profile_scores", shard)
         if len(model.profiles) > 1:
             stats["score_rows"] += copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
-    with timings.step("write_contributions"):
-        stats["contributions"] = write_fit_contributions(conn, model, shard, scores, continuing, gone)
     with timings.step("write_crossings"):
         stats["new_mqls"] = write_crossings(conn, model, plan, headline)
         if log_high:

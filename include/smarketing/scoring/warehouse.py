@@ -255,24 +255,6 @@ def read_previous(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -
     return frame
 
 
-def read_history_baseline(
-    conn: psycopg.Connection, model: ScoringModel, lead_ids: np.ndarray, before_day: int
-) -> pd.DataFrame:
-    """Each lead's latest score_history row (this model version) before a day (days since the epoch)."""
-    query = sql.SQL(
-        """
-        SELECT DISTINCT ON (lead_id) lead_id, scored_on - DATE '1970-01-01' AS history_day,
-               fit, engagement, total, grade, is_mql, profile_id
-        FROM scoring.score_history
-        WHERE lead_id = ANY(%(ids)s) AND model_version = %(version)s
-          AND scored_on < DATE '1970-01-01' + %(day)s::int
-        ORDER BY lead_id, scored_on DESC
-        """
-    )
-    params = {"ids": lead_ids.tolist(), "version": model.version, "day": before_day}
-    return copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
-
-
 def read_state(
     conn: psycopg.Connection, shard: Shard, as_of_us: int, half_lives: Sequence[float | None]
 ) -> dict[str, np.ndarray]:

@@ -1,0 +1,271 @@
+"""Score history as dated snapshots of the scoring inputs.
+
+Fading moves every engaged lead's score every night, so a history row per moved score was a row per
+engaged lead per night. A snapshot holds what a score is computed from: the fit points per profile and
+the uncapped engagement value per rule at the run's reference time. A lead gets one only when those
+changed other than by fading (new, late, corrected or removed events, events leaving the window, a field
+edited, another model), so its score at any time until its next snapshot is the snapshot faded to that
+time. The invariant a night keeps: each lead's latest snapshot, faded, equals its engine state
+(scoring.rule_state) — so a lead whose state cells and fit the night left alone needs no comparison.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from smarketing.scoring.kernel import US_PER_DAY, Scores, assemble
+from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.warehouse import to_us
+from smarketing.warehouse.connection import connect
+from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, copy_out_fixed, utc
+
+if TYPE_CHECKING:
+    from smarketing.scoring.runner import RunPlan
+
+# Inputs closer than this (in points, relative to 1) are the same: re-basing and a fresh sum differ by
+# float rounding only (1e-6 points after a century of nights).
+_TOLERANCE = 1e-7
+_FIT, _STATE, _PRESENT = 0, 1, 2
+
+
+def half_lives(model: ScoringModel) -> np.ndarray:
+    """The half-life in days of each engagement rule by its position in the state (rule_no); inf: no fading."""
+    return np.array(
+        [p.engagement.half_life_days or np.inf for p in model.profiles for _ in p.engagement.rules],
+        dtype=float,
+    )
+
+
+def faded(state: np.ndarray, since_us: np.ndarray, at_us: int, model: ScoringModel) -> np.ndarray:
+    """`state` (leads x rules) computed to `since_us` per lead, faded to `at_us`."""
+    elapsed_days = (at_us - since_us.astype(float))[:, None] / US_PER_DAY
+    return state * np.exp2(-elapsed_days / half_lives(model)[None, :])
+
+
+def inputs(model: ScoringModel, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
+    """Fit per profile (leads x profiles) and the uncapped state (leads x rules, rule_no order)."""
+    fits = np.stack([scores.profiles[p].fit for p in model.profile_ids], axis=1).astype(np.int64)
+    state = np.concatenate([scores.profiles[p].values for p in model.profile_ids], axis=1)
+    return fits, state
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading snapshots
+# ---------------------------------------------------------------------------------------------
+_SNAPSHOT_CELLS = """
+    SELECT b.lead_id, (extract(epoch FROM b.as_of) * 1000000)::int8 AS as_of,
+           (b.scored_on - DATE '1970-01-01')::int4 AS day,
+           (b.config_hash IS NOT DISTINCT FROM %(hash)s AND b.state IS NOT NULL)::int::int2 AS usable,
+           k.kind, k.slot, k.value
+    FROM {leads}
+    CROSS JOIN LATERAL (
+        SELECT h.lead_id, h.scored_on, h.as_of, h.config_hash, h.fits, h.state FROM scoring.score_history h
+        WHERE h.lead_id = l.lead_id AND h.model_version = %(version)s AND {when}
+        ORDER BY h.scored_on DESC LIMIT 1
+    ) b
+    CROSS JOIN LATERAL (
+        SELECT 0::int2, (o - 1)::int4, f::float8 FROM unnest(b.fits) WITH ORDINALITY u(f, o)
+        UNION ALL SELECT 1::int2, (o - 1)::int4, v FROM unnest(b.state) WITH ORDINALITY u(v, o)
+        UNION ALL SELECT 2::int2, 0, 0::float8
+    ) k(kind, slot, value)
+"""
+_CELL_COLUMNS = (
+    ("lead_id", "int8"),
+    ("as_of", "int8"),
+    ("day", "int4"),
+    ("usable", "int2"),
+    ("kind", "int2"),
+    ("slot", "int4"),
+    ("value", "float8"),
+)
+
+
+class Snapshots:
+    """Latest snapshots of some leads as arrays aligned with `lead_ids` (`found`: a usable one exists)."""
+
+    def __init__(self, model: ScoringModel, lead_ids: np.ndarray, cells: dict[str, np.ndarray]) -> None:
+        n, profiles, rules = len(lead_ids), len(model.profiles), len(half_lives(model))
+        self.lead_ids = lead_ids
+        self.found = np.zeros(n, dtype=bool)
+        self.as_of = np.zeros(n, dtype=np.int64)
+        self.day = np.zeros(n, dtype=np.int64)
+        self.fits = np.zeros((n, profiles), dtype=np.int64)
+        self.state = np.zeros((n, rules))
+        row = np.searchsorted(lead_ids, cells["lead_id"])
+        present = cells["kind"] == _PRESENT
+        self.found[row[present]] = cells["usable"][present] == 1
+        self.as_of[row[present]] = cells["as_of"][present]
+        self.day[row[present]] = cells["day"][present]
+        for kind, target in ((_FIT, self.fits), (_STATE, self.state)):
+            # A snapshot of another layout (another model) is not usable: found is False for it.
+            mine = (cells["kind"] == kind) & (cells["slot"] < target.shape[1])
+            target[row[mine], cells["slot"][mine]] = cells["value"][mine]
+
+
+def read_snapshots(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    lead_ids: np.ndarray,
+    *,
+    before_day: int | None = None,
+    at_us: int | None = None,
+) -> Snapshots:
+    """The latest snapshot (this model version) of each of `lead_ids` (sorted) before day `before_day`
+    (days since the epoch) or at or before the instant `at_us`."""
+    when = (
+        sql.SQL("h.scored_on < DATE '1970-01-01' + %(day)s::int")
+        if before_day is not None
+        else sql.SQL("h.as_of <= %(at)s")
+    )
+    query = sql.SQL(_SNAPSHOT_CELLS).format(leads=sql.SQL("unnest(%(ids)s::int8[]) AS l(lead_id)"), when=when)
+    params = {
+        "ids": lead_ids.tolist(),
+        "hash": model.config_hash,
+        "version": model.version,
+        "day": before_day,
+        "at": utc(at_us) if at_us is not None else None,
+    }
+    return Snapshots(model, lead_ids, copy_out_fixed(conn, query, _CELL_COLUMNS, params))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing snapshots
+# ---------------------------------------------------------------------------------------------
+def _changed(model: ScoringModel, plan: RunPlan, base: Snapshots, fits: np.ndarray, state: np.ndarray):
+    same = base.found & (base.fits == fits).all(axis=1)
+    then = faded(base.state, base.as_of, plan.as_of_us, model)
+    same &= np.isclose(then, state, rtol=_TOLERANCE, atol=_TOLERANCE).all(axis=1)
+    return ~same
+
+
+def write_snapshots(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    scores: Scores,
+    headline: pd.DataFrame,
+    candidates: np.ndarray,
+    previous_days: pd.Series,
+) -> tuple[np.ndarray, int]:
+    """Snapshot the leads among `candidates` (a mask over the shard's leads: those whose inputs may have
+    changed other than by fading since their latest snapshot) whose inputs did change. A rerun of the day
+    compares with the snapshot before the day again and rewrites the same rows.
+
+    `previous_days` is each lead's latest snapshot day before the run (days since the epoch; missing for
+    a lead never scored). Returns each lead's latest snapshot day after it and the rows written."""
+    today = plan.as_of_us // US_PER_DAY
+    ids = scores.lead_ids[candidates]
+    fits, state = inputs(model, scores)
+    base = read_snapshots(conn, model, ids, before_day=today)
+    changed = np.zeros(len(scores.lead_ids), dtype=bool)
+    changed[np.flatnonzero(candidates)] = _changed(model, plan, base, fits[candidates], state[candidates])
+    days = np.full(len(scores.lead_ids), np.nan)
+    days[np.flatnonzero(candidates)] = np.where(base.found, base.day, np.nan)
+    days[changed] = today
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids; "
+        "CREATE TEMP TABLE IF NOT EXISTS _history_cells (lead_id bigint, kind smallint, slot integer, "
+        "value double precision) ON COMMIT DROP; TRUNCATE _history_cells; "
+        "CREATE TEMP TABLE IF NOT EXISTS _history_rows (LIKE scoring.score_history) ON COMMIT DROP; "
+        "TRUNCATE _history_rows"
+    )
+    copy_in_frame(conn, "_history_ids", pd.DataFrame({"lead_id": ids}))
+    day = pd.Timestamp(today * US_PER_DAY, unit="us").date().isoformat()
+    conn.execute(
+        """
+        DELETE FROM scoring.score_history h USING _history_ids i
+        WHERE h.lead_id = i.lead_id AND h.model_version = %s AND h.scored_on = %s::date
+        """,
+        (model.version, day),
+    )
+    days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
+    days = np.nan_to_num(days, nan=today).astype(np.int64)
+    if not changed.any():
+        return days, 0
+    rows = headline[changed][
+        ["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]
+    ].copy()
+    rows.insert(1, "model_version", model.version)
+    rows.insert(2, "scored_on", day)
+    rows.insert(3, "as_of", utc(plan.as_of_us))
+    copy_in_frame(conn, "_history_rows", rows)
+    copy_in_fixed(
+        conn, "_history_cells", _CELLS_IN, _cells(scores.lead_ids[changed], fits[changed], state[changed])
+    )
+    conn.execute(
+        """
+        INSERT INTO scoring.score_history
+        SELECT r.lead_id, r.model_version, r.scored_on, r.as_of, r.fit, r.engagement, r.total, r.grade,
+               r.is_mql, r.profile_id, %(hash)s,
+               COALESCE(c.fits::integer[], '{}'), COALESCE(c.state, '{}')
+        FROM _history_rows r
+        LEFT JOIN (
+            SELECT lead_id, array_agg(value ORDER BY slot) FILTER (WHERE kind = 0) AS fits,
+                   array_agg(value ORDER BY slot) FILTER (WHERE kind = 1) AS state
+            FROM _history_cells GROUP BY lead_id
+        ) c ON c.lead_id = r.lead_id
+        """,
+        {"hash": model.config_hash},
+    )
+    return days, int(changed.sum())
+
+
+_CELLS_IN = (("lead_id", "int8"), ("kind", "int2"), ("slot", "int4"), ("value", "float8"))
+
+
+def _cells(ids: np.ndarray, fits: np.ndarray, state: np.ndarray) -> pd.DataFrame:
+    """Long rows (lead, kind, slot, value) of the fits and the state, for PostgreSQL to fold into arrays."""
+    parts = []
+    for kind, matrix in ((_FIT, fits.astype(float)), (_STATE, state)):
+        rows, slots = np.indices(matrix.shape)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "lead_id": ids[rows.ravel()],
+                    "kind": np.full(matrix.size, kind, dtype=np.int16),
+                    "slot": slots.ravel().astype(np.int32),
+                    "value": matrix.ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The score at a time, from the snapshots
+# ---------------------------------------------------------------------------------------------
+def history_as_of(dsn: str, model: ScoringModel, when: datetime) -> pd.DataFrame:
+    """Every lead's score at `when` as the nightly runs recorded it (the latest snapshot at or before
+    `when`, faded to it); one headline row per lead with a snapshot, like `scores_as_of`. Writes nothing.
+
+    Rows written before snapshots existed (no state) hold the score of their own day only and are left out.
+    """
+    at_us = to_us(when.astimezone(UTC))
+    with connect(dsn) as conn:
+        ids = np.array(
+            [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT lead_id FROM scoring.score_history WHERE model_version = %s "
+                    "AND as_of <= %s ORDER BY 1",
+                    (model.version, when),
+                )
+            ],
+            dtype=np.int64,
+        )
+        base = read_snapshots(conn, model, ids, at_us=at_us)
+    ids, fits = ids[base.found], base.fits[base.found]
+    state = faded(base.state[base.found], base.as_of[base.found], at_us, model)
+    fit_by_profile, values_by_profile, offset = {}, {}, 0
+    for p, profile in enumerate(model.profiles):
+        fit_by_profile[profile.profile_id] = fits[:, p : p + 1]
+        width = len(profile.engagement.rules)
+        values_by_profile[profile.profile_id] = state[:, offset : offset + width]
+        offset += width
+    return assemble(model, ids, fit_by_profile, values_by_profile).headline(model)
