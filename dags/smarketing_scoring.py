@@ -160,8 +160,10 @@ def smarketing_scoring() -> None:
         from smarketing.scoring.runner import RunPlan, finalize_run
 
         summary = finalize_run(task_dsn(), load_model(), RunPlan.from_dict(run))
-        # Leads whose score, grade or MQL state moved (fading included), over all shards.
-        return summary | {"changed": sum(int(s.get("score_moves", 0)) for s in shards)}
+        # Scores, grades or MQL states that moved (fading included) since the run before, and history
+        # snapshots (re)written, e.g. by a rerun of the day: over all shards.
+        moved = sum(int(s.get("score_moves", 0)) + int(s.get("history_rows", 0)) for s in shards)
+        return summary | {"changed": moved}
 
     @task(outlets=[LEAD_SCORES_ASSET])
     def publish_scores(run: dict, summary: dict) -> dict:

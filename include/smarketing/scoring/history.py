@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 # Inputs closer than this (in points, relative to 1) are the same: re-basing and a fresh sum differ by
 # float rounding only (1e-6 points after a century of nights).
 _TOLERANCE = 1e-7
-_FIT, _STATE, _PRESENT = 0, 1, 2
 
 
 def half_lives(model: ScoringModel) -> np.ndarray:
@@ -58,54 +57,45 @@ def inputs(model: ScoringModel, scores: Scores) -> tuple[np.ndarray, np.ndarray]
 # ---------------------------------------------------------------------------------------------
 # Reading snapshots
 # ---------------------------------------------------------------------------------------------
-_SNAPSHOT_CELLS = """
+def _wide_columns(model: ScoringModel) -> tuple[list[str], list[str]]:
+    """Names of the fit (one per profile) and state (one per rule) columns snapshots travel in."""
+    return [f"f{p}" for p in range(len(model.profiles))], [f"s{r}" for r in range(len(half_lives(model)))]
+
+
+_LATEST = """
     SELECT b.lead_id, (extract(epoch FROM b.as_of) * 1000000)::int8 AS as_of,
            (b.scored_on - DATE '1970-01-01')::int4 AS day,
-           (b.config_hash IS NOT DISTINCT FROM %(hash)s AND b.state IS NOT NULL)::int::int2 AS usable,
-           k.kind, k.slot, k.value
-    FROM {leads}
+           (b.config_hash IS NOT DISTINCT FROM %(hash)s AND b.state IS NOT NULL)::int::int2 AS usable{cells}
+    FROM unnest(%(ids)s::int8[]) AS l(lead_id)
     CROSS JOIN LATERAL (
         SELECT h.lead_id, h.scored_on, h.as_of, h.config_hash, h.fits, h.state FROM scoring.score_history h
         WHERE h.lead_id = l.lead_id AND h.model_version = %(version)s AND {when}
         ORDER BY h.scored_on DESC LIMIT 1
     ) b
-    CROSS JOIN LATERAL (
-        SELECT 0::int2, (o - 1)::int4, f::float8 FROM unnest(b.fits) WITH ORDINALITY u(f, o)
-        UNION ALL SELECT 1::int2, (o - 1)::int4, v FROM unnest(b.state) WITH ORDINALITY u(v, o)
-        UNION ALL SELECT 2::int2, 0, 0::float8
-    ) k(kind, slot, value)
 """
-_CELL_COLUMNS = (
-    ("lead_id", "int8"),
-    ("as_of", "int8"),
-    ("day", "int4"),
-    ("usable", "int2"),
-    ("kind", "int2"),
-    ("slot", "int4"),
-    ("value", "float8"),
-)
 
 
 class Snapshots:
-    """Latest snapshots of some leads as arrays aligned with `lead_ids` (`found`: a usable one exists)."""
+    """Latest snapshots of some leads as arrays aligned with `lead_ids` (`found`: a usable one exists;
+    one of another model, whose positions mean other rules, is not)."""
 
-    def __init__(self, model: ScoringModel, lead_ids: np.ndarray, cells: dict[str, np.ndarray]) -> None:
-        n, profiles, rules = len(lead_ids), len(model.profiles), len(half_lives(model))
+    def __init__(self, model: ScoringModel, lead_ids: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+        n = len(lead_ids)
+        fit_columns, state_columns = _wide_columns(model)
+        row = np.searchsorted(lead_ids, rows["lead_id"])
         self.lead_ids = lead_ids
         self.found = np.zeros(n, dtype=bool)
         self.as_of = np.zeros(n, dtype=np.int64)
         self.day = np.zeros(n, dtype=np.int64)
-        self.fits = np.zeros((n, profiles), dtype=np.int64)
-        self.state = np.zeros((n, rules))
-        row = np.searchsorted(lead_ids, cells["lead_id"])
-        present = cells["kind"] == _PRESENT
-        self.found[row[present]] = cells["usable"][present] == 1
-        self.as_of[row[present]] = cells["as_of"][present]
-        self.day[row[present]] = cells["day"][present]
-        for kind, target in ((_FIT, self.fits), (_STATE, self.state)):
-            # A snapshot of another layout (another model) is not usable: found is False for it.
-            mine = (cells["kind"] == kind) & (cells["slot"] < target.shape[1])
-            target[row[mine], cells["slot"][mine]] = cells["value"][mine]
+        self.fits = np.zeros((n, len(fit_columns)), dtype=np.int64)
+        self.state = np.zeros((n, len(state_columns)))
+        self.found[row] = rows["usable"] == 1
+        self.as_of[row] = rows["as_of"]
+        self.day[row] = rows["day"]
+        for j, column in enumerate(fit_columns):
+            self.fits[row, j] = rows[column]
+        for j, column in enumerate(state_columns):
+            self.state[row, j] = rows[column]
 
 
 def read_snapshots(
@@ -123,7 +113,23 @@ def read_snapshots(
         if before_day is not None
         else sql.SQL("h.as_of <= %(at)s")
     )
-    query = sql.SQL(_SNAPSHOT_CELLS).format(leads=sql.SQL("unnest(%(ids)s::int8[]) AS l(lead_id)"), when=when)
+    fit_columns, state_columns = _wide_columns(model)
+    cells = [
+        sql.SQL(", COALESCE(b.{}[{}], 0)::{} AS {}").format(
+            sql.Identifier(array), sql.Literal(i + 1), sql.SQL(kind), sql.Identifier(name)
+        )
+        for array, kind, names in (("fits", "int4", fit_columns), ("state", "float8", state_columns))
+        for i, name in enumerate(names)
+    ]
+    query = sql.SQL(_LATEST).format(cells=sql.Composed(cells), when=when)
+    columns = (
+        ("lead_id", "int8"),
+        ("as_of", "int8"),
+        ("day", "int4"),
+        ("usable", "int2"),
+        *((name, "int4") for name in fit_columns),
+        *((name, "float8") for name in state_columns),
+    )
     params = {
         "ids": lead_ids.tolist(),
         "hash": model.config_hash,
@@ -131,13 +137,15 @@ def read_snapshots(
         "day": before_day,
         "at": utc(at_us) if at_us is not None else None,
     }
-    return Snapshots(model, lead_ids, copy_out_fixed(conn, query, _CELL_COLUMNS, params))
+    return Snapshots(model, lead_ids, copy_out_fixed(conn, query, columns, params))
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing snapshots
 # ---------------------------------------------------------------------------------------------
-def _changed(model: ScoringModel, plan: RunPlan, base: Snapshots, fits: np.ndarray, state: np.ndarray):
+def _changed(
+    model: ScoringModel, plan: RunPlan, base: Snapshots, fits: np.ndarray, state: np.ndarray
+) -> np.ndarray:
     same = base.found & (base.fits == fits).all(axis=1)
     then = faded(base.state, base.as_of, plan.as_of_us, model)
     same &= np.isclose(then, state, rtol=_TOLERANCE, atol=_TOLERANCE).all(axis=1)
@@ -169,11 +177,7 @@ def write_snapshots(
     days[np.flatnonzero(candidates)] = np.where(base.found, base.day, np.nan)
     days[changed] = today
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids; "
-        "CREATE TEMP TABLE IF NOT EXISTS _history_cells (lead_id bigint, kind smallint, slot integer, "
-        "value double precision) ON COMMIT DROP; TRUNCATE _history_cells; "
-        "CREATE TEMP TABLE IF NOT EXISTS _history_rows (LIKE scoring.score_history) ON COMMIT DROP; "
-        "TRUNCATE _history_rows"
+        "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids"
     )
     copy_in_frame(conn, "_history_ids", pd.DataFrame({"lead_id": ids}))
     day = pd.Timestamp(today * US_PER_DAY, unit="us").date().isoformat()
@@ -186,55 +190,63 @@ def write_snapshots(
     )
     days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
     days = np.nan_to_num(days, nan=today).astype(np.int64)
-    if not changed.any():
-        return days, 0
-    rows = headline[changed][
-        ["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]
-    ].copy()
+    if changed.any():
+        _insert(conn, model, plan, headline[changed], fits[changed], state[changed], day)
+    return days, int(changed.sum())
+
+
+def _insert(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    headline: pd.DataFrame,
+    fits: np.ndarray,
+    state: np.ndarray,
+    day: str,
+) -> None:
+    """Add snapshots: the headline rows with their inputs, which travel as one binary column each and
+    become arrays in SQL."""
+    fit_columns, state_columns = _wide_columns(model)
+    inputs_table = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+        for name, kind in (*((f, "integer") for f in fit_columns), *((c, "float8") for c in state_columns))
+    )
+    conn.execute(
+        sql.SQL(
+            "DROP TABLE IF EXISTS _history_inputs; "
+            "CREATE TEMP TABLE _history_inputs (lead_id bigint, {}) ON COMMIT DROP; "
+            "CREATE TEMP TABLE IF NOT EXISTS _history_rows (LIKE scoring.score_history) ON COMMIT DROP; "
+            "TRUNCATE _history_rows"
+        ).format(inputs_table)
+    )
+    rows = headline[["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]].copy()
     rows.insert(1, "model_version", model.version)
     rows.insert(2, "scored_on", day)
     rows.insert(3, "as_of", utc(plan.as_of_us))
     copy_in_frame(conn, "_history_rows", rows)
+    wide = {"lead_id": headline["lead_id"].to_numpy(np.int64)}
+    wide |= {name: fits[:, j].astype(np.int32) for j, name in enumerate(fit_columns)}
+    wide |= {name: state[:, j] for j, name in enumerate(state_columns)}
     copy_in_fixed(
-        conn, "_history_cells", _CELLS_IN, _cells(scores.lead_ids[changed], fits[changed], state[changed])
+        conn,
+        "_history_inputs",
+        [("lead_id", "int8"), *((f, "int4") for f in fit_columns), *((c, "float8") for c in state_columns)],
+        wide,
     )
     conn.execute(
-        """
-        INSERT INTO scoring.score_history
-        SELECT r.lead_id, r.model_version, r.scored_on, r.as_of, r.fit, r.engagement, r.total, r.grade,
-               r.is_mql, r.profile_id, %(hash)s,
-               COALESCE(c.fits::integer[], '{}'), COALESCE(c.state, '{}')
-        FROM _history_rows r
-        LEFT JOIN (
-            SELECT lead_id, array_agg(value ORDER BY slot) FILTER (WHERE kind = 0) AS fits,
-                   array_agg(value ORDER BY slot) FILTER (WHERE kind = 1) AS state
-            FROM _history_cells GROUP BY lead_id
-        ) c ON c.lead_id = r.lead_id
-        """,
+        sql.SQL(
+            """
+            INSERT INTO scoring.score_history
+            SELECT r.lead_id, r.model_version, r.scored_on, r.as_of, r.fit, r.engagement, r.total, r.grade,
+                   r.is_mql, r.profile_id, %(hash)s, ARRAY[{}]::integer[], ARRAY[{}]::float8[]
+            FROM _history_rows r JOIN _history_inputs i ON i.lead_id = r.lead_id
+            """
+        ).format(
+            sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(f)) for f in fit_columns),
+            sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(c)) for c in state_columns),
+        ),
         {"hash": model.config_hash},
     )
-    return days, int(changed.sum())
-
-
-_CELLS_IN = (("lead_id", "int8"), ("kind", "int2"), ("slot", "int4"), ("value", "float8"))
-
-
-def _cells(ids: np.ndarray, fits: np.ndarray, state: np.ndarray) -> pd.DataFrame:
-    """Long rows (lead, kind, slot, value) of the fits and the state, for PostgreSQL to fold into arrays."""
-    parts = []
-    for kind, matrix in ((_FIT, fits.astype(float)), (_STATE, state)):
-        rows, slots = np.indices(matrix.shape)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "lead_id": ids[rows.ravel()],
-                    "kind": np.full(matrix.size, kind, dtype=np.int16),
-                    "slot": slots.ravel().astype(np.int32),
-                    "value": matrix.ravel(),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------
