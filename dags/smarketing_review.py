@@ -57,10 +57,23 @@ MONTH = "{{ ti.xcom_pull(task_ids='plan_review')['month'] }}"
     doc_md=__doc__,
     params={
         "month": Param(
-            None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="Review this month."
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-\d{2}$",
+            description="The closed month to review, YYYY-MM (e.g. 2026-10). Empty: the month before the run's.",
         ),
-        "mail_to": Param(None, type=["null", "string"], description="Mail the report to this address."),
-        "backtest_months": Param(3, type="integer", minimum=1, maximum=12, description="Months replayed."),
+        "mail_to": Param(
+            None,
+            type=["null", "string"],
+            description="Mail the report to this address. Empty: the Variable smarketing_review_mail_to (none: not mailed).",
+        ),
+        "backtest_months": Param(
+            3,
+            type="integer",
+            minimum=1,
+            maximum=12,
+            description="How many months, ending with the reviewed one, the backtest replays (1 to 12).",
+        ),
     },
 )
 def smarketing_review() -> None:
@@ -118,7 +131,10 @@ def smarketing_review() -> None:
         response_timeout=timedelta(hours=RESPONSE_HOURS),
     )
     # The form asks for a comment only: the DAG's params (merged into every task's) are not questions.
-    approve.params = ParamsDict({"comment": Param("", type="string", description="Why (optional).")})
+    # "null" in its type keeps it optional: the UI marks a field without it required and disables the buttons.
+    approve.params = ParamsDict(
+        {"comment": Param(None, type=["null", "string"], description="Why (optional).")}
+    )
 
     @task
     def record_decision(month: str) -> dict:

@@ -80,3 +80,23 @@ def test_dag_file_parses_without_warehouse_config_or_heavy_imports(path: Path, t
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"parse-time imports of heavy modules: {done.stdout.strip()}"
+
+
+def test_a_param_without_a_value_is_optional_in_the_forms(dagbag) -> None:
+    """Airflow's trigger and Required Actions forms mark a field whose type has no "null" as required (and
+    disable their buttons until it is filled): a param with no value by default must accept null."""
+    forms = [(dag_id, "(trigger)", dag.params) for dag_id, dag in dagbag.dags.items()]
+    forms += [
+        (dag_id, task.task_id, task.params)
+        for dag_id, dag in dagbag.dags.items()
+        for task in dag.tasks
+        if task.task_type == "HITLOperator"
+    ]
+    assert any(task == "approve_scoring" for _, task, _ in forms)
+    for dag_id, form, params in forms:
+        for name in params:
+            param = params.get_param(name)
+            if param.value in (None, ""):
+                kinds = param.schema.get("type")
+                kinds = kinds if isinstance(kinds, list) else [kinds]
+                assert "null" in kinds, f"{dag_id} {form}: param {name!r} has no value but is required"

@@ -191,6 +191,51 @@ def test_the_scoring_model_in_effect_is_the_last_finished_run(world: str, page) 
     assert reader.values[("scoring-model", "model_version")][1] == run["model_version"]
 
 
+def test_the_scoring_proposals_show_their_mql_threshold_and_decision(
+    world: str, client, token: str, tmp_path: Path
+) -> None:
+    """A pending proposal points at Required Actions; a decided one says who and which patch; the threshold
+    in effect → proposed is shown, or "unchanged" for a proposal stored without one."""
+    import psycopg
+
+    from smarketing.review.decision import record_decision
+    from smarketing.review.proposal import _store
+    from tests.integration.test_review_decisions import PROPOSAL, SUMMARY
+
+    def store(month: date, proposal: dict) -> None:
+        _store(world, month, f"manual__{month}", proposal, {**SUMMARY, "month": f"{month:%Y-%m}"})
+
+    store(date(2026, 8, 1), PROPOSAL["scoring"])  # as proposals were stored before they carried a threshold
+    store(date(2026, 9, 1), PROPOSAL)
+    store(date(2026, 10, 1), PROPOSAL)
+    record_decision(
+        world,
+        date(2026, 9, 1),
+        {"chosen_options": ["Approve"], "responded_by_user": {"id": "7", "name": "marie"}},
+        agreement=Path(__file__).parents[2] / "config" / "smarketing.yaml",
+        proposals_dir=tmp_path,
+        relative="config/smarketing.yaml",
+    )
+    try:
+        response = client.get("/smarketing/", cookies={"_token": token})
+        reader = SmarketingPage(response.text)
+    finally:
+        with psycopg.connect(world) as conn:
+            conn.execute("DELETE FROM scoring.model_reviews")
+    assert reader.rows["reviews"] == ["review:2026-10", "review:2026-09", "review:2026-08"]
+    assert reader.values[("review:2026-10", "mql")] == ("18.5", "60 → 18.5")
+    assert reader.values[("review:2026-10", "decision")] == (
+        "pending",
+        "awaiting approval in Required Actions",
+    )
+    assert reader.values[("review:2026-09", "decision")] == (
+        "approved",
+        "approved by marie: scoring-2026-09.patch for a pull request",
+    )
+    assert reader.values[("review:2026-08", "mql")] == ("", "unchanged (none proposed)")
+    assert "/required_actions" in " ".join(reader.links)
+
+
 def test_no_address_and_no_name_on_the_page(world: str, page) -> None:
     html, _ = page
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", html)

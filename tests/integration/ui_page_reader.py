@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 VOID = {"meta", "br", "img", "input", "link", "hr", "wbr", "source"}
-CONTEXTS = ("data-kpi", "data-goal", "data-owner", "data-dag")
+CONTEXTS = ("data-kpi", "data-goal", "data-owner", "data-dag", "data-review")
 
 
 class SmarketingPage(HTMLParser):

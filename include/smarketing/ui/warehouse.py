@@ -88,6 +88,15 @@ DATA_QUALITY = """
 
 KPI_BUILT = "SELECT max(as_of) AS as_of, max(built_at) AS built_at FROM ops.kpi_state"
 
+# The last monthly scoring proposals and their decisions; the thresholds are those each model's MQLs were
+# backtested at (none on a proposal stored before proposals carried one).
+REVIEWS = """
+    SELECT to_char(month, 'YYYY-MM') AS month, dag_run_id, proposed_version, active_version, decision,
+           decided_by, decided_at, timed_out, patch_path,
+           (backtest -> 'mql_min_score' ->> 'active')::numeric AS active_min_score,
+           (proposal -> 'vocabulary' -> 'mql' ->> 'min_score')::numeric AS proposed_min_score
+    FROM scoring.model_reviews ORDER BY month DESC LIMIT %(limit)s"""
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -97,7 +106,8 @@ class Snapshot:
     `delivery`: the latest month of the sales and marketing sides; `goals`: each goal's latest day;
     `board`: open breaches by owner; `overdue`: the longest-overdue open breaches (lead ids);
     `model`: the last finished scoring run and its model; `quality`: the last 7 days of data quality;
-    `kpi_built`: when the KPI tables were last built. A block without data is empty or None.
+    `kpi_built`: when the KPI tables were last built; `reviews`: the last monthly scoring proposals, newest
+    first, with their MQL thresholds and decisions. A block without data is empty or None.
     """
 
     funnel: list[Row] = field(default_factory=list)
@@ -109,18 +119,20 @@ class Snapshot:
     model: Row | None = None
     quality: Row | None = None
     kpi_built: Row | None = None
+    reviews: list[Row] = field(default_factory=list)
 
     @property
     def open_breaches(self) -> int:
         return sum(int(row["open_breaches"]) for row in self.board)
 
 
-def read_snapshot(dsn: str, overdue_limit: int = 10) -> Snapshot:
+def read_snapshot(dsn: str, overdue_limit: int = 10, review_limit: int = 6) -> Snapshot:
     """Read the page's warehouse blocks from the warehouse at `dsn`.
 
     Args:
         dsn: libpq URI of the warehouse.
         overdue_limit: how many of the longest-overdue open breaches to list.
+        review_limit: how many monthly scoring proposals to list.
 
     Returns:
         A `Snapshot`; tables a fresh warehouse lacks rows in give empty blocks, not errors.
@@ -140,6 +152,7 @@ def read_snapshot(dsn: str, overdue_limit: int = 10) -> Snapshot:
                 model=one(MODEL),
                 quality=one(DATA_QUALITY),
                 kpi_built=one(KPI_BUILT),
+                reviews=conn.execute(REVIEWS, {"limit": review_limit}).fetchall(),
             )
 
 
