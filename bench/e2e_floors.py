@@ -10,11 +10,11 @@ warehouse as the pipeline left it.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import psycopg
+from cpu_meter import cpu_of, span
 from psycopg import sql
 
 from smarketing.warehouse.connection import connect
@@ -31,17 +31,20 @@ def checkpoint(dsn: str) -> None:
 
 
 def read_out(dsn: str, queries: Mapping[str, str | sql.Composable], params: object = None) -> dict:
-    """Seconds and bytes to COPY each query's rows out (binary, streamed, discarded)."""
+    """Seconds (with CPU seconds under a meter, cpu_meter.span) and bytes to COPY each query's rows out
+    (binary, streamed, discarded)."""
     out: dict[str, dict] = {}
     with connect(dsn) as conn:
         for name, query in queries.items():
             statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(
                 sql.SQL(query) if isinstance(query, str) else query
             )
-            size, started = 0, time.perf_counter()
-            for block in copy_out_stream(conn, statement, params):
-                size += len(block)
-            out[name] = {"seconds": round(time.perf_counter() - started, 3), "bytes": size}
+            out[name] = part = {}
+            with span(part):
+                size = 0
+                for block in copy_out_stream(conn, statement, params):
+                    size += len(block)
+            part["bytes"] = size
         conn.rollback()
     return out
 
@@ -82,20 +85,26 @@ def _write_one(
         dump.flush()
         size = Path(dump.name).stat().st_size
         conn.execute("CHECKPOINT")
-        started = time.perf_counter()
+        timed: dict = {}
         with (
+            span(timed),
             open(dump.name, "rb") as source,
             conn.transaction(),
             conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(target)) as copy,
         ):
             while block := source.read(BLOCK):
                 copy.write(block)
-        seconds = time.perf_counter() - started
     rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target)).fetchone()[0]
     conn.execute(sql.SQL("DROP TABLE {}").format(target))
-    return {"seconds": round(seconds, 3), "rows": rows, "bytes": size}
+    return {**timed, "rows": rows, "bytes": size}
 
 
 def total(parts: Iterable[Mapping[str, dict]]) -> float:
     """The sum of every part's seconds."""
     return round(sum(p["seconds"] for part in parts for p in part.values()), 3)
+
+
+def total_cpu(parts: Iterable[Mapping[str, dict]]) -> float | None:
+    """The sum of every part's server + client CPU seconds (None if any is unknown)."""
+    cpus = [cpu_of(p) for part in parts for p in part.values()]
+    return None if not cpus or None in cpus else round(sum(c for c in cpus if c is not None), 3)

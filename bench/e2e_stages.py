@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import cpu_meter
 import e2e_floors as floors
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,12 +55,18 @@ def world_rows(world: Path) -> dict[str, int]:
 
 # -- stages (child side) ------------------------------------------------------------------------------
 def child(args: argparse.Namespace) -> dict:
-    """Run the stage `args.child`; seconds, peak memory and what the stage returned."""
+    """Run the stage `args.child`; seconds, this process's CPU seconds (with its waited-for children's),
+    peak memory and what the stage returned."""
     run = CHILD_STAGES[args.child]
-    started = time.perf_counter()
+    cpu, started = cpu_meter.client_process(), time.perf_counter()
     result = run(args)
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 2), "peak_rss_mib": peak_rss_mib(), "result": result}
+    return {
+        "seconds": round(seconds, 2),
+        "client_cpu_s": round(cpu_meter.client_process() - cpu, 3),
+        "peak_rss_mib": peak_rss_mib(),
+        "result": result,
+    }
 
 
 def _generate(args: argparse.Namespace) -> dict:
@@ -237,12 +244,12 @@ def _raw_rows(dsn: str, run_id: str) -> dict[str, sql.Composable]:
 def floor_land(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     queries = _raw_rows(dsn, run_id)
     written = floors.write_in(dsn, {k: (k, q) for k, q in queries.items()}, work)
-    return {"seconds": floors.total([written]), "write": written}
+    return {"seconds": floors.total([written]), "cpu_s": floors.total_cpu([written]), "write": written}
 
 
 def floor_validate(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     read = floors.read_out(dsn, _raw_rows(dsn, run_id))
-    return {"seconds": floors.total([read]), "read": read}
+    return {"seconds": floors.total([read]), "cpu_s": floors.total_cpu([read]), "read": read}
 
 
 def _core_rows(run_id: str) -> dict[str, tuple[str, sql.Composable]]:
@@ -278,7 +285,12 @@ def _core_rows(run_id: str) -> dict[str, tuple[str, sql.Composable]]:
 def floor_core(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     read = floors.read_out(dsn, _raw_rows(dsn, run_id))
     written = floors.write_in(dsn, _core_rows(run_id), work)
-    return {"seconds": floors.total([read, written]), "read": read, "write": written}
+    return {
+        "seconds": floors.total([read, written]),
+        "cpu_s": floors.total_cpu([read, written]),
+        "read": read,
+        "write": written,
+    }
 
 
 def step_ratios(timings: dict[str, float], floor: dict) -> dict[str, dict]:
@@ -305,23 +317,30 @@ def floor_score(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str
     from score import io_floor
 
     parts = io_floor(dsn, datetime.fromisoformat(as_of))
-    return {"seconds": parts["total"], **parts}
+    return {"seconds": parts["total"], "cpu_s": floors.total_cpu([parts["timed"]]), **parts}
 
 
-def _reads_and_writes(dsn: str, work: Path, read_s: float, tables: tuple[str, ...], **read: object) -> dict:
-    """A floor of reads (already timed) plus the COPY in of every row of `tables`."""
+def _reads_and_writes(dsn: str, work: Path, read: dict, tables: tuple[str, ...], **about: object) -> dict:
+    """A floor of reads (already timed into `read`, cpu_meter.span) plus the COPY in of every row of `tables`."""
     written = floors.write_in(dsn, {t: (t, f"SELECT * FROM {t}") for t in tables}, work)
-    seconds = round(read_s + floors.total([written]), 3)
-    return {"seconds": seconds, "read_s": round(read_s, 3), **read, "write": written}
+    return {
+        "seconds": floors.total([{"read": read}, written]),
+        "cpu_s": floors.total_cpu([{"read": read}, written]),
+        "read": read,
+        **about,
+        "write": written,
+    }
 
 
 def floor_sla(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     import pandas as pd
     from sla import read_inputs
 
-    clocks, read_s = read_inputs(dsn, _sla_settings(), pd.Timestamp(as_of))
+    read: dict = {}
+    with cpu_meter.span(read):  # read_inputs times the same span: its connection, reads, rollback
+        clocks, _ = read_inputs(dsn, _sla_settings(), pd.Timestamp(as_of))
     tables = ("sla.followups", "sla.breaches", "sla.marketing_delivery")
-    return _reads_and_writes(dsn, work, read_s, tables, clocks=clocks)
+    return _reads_and_writes(dsn, work, read, tables, clocks=clocks)
 
 
 def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
@@ -330,15 +349,19 @@ def floor_nurture(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: s
     from smarketing.config import load_config
 
     window = load_config().nurturing.interests_within_days
-    read = copy_read(dsn, window, datetime.fromisoformat(as_of))
-    return _reads_and_writes(dsn, work, read["s"], ("nurture.enrollments",), read_bytes=read["bytes"])
+    read: dict = {}
+    with cpu_meter.span(read):  # copy_read times its COPYs; the span adds its connection (milliseconds)
+        got = copy_read(dsn, window, datetime.fromisoformat(as_of))
+    return _reads_and_writes(dsn, work, read, ("nurture.enrollments",), read_bytes=got["bytes"])
 
 
 def floor_kpi(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str = RUN_ID) -> dict:
     from kpi import scan_inputs
 
-    scan = scan_inputs(dsn)
-    return {"seconds": round(scan, 3), "scan_s": round(scan, 3)}
+    scan: dict = {}
+    with cpu_meter.span(scan):  # scan_inputs times the same span
+        scan_inputs(dsn)
+    return {"seconds": scan["seconds"], "cpu_s": cpu_meter.cpu_of(scan), "scan": scan}
 
 
 FLOORS = {
@@ -357,12 +380,21 @@ def first_load(measured: dict[str, dict]) -> dict:
     done = [s for name, s in measured.items() if not name.startswith("hour_")]
     seconds = round(sum(s["seconds"] for s in done), 1)
     floor_s = round(sum(s["floor_seconds"] for s in done), 1)
-    over = {name: s["ratio"] for name, s in measured.items() if s["ratio"] and s["ratio"] > 2}
+    cpus = [(s.get("cpu_s"), s.get("floor_cpu_s")) for s in done]
+    cpu = floor_cpu = None
+    if cpus and all(c is not None and f is not None for c, f in cpus):
+        cpu, floor_cpu = round(sum(c for c, _ in cpus), 1), round(sum(f for _, f in cpus), 1)
     return {
         "seconds": seconds,
         "floor_seconds": floor_s,
         "ratio": round(seconds / floor_s, 2),
-        "stages_over_2x": over,
+        "cpu_s": cpu,
+        "floor_cpu_s": floor_cpu,
+        "cpu_ratio": round(cpu / floor_cpu, 2) if cpu and floor_cpu else None,
+        "stages_over_2x": {n: s["ratio"] for n, s in measured.items() if s["ratio"] and s["ratio"] > 2},
+        "stages_over_2x_cpu": {
+            n: s["cpu_ratio"] for n, s in measured.items() if s.get("cpu_ratio") and s["cpu_ratio"] > 2
+        },
     }
 
 

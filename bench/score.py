@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
+from cpu_meter import span
 from psycopg import sql
 
 from smarketing.warehouse import migrate
@@ -238,25 +239,27 @@ def io_floor(dsn: str, as_of: datetime = END) -> dict:
 
     model = load_model()
     fields = sql.SQL(", ").join(field_expression(f) for f in model.fit_fields())
-    timings = {}
+    parts: dict[str, dict] = {"events_out": {}, "leads_out": {}, "results_in": {}}  # cpu_meter.span
     with connect(dsn) as conn:
         # The rows and columns the scorer reads (read_history): its event types up to the reference time,
         # three 8-byte columns. The predicate mask is a constant here, so the floor holds no filter work.
-        timings["events_out"], events = timed(
-            copy_out,
-            conn,
-            sql.SQL(
-                "SELECT lead_id, occurred_at, 0::int8 AS mask FROM core.marketing_events "
-                "WHERE event_type = ANY({types}) AND occurred_at <= {as_of}"
-            ).format(types=sql.Literal(predicate_event_types(model.predicates)), as_of=sql.Literal(as_of)),
-        )
-        timings["leads_out"], _ = timed(
-            copy_out,
-            conn,
-            sql.SQL(
-                "SELECT l.lead_id, {} FROM core.leads l LEFT JOIN core.companies c USING (company_id)"
-            ).format(fields),
-        )
+        with span(parts["events_out"]):
+            events = copy_out(
+                conn,
+                sql.SQL(
+                    "SELECT lead_id, occurred_at, 0::int8 AS mask FROM core.marketing_events "
+                    "WHERE event_type = ANY({types}) AND occurred_at <= {as_of}"
+                ).format(
+                    types=sql.Literal(predicate_event_types(model.predicates)), as_of=sql.Literal(as_of)
+                ),
+            )
+        with span(parts["leads_out"]):
+            copy_out(
+                conn,
+                sql.SQL(
+                    "SELECT l.lead_id, {} FROM core.leads l LEFT JOIN core.companies c USING (company_id)"
+                ).format(fields),
+            )
         payloads = {
             t: copy_out(conn, sql.SQL("SELECT * FROM scoring.{}").format(sql.Identifier(t))) for t in OUTPUTS
         }
@@ -268,21 +271,23 @@ def io_floor(dsn: str, as_of: datetime = END) -> dict:
                 )
             )
         conn.commit()
-        start = time.perf_counter()
-        for table, payload in payloads.items():
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    sql.SQL("COPY bench_floor.{} FROM STDIN (FORMAT binary)").format(sql.Identifier(table))
-                ) as copy,
-            ):
-                copy.write(payload)
-        conn.commit()
-        timings["results_in"] = time.perf_counter() - start
+        with span(parts["results_in"]):
+            for table, payload in payloads.items():
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(
+                        sql.SQL("COPY bench_floor.{} FROM STDIN (FORMAT binary)").format(
+                            sql.Identifier(table)
+                        )
+                    ) as copy,
+                ):
+                    copy.write(payload)
+            conn.commit()
         conn.execute("DROP SCHEMA bench_floor CASCADE")
         conn.commit()
-    timings = {k: round(v, 2) for k, v in timings.items()}
+    timings: dict = {k: round(p["seconds"], 2) for k, p in parts.items()}
     timings["total"] = round(sum(timings.values()), 2)
+    timings["timed"] = parts
     timings["event_bytes"] = len(events)
     timings["event_rows"] = (len(events) - 21) // 38  # binary COPY: 19-byte header, 2-byte trailer
     return timings
