@@ -118,67 +118,54 @@ ORDER BY m.source_system, m.source_id,
          COALESCE(sv.source_updated_at, ss.source_updated_at) DESC NULLS LAST, m.survivor_source_id;
 ANALYZE _lead_survivors;
 
-WITH ins AS (
-    INSERT INTO core.leads (source_system, source_id, email_normalized, email_domain)
-    SELECT DISTINCT ON (email_norm) source_system, source_id, email_norm, split_part(email_norm, '@', 2)
+-- Leads are written once, merged, with their persona (035_leads_merge.sql): a lead that does not exist
+-- yet (a new e-mail, or a record without one) takes its id here. A merged record never opens a lead of
+-- its own: it joins its survivor's.
+CREATE TEMP TABLE _lead_new ON COMMIT DROP AS
+SELECT nextval(pg_get_serial_sequence('core.leads', 'lead_id')) AS lead_id, k.*
+FROM (
+    SELECT DISTINCT v.email_norm,
+           CASE WHEN v.email_norm IS NULL THEN v.source_system END AS source_system,
+           CASE WHEN v.email_norm IS NULL THEN v.source_id END AS source_id
     FROM _lead_versions v
-    -- a merged record never opens a lead of its own: it joins its survivor's
-    WHERE email_norm IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _lead_survivors s
-                                                     WHERE s.source_system = v.source_system AND s.source_id = v.source_id)
-    ORDER BY email_norm, source_system, source_id
-    ON CONFLICT (email_normalized) WHERE email_normalized IS NOT NULL DO NOTHING
-    RETURNING lead_id
-)
-INSERT INTO _touched_leads SELECT lead_id FROM ins;
+    WHERE NOT EXISTS (SELECT 1 FROM _lead_survivors s
+                      WHERE s.source_system = v.source_system AND s.source_id = v.source_id)
+      AND NOT EXISTS (SELECT 1 FROM core.leads l WHERE l.email_normalized = v.email_norm)
+      AND NOT EXISTS (SELECT 1 FROM core.leads l
+                      WHERE v.email_norm IS NULL AND l.email_normalized IS NULL
+                        AND l.source_system = v.source_system AND l.source_id = v.source_id)
+) k;
+ANALYZE _lead_new;
 
-WITH ins AS (
-    INSERT INTO core.leads (source_system, source_id)
-    SELECT source_system, source_id FROM _lead_versions v
-    WHERE email_norm IS NULL AND NOT EXISTS (SELECT 1 FROM _lead_survivors s
-                                                     WHERE s.source_system = v.source_system AND s.source_id = v.source_id)
-    ON CONFLICT (source_system, source_id) WHERE email_normalized IS NULL DO NOTHING
-    RETURNING lead_id
-)
-INSERT INTO _touched_leads SELECT lead_id FROM ins;
-
-WITH by_email AS (
-    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at,
-           COALESCE(e.lead_id, o.lead_id) AS lead_id
+-- The records whose stored version changes (a re-delivered identical version changes nothing), with the
+-- lead each goes to: the lead of its e-mail (or of the record itself without one), stored or new; a
+-- merged record goes where its survivor goes: the survivor's new place, else its stored one.
+WITH own AS (
+    SELECT v.source_system, v.source_id, COALESCE(e.lead_id, ne.lead_id, o.lead_id, no.lead_id) AS lead_id
     FROM _lead_versions v
     LEFT JOIN core.leads e ON e.email_normalized = v.email_norm
+    LEFT JOIN _lead_new ne ON ne.email_norm = v.email_norm
     LEFT JOIN core.leads o
            ON v.email_norm IS NULL AND o.email_normalized IS NULL
           AND o.source_system = v.source_system AND o.source_id = v.source_id
+    LEFT JOIN _lead_new no
+           ON v.email_norm IS NULL AND no.email_norm IS NULL
+          AND no.source_system = v.source_system AND no.source_id = v.source_id
 ),
--- a merged record goes where its survivor goes: the survivor's new place, else its stored one
 targets AS (
-    SELECT n.source_system, n.source_id, n.source_updated_at, n.batch_id, n.p, n.archived_at,
-           COALESCE(sn.lead_id, ss.lead_id, n.lead_id) AS lead_id
-    FROM by_email n
+    SELECT n.source_system, n.source_id, COALESCE(sn.lead_id, ss.lead_id, n.lead_id) AS lead_id
+    FROM own n
     LEFT JOIN _lead_survivors m ON m.source_system = n.source_system AND m.source_id = n.source_id
-    LEFT JOIN by_email sn ON sn.source_system = m.source_system AND sn.source_id = m.survivor_source_id
+    LEFT JOIN own sn ON sn.source_system = m.source_system AND sn.source_id = m.survivor_source_id
     LEFT JOIN core.lead_sources ss ON ss.source_system = m.source_system AND ss.source_id = m.survivor_source_id
-),
-prev AS (
-    SELECT s.source_system, s.source_id, s.lead_id
-    FROM core.lead_sources s JOIN _lead_versions v USING (source_system, source_id)
-),
-up AS (
-    INSERT INTO core.lead_sources AS s
-           (source_system, source_id, lead_id, source_updated_at, batch_id, record, archived_at)
-    SELECT source_system, source_id, lead_id, source_updated_at, batch_id, p, archived_at FROM targets
-    ON CONFLICT (source_system, source_id) DO UPDATE
-       SET lead_id = EXCLUDED.lead_id, source_updated_at = EXCLUDED.source_updated_at,
-           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at
-     -- a re-delivered identical version changes nothing
-     WHERE (s.lead_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
-           IS DISTINCT FROM (EXCLUDED.lead_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record,
-                             EXCLUDED.archived_at)
-    RETURNING s.source_system, s.source_id, s.lead_id
 )
 INSERT INTO _changed_lead_sources (source_system, source_id, lead_id, old_lead_id)
-SELECT up.source_system, up.source_id, up.lead_id, prev.lead_id
-FROM up LEFT JOIN prev USING (source_system, source_id);
+SELECT t.source_system, t.source_id, t.lead_id, s.lead_id
+FROM targets t
+JOIN _lead_versions v ON v.source_system = t.source_system AND v.source_id = t.source_id
+LEFT JOIN core.lead_sources s ON s.source_system = t.source_system AND s.source_id = t.source_id
+WHERE (s.lead_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
+      IS DISTINCT FROM (t.lead_id, v.source_updated_at, v.batch_id, v.p, v.archived_at);
 ANALYZE _changed_lead_sources;
 
 -- Leads to re-merge: those whose records changed, those a record left, and those pointing at a company
@@ -197,44 +184,39 @@ WHERE c.old_company_id IS DISTINCT FROM c.company_id;
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _affected_leads;
 
+-- Each affected lead merged from its records as they will be stored: the stored version of those that do
+-- not change, the new version of those that do (core.lead_sources is written after the lead, 035).
 -- Live records speak for the lead: a merged-away or deleted record's last version (stamped at its
 -- archival) must not override the survivor's fields. A lead whose every record is archived keeps what
 -- they said and is deleted since the last archival.
+-- Each "latest non-null" field is the value of the first record that has one, in precedence order: live
+-- records first, then the latest version. One sort of narrow (lead, field) rows picks them all (DISTINCT
+-- ON), as one sort of (lead, attribute) rows picks the attributes; ordered aggregates would sort every
+-- lead's records once per field.
 CREATE TEMP TABLE _lead_merged ON COMMIT DROP AS
-WITH src AS (
-    SELECT ls.lead_id, ls.source_system, ls.source_id, ls.record AS p, ls.archived_at,
-           COALESCE(ls.source_updated_at, (ls.record->>'updated_at')::timestamptz) AS version_at,
-           (ls.record->>'created_at')::timestamptz AS created_at,
-           cs.company_id,
-           -- the precedence of every "latest non-null" field: live first, then the latest version
-           row_number() OVER (PARTITION BY ls.lead_id
-                              ORDER BY ls.archived_at IS NOT NULL,
-                                       COALESCE(ls.source_updated_at, (ls.record->>'updated_at')::timestamptz)
-                                           DESC NULLS LAST,
-                                       ls.batch_id DESC, ls.source_system, ls.source_id) AS rk
+WITH records AS (
+    SELECT ls.lead_id, ls.source_system, ls.source_id, ls.source_updated_at, ls.batch_id, ls.record AS p,
+           ls.archived_at
     FROM core.lead_sources ls
     JOIN _affected_leads a USING (lead_id)
-    LEFT JOIN core.company_sources cs
-           ON cs.source_system = ls.source_system AND cs.source_id = (ls.record->>'company_source_id')
+    WHERE NOT EXISTS (SELECT 1 FROM _changed_lead_sources c
+                      WHERE c.source_system = ls.source_system AND c.source_id = ls.source_id)
+    UNION ALL
+    SELECT c.lead_id, v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at
+    FROM _changed_lead_sources c
+    JOIN _lead_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
 ),
-merged AS (
+src AS (
+    SELECT r.lead_id, r.source_system, r.source_id, r.batch_id, r.p, r.archived_at,
+           COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz) AS version_at,
+           (r.p->>'created_at')::timestamptz AS created_at,
+           cs.company_id
+    FROM records r
+    LEFT JOIN core.company_sources cs
+           ON cs.source_system = r.source_system AND cs.source_id = (r.p->>'company_source_id')
+),
+totals AS (
     SELECT lead_id,
-           -- the record that created the lead: the earliest created live one
-           (array_agg(source_system ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
-               AS source_system,
-           (array_agg(source_id ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
-               AS source_id,
-           (array_agg(p->>'job_title' ORDER BY rk) FILTER (WHERE p->>'job_title' IS NOT NULL))[1] AS job_title,
-           (array_agg(p->>'country' ORDER BY rk) FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
-           (array_agg(company_id ORDER BY rk) FILTER (WHERE company_id IS NOT NULL))[1] AS company_id,
-           (array_agg(p->>'lifecycle_stage' ORDER BY rk) FILTER (WHERE p->>'lifecycle_stage' IS NOT NULL))[1]
-               AS lifecycle_stage,
-           (array_agg(source_system || ':' || (p->>'owner_source_id') ORDER BY rk)
-               FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_id,
-           -- the assignment time of the record the owner comes from: a time another record gives
-           -- would date some other owner's assignment
-           (array_agg((p->>'owner_assigned_at')::timestamptz ORDER BY rk)
-               FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_assigned_at,
            min(created_at) AS created_at,
            max(version_at) AS updated_at,
            bool_and((p->>'consent_email')::boolean) FILTER (WHERE jsonb_typeof(p->'consent_email') = 'boolean')
@@ -244,19 +226,58 @@ merged AS (
     FROM src
     GROUP BY lead_id
 ),
+-- the record that created the lead: the earliest created live one
+creator AS (
+    SELECT DISTINCT ON (lead_id) lead_id, source_system, source_id
+    FROM src
+    ORDER BY lead_id, archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id
+),
+fields AS (
+    SELECT lead_id,
+           max(value) FILTER (WHERE field = 'job_title') AS job_title,
+           max(value) FILTER (WHERE field = 'country') AS country,
+           max(value) FILTER (WHERE field = 'company_id')::bigint AS company_id,
+           max(value) FILTER (WHERE field = 'lifecycle_stage') AS lifecycle_stage,
+           max(value) FILTER (WHERE field = 'owner_id') AS owner_id,
+           max(value) FILTER (WHERE field = 'owner_assigned_at')::timestamptz AS owner_assigned_at
+    FROM (
+        SELECT DISTINCT ON (s.lead_id, f.field) s.lead_id, f.field, f.value
+        FROM src s
+        CROSS JOIN LATERAL (VALUES
+            ('job_title', s.p->>'job_title', s.p->>'job_title' IS NOT NULL),
+            ('country', s.p->>'country', s.p->>'country' IS NOT NULL),
+            ('company_id', s.company_id::text, s.company_id IS NOT NULL),
+            ('lifecycle_stage', s.p->>'lifecycle_stage', s.p->>'lifecycle_stage' IS NOT NULL),
+            ('owner_id', s.source_system || ':' || (s.p->>'owner_source_id'), s.p->>'owner_source_id' IS NOT NULL),
+            -- the assignment time of the record the owner comes from: a time another record gives
+            -- would date some other owner's assignment
+            ('owner_assigned_at', s.p->>'owner_assigned_at', s.p->>'owner_source_id' IS NOT NULL)
+        ) f(field, value, present)
+        WHERE f.present
+        ORDER BY s.lead_id, f.field,
+                 s.archived_at IS NOT NULL, s.version_at DESC NULLS LAST, s.batch_id DESC, s.source_system, s.source_id
+    ) firsts
+    GROUP BY lead_id
+),
 attrs AS (
     SELECT lead_id, jsonb_object_agg(key, value) AS attributes
     FROM (
-        SELECT DISTINCT ON (src.lead_id, a.key) src.lead_id, a.key, a.value
-        FROM src CROSS JOIN LATERAL jsonb_each(COALESCE(src.p->'attributes', '{}'::jsonb)) a
+        SELECT DISTINCT ON (s.lead_id, a.key) s.lead_id, a.key, a.value
+        FROM src s CROSS JOIN LATERAL jsonb_each(COALESCE(s.p->'attributes', '{}'::jsonb)) a
         WHERE jsonb_typeof(a.value) <> 'null'
-        ORDER BY src.lead_id, a.key, src.rk
+        ORDER BY s.lead_id, a.key,
+                 s.archived_at IS NOT NULL, s.version_at DESC NULLS LAST, s.batch_id DESC, s.source_system, s.source_id
     ) latest_values
     GROUP BY lead_id
 )
-SELECT m.*, COALESCE(a.attributes, '{}'::jsonb) AS attributes
-FROM merged m LEFT JOIN attrs a USING (lead_id);
+SELECT t.lead_id, c.source_system, c.source_id, f.job_title, f.country, f.company_id, f.lifecycle_stage,
+       f.owner_id, f.owner_assigned_at, t.created_at, t.updated_at, t.consent_email, t.unsubscribed_at,
+       t.deleted_at, COALESCE(a.attributes, '{}'::jsonb) AS attributes
+FROM totals t
+JOIN creator c USING (lead_id)
+LEFT JOIN fields f USING (lead_id)
+LEFT JOIN attrs a USING (lead_id);
 ANALYZE _lead_merged;
 
 -- core_build matches the merged job titles against the agreement's personas here (_lead_personas), then
--- 035_leads_merge.sql writes every merged lead once, its persona with it.
+-- 035_leads_merge.sql writes every merged lead once, its persona with it, and then its records.

@@ -1,16 +1,29 @@
--- Leads, continued (030_leads.sql merged them into _lead_merged): each changed lead written once, with
--- its persona when the build matches personas (_build_options.match_personas; _lead_personas holds the
--- persona of every merged job title, a title no persona matches with none). Without matching, a lead
--- keeps the persona it has.
+-- Leads, continued (030_leads.sql merged them into _lead_merged): each changed lead written once, a new
+-- one (_lead_new) inserted with its e-mail and every merged field, with its persona when the build
+-- matches personas (_build_options.match_personas; _lead_personas holds the persona of every merged job
+-- title, a title no persona matches with none). Without matching, a lead keeps the persona it has.
 
 WITH merged AS (
-    SELECT m.*,
+    SELECT m.*, n.lead_id IS NOT NULL AS is_new, n.email_norm,
            CASE WHEN o.match_personas THEN p.persona_id ELSE l.persona_id END AS persona_id,
            o.match_personas AND l.persona_id IS DISTINCT FROM p.persona_id AS persona_changed
     FROM _lead_merged m
-    JOIN core.leads l USING (lead_id)
+    LEFT JOIN core.leads l USING (lead_id)
+    LEFT JOIN _lead_new n USING (lead_id)
     CROSS JOIN _build_options o
     LEFT JOIN _lead_personas p ON p.job_title = m.job_title
+),
+added AS (
+    INSERT INTO core.leads
+           (lead_id, source_system, source_id, email_normalized, email_domain, job_title, country, company_id,
+            lifecycle_stage, owner_id, owner_assigned_at, created_at, updated_at, consent_email, unsubscribed_at,
+            deleted_at, attributes, persona_id)
+    SELECT lead_id, source_system, source_id, email_norm, split_part(email_norm, '@', 2), job_title, country,
+           company_id, lifecycle_stage, owner_id, owner_assigned_at, created_at, updated_at, consent_email,
+           unsubscribed_at, deleted_at, attributes, persona_id
+    FROM merged
+    WHERE is_new
+    RETURNING lead_id
 ),
 changed AS (
     UPDATE core.leads l
@@ -30,11 +43,21 @@ changed AS (
     RETURNING l.lead_id
 ),
 touched AS (
-    INSERT INTO _touched_leads SELECT lead_id FROM changed
+    INSERT INTO _touched_leads SELECT lead_id FROM added UNION ALL SELECT lead_id FROM changed
 )
 INSERT INTO _build_stats (key, n)
 SELECT 'leads.personas', count(*) FROM merged WHERE persona_changed
 HAVING (SELECT match_personas FROM _build_options);
+
+-- The changed records, now that their leads exist (030_leads.sql chose them and their leads).
+INSERT INTO core.lead_sources AS s
+       (source_system, source_id, lead_id, source_updated_at, batch_id, record, archived_at)
+SELECT c.source_system, c.source_id, c.lead_id, v.source_updated_at, v.batch_id, v.p, v.archived_at
+FROM _changed_lead_sources c
+JOIN _lead_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
+ON CONFLICT (source_system, source_id) DO UPDATE
+   SET lead_id = EXCLUDED.lead_id, source_updated_at = EXCLUDED.source_updated_at,
+       batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at;
 
 -- A lead every record left (merged into another lead, or moved to another e-mail) has nothing live:
 -- it is deleted from the moment the last record left.
