@@ -3,6 +3,7 @@
 --   _build_window (object, low, high): fold raw batches with low < batch_id <= high of each object
 --   _build_stats (key, n):             counts each step reports back
 --   _build_options (match_personas):   whether the leads merge sets personas (_lead_personas, below)
+--   _admitted_<object>:                the rows of raw.<object> the quality gate admits (a view per object)
 -- Every step reads the latest version of each source record among ALL landed batches up to `high`,
 -- for the records that have a new version in the window, so folding batch by batch or all at once
 -- gives the same core.

@@ -13,15 +13,11 @@ latest AS (
     SELECT DISTINCT ON (r.source_system, r.source_id)
            r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
     FROM (
-        -- every version in the window, plus older versions of the same records
-        SELECT r.* FROM raw.companies r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        -- every version in the window, plus older versions of the same records (those the quality gate admits)
+        SELECT r.* FROM _admitted_companies r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
         UNION ALL
-        SELECT r.* FROM raw.companies r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+        SELECT r.* FROM _admitted_companies r JOIN keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
-    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                      WHERE h.table_name = 'raw.companies' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
     ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
 )
 SELECT l.*,

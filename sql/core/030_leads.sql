@@ -34,15 +34,11 @@ WITH w AS (SELECT low, high FROM _build_window WHERE object = 'leads'),
 candidates AS NOT MATERIALIZED (
     SELECT r.*
     FROM (
-        -- every version in the window, plus older versions of the same records
-        SELECT r.* FROM raw.leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        -- every version in the window, plus older versions of the same records (those the quality gate admits)
+        SELECT r.* FROM _admitted_leads r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
         UNION ALL
-        SELECT r.* FROM raw.leads r JOIN _lead_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+        SELECT r.* FROM _admitted_leads r JOIN _lead_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
-    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                      WHERE h.table_name = 'raw.leads' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
 )
 SELECT c.source_system, c.source_id, c.source_updated_at, c.batch_id, c.payload AS p
 FROM candidates c

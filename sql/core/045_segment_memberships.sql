@@ -34,14 +34,10 @@ changes AS (
            r.payload->>'segment_alias' AS segment_alias,
            (r.payload->>'is_member')::boolean AS is_member,
            (r.payload->>'changed_at')::timestamptz AS changed_at
-    FROM raw.segment_memberships r
+    FROM _admitted_segment_memberships r
     JOIN _membership_keys k ON k.source_system = r.source_system AND k.contact_id = (r.payload->>'lead_source_id')
     CROSS JOIN w
     WHERE r.batch_id <= w.high
-      -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-      AND NOT EXISTS (SELECT 1 FROM dq.held_records h
-                      WHERE h.table_name = 'raw.segment_memberships' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
     ORDER BY r.source_system, r.source_id, r.batch_id DESC, r.record_no DESC
 ),
 sequenced AS (

@@ -43,15 +43,11 @@ entries AS (
            r.payload->>'stage' AS stage,
            min((r.payload->>'entered_at')::timestamptz) AS entered_at
     FROM (
-        -- every version in the window, plus older versions of the same records
-        SELECT r.* FROM raw.lifecycle_history r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
+        -- every version in the window, plus older versions of the same records (those the quality gate admits)
+        SELECT r.* FROM _admitted_lifecycle_history r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
         UNION ALL
-        SELECT r.* FROM raw.lifecycle_history r JOIN _lifecycle_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
+        SELECT r.* FROM _admitted_lifecycle_history r JOIN _lifecycle_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
-    -- records and batches the quality gate holds back never reach core (dq.quarantine, dq.batch_verdicts)
-    WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                      WHERE h.table_name = 'raw.lifecycle_history' AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-      AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
     GROUP BY 1, 2, 3
 )
 SELECT e.source_system, e.stage, e.entered_at, ls.lead_id,

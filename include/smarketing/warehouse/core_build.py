@@ -38,6 +38,16 @@ BULK_SHARE = 0.2
 # The step after which the merged leads (_lead_merged) wait for their personas (_lead_personas): the
 # next step writes each lead once, persona included (sql/core/035_leads_merge.sql).
 PERSONA_STEP = "030_leads"
+# What every step reads of a raw object: its rows the quality gate admits. Held records and rejected
+# batches never reach core (dq.quarantine, dq.batch_verdicts). One view per object, from this one
+# statement; the planner inlines it, so each step plans its anti-joins as if written in place.
+ADMITTED = """
+CREATE OR REPLACE TEMP VIEW {view} AS
+SELECT r.* FROM {raw} r
+WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
+                  WHERE h.table_name = {name} AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
+  AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
+"""
 
 
 class _Match(Protocol):
@@ -173,6 +183,14 @@ def _open_window(conn: psycopg.Connection, high: int, *, match_personas: bool) -
         """,
         {"high": high, "objects": list(RAW_OBJECTS)},
     )
+    for obj in RAW_OBJECTS:  # temporary views last as long as the build's connection
+        conn.execute(
+            sql.SQL(ADMITTED).format(
+                view=sql.Identifier(f"_admitted_{obj}"),
+                raw=sql.Identifier("raw", obj),
+                name=sql.Literal(f"raw.{obj}"),
+            )
+        )
 
 
 def _is_bulk(conn: psycopg.Connection) -> bool:
