@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from smarketing.airflow_support import retry_cannot_fix
 from smarketing.errors import SmarketingError
 from smarketing.sources.extract import api_tasks, source_settings
 from smarketing.sources.http import RateLimit
@@ -18,9 +19,13 @@ def test_the_entry_point_registers_the_built_in_connectors() -> None:
     assert "form_submissions" in connector("hubspot").objects
 
 
-def test_an_unknown_system_names_the_known_ones() -> None:
-    with pytest.raises(SmarketingError, match=r"unknown API source system 'salesforce' \(systems: .*hubspot"):
+def test_an_unknown_system_names_the_known_ones_and_is_not_retried() -> None:
+    with pytest.raises(
+        SmarketingError, match=r"unknown API source system 'salesforce' \(systems: .*hubspot"
+    ) as raised:
         api_tasks([{"system": "salesforce"}])
+    # A typo in the sources fails the task at once: retrying with back-off would only delay the message.
+    assert retry_cannot_fix(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from smarketing.errors import SmarketingError
+from smarketing.errors import ConfigurationError
 from smarketing.sources.hooks import ApiHook
 from smarketing.sources.http import ApiClient
 
@@ -75,10 +75,11 @@ def systems() -> tuple[str, ...]:
 
 
 def connector(system: str) -> Connector:
-    """The connector of `system`; SmarketingError naming the known ones otherwise."""
+    """The connector of `system`; ConfigurationError naming the known ones otherwise (a source's
+    settings are wrong: a task fails at once rather than retrying)."""
     try:
         return _CONNECTORS[system]
     except KeyError:
-        raise SmarketingError(
+        raise ConfigurationError(
             f"unknown API source system '{system}' (systems: {', '.join(systems())})"
         ) from None
