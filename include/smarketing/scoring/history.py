@@ -181,6 +181,8 @@ def write_snapshots(
     )
     copy_in_frame(conn, "_history_ids", pd.DataFrame({"lead_id": ids}))
     day = pd.Timestamp(today * US_PER_DAY, unit="us").date().isoformat()
+    # Analysed, so the candidates' rows are found through the primary key, not by a scan of all history.
+    conn.execute("ANALYZE _history_ids")
     conn.execute(
         """
         DELETE FROM scoring.score_history h USING _history_ids i
