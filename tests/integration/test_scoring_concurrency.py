@@ -42,14 +42,37 @@ def _score_run(dsn: str, run_id: str) -> subprocess.Popen:
     )
 
 
+def _finish(process: subprocess.Popen, dsn: str, timeout: float = 600) -> str:
+    """The process's stderr once it ends; on a hang, what it printed and what the database was doing.
+
+    The timeout only guards against a hang: on a loaded machine a cold interpreter start alone can take minutes.
+    """
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            activity = conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(
+            f"{process.args[-5:]} still running after {timeout:.0f} s\nstdout: {out}\nstderr: {err}\n"
+            f"database sessions: {activity}"
+        ) from None
+
+
 def _scoring_lock_holders(conn: psycopg.Connection) -> int:
     return conn.execute(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %s",
+        # Advisory locks are per database, pg_locks shows the whole server's: other test sessions score too.
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %s"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         (SCORING_LOCK_KEY,),
     ).fetchone()[0]
 
 
-def _wait_for(condition, what: str, seconds: float = 60.0) -> None:
+def _wait_for(condition, what: str, seconds: float = 600.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -70,12 +93,12 @@ def test_a_second_score_run_is_turned_away_while_the_first_runs(clean_warehouse:
         try:
             _wait_for(lambda: _scoring_lock_holders(holder) == 1, "the first run to take the scoring lock")
             second = _score_run(dsn, "second")
-            _, err = second.communicate(timeout=120)
+            err = _finish(second, dsn)
             assert second.returncode == 75, err
             assert "another scoring run is in progress" in err and "Traceback" not in err
         finally:
             holder.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK_KEY,))
-        _, err = first.communicate(timeout=300)
+        err = _finish(first, dsn)
     assert first.returncode == 0, err
     with psycopg.connect(dsn) as conn:
         runs = conn.execute("SELECT run_id, finished_at IS NOT NULL FROM scoring.runs").fetchall()
