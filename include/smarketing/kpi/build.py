@@ -182,7 +182,10 @@ def staging_window(plans: list[TablePlan], settings: KpiSettings) -> dict[str, o
         elif plan.model.staged == "deals":
             deal_months += [m for lo, hi in plan.ranges for m in periods.months_between(lo, hi)]
         else:
-            bounds.append(periods.month_start(plan.ranges[0][0] - timedelta(days=1)) - timedelta(days=1))
+            first = plan.ranges[0][0]
+            if plan.model.next_month_too:  # velocity: the month before its first is its baseline
+                first = periods.month_start(first - timedelta(days=1))
+            bounds.append(first - timedelta(days=1))
     # nothing read by period: no lead but the ledger's and the deals'
     return {"stage_all": False, "stage_from": min(bounds, default=END_OF_TIME), "deal_months": deal_months}
 
