@@ -13,6 +13,11 @@ moves: it is the work done, wherever the scheduler put it. Two parts are counted
 - client: the benchmark process's own CPU (getrusage; `client_thread` for the calling thread only, so
   the sampling thread is not counted).
 
+The server's CPU is also attributed to what each backend was running (`by_query`, keyed by the first
+line of the statement text pg_stat_activity shows): the CPU a backend spent between two samples goes to
+the statement it runs at the second, so a statement is known to within one interval. bench/e2e.py splits
+the core build's CPU by step this way (each step file starts with its own comment line).
+
 `span` times a block with all three when a meter is active (`ACTIVE`), wall time alone otherwise.
 """
 
@@ -29,6 +34,7 @@ from pathlib import Path
 from smarketing.warehouse.connection import connect
 
 INTERVAL = 0.02
+HEAD = 100  # characters of a statement's first line kept as its key
 ACTIVE: Meter | None = None
 
 
@@ -38,6 +44,7 @@ class Meter:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.seen: dict[tuple[int, str], float] = {}  # (pid, backend_start): CPU seconds at its last sample
+        self.by_query: dict[str, float] = {}  # a statement's first line: CPU seconds spent while it ran
         self.readable = True
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -73,16 +80,27 @@ class Meter:
     def _sample(self) -> None:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT pid, backend_start::text FROM pg_stat_activity"
+                "SELECT pid, backend_start::text, split_part(ltrim(query), E'\\n', 1) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             ).fetchall()
-            for pid, started in rows:
+            for pid, started, head in rows:
                 try:
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:  # exited since the query, or a server on another machine
                     self.readable = self.readable and os.path.isdir(f"/proc/{os.getpid()}")
                     continue
-                self.seen[(pid, started)] = (int(fields[11]) + int(fields[12])) / self._tick
+                spent = (int(fields[11]) + int(fields[12])) / self._tick
+                head = head[:HEAD]
+                self.by_query[head] = (
+                    self.by_query.get(head, 0.0) + spent - self.seen.get((pid, started), 0.0)
+                )
+                self.seen[(pid, started)] = spent
+
+    def queries(self) -> dict[str, float]:
+        """A copy of `by_query` (sampled now), to subtract from a later one."""
+        self.server()
+        with self._lock:
+            return dict(self.by_query)
 
 
 def available() -> bool:

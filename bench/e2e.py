@@ -63,6 +63,7 @@ from smarketing.warehouse.connection import drop_database, redact_dsn, with_data
 
 SERVER = os.environ.get("SMARKETING_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 EVENTS_PER_CONTACT_DAY = 0.1126  # the sandbox world's marketing events per contact and day (measured)
+TOP_STATEMENTS = 60  # statements kept per stage in the JSON, by server CPU
 PIPELINE = ("land", "validate", "core", "score", "sla", "nurture", "kpi")
 
 
@@ -80,13 +81,17 @@ def run_child(stage: str, **options: object) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent / "include"), env.get("PYTHONPATH")]))
     meter = cpu_meter.ACTIVE
     server = meter.server() if meter else None
+    queries = meter.queries() if meter else {}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode:
         raise RuntimeError(f"stage {stage} failed:\n{done.stderr[-4000:]}")
     measured = json.loads(done.stdout.strip().splitlines()[-1])  # the last line: a server may print before it
     after = meter.server() if meter else None
-    if server is not None and after is not None:
+    if server is not None and after is not None and meter is not None:
         measured["server_cpu_s"] = round(after - server, 3)
+        spent = {q: s - queries.get(q, 0.0) for q, s in meter.queries().items()}
+        top = sorted(((s, q) for q, s in spent.items() if s >= 0.01), reverse=True)[:TOP_STATEMENTS]
+        measured["server_cpu_by_statement"] = {q: round(s, 2) for s, q in top}
     return measured
 
 
@@ -113,6 +118,7 @@ class Report:
             "cpu_ratio": round(cpu / floor_cpu, 2) if cpu is not None and floor_cpu else None,
             "load_average": os.getloadavg(),
             "peak_rss_mib": measured.get("peak_rss_mib"),
+            "server_cpu_by_statement": measured.get("server_cpu_by_statement"),
             "result": measured.get("result"),
             "floor": floor,
         }
@@ -143,7 +149,9 @@ def pipeline(dsn: str, world: Path, work: Path, report: Report, skip: set[str]) 
         report.stage(name, measured, floor)
     if "core" in report.data["stages"]:
         core = report.data["stages"]["core"]
-        core["steps"] = stages.step_ratios(core["result"]["timings"], core["floor"])
+        core["steps"] = stages.step_ratios(
+            core["result"]["timings"], core["floor"], core.get("server_cpu_by_statement")
+        )
         report.save()
 
 
@@ -158,7 +166,9 @@ def increment(dsn: str, world: Path, work: Path, report: Report) -> None:
         floor = stages.FLOORS[name](dsn, work=work, as_of=as_of, measured=measured, run_id="e2e-hour")
         report.stage(f"hour_{name}", measured, floor)
     core = report.data["stages"]["hour_core"]
-    core["steps"] = stages.step_ratios(core["result"]["timings"], core["floor"])
+    core["steps"] = stages.step_ratios(
+        core["result"]["timings"], core["floor"], core.get("server_cpu_by_statement")
+    )
     report.data["hourly_delta"] = made
     report.save()
 
@@ -180,7 +190,9 @@ def print_table(data: dict) -> None:
         )
         for step, r in (s.get("steps") or {}).items():
             lines.append(
-                f"  {step:<24}{r['seconds']:>10.1f}{r['floor_seconds']:>10.1f}{r['ratio'] or 0:>8.2f}"
+                f"  {step:<24}{r['seconds']:>10.1f}{r['floor_seconds']:>10.1f}{_fixed(r['ratio'], 8, 2)}"
+                f"{_fixed(r.get('cpu_s'), 10, 1)}{_fixed(r.get('floor_cpu_s'), 10, 1)}"
+                f"{_fixed(r.get('cpu_ratio'), 10, 2)}"
             )
     if "first_load" in data:
         f = data["first_load"]

@@ -293,22 +293,34 @@ def floor_core(dsn: str, *, work: Path, as_of: str, measured: dict, run_id: str 
     }
 
 
-def step_ratios(timings: dict[str, float], floor: dict) -> dict[str, dict]:
+def step_ratios(timings: dict[str, float], floor: dict, by_statement: dict[str, float] | None = None) -> dict:
     """Each core build step against the COPY out of its raw object and the COPY in of its core tables
-    (a step written in two files, STEP_PARTS, counted as one)."""
-    out = {}
+    (a step written in two files, STEP_PARTS, counted as one). With the stage's server CPU by statement
+    (cpu_meter: a step runs as one statement, keyed by its file's first line), each step's CPU too."""
+    from smarketing.paths import CORE_SQL_DIR
+
     steps: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for step, seconds in timings.items():
         whole = STEP_PARTS.get(step, step)
         steps[whole] = round(steps.get(whole, 0.0) + seconds, 3)
+        path = CORE_SQL_DIR / f"{step}.sql"
+        if by_statement is not None and path.exists():
+            head = path.read_text(encoding="utf-8").lstrip().split("\n", 1)[0][: cpu_meter.HEAD]
+            cpu[whole] = round(cpu.get(whole, 0.0) + by_statement.get(head, 0.0), 3)
+    out = {}
     for step, seconds in steps.items():
         obj, tables = STEP_TABLES.get(step, (None, ()))
-        parts = [floor["read"].get(f"raw.{obj}")] + [floor["write"].get(t) for t in tables]
-        floor_s = round(sum(p["seconds"] for p in parts if p), 3)
+        parts = [p for p in [floor["read"].get(f"raw.{obj}")] + [floor["write"].get(t) for t in tables] if p]
+        floor_s = round(sum(p["seconds"] for p in parts), 3)
+        floor_cpu = floors.total_cpu([dict(enumerate(parts))]) if parts else None
         out[step] = {
             "seconds": seconds,
             "floor_seconds": floor_s,
             "ratio": round(seconds / floor_s, 2) if floor_s else None,
+            "cpu_s": cpu.get(step),
+            "floor_cpu_s": floor_cpu,
+            "cpu_ratio": round(cpu[step] / floor_cpu, 2) if step in cpu and floor_cpu else None,
         }
     return out
 
