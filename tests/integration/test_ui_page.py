@@ -236,6 +236,40 @@ def test_the_scoring_proposals_show_their_mql_threshold_and_decision(
     assert "/required_actions" in " ".join(reader.links)
 
 
+def test_the_page_reads_the_warehouse_of_the_airflow_connection_the_tasks_use(
+    world: str, client, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `smarketing_warehouse` connection added in Admin > Connections (the metadata DB) is the warehouse
+    of the tasks; the page follows it, not the environment's DSN."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(world)
+    monkeypatch.setenv("SMARKETING_WAREHOUSE_DSN", "postgresql://postgres@127.0.0.1:1/nowhere")
+    with create_session() as session:
+        session.add(
+            Connection(
+                conn_id="smarketing_warehouse",
+                conn_type="postgres",
+                host=params.get("host", "127.0.0.1"),
+                port=int(params.get("port", 5432)),
+                login=params.get("user"),
+                password=params.get("password"),
+                schema=params["dbname"],
+            )
+        )
+    try:
+        response = client.get("/smarketing/", cookies={"_token": token})
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "smarketing_warehouse").delete()
+    assert "could not be read" not in response.text
+    reader = SmarketingPage(response.text)
+    latest = month_to_date(world)
+    assert Decimal(reader.values[("kpi:mqls", "value")][0]) == Decimal(latest["mqls"])
+
+
 def test_no_address_and_no_name_on_the_page(world: str, page) -> None:
     html, _ = page
     assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", html)

@@ -127,12 +127,10 @@ def render_page(readable: set[str] | None, focus: str | None = None, now: dateti
         focus: a DAG id whose row is highlighted (the DAG's own tab opens the page with it).
         now: the moment freshness is measured at (default: now).
     """
-    from smarketing.warehouse.connection import warehouse_dsn
-
     now = now or datetime.now(UTC)
     problems: list[str] = []
     try:
-        snapshot = read_snapshot(warehouse_dsn())
+        snapshot = read_snapshot(page_warehouse_dsn())
     except Exception as exc:  # the page still shows the pipelines and the links, and says why
         problems.append(f"The warehouse could not be read: {mask_emails(str(exc)).splitlines()[0]}")
         snapshot = Snapshot()
@@ -154,6 +152,23 @@ def render_page(readable: set[str] | None, focus: str | None = None, now: dateti
         prefix=airflow_base_path() + URL_PREFIX,
         base=airflow_base_path(),
     )
+
+
+def page_warehouse_dsn() -> str:
+    """The warehouse the DAGs' tasks read: the Airflow connection `smarketing_warehouse` from Airflow's
+    connection store (the API server reads its metadata DB and secrets backends itself, which the task
+    SDK's lookup outside a task does not), else what the command line uses (`SMARKETING_WAREHOUSE_DSN`)."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from smarketing.warehouse.connection import CONN_ID, connection_dsn, warehouse_dsn
+
+    try:
+        connection = Connection.get_connection_from_secrets(CONN_ID)
+    except AirflowNotFoundException:
+        return warehouse_dsn()
+    return connection_dsn(PostgresHook(postgres_conn_id=CONN_ID), connection)
 
 
 def airflow_base_path() -> str:
