@@ -230,7 +230,7 @@ def test_the_scoring_proposals_show_their_mql_threshold_and_decision(
     )
     assert reader.values[("review:2026-09", "decision")] == (
         "approved",
-        "approved by marie: scoring-2026-09.patch for a pull request",
+        "approved by marie: scoring-2026-09.patch",
     )
     assert reader.values[("review:2026-08", "mql")] == ("", "unchanged (none proposed)")
     assert "/required_actions" in " ".join(reader.links)
