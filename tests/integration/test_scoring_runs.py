@@ -322,6 +322,48 @@ def test_a_night_snapshots_history_only_for_changes_other_than_fading(clean_ware
     assert _headline_rows(history_as_of(dsn, model, night)) == _headline_rows(scores_as_of(dsn, model, night))
 
 
+def test_a_rewind_drops_the_snapshots_after_it(clean_warehouse: str) -> None:
+    """Scoring as of an earlier day replaces the history after it: a later snapshot left in place would be
+    taken for a lead's latest inputs by the next night."""
+    dsn = clean_warehouse
+    reset(dsn)
+    model = make_model(2.0, None)
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(1, "form_submission", -5, None), (2, "email_open", 30, None)], 0, T0))
+    for night in range(3):
+        run_scoring(dsn, model, run_id=f"n{night}", as_of=T0 + timedelta(days=night), shard_count=2)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("DELETE FROM core.marketing_events WHERE lead_id = 2")
+    rewound = T0 + timedelta(days=1)
+    run_scoring(dsn, model, run_id="rewind", as_of=rewound, shard_count=2)
+    with psycopg.connect(dsn) as conn:
+        later = conn.execute(
+            "SELECT count(*) FROM scoring.score_history WHERE scored_on > %s", (rewound.date(),)
+        ).fetchone()[0]
+    assert later == 0
+    night = T0 + timedelta(days=2)
+    run_scoring(dsn, model, run_id="again", as_of=night, shard_count=2)
+    assert _headline_rows(history_as_of(dsn, model, night)) == _headline_rows(scores_as_of(dsn, model, night))
+
+
+def test_a_warehouse_scored_before_snapshots_is_rescored_in_full_once(clean_warehouse: str) -> None:
+    """History rows written before migration 0016 hold no inputs: the first run after it is a full rescore,
+    which gives every lead a snapshot, and the nights after it are incremental again."""
+    dsn = clean_warehouse
+    reset(dsn)
+    model = make_model(2.0, None)
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(lead, "form_submission", -5, None) for lead in (1, 2)], 0, T0))
+    run_scoring(dsn, model, run_id="a", as_of=T0, shard_count=2)
+    with psycopg.connect(dsn) as conn:  # as the old code left them
+        conn.execute("UPDATE scoring.score_history SET config_hash = NULL, fits = NULL, state = NULL")
+        conn.execute("UPDATE scoring.runs SET stats = stats #- '{summary,snapshots}'")
+    night = T0 + timedelta(days=1)
+    assert run_scoring(dsn, model, run_id="b", as_of=night, shard_count=2)["mode"] == "full"
+    assert _headline_rows(history_as_of(dsn, model, night)) == _headline_rows(scores_as_of(dsn, model, night))
+    assert run_scoring(dsn, model, run_id="c", as_of=night + timedelta(days=1))["mode"] == "incremental"
+
+
 def test_backtest_replay_finds_the_same_first_mql_days_as_the_nightly_runs(clean_warehouse: str) -> None:
     from smarketing.scoring.backtest import first_crossings
 

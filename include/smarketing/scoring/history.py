@@ -27,6 +27,7 @@ from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, copy_out_fix
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
+    from smarketing.scoring.warehouse import Shard
 
 # Inputs closer than this (in points, relative to 1) are the same: re-basing and a fresh sum differ by
 # float rounding only (1e-6 points after a century of nights).
@@ -156,6 +157,7 @@ def write_snapshots(
     conn: psycopg.Connection,
     model: ScoringModel,
     plan: RunPlan,
+    shard: Shard,
     scores: Scores,
     headline: pd.DataFrame,
     candidates: np.ndarray,
@@ -189,6 +191,13 @@ def write_snapshots(
         WHERE h.lead_id = i.lead_id AND h.model_version = %s AND h.scored_on = %s::date
         """,
         (model.version, day),
+    )
+    # A run as of an earlier day rewinds the scores to it: later snapshots belong to the history it
+    # replaces, and left in place they would be taken for the latest inputs.
+    conn.execute(
+        "DELETE FROM scoring.score_history WHERE lead_id BETWEEN %s AND %s AND model_version = %s "
+        "AND scored_on > %s::date",
+        (shard.low, shard.high, model.version, day),
     )
     days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
     days = np.nan_to_num(days, nan=today).astype(np.int64)

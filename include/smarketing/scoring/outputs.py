@@ -317,7 +317,7 @@ def write_shard(
         if fit_changed is not None:
             candidates |= np.isin(scores.lead_ids, fit_changed)
         history_days, stats["history_rows"] = write_snapshots(
-            conn, model, plan, scores, headline, candidates, previous["history_day"]
+            conn, model, plan, shard, scores, headline, candidates, previous["history_day"]
         )
     with timings.step("write_lead_scores"):
         _range(conn, "scoring.lead_scores", shard)

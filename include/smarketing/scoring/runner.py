@@ -208,9 +208,12 @@ def plan_run(
             shared_step(conn)
         new_model = register_model(conn, model)
         last = conn.execute(
-            "SELECT config_hash FROM scoring.runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+            "SELECT config_hash, stats -> 'summary' ? 'snapshots' FROM scoring.runs "
+            "WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
         ).fetchone()
-        changed = last is None or last[0] != model.config_hash
+        # A warehouse last scored before history snapshots (migration 0016) is rescored in full once, so
+        # every lead gets a first snapshot: an incremental night only snapshots the leads that changed.
+        changed = last is None or last[0] != model.config_hash or not last[1]
         mode = "full" if full or changed else "incremental"
         shards = shard_bounds(conn, max(1, shard_count))
         plan = RunPlan(run_id, to_us(as_of.astimezone(UTC)), mode, model.version, model.config_hash, shards)
@@ -494,13 +497,15 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: boo
             "SELECT count(*) FROM scoring.mql_crossings WHERE run_id = %s", (plan.run_id,)
         ).fetchone()[0]
         result = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
+        # Written by a run that keeps history as snapshots (plan_run reads it).
+        summary = result | {"snapshots": True}
         conn.execute(
             """
             UPDATE scoring.runs
                SET finished_at = now(), stats = (stats - 'failed') || jsonb_build_object('summary', %s::jsonb)
             WHERE run_id = %s
             """,
-            (json.dumps(result), plan.run_id),
+            (json.dumps(summary), plan.run_id),
         )
     summary_line(
         f"scoring run {plan.run_id} finished: {count(result['leads'], 'lead')} with a score, "
