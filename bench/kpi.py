@@ -18,6 +18,10 @@ and SLA clocks, written straight into core with SQL. Then times, in the same run
 Each is the best of `--repeat` runs (the machine's other work adds noise, never speed). Budgets:
 full_rebuild <= 3 x scan_inputs, one_day_refresh <= 10% of full_rebuild. Prints one JSON object.
 
+Each run is also timed in CPU seconds, the server's (every backend of the bench database, parallel
+workers included) plus this process's (bench/cpu_meter.py): on a shared machine the wall ratios move with
+the load between the measurements, the CPU ratios (`cpu_ratio_*`, of the runs with the least CPU) much less.
+
 `--keep-seed` seeds into a database named after the world's size (`bench_kpi_seed_<leads>_<events>`), keeps
 it, and on later runs of the same size copies it (`CREATE DATABASE ... TEMPLATE`) instead of seeding again:
 every run still starts from the same world, minutes sooner. Drop it by hand when done.
@@ -26,12 +30,14 @@ every run still starts from the same world, minutes sooner. Drop it by hand when
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 import uuid
 
 import pandas as pd
+from cpu_meter import Meter, available, cpu_of, span
 from psycopg import sql
 
 from smarketing.config import load_config
@@ -254,6 +260,19 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+def _measured(fn, *args, **kwargs) -> tuple[object, float, float | None]:
+    """The result, wall seconds and CPU seconds (server + client; None without a meter) of one call."""
+    part: dict = {}
+    with span(part):
+        result = fn(*args, **kwargs)
+    return result, part["seconds"], cpu_of(part)
+
+
+def _least_cpu(runs: list[tuple[object, float, float | None]]) -> float | None:
+    cpus = [r[2] for r in runs]
+    return None if None in cpus else min(cpus)  # type: ignore[type-var]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=100_000)
@@ -277,16 +296,22 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_seed:
             _, seed_seconds = _timed(seed, dsn, args.leads, args.events)
         settings = settings_from_agreement(load_config())
-        scans = [scan_inputs(dsn) for _ in range(args.repeat)]
-        fulls = [_timed(build_kpis, dsn, settings, as_of=END, full=True) for _ in range(args.repeat)]
-        refreshes, landed = [], {}
-        for day in range(1, args.repeat + 1):
-            landed = land_one_day(dsn, args.leads, args.events, day)
-            refreshes.append(_timed(build_kpis, dsn, settings, as_of=END + pd.Timedelta(days=day)))
+        with Meter(dsn) if available() else contextlib.nullcontext():
+            scans = [_measured(scan_inputs, dsn) for _ in range(args.repeat)]
+            fulls = [_measured(build_kpis, dsn, settings, as_of=END, full=True) for _ in range(args.repeat)]
+            refreshes, landed = [], {}
+            for day in range(1, args.repeat + 1):
+                landed = land_one_day(dsn, args.leads, args.events, day)
+                refreshes.append(_measured(build_kpis, dsn, settings, as_of=END + pd.Timedelta(days=day)))
     finally:
         drop_database(dsn)
 
-    scan, full, refresh = min(scans), min(f[1] for f in fulls), min(r[1] for r in refreshes)
+    scan, full, refresh = min(s[1] for s in scans), min(f[1] for f in fulls), min(r[1] for r in refreshes)
+    cpu = {
+        "scan_inputs": _least_cpu(scans),
+        "full_rebuild": _least_cpu(fulls),
+        "one_day_refresh": _least_cpu(refreshes),
+    }
     best_refresh = min(refreshes, key=lambda r: r[1])[0]
     result = {
         "benchmark": "kpi.build_kpis",
@@ -305,8 +330,22 @@ def main(argv: list[str] | None = None) -> int:
         "refresh_staging_seconds": best_refresh.get("staging_seconds"),
         "full_staging_seconds": min(fulls, key=lambda f: f[1])[0].get("staging_seconds"),
         "one_day_landed": landed,
+        "cpu_seconds": cpu,
+        "all_cpu_seconds": {
+            "scan_inputs": [s[2] for s in scans],
+            "full_rebuild": [f[2] for f in fulls],
+            "one_day_refresh": [r[2] for r in refreshes],
+        },
+        **(
+            {
+                "cpu_ratio_full_to_scan": round(cpu["full_rebuild"] / cpu["scan_inputs"], 2),
+                "cpu_ratio_refresh_to_full": round(cpu["one_day_refresh"] / cpu["full_rebuild"], 3),
+            }
+            if None not in cpu.values()
+            else {}
+        ),
         "all_seconds": {
-            "scan_inputs": [round(s, 2) for s in scans],
+            "scan_inputs": [round(s[1], 2) for s in scans],
             "full_rebuild": [round(f[1], 2) for f in fulls],
             "one_day_refresh": [round(r[1], 2) for r in refreshes],
         },
