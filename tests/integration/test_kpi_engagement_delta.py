@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from smarketing.kpi import engagement
 from smarketing.kpi.build import build_kpis, table_checksums
 from tests.integration.kpi_world import AS_OF, event, fold, kpi_settings, land, lead, rows, seed_world
 
@@ -137,3 +138,24 @@ def test_an_event_landed_before_its_lead_counts_once_the_lead_arrives(world: str
     assert rows(world, "SELECT opens FROM kpi.engagement_monthly WHERE campaign_id = 'C8'") == [(1,)]
     incremental = rows(world, ENGAGEMENT)
     assert full_count(world, AS_OF) == incremental
+
+
+def test_logging_starts_only_once_the_writers_older_than_it_have_ended(clean_warehouse: str) -> None:
+    # a writer whose statement ran before the log was on logged nothing: the first build must not count
+    # before it ends (it would miss the write if it committed later), so it waits, here in vain
+    with psycopg.connect(clean_warehouse) as writer:
+        writer.execute("SELECT txid_current()")  # a transaction holding a transaction id: a writer
+        with (
+            psycopg.connect(clean_warehouse, autocommit=True) as conn,
+            pytest.raises(RuntimeError, match="keeps the KPI build from starting to track changes"),
+        ):
+            engagement.track_event_changes(conn, patience_s=0)
+        # the row stays: a second try waits for the same writer, it does not take the row for a done wait
+        with (
+            psycopg.connect(clean_warehouse, autocommit=True) as conn,
+            pytest.raises(RuntimeError, match="keeps the KPI build from starting to track changes"),
+        ):
+            engagement.track_event_changes(conn, patience_s=0)
+    assert rows(clean_warehouse, "SELECT count(*) FROM ops.kpi_event_tracking") == [(1,)]
+    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+        engagement.track_event_changes(conn, patience_s=0)  # the writer is gone: no wait

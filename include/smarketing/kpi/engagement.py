@@ -23,14 +23,13 @@ from smarketing.kpi import periods
 from smarketing.kpi.models import read_sql
 from smarketing.warehouse import tracking
 
-TRACKING_ROW = (
-    "INSERT INTO ops.kpi_event_tracking DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING clock_timestamp()"
-)
+TRACKING_ROW = "INSERT INTO ops.kpi_event_tracking DEFAULT VALUES ON CONFLICT DO NOTHING"
+TRACKING_SINCE = "SELECT since FROM ops.kpi_event_tracking"
 
 
-def track_event_changes(conn: psycopg.Connection) -> None:
+def track_event_changes(conn: psycopg.Connection, *, patience_s: float = 600.0) -> None:
     """Begin logging changes to marketing events, before a full count reads them (autocommit connection)."""
-    tracking.start_tracking(conn, TRACKING_ROW, what="the KPI build")
+    tracking.start_tracking(conn, TRACKING_ROW, TRACKING_SINCE, what="the KPI build", patience_s=patience_s)
 
 
 def take_event_changes(conn: psycopg.Connection, params: dict[str, object]) -> set[date]:

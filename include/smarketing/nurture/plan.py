@@ -152,7 +152,8 @@ def start_tracking(dsn: str, *, patience_s: float = 600.0) -> None:
     with connect(dsn, autocommit=True) as conn:
         tracking.start_tracking(
             conn,
-            "INSERT INTO nurture.plan_state DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING clock_timestamp()",
+            "INSERT INTO nurture.plan_state DEFAULT VALUES ON CONFLICT DO NOTHING",
+            "SELECT tracking_since FROM nurture.plan_state",
             what="nurturing",
             patience_s=patience_s,
         )
