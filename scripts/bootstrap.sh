@@ -39,6 +39,14 @@ want=$(cat requirements.txt "$req" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; then
   exit 0
 fi
+# A .venv that links to another checkout's (a git worktree sharing one venv) is never installed into: its
+# editable `smarketing` would then point at this checkout. airflow-env.sh puts this checkout's include/
+# first on PYTHONPATH instead.
+if [ -L .venv ] && [ -x .venv/bin/python ]; then
+  echo "bootstrap: .venv links to $(readlink -f .venv), shared with another checkout: not installing into it" \
+    "(refresh it from the checkout it belongs to)" >&2
+  exit 0
+fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 echo "bootstrap: installing $req into .venv (first run takes a few minutes)" >&2
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
