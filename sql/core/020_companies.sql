@@ -89,53 +89,29 @@ src AS (
            COALESCE(s.source_updated_at, (s.record->>'updated_at')::timestamptz) AS version_at
     FROM core.company_sources s JOIN affected a USING (company_id)
 ),
--- Per field the value of the latest version that has one: one sort of narrow (company, field) rows picks
--- them all (DISTINCT ON), as one sort of (company, attribute) rows picks the attributes; ordered
--- aggregates would sort every company's records once per field.
-totals AS (
+merged AS (
     SELECT company_id,
+           (array_agg(source_system ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
+               AS source_system,
+           (array_agg(source_id ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
+               AS source_id,
+           (array_agg(p->>'name' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'name' IS NOT NULL))[1] AS name,
+           (array_agg(p->>'industry' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'industry' IS NOT NULL))[1] AS industry,
+           (array_agg(round((p->>'employees')::numeric)::integer
+                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE jsonb_typeof(p->'employees') = 'number'))[1] AS employees,
+           (array_agg((p->>'annual_revenue')::numeric(18, 2)
+                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE jsonb_typeof(p->'annual_revenue') = 'number'))[1] AS annual_revenue,
+           (array_agg(p->>'country' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
+               FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
            max(version_at) AS updated_at,
            -- deleted once every record of it is (HubSpot archives deleted and merged-away companies)
            CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at
     FROM src
     GROUP BY company_id
-),
-latest AS (
-    SELECT DISTINCT ON (company_id) company_id, source_system, source_id
-    FROM src
-    ORDER BY company_id, version_at DESC NULLS LAST, batch_id DESC, source_system, source_id
-),
-fields AS (
-    SELECT company_id,
-           max(value) FILTER (WHERE field = 'name') AS name,
-           max(value) FILTER (WHERE field = 'industry') AS industry,
-           max(value) FILTER (WHERE field = 'employees')::integer AS employees,
-           max(value) FILTER (WHERE field = 'annual_revenue')::numeric(18, 2) AS annual_revenue,
-           max(value) FILTER (WHERE field = 'country') AS country
-    FROM (
-        SELECT DISTINCT ON (s.company_id, f.field) s.company_id, f.field, f.value
-        FROM src s
-        CROSS JOIN LATERAL (VALUES
-            ('name', s.p->>'name', s.p->>'name' IS NOT NULL),
-            ('industry', s.p->>'industry', s.p->>'industry' IS NOT NULL),
-            -- (numbers only: a value is cast where it is a number, not on every row)
-            ('employees', CASE WHEN jsonb_typeof(s.p->'employees') = 'number'
-                               THEN round((s.p->>'employees')::numeric)::integer::text END,
-             jsonb_typeof(s.p->'employees') = 'number'),
-            ('annual_revenue', CASE WHEN jsonb_typeof(s.p->'annual_revenue') = 'number'
-                                    THEN (s.p->>'annual_revenue')::numeric(18, 2)::text END,
-             jsonb_typeof(s.p->'annual_revenue') = 'number'),
-            ('country', s.p->>'country', s.p->>'country' IS NOT NULL)
-        ) f(field, value, present)
-        WHERE f.present
-        ORDER BY s.company_id, f.field, s.version_at DESC NULLS LAST, s.batch_id DESC, s.source_system, s.source_id
-    ) firsts
-    GROUP BY company_id
-),
-merged AS (
-    SELECT t.company_id, l.source_system, l.source_id, f.name, f.industry, f.employees, f.annual_revenue,
-           f.country, t.updated_at, t.deleted_at
-    FROM totals t JOIN latest l USING (company_id) LEFT JOIN fields f USING (company_id)
 ),
 attrs AS (
     SELECT company_id, jsonb_object_agg(key, value) AS attributes

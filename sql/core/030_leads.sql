@@ -185,10 +185,8 @@ ANALYZE _affected_leads;
 -- Live records speak for the lead: a merged-away or deleted record's last version (stamped at its
 -- archival) must not override the survivor's fields. A lead whose every record is archived keeps what
 -- they said and is deleted since the last archival.
--- Each "latest non-null" field is the value of the first record that has one, in precedence order: live
--- records first, then the latest version. One sort of narrow (lead, field) rows picks them all (DISTINCT
--- ON), as one sort of (lead, attribute) rows picks the attributes; ordered aggregates would sort every
--- lead's records once per field.
+-- (Picking each field by one DISTINCT ON sort of (lead, field, value) rows instead of the ordered
+-- aggregates below was measured 30-40% more CPU for the same rows, at 50k and 200k leads.)
 CREATE TEMP TABLE _lead_merged ON COMMIT DROP AS
 WITH records AS (
     SELECT ls.lead_id, ls.source_system, ls.source_id, ls.source_updated_at, ls.batch_id, ls.record AS p,
@@ -203,16 +201,38 @@ WITH records AS (
     JOIN _lead_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
 ),
 src AS (
-    SELECT r.lead_id, r.source_system, r.source_id, r.batch_id, r.p, r.archived_at,
+    SELECT r.lead_id, r.source_system, r.source_id, r.p, r.archived_at,
            COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz) AS version_at,
            (r.p->>'created_at')::timestamptz AS created_at,
-           cs.company_id
+           cs.company_id,
+           -- the precedence of every "latest non-null" field: live first, then the latest version
+           row_number() OVER (PARTITION BY r.lead_id
+                              ORDER BY r.archived_at IS NOT NULL,
+                                       COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz)
+                                           DESC NULLS LAST,
+                                       r.batch_id DESC, r.source_system, r.source_id) AS rk
     FROM records r
     LEFT JOIN core.company_sources cs
            ON cs.source_system = r.source_system AND cs.source_id = (r.p->>'company_source_id')
 ),
-totals AS (
+merged AS (
     SELECT lead_id,
+           -- the record that created the lead: the earliest created live one
+           (array_agg(source_system ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
+               AS source_system,
+           (array_agg(source_id ORDER BY archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id))[1]
+               AS source_id,
+           (array_agg(p->>'job_title' ORDER BY rk) FILTER (WHERE p->>'job_title' IS NOT NULL))[1] AS job_title,
+           (array_agg(p->>'country' ORDER BY rk) FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
+           (array_agg(company_id ORDER BY rk) FILTER (WHERE company_id IS NOT NULL))[1] AS company_id,
+           (array_agg(p->>'lifecycle_stage' ORDER BY rk) FILTER (WHERE p->>'lifecycle_stage' IS NOT NULL))[1]
+               AS lifecycle_stage,
+           (array_agg(source_system || ':' || (p->>'owner_source_id') ORDER BY rk)
+               FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_id,
+           -- the assignment time of the record the owner comes from: a time another record gives
+           -- would date some other owner's assignment
+           (array_agg((p->>'owner_assigned_at')::timestamptz ORDER BY rk)
+               FILTER (WHERE p->>'owner_source_id' IS NOT NULL))[1] AS owner_assigned_at,
            min(created_at) AS created_at,
            max(version_at) AS updated_at,
            bool_and((p->>'consent_email')::boolean) FILTER (WHERE jsonb_typeof(p->'consent_email') = 'boolean')
@@ -222,57 +242,18 @@ totals AS (
     FROM src
     GROUP BY lead_id
 ),
--- the record that created the lead: the earliest created live one
-creator AS (
-    SELECT DISTINCT ON (lead_id) lead_id, source_system, source_id
-    FROM src
-    ORDER BY lead_id, archived_at IS NOT NULL, created_at NULLS LAST, source_system, source_id
-),
-fields AS (
-    SELECT lead_id,
-           max(value) FILTER (WHERE field = 'job_title') AS job_title,
-           max(value) FILTER (WHERE field = 'country') AS country,
-           max(value) FILTER (WHERE field = 'company_id')::bigint AS company_id,
-           max(value) FILTER (WHERE field = 'lifecycle_stage') AS lifecycle_stage,
-           max(value) FILTER (WHERE field = 'owner_id') AS owner_id,
-           max(value) FILTER (WHERE field = 'owner_assigned_at')::timestamptz AS owner_assigned_at
-    FROM (
-        SELECT DISTINCT ON (s.lead_id, f.field) s.lead_id, f.field, f.value
-        FROM src s
-        CROSS JOIN LATERAL (VALUES
-            ('job_title', s.p->>'job_title', s.p->>'job_title' IS NOT NULL),
-            ('country', s.p->>'country', s.p->>'country' IS NOT NULL),
-            ('company_id', s.company_id::text, s.company_id IS NOT NULL),
-            ('lifecycle_stage', s.p->>'lifecycle_stage', s.p->>'lifecycle_stage' IS NOT NULL),
-            ('owner_id', s.source_system || ':' || (s.p->>'owner_source_id'), s.p->>'owner_source_id' IS NOT NULL),
-            -- the assignment time of the record the owner comes from: a time another record gives
-            -- would date some other owner's assignment
-            ('owner_assigned_at', s.p->>'owner_assigned_at', s.p->>'owner_source_id' IS NOT NULL)
-        ) f(field, value, present)
-        WHERE f.present
-        ORDER BY s.lead_id, f.field,
-                 s.archived_at IS NOT NULL, s.version_at DESC NULLS LAST, s.batch_id DESC, s.source_system, s.source_id
-    ) firsts
-    GROUP BY lead_id
-),
 attrs AS (
     SELECT lead_id, jsonb_object_agg(key, value) AS attributes
     FROM (
-        SELECT DISTINCT ON (s.lead_id, a.key) s.lead_id, a.key, a.value
-        FROM src s CROSS JOIN LATERAL jsonb_each(COALESCE(s.p->'attributes', '{}'::jsonb)) a
+        SELECT DISTINCT ON (src.lead_id, a.key) src.lead_id, a.key, a.value
+        FROM src CROSS JOIN LATERAL jsonb_each(COALESCE(src.p->'attributes', '{}'::jsonb)) a
         WHERE jsonb_typeof(a.value) <> 'null'
-        ORDER BY s.lead_id, a.key,
-                 s.archived_at IS NOT NULL, s.version_at DESC NULLS LAST, s.batch_id DESC, s.source_system, s.source_id
+        ORDER BY src.lead_id, a.key, src.rk
     ) latest_values
     GROUP BY lead_id
 )
-SELECT t.lead_id, c.source_system, c.source_id, f.job_title, f.country, f.company_id, f.lifecycle_stage,
-       f.owner_id, f.owner_assigned_at, t.created_at, t.updated_at, t.consent_email, t.unsubscribed_at,
-       t.deleted_at, COALESCE(a.attributes, '{}'::jsonb) AS attributes
-FROM totals t
-JOIN creator c USING (lead_id)
-LEFT JOIN fields f USING (lead_id)
-LEFT JOIN attrs a USING (lead_id);
+SELECT m.*, COALESCE(a.attributes, '{}'::jsonb) AS attributes
+FROM merged m LEFT JOIN attrs a USING (lead_id);
 ANALYZE _lead_merged;
 
 -- core_build matches the merged job titles against the agreement's personas here (_lead_personas), then
