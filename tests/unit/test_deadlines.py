@@ -27,7 +27,12 @@ def test_the_deadline_counts_from_the_end_of_the_data_interval(monkeypatch: pyte
     ).interval == timedelta(hours=1, minutes=20)
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "1h", "2.5"])
+def test_off_turns_the_deadline_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SCORING_ENV, "off")
+    assert deadline("nightly", period=timedelta(days=1), env=SCORING_ENV, default_minutes=180) is None
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1h", "2.5", "none"])
 def test_a_bad_allowance_names_its_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(SCORING_ENV, value)
     with pytest.raises(ValueError, match=SCORING_ENV):
