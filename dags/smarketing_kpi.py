@@ -19,8 +19,12 @@ the `kpi_reader` role.
 on (after a change the watermarks cannot see, such as a new cohort horizon); `as_of` measures at another
 moment (ISO 8601).
 
-**Rerun** freely: a model depends only on the warehouse and the run's moment (its data-interval end, or
-the moment an asset-triggered run was created), so a rerun writes byte-identical tables. The same build
+**Moment**: the `as_of` param; else, for a run triggered by hand (Trigger in the UI) or by an asset, the
+moment it was triggered (so a manual run at 11:40 measures what landed up to 11:40); else, for the
+daily run, the end of its data interval (04:00).
+
+**Rerun** freely: a model depends only on the warehouse and the run's moment, which a cleared run keeps
+(a triggered run's `run_after` never changes), so a rerun writes byte-identical tables. The same build
 by hand: `smarketing kpi build [--full] [--from D]`.
 """
 
@@ -37,6 +41,7 @@ from smarketing.airflow_support import (
     NURTURE_ASSET,
     nightly,
     preflight,
+    run_moment,
     task_dsn,
 )
 
@@ -63,7 +68,9 @@ from smarketing.airflow_support import (
         "as_of": Param(
             None,
             type=["null", "string"],
-            description="Measure as of this moment (ISO 8601) instead of the run's own moment.",
+            description="Measure as of this moment (ISO 8601, e.g. 2026-12-07T09:00:00+00:00). Empty: a run "
+            "triggered here measures as of the moment it is triggered; the daily run as of 04:00, the end "
+            "of its interval.",
         ),
     },
 )
@@ -79,13 +86,10 @@ def smarketing_kpi() -> None:
 
         context = get_current_context()
         params = context["params"]
-        # An asset-triggered run has no data interval: the moment it was created stands in, and stays
-        # the same when the run is cleared and rerun.
-        moment = params.get("as_of") or context.get("data_interval_end") or context["dag_run"].run_after
         summary = build(
             task_dsn(),
             settings_from_agreement(load_config()),
-            as_of=str(moment),
+            as_of=run_moment(context),
             full=bool(params.get("full")),
             from_day=date.fromisoformat(params["from"]) if params.get("from") else None,
         )

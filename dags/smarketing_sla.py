@@ -1,7 +1,8 @@
 """
 ### smarketing_sla — the follow-up clock of every handed-over MQL, breaches, alerts, marketing pace
 
-Hourly. Reads every running SLA clock at the end of the hour just covered (`data_interval_end`):
+Hourly. Reads every running SLA clock at the end of the hour just covered (`data_interval_end`; a run
+triggered by hand reads it at the moment it was triggered, and keeps that moment when cleared):
 
 1. **evaluate_followups** — for each MQL handed over to sales (its first MQL crossing in scoring or MQL
    stage in the CRM, whichever came first): the tier's deadline on the business calendar of the agreement (working hours, public
@@ -33,16 +34,13 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, hourly, preflight, task_dsn
+from smarketing.airflow_support import DEFAULT_ARGS, hourly, preflight, run_moment, task_dsn
 
 
 def _as_of() -> str:
-    """The moment this run reads the clock at: the `as_of` param, else the end of its data interval."""
-    context = get_current_context()
-    moment = (
-        context["params"].get("as_of") or context.get("data_interval_end") or context["dag_run"].run_after
-    )
-    return str(moment)
+    """The moment this run reads the clock at (`run_moment`): the `as_of` param; else the moment a run
+    triggered by hand was triggered; else the end of the hour a scheduled run covers."""
+    return run_moment(get_current_context())
 
 
 def _settings():
@@ -69,7 +67,8 @@ def _settings():
         "as_of": Param(
             None,
             type=["null", "string"],
-            description="Read the clock at this moment (ISO 8601) instead of the end of the data interval.",
+            description="Read the clock at this moment (ISO 8601). Empty: a run triggered here reads it at the "
+            "moment it is triggered; the hourly run at the end of the hour it covers.",
         ),
         "send_alerts": Param(True, type="boolean", description="Send the alerts that are due."),
         "reevaluate_days": Param(

@@ -27,20 +27,25 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
-def run_dag(dag_id: str, *, run_conf: dict | None = None, logical_date=None) -> dict[str, str]:
+def run_dag(
+    dag_id: str, *, run_conf: dict | None = None, logical_date=None, run_after=None
+) -> dict[str, str]:
     """Run a DAG with dag.test() and return {task_id[map_index]: state} for every task instance.
+
+    dag.test() makes a manual run (`DagRunType.MANUAL`) triggered at `run_after` (default now), with
+    the data interval the timetable infers for `logical_date`, as a click on Trigger does.
 
     dag.test() neither raises on a failed task nor always marks the run failed: callers assert states.
     """
     states: dict[str, str] = {}
-    for ti in run_dag_instances(dag_id, run_conf=run_conf, logical_date=logical_date):
+    for ti in run_dag_instances(dag_id, run_conf=run_conf, logical_date=logical_date, run_after=run_after):
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
         states[key] = str(ti.state)
     return states
 
 
 def run_dag_instances(
-    dag_id: str, *, run_conf: dict | None = None, logical_date=None, retries: int = 0
+    dag_id: str, *, run_conf: dict | None = None, logical_date=None, run_after=None, retries: int = 0
 ) -> list:
     """Run a DAG with dag.test() and return its task instances (state, try_number, ...).
 
@@ -57,7 +62,9 @@ def run_dag_instances(
             task.retry_delay = timedelta(seconds=1)
             task.retry_exponential_backoff = 0
     # A distinct logical date per run: two runs of one DAG at the same date collide in the metadata DB.
-    run = dag.test(run_conf=run_conf or {}, logical_date=logical_date or pendulum.now("UTC"))
+    run = dag.test(
+        run_conf=run_conf or {}, logical_date=logical_date or pendulum.now("UTC"), run_after=run_after
+    )
     return list(run.get_task_instances())
 
 

@@ -31,3 +31,15 @@ def test_kpi_dag_builds_every_table_and_reruns_identically(warehouse_env: str, a
     assert set(states.values()) == {"success"}, states
     with psycopg.connect(warehouse_env) as conn:
         assert table_checksums(conn) == first
+
+
+def test_a_manual_kpi_run_measures_as_of_its_trigger(warehouse_env: str, airflow_ready: None) -> None:
+    """Trigger pressed at 09:41 measures as of 09:41, not as of 04:00, the end of the last daily interval
+    Airflow infers for a manual run (issue #15)."""
+    seed_world(warehouse_env)
+    triggered = pendulum.datetime(2026, 12, 1, 9, 41, 5, tz="UTC")  # after the DAG's start_date
+    states = run_dag("smarketing_kpi", logical_date=triggered, run_after=triggered)
+    assert set(states.values()) == {"success"}, states
+    with psycopg.connect(warehouse_env) as conn:
+        moments = {row[0] for row in conn.execute("SELECT as_of FROM ops.kpi_state")}
+    assert moments == {triggered}

@@ -32,6 +32,12 @@ def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sink]:
         yield handler
 
 
+def run_hour(at: pendulum.DateTime) -> dict[str, str]:
+    """A run triggered at `at`: it reads the clock at `at` (`run_moment`), as the hourly run ending
+    then does."""
+    return run_dag("smarketing_sla", logical_date=at, run_after=at)
+
+
 def assert_all_succeeded(states: dict[str, str]) -> None:
     assert states, "no task instances"
     assert all(state == "success" for state in states.values()), states
@@ -57,7 +63,7 @@ def test_late_touch_between_two_hourly_runs(airflow_ready: None, warehouse_env: 
     )
 
     # The run covering 15:00-16:00 Paris time reads the clock at 16:00.
-    first = run_dag("smarketing_sla", logical_date=pendulum.datetime(2026, 11, 23, 14, tz="UTC"))
+    first = run_hour(pendulum.datetime(2026, 11, 23, 14, tz="UTC"))
     assert_all_succeeded(first)
     assert rows(dsn, "SELECT lead_id, status FROM sla.followups ORDER BY 1") == [
         (1, "met"),
@@ -75,7 +81,7 @@ def test_late_touch_between_two_hourly_runs(airflow_ready: None, warehouse_env: 
 
     seed(dsn, touches=[(3, "call", paris("2026-11-23 15:30"))])
     smtp_sink.messages.clear()
-    second = run_dag("smarketing_sla", logical_date=pendulum.datetime(2026, 11, 23, 15, tz="UTC"))
+    second = run_hour(pendulum.datetime(2026, 11, 23, 15, tz="UTC"))
     assert_all_succeeded(second)
     assert rows(dsn, "SELECT lead_id, status FROM sla.followups ORDER BY 1")[1:] == [
         (2, "breached_open"),
@@ -89,7 +95,7 @@ def test_late_touch_between_two_hourly_runs(airflow_ready: None, warehouse_env: 
     assert smtp_sink.subjects() == ["SLA escalation: 1 MQL deadline(s) still missed in your team"]
 
     smtp_sink.messages.clear()
-    again = run_dag("smarketing_sla", logical_date=pendulum.datetime(2026, 11, 23, 16, tz="UTC"))
+    again = run_hour(pendulum.datetime(2026, 11, 23, 16, tz="UTC"))
     assert_all_succeeded(again)
     assert smtp_sink.messages == []
     assert rows(dsn, "SELECT count(*) FROM sla.alerts") == [(4,)]
@@ -134,13 +140,13 @@ def test_alerts_skip_only_while_the_smtp_connection_is_not_defined(
     )
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     logical = pendulum.datetime(2026, 11, 23, 14, tz="UTC")
-    states = run_dag("smarketing_sla", logical_date=logical)
+    states = run_hour(logical)
     assert states.pop("send_alerts") == "skipped"
     assert_all_succeeded(states)
 
     # Defined, but not a connection Airflow can read (it reports that as "isn't defined").
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", '{"conn_type": "smtp", "host": ')
-    states = run_dag("smarketing_sla", logical_date=logical.add(hours=1))
+    states = run_hour(logical.add(hours=1))
     assert states.pop("send_alerts") == "failed"
     assert_all_succeeded(states)
     assert rows(dsn, "SELECT count(*) FROM sla.breaches WHERE alerted_at IS NULL") == [(1,)]
@@ -165,7 +171,7 @@ def test_on_the_sandbox_world(
     build_core(dsn, load_config())
 
     logical = pendulum.datetime(2026, 11, 15, 23, tz="UTC")
-    assert_all_succeeded(run_dag("smarketing_sla", logical_date=logical))
+    assert_all_succeeded(run_hour(logical))
     statuses = dict(rows(dsn, "SELECT status, count(*) FROM sla.followups GROUP BY 1"))
     mqls = rows(
         dsn,
@@ -185,6 +191,6 @@ def test_on_the_sandbox_world(
 
     sent = len(smtp_sink.messages)
     before = rows(dsn, "SELECT lead_id, status, due_at, first_touch_at FROM sla.followups ORDER BY 1")
-    assert_all_succeeded(run_dag("smarketing_sla", logical_date=logical))
+    assert_all_succeeded(run_hour(logical))
     assert len(smtp_sink.messages) == sent
     assert rows(dsn, "SELECT lead_id, status, due_at, first_touch_at FROM sla.followups ORDER BY 1") == before

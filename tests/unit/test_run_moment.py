@@ -1,4 +1,4 @@
-"""The moment a scoring run works as of: a manual run without `as_of` scores as of its trigger."""
+"""The moment a scoring, KPI or SLA run works as of: a manual run without `as_of` works as of its trigger."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def test_a_triggered_run_works_as_of_its_trigger(run_type: str) -> None:
     assert run_moment(_context(run_type)) == TRIGGERED.isoformat()
 
 
-def test_a_scheduled_run_works_as_of_its_interval_end_and_as_of_wins() -> None:
-    assert run_moment(_context("scheduled")) == INTERVAL_END.isoformat()
+@pytest.mark.parametrize("run_type", ["scheduled", "backfill"])
+def test_an_interval_run_works_as_of_its_interval_end(run_type: str) -> None:
+    assert run_moment(_context(run_type)) == INTERVAL_END.isoformat()
+
+
+def test_as_of_wins() -> None:
     assert run_moment(_context("manual", "2026-11-30T02:00:00+00:00")) == "2026-11-30T02:00:00+00:00"
