@@ -318,3 +318,27 @@ def test_a_missing_warehouse_shows_a_clear_problem_not_a_crash(
     assert response.status_code == 200
     assert "The warehouse could not be read" in response.text
     assert "No KPI data yet" in response.text
+
+
+def test_a_review_of_the_closed_month_leaves_the_current_period_and_the_headline_alone(
+    world: str, client, token: str
+) -> None:
+    """A review (run by hand, mid-November) measures October at its end; the page keeps showing the
+    KPIs as of the latest regular build (issue #15). Last in this module: it rewrites October."""
+    from smarketing.review.steps import build_month_kpis
+    from smarketing.ui.warehouse import read_snapshot
+
+    current = (
+        "SELECT d::text FROM kpi.funnel_daily d WHERE day >= '2026-11-01' ORDER BY 1",
+        "SELECT g::text FROM kpi.goals_progress g ORDER BY 1",
+    )
+    before = [rows(world, query) for query in current]
+    built = read_snapshot(world).kpi_built
+    assert before[0] and built and built["as_of"].date() == date(2026, 11, 16)
+
+    build_month_kpis(world, date(2026, 10, 1))
+
+    assert [rows(world, query) for query in current] == before
+    assert read_snapshot(world).kpi_built["as_of"] == built["as_of"]
+    headline = client.get("/smarketing/", cookies={"_token": token}).text
+    assert f"built as of {built['as_of'].strftime('%Y-%m-%d %H:%M UTC')}" in headline
