@@ -10,8 +10,9 @@ Nightly, and on demand.
    HubSpot (GDPR delete) and Mautic are asked to delete the contacts first; if one refuses, nothing
    changes in the warehouse and the task fails (rerun it). The audit row (`ops.erasures`) holds the hash,
    never the address. Scheduled runs skip this task.
-2. **purge** — raw records landed more than `privacy.retention_days.raw` days before the end of the run's
-   data interval, and quarantined records older than `privacy.retention_days.quarantine` days, deleted.
+2. **purge** — raw records landed more than `privacy.retention_days.raw` days before the run's moment, and
+   quarantined records older than `privacy.retention_days.quarantine` days, deleted. The moment: the end of
+   the nightly run's data interval; for a run triggered by hand, the moment it was triggered.
 
 **Prefer `email_sha256`** (`smarketing privacy hash --email -` prints it): a run's params are stored in
 Airflow's metadata database and shown in the UI, so an address given as `email` stays there after the
@@ -26,7 +27,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from smarketing.airflow_support import DEFAULT_ARGS, nightly, preflight, task_dsn
+from smarketing.airflow_support import DEFAULT_ARGS, nightly, preflight, run_moment, task_dsn
 
 
 @dag(
@@ -74,7 +75,7 @@ def smarketing_privacy() -> None:
         from smarketing.erasure.tasks import purge_step
 
         context = get_current_context()
-        as_of = context.get("data_interval_end") or context["logical_date"] or pendulum.now("UTC")
+        as_of = pendulum.parse(run_moment(context))
         return purge_step(task_dsn(), retention_from_agreement(load_config()), as_of=as_of)
 
     preflight() >> erase() >> purge()
