@@ -124,6 +124,27 @@ def test_replay_param_and_alerts_switched_off(
     assert smtp_sink.messages == []
 
 
+def test_a_manual_run_reads_the_clock_when_it_was_triggered(
+    airflow_ready: None, warehouse_env: str, smtp_sink: Sink
+) -> None:
+    """Trigger pressed at 11:30 UTC reads the clock at 11:30, not at 11:00, the end of the hour Airflow
+    infers for a manual run (issue #15)."""
+    dsn = warehouse_env
+    seed(
+        dsn,
+        owners=[("crm:1", None, None)],
+        leads=[{"lead_id": 1, "owner_id": "crm:1"}],
+        stages=[(1, MQL, MONDAY_10)],
+    )
+    triggered = pendulum.datetime(2026, 11, 23, 11, 30, tz="UTC")
+    states = run_dag(
+        "smarketing_sla", logical_date=triggered, run_after=triggered, run_conf={"send_alerts": False}
+    )
+    assert states.pop("send_alerts") == "skipped"
+    assert_all_succeeded(states)
+    assert rows(dsn, "SELECT status, evaluated_at FROM sla.followups") == [("pending", triggered)]
+
+
 def test_alerts_skip_only_while_the_smtp_connection_is_not_defined(
     airflow_ready: None, warehouse_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
