@@ -17,7 +17,9 @@ activity skewed towards some leads), scored with the sample agreement (config/sm
   same scores from the same arrays (window function for the per-day limits), results compared;
 * `incremental`: a night with `--new-events` new events (1% of them late, before the previous run) after
   a full run, on the `--events` history and on a `--small-events` history with the same leads; the
-  budgets are `night(big) <= 1.2 x night(small)` with a tenth of the history (`night_big_over_small`),
+  budgets are `night(big) <= 1.2 x night(small)` with a tenth of the history (`night_big_over_small`
+  by wall time; `night_big_over_small_cpu` by CPU seconds, the child's plus its database backends',
+  which the load of a shared machine moves much less — bench/cpu_meter.py),
   and, with `--new-events` 1% of `--events`, the night writing at most 5% of the rows the full rescore
   wrote (`night_rows_over_full`; rows per output under `rows_written`).
 """
@@ -25,6 +27,7 @@ activity skewed towards some leads), scored with the sample agreement (config/sm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -36,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
-from cpu_meter import span
+from cpu_meter import Meter, available, span
 from psycopg import sql
 
 from smarketing.warehouse import migrate
@@ -212,10 +215,27 @@ def run_child(dsn: str, *, as_of: datetime, full: bool, shards: int, run_id: str
     ]
     if full:
         command.append("--full")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    with Meter(dsn) if available() else contextlib.nullcontext() as meter:
+        server = meter.server() if meter else None
+        children = _children_cpu()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        child_cpu = _children_cpu() - children
+        server_cpu = meter.server() if meter else None
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout)
+    result = json.loads(done.stdout)
+    # CPU seconds of the run: the child's own and its database backends' (bench/cpu_meter.py). On this
+    # shared machine the wall time of a night swings with the load; the CPU it spends barely does.
+    result["child_cpu_s"] = round(child_cpu, 3)
+    result["server_cpu_s"] = None if server is None or server_cpu is None else round(server_cpu - server, 3)
+    result["cpu_s"] = None if result["server_cpu_s"] is None else round(child_cpu + result["server_cpu_s"], 3)
+    return result
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's waited-for children (the scoring child)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,6 +545,8 @@ def main() -> None:
                 small = night(small_dsn, leads=args.leads, new_events=args.new_events, shards=args.shards)
                 out["incremental_small"] = {"history_events": args.small_events, **small}
                 out["night_big_over_small"] = round(big["seconds"] / small["seconds"], 2)
+                if big["cpu_s"] is not None and small["cpu_s"]:
+                    out["night_big_over_small_cpu"] = round(big["cpu_s"] / small["cpu_s"], 2)
     finally:
         if args.keep or args.reuse:
             out["dsns"] = dsns
