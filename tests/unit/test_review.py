@@ -134,3 +134,49 @@ def test_an_unchanged_proposal_is_an_empty_patch(tmp_path: Path) -> None:
     subprocess.run(["patch", "-p1", "-s", "-i", "-"], cwd=repo, input=once, text=True, check=True)
     assert scoring_patch(agreement, PROPOSAL, relative="config/smarketing.yaml") == ""
     assert current != yaml.safe_load(agreement.read_text())["scoring"]
+
+
+def _comments(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def test_the_patch_keeps_the_agreements_comments(tmp_path: Path) -> None:
+    """The comments that explain the scoring rules to both teams survive a proposal that replaces every rule."""
+    repo = _repo_with_agreement(tmp_path)
+    agreement = repo / "config" / "smarketing.yaml"
+    before = agreement.read_text()
+    diff = scoring_patch(agreement, PROPOSAL, relative="config/smarketing.yaml")
+    subprocess.run(["patch", "-p1", "-s", "-i", "-"], cwd=repo, input=diff, text=True, check=True)
+    assert _comments(agreement.read_text()) == _comments(before)
+    # Lists of plain values are written on one line, as the agreement writes them.
+    assert "+      in: [it_leader]" in diff.splitlines()
+
+
+def test_a_small_proposal_is_a_small_diff(tmp_path: Path) -> None:
+    """Points changed on two rules, one rule and one event added: only those lines change, and a rule or
+    event kept keeps its layout and its comment."""
+    repo = _repo_with_agreement(tmp_path)
+    agreement = repo / "config" / "smarketing.yaml"
+    section = yaml.safe_load(agreement.read_text())["scoring"]
+    proposal = {key: section[key] for key in ("version", "fit", "engagement", "grades")}
+    proposal["fit"][0]["points"] = 17
+    proposal["fit"].append(
+        {"id": "tech_stack", "field": "attributes.stack", "in": ["k8s", "aws"], "points": 4}
+    )
+    proposal["engagement"]["events"]["demo_request"]["points"] = 55
+    proposal["engagement"]["events"]["trial_started"] = {"points": 25, "cap": 50}
+    diff = scoring_patch(agreement, proposal, relative="config/smarketing.yaml")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == [
+        "-      points: 15",
+        "+      points: 17",
+        "+    - id: tech_stack",
+        "+      field: attributes.stack",
+        "+      in: [k8s, aws]",
+        "+      points: 4",
+        "-      demo_request:       {points: 60, cap: 60}             # a hand-raiser: MQL at once if the grade allows",
+        "+      demo_request: {points: 55, cap: 60}                   # a hand-raiser: MQL at once if the grade allows",
+        "+      trial_started: {points: 25, cap: 50}",
+    ], changed
+    subprocess.run(["patch", "-p1", "-s", "-i", "-"], cwd=repo, input=diff, text=True, check=True)
+    assert yaml.safe_load(agreement.read_text())["scoring"]["engagement"] == proposal["engagement"]

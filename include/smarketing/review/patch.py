@@ -6,17 +6,26 @@ The calibration's points live on a scale of their own, so the proposal carries t
 on that scale: applying new points with the old `min_score` would hand over far more or far fewer leads.
 Keys of the `scoring:` block the calibration does not propose (profiles, engagement bands) are kept as
 they are. The threshold is changed in place, value only, so the comments around it stay.
+
+The agreement is the document both teams read, so the patch changes values, not the page: each proposed
+key of `scoring:` is merged into the block as it is written (ruamel.yaml's round trip keeps the comments
+and flow styles of what stays; rules are matched by `id`), and a line whose content the proposal leaves
+alone keeps its spacing and comment byte for byte. The comments above each key are outside the merged
+part and always stay.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 _TOP_LEVEL = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 PROPOSED_KEYS = ("version", "fit", "engagement", "grades")
@@ -38,16 +47,33 @@ def proposal_parts(proposal: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     return dict(proposal["scoring"]), {k: mql[k] for k in MQL_KEYS if mql.get(k) is not None}
 
 
-def _block(lines: list[str], key: str) -> tuple[int, int]:
-    """[start, end) of the top-level `key:` block; comment and blank lines just before the next
-    top-level key belong to that key."""
-    start = next((i for i, line in enumerate(lines) if re.match(rf"^{key}\s*:", line)), None)
+def _block(
+    lines: list[str], key: str, *, within: tuple[int, int] | None = None, indent: int = 0
+) -> tuple[int, int]:
+    """[start, end) of the `key:` block at `indent` (top level by default, else inside `within`); the
+    comment and blank lines just before the next key belong to that key."""
+    low, high = within or (-1, len(lines))
+    start = next(
+        (i for i in range(low + 1, high) if re.match(rf"^ {{{indent}}}{key}\s*:", lines[i])),
+        None,
+    )
     if start is None:
-        raise ValueError(f"the agreement has no top-level `{key}:` block")
-    end = next((i for i in range(start + 1, len(lines)) if _TOP_LEVEL.match(lines[i])), len(lines))
-    while end - 1 > start and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        raise ValueError(f"the agreement has no `{key}:` block")
+    end = next((i for i in range(start + 1, high) if _key_at(lines[i], indent)), high)
+    while end - 1 > start and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
         end -= 1
     return start, end
+
+
+def _key_at(line: str, indent: int) -> bool:
+    """Whether `line` starts a key at `indent` or shallower (it closes a block at a deeper indent)."""
+    stripped = line.lstrip(" ")
+    return (
+        bool(stripped)
+        and not stripped.startswith("#")
+        and len(line) - len(stripped) <= indent
+        and (_TOP_LEVEL.match(stripped) is not None)
+    )
 
 
 def merged_scoring(current: Mapping[str, Any], proposal: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,6 +141,99 @@ def mql_changes(agreement: Path, proposal: Mapping[str, Any]) -> dict[str, tuple
     return {k: (current.get(k), v) for k, v in mql.items() if current.get(k) != v}
 
 
+def _round_trip() -> YAML:
+    """ruamel.yaml set to write the agreement's own layout (2-space maps, list dashes indented 2)."""
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long line the agreement wrote on one
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _merged_node(old: Any, new: Any) -> Any:
+    """`new` written into `old` where their shapes match, so what stays keeps its comments and style.
+
+    Mappings keep their keys' order and drop the keys `new` lacks; lists of rules are matched by `id`;
+    anything else is replaced. A new mapping takes the flow or block style of its siblings.
+    """
+    if isinstance(old, CommentedMap) and isinstance(new, Mapping):
+        for key in [k for k in old if k not in new]:
+            del old[key]
+        flow = any(isinstance(v, CommentedMap) and v.fa.flow_style() for v in old.values())
+        for key, value in new.items():
+            old[key] = _merged_node(old[key], value) if key in old else _styled(value, flow)
+        return old
+    if isinstance(old, CommentedSeq) and isinstance(new, list):
+        by_id = {item.get("id"): item for item in old if isinstance(item, CommentedMap) and "id" in item}
+        items = [
+            _merged_node(by_id[item["id"]], item)
+            if isinstance(item, Mapping) and item.get("id") in by_id
+            else _styled(item, False)
+            for item in new
+        ]
+        old[:] = items
+        return old
+    return _styled(new, False)
+
+
+def _styled(value: Any, flow: bool) -> Any:
+    """A new value written as the agreement writes its kind: lists of plain values on one line
+    (`[FR, BE]`), a mapping in flow style when its siblings are."""
+    if isinstance(value, Mapping):
+        node = CommentedMap({k: _styled(v, False) for k, v in value.items()})
+        if flow:
+            node.fa.set_flow_style()
+        return node
+    if isinstance(value, list):
+        seq = CommentedSeq(_styled(v, False) for v in value)
+        if not any(isinstance(v, Mapping | list) for v in value):
+            seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _normalised(line: str) -> str:
+    """A line's content without its spacing and comment (how two layouts of one line compare)."""
+    return " ".join(re.sub(r"\s+#.*$", "", line).split())
+
+
+def _keeping_layout(old: list[str], new: list[str]) -> list[str]:
+    """`new`, with each run of lines whose content is unchanged taken from `old` as written."""
+    matcher = difflib.SequenceMatcher(
+        None, [_normalised(x) for x in old], [_normalised(x) for x in new], autojunk=False
+    )
+    kept: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        kept.extend(old[i1:i2] if tag == "equal" else new[j1:j2])
+    return kept
+
+
+def _with_scoring(lines: list[str], scoring: Mapping[str, Any]) -> list[str]:
+    """`lines` with each proposed key of the `scoring:` block merged in (`_merged_node`)."""
+    section = _block(lines, "scoring")
+    lines = list(lines)
+    for key in PROPOSED_KEYS:
+        if key not in scoring:
+            continue
+        try:
+            start, end = _block(lines, key, within=section, indent=2)
+        except ValueError:  # a key the agreement lacks goes at the end of the block
+            start = end = section[1]
+        old = lines[start:end]
+        rt = _round_trip()
+        current = (
+            rt.load("".join(line[2:] if line.startswith("  ") else line for line in old)) or CommentedMap()
+        )
+        current[key] = _merged_node(current.get(key), scoring[key])
+        text = io.StringIO()
+        rt.dump(current, text)
+        new = ["  " + line if line.strip() else line for line in text.getvalue().splitlines(keepends=True)]
+        kept = _keeping_layout(old, new)
+        lines[start:end] = kept
+        section = (section[0], section[1] + len(kept) - len(old))
+    return lines
+
+
 def scoring_patch(agreement: Path, proposal: Mapping[str, Any], *, relative: str) -> str:
     """A unified diff turning the agreement's `scoring:` block and MQL threshold into the proposal's.
 
@@ -126,21 +245,18 @@ def scoring_patch(agreement: Path, proposal: Mapping[str, Any], *, relative: str
     text = agreement.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     scoring, mql = proposal_parts(proposal)
-    patched = _with_mql(lines, mql)
-    start, end = _block(patched, "scoring")
-    current = (yaml.safe_load(text) or {}).get("scoring") or {}
-    body = yaml.safe_dump(
-        {"scoring": merged_scoring(current, scoring)}, sort_keys=False, allow_unicode=True, width=110
+    new_lines = _with_scoring(
+        _with_mql([*lines[:-1], lines[-1].rstrip("\n") + "\n"] if lines else [], mql), scoring
     )
-    new_lines = [*patched[:start], *body.splitlines(keepends=True), *patched[end:]]
-    if new_lines and not new_lines[-1].endswith("\n"):
-        new_lines[-1] += "\n"
-    written = ((yaml.safe_load("".join(new_lines)) or {}).get("vocabulary") or {}).get("mql") or {}
+    # A layout the edits misread must never hand out a wrong patch: the result is read back and checked.
+    written = yaml.safe_load("".join(new_lines)) or {}
+    current = (yaml.safe_load(text) or {}).get("scoring") or {}
+    if written.get("scoring") != merged_scoring(current, scoring):
+        raise ValueError("scoring: the patched block does not read back as the proposal")
     for key, value in mql.items():
-        if written.get(key) != value:  # a layout the line edit misread: never hand out a wrong patch
-            raise ValueError(
-                f"vocabulary.mql.{key}: could not set {value!r} (the patch reads {written.get(key)!r})"
-            )
+        got = ((written.get("vocabulary") or {}).get("mql") or {}).get(key)
+        if got != value:
+            raise ValueError(f"vocabulary.mql.{key}: could not set {value!r} (the patch reads {got!r})")
     return "".join(difflib.unified_diff(lines, new_lines, fromfile=f"a/{relative}", tofile=f"b/{relative}"))
 
 
