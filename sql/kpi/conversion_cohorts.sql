@@ -4,73 +4,131 @@
 --   %(lo)s, %(hi)s     the cohort months to build (first days): lo <= cohort_month < hi
 --   %(tz)s             the organisation's time zone; %(as_of)s the build's moment (open or closed)
 --   %(horizon_days)s   days after the cohort month during which conversions still count
-WITH cohort_starts AS (
-    SELECT 'mql_month' AS cohort_kind, l.*, l.mql_at AS started_at FROM _kpi_leads l WHERE l.mql_at IS NOT NULL
-    UNION ALL
-    SELECT 'created_month', l.*, l.created_at FROM _kpi_leads l WHERE l.created_at IS NOT NULL
+-- One pass over the staged leads: each start finds its cohort by a binary search of the months' first
+-- instants (width_bucket) and its window's end in the same month's entry, instead of converting time
+-- zones per lead; the groups are sorted in byte order (COLLATE "C": the same groups, as equality of
+-- text does not depend on collation, without the locale's comparisons).
+WITH months AS NOT MATERIALIZED (
+    SELECT m::date AS month, m::timestamp AT TIME ZONE %(tz)s AS starts_at,
+           (m + interval '1 month' - interval '1 day')::date + %(horizon_days)s::int AS open_until,
+           ((m + interval '1 month')::date + %(horizon_days)s::int)::timestamp AT TIME ZONE %(tz)s AS counts_until
+    FROM generate_series(
+        %(lo)s::date,
+        -- one past the last month built: the upper bound of the last bucket (no start is after as_of)
+        least(%(hi)s::date, (date_trunc('month', %(as_of)s::timestamptz AT TIME ZONE %(tz)s) + interval '1 month')::date),
+        interval '1 month'
+    ) AS m
 ),
 
-members AS (
-    SELECT s.*, date_trunc('month', s.started_at AT TIME ZONE %(tz)s)::date AS cohort_month
+bounds AS MATERIALIZED (
+    SELECT array_agg(month ORDER BY month) AS months, array_agg(starts_at ORDER BY month) AS starts,
+           array_agg(open_until ORDER BY month) AS open_untils, array_agg(counts_until ORDER BY month) AS counts_untils
+    FROM months
+),
+
+cohort_starts AS NOT MATERIALIZED (
+    SELECT 'mql_month' AS cohort_kind, l.lead_id, l.channel, l.persona, l.country, l.industry, l.mql_at, l.sql_at,
+           l.mql_at AS started_at
+    FROM _kpi_leads l
+    WHERE l.mql_at IS NOT NULL
+    UNION ALL
+    SELECT 'created_month', l.lead_id, l.channel, l.persona, l.country, l.industry, l.mql_at, l.sql_at, l.created_at
+    FROM _kpi_leads l
+    WHERE l.created_at IS NOT NULL
+),
+
+members AS NOT MATERIALIZED (
+    SELECT s.*, (SELECT counts_untils FROM bounds)[b.bucket] AS counts_until, b.bucket
     FROM cohort_starts s
+    CROSS JOIN LATERAL (SELECT width_bucket(s.started_at, (SELECT starts FROM bounds)) AS bucket) AS b
     WHERE s.started_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
       AND s.started_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
 ),
 
-windows AS (
-    SELECT m.*,
-           (m.cohort_month + interval '1 month' - interval '1 day')::date + %(horizon_days)s::int AS open_until,
-           ((m.cohort_month + interval '1 month')::date + %(horizon_days)s::int)::timestamp AT TIME ZONE %(tz)s AS counts_until
-    FROM members m
-),
-
+-- the won deals' leads' starts (few), read from the deals' side
 won_deals AS (
-    SELECT w.cohort_kind, w.lead_id, min(d.won_at) AS first_won_at, sum(d.amount) AS won_revenue
-    FROM windows w
-    JOIN _kpi_deals d ON d.lead_id = w.lead_id AND d.won_at < w.counts_until
-    GROUP BY w.cohort_kind, w.lead_id
+    SELECT k.cohort_kind, d.lead_id, min(d.won_at) AS first_won_at, sum(d.amount) AS won_revenue
+    FROM _kpi_deals d
+    JOIN _kpi_leads l ON l.lead_id = d.lead_id
+    CROSS JOIN LATERAL (VALUES ('mql_month', l.mql_at), ('created_month', l.created_at)) AS k (cohort_kind, started_at)
+    WHERE d.won_at < (SELECT counts_untils FROM bounds)[width_bucket(k.started_at, (SELECT starts FROM bounds))]
+    GROUP BY k.cohort_kind, d.lead_id
 ),
 
 -- steps reached within the cohort's window
 outcomes AS (
-    SELECT w.*,
-           CASE WHEN w.mql_at < w.counts_until THEN w.mql_at END AS mql_in,
-           CASE WHEN w.sql_at < w.counts_until THEN w.sql_at END AS sql_in,
+    SELECT m.*,
+           CASE WHEN m.mql_at < m.counts_until THEN m.mql_at END AS mql_in,
+           CASE WHEN m.sql_at < m.counts_until THEN m.sql_at END AS sql_in,
            won.first_won_at AS won_in,
            won.won_revenue
-    FROM windows w
+    FROM members m
     LEFT JOIN won_deals won USING (cohort_kind, lead_id)
 ),
 
-durations AS (
-    SELECT o.*,
-           extract(epoch FROM o.mql_in - o.started_at) / 86400 AS days_to_mql,
+durations AS MATERIALIZED (
+    SELECT o.cohort_kind COLLATE "C" AS cohort_kind, o.bucket, o.channel COLLATE "C" AS channel,
+           o.persona COLLATE "C" AS persona, o.country COLLATE "C" AS country, o.industry COLLATE "C" AS industry,
+           o.mql_in, o.sql_in, o.won_in, o.won_revenue,
+           -- an MQL cohort's leads start as MQLs: no time to MQL
+           CASE WHEN o.cohort_kind = 'created_month' THEN extract(epoch FROM o.mql_in - o.started_at) / 86400 END
+               AS days_to_mql,
            extract(epoch FROM o.sql_in - o.started_at) / 86400 AS days_to_sql,
            extract(epoch FROM o.won_in - o.started_at) / 86400 AS days_to_won
     FROM outcomes o
+),
+
+counts AS (
+    SELECT cohort_kind, bucket, channel, persona, country, industry,
+           count(*) AS leads,
+           count(mql_in) AS mqls,
+           count(sql_in) AS sqls,
+           count(won_in) AS won,
+           COALESCE(sum(won_revenue), 0) AS won_revenue,
+           count(*) FILTER (WHERE mql_in IS NOT NULL AND sql_in IS NOT NULL) AS mql_and_sql,
+           count(*) FILTER (WHERE sql_in IS NOT NULL AND won_in IS NOT NULL) AS sql_and_won,
+           count(*) FILTER (WHERE mql_in IS NOT NULL AND won_in IS NOT NULL) AS mql_and_won
+    FROM durations
+    GROUP BY 1, 2, 3, 4, 5, 6
+),
+
+-- the percentiles sort only the durations there are (most leads reach no further step), one measure a row
+spans AS (
+    SELECT cohort_kind, bucket, channel, persona, country, industry, days_to_mql, NULL::numeric AS days_to_sql,
+           NULL::numeric AS days_to_won
+    FROM durations WHERE days_to_mql IS NOT NULL
+    UNION ALL
+    SELECT cohort_kind, bucket, channel, persona, country, industry, NULL, days_to_sql, NULL
+    FROM durations WHERE days_to_sql IS NOT NULL
+    UNION ALL
+    SELECT cohort_kind, bucket, channel, persona, country, industry, NULL, NULL, days_to_won
+    FROM durations WHERE days_to_won IS NOT NULL
+),
+
+percentiles AS (
+    SELECT cohort_kind, bucket, channel, persona, country, industry,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_mql) AS median_days_to_mql,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_mql) AS p75_days_to_mql,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_sql) AS median_days_to_sql,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_sql) AS p75_days_to_sql,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_won) AS median_days_to_won,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_won) AS p75_days_to_won
+    FROM spans
+    GROUP BY 1, 2, 3, 4, 5, 6
 )
 
-SELECT cohort_kind, cohort_month, channel, persona, country, industry,
-       count(*) AS leads,
-       count(mql_in) AS mqls,
-       count(sql_in) AS sqls,
-       count(won_in) AS won,
-       COALESCE(sum(won_revenue), 0) AS won_revenue,
-       round(count(*) FILTER (WHERE mql_in IS NOT NULL AND sql_in IS NOT NULL)::numeric / NULLIF(count(mql_in), 0), 4)
-           AS mql_to_sql_rate,
-       round(count(*) FILTER (WHERE sql_in IS NOT NULL AND won_in IS NOT NULL)::numeric / NULLIF(count(sql_in), 0), 4)
-           AS sql_to_won_rate,
-       round(count(*) FILTER (WHERE mql_in IS NOT NULL AND won_in IS NOT NULL)::numeric / NULLIF(count(mql_in), 0), 4)
-           AS mql_to_won_rate,
-       CASE WHEN cohort_kind = 'created_month' THEN
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_mql)::numeric, 2) END AS median_days_to_mql,
-       CASE WHEN cohort_kind = 'created_month' THEN
-           round(percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_mql)::numeric, 2) END AS p75_days_to_mql,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_sql)::numeric, 2) AS median_days_to_sql,
-       round(percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_sql)::numeric, 2) AS p75_days_to_sql,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_won)::numeric, 2) AS median_days_to_won,
-       round(percentile_cont(0.75) WITHIN GROUP (ORDER BY days_to_won)::numeric, 2) AS p75_days_to_won,
-       open_until,
-       open_until >= (%(as_of)s::timestamptz AT TIME ZONE %(tz)s)::date AS is_open
-FROM durations
-GROUP BY cohort_kind, cohort_month, channel, persona, country, industry, open_until
+SELECT c.cohort_kind, (SELECT months FROM bounds)[c.bucket] AS cohort_month, c.channel, c.persona, c.country, c.industry,
+       c.leads, c.mqls, c.sqls, c.won, c.won_revenue,
+       round(c.mql_and_sql::numeric / NULLIF(c.mqls, 0), 4) AS mql_to_sql_rate,
+       round(c.sql_and_won::numeric / NULLIF(c.sqls, 0), 4) AS sql_to_won_rate,
+       round(c.mql_and_won::numeric / NULLIF(c.mqls, 0), 4) AS mql_to_won_rate,
+       round(p.median_days_to_mql::numeric, 2) AS median_days_to_mql,
+       round(p.p75_days_to_mql::numeric, 2) AS p75_days_to_mql,
+       round(p.median_days_to_sql::numeric, 2) AS median_days_to_sql,
+       round(p.p75_days_to_sql::numeric, 2) AS p75_days_to_sql,
+       round(p.median_days_to_won::numeric, 2) AS median_days_to_won,
+       round(p.p75_days_to_won::numeric, 2) AS p75_days_to_won,
+       (SELECT open_untils FROM bounds)[c.bucket] AS open_until,
+       (SELECT open_untils FROM bounds)[c.bucket] >= (%(as_of)s::timestamptz AT TIME ZONE %(tz)s)::date AS is_open
+FROM counts c
+LEFT JOIN percentiles p USING (cohort_kind, bucket, channel, persona, country, industry)

@@ -11,12 +11,18 @@ WITH crossings AS (
       AND c.crossed_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
 ),
 
+-- a lead won after its crossing if its last win was: one lookup per crossing, not a probe of the deals
+last_wins AS (
+    SELECT lead_id, max(won_at) AS last_won_at FROM _kpi_deals WHERE won_at IS NOT NULL GROUP BY lead_id
+),
+
 outcomes AS (
     SELECT c.*,
            COALESCE(l.sql_at >= c.crossed_at, false) AS reached_sql,
-           EXISTS (SELECT 1 FROM _kpi_deals d WHERE d.lead_id = c.lead_id AND d.won_at >= c.crossed_at) AS won
+           COALESCE(w.last_won_at >= c.crossed_at, false) AS won
     FROM crossings c
     JOIN _kpi_leads l USING (lead_id)
+    LEFT JOIN last_wins w USING (lead_id)
 ),
 
 ranked AS (
@@ -39,24 +45,32 @@ auc AS (
     GROUP BY model_version, cohort_month
 ),
 
+-- the three slicings in one pass over the crossings
 slices AS (
-    SELECT model_version, cohort_month, 'all' AS slice_kind, 'all' AS slice, reached_sql, won FROM outcomes
-    UNION ALL
-    SELECT model_version, cohort_month, 'score_band',
-           (floor(total / 10) * 10)::int || '-' || ((floor(total / 10) * 10)::int + 9), reached_sql, won
-    FROM outcomes
-    UNION ALL
-    SELECT model_version, cohort_month, 'grade', COALESCE(grade, 'none'), reached_sql, won FROM outcomes
+    SELECT model_version, cohort_month,
+           CASE WHEN GROUPING(band) = 0 THEN 'score_band' WHEN GROUPING(grade) = 0 THEN 'grade' ELSE 'all' END
+               AS slice_kind,
+           CASE WHEN GROUPING(band) = 0 THEN band WHEN GROUPING(grade) = 0 THEN grade ELSE 'all' END AS slice,
+           count(*) AS handed_over,
+           count(*) FILTER (WHERE reached_sql) AS reached_sql,
+           count(*) FILTER (WHERE won) AS won
+    FROM (
+        SELECT model_version, cohort_month, reached_sql, won,
+               (floor(total / 10) * 10)::int || '-' || ((floor(total / 10) * 10)::int + 9) AS band,
+               COALESCE(grade, 'none') AS grade
+        FROM outcomes
+    ) AS o
+    GROUP BY GROUPING SETS ((model_version, cohort_month), (model_version, cohort_month, band),
+                            (model_version, cohort_month, grade))
 )
 
 SELECT s.model_version, s.cohort_month, s.slice_kind, s.slice,
-       count(*) AS handed_over,
-       count(*) FILTER (WHERE s.reached_sql) AS reached_sql,
-       count(*) FILTER (WHERE s.won) AS won,
-       round(count(*) FILTER (WHERE s.reached_sql)::numeric / count(*), 4) AS sql_rate,
-       round(count(*) FILTER (WHERE s.won)::numeric / count(*), 4) AS won_rate,
+       s.handed_over,
+       s.reached_sql,
+       s.won,
+       round(s.reached_sql::numeric / s.handed_over, 4) AS sql_rate,
+       round(s.won::numeric / s.handed_over, 4) AS won_rate,
        CASE WHEN s.slice_kind = 'all' THEN a.auc_sql END AS auc_sql,
        CASE WHEN s.slice_kind = 'all' THEN a.auc_won END AS auc_won
 FROM slices s
 JOIN auc a USING (model_version, cohort_month)
-GROUP BY s.model_version, s.cohort_month, s.slice_kind, s.slice, a.auc_sql, a.auc_won

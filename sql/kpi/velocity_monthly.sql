@@ -2,42 +2,82 @@
 -- stage was reached (only leads that reached both, the later one not before the earlier one), and the
 -- lead velocity rate: MQLs of the month against the month before. Channel "all" is every lead.
 --   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s the organisation's zone
-WITH transitions AS (
-    SELECT l.channel, t.step, t.from_at, t.to_at,
-           date_trunc('month', t.to_at AT TIME ZONE %(tz)s)::date AS month
-    FROM _kpi_leads l
-    CROSS JOIN LATERAL (VALUES
-        ('new_lead', NULL::timestamptz, l.created_at),
-        ('mql', NULL::timestamptz, l.mql_at),
-        ('lead_to_mql', l.created_at, l.mql_at),
-        ('mql_to_sql', l.mql_at, l.sql_at),
-        ('sql_to_opportunity', l.sql_at, l.opportunity_at),
-        ('opportunity_to_customer', l.opportunity_at, l.customer_at)
-    ) AS t (step, from_at, to_at)
-    WHERE t.to_at IS NOT NULL AND (t.from_at IS NULL OR t.from_at <= t.to_at) AND (t.step IN ('new_lead', 'mql') OR t.from_at IS NOT NULL)
-      -- the month before the first one too: its MQLs are the first month's baseline
-      AND t.to_at >= ((%(lo)s::date - interval '1 month')::timestamp AT TIME ZONE %(tz)s)
-      AND t.to_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+-- Each transition finds its month by a binary search of the months' first instants (width_bucket) instead
+-- of a time zone conversion; the counts are hashed, and only the transitions with a duration are sorted
+-- for the medians.
+WITH months AS NOT MATERIALIZED (
+    SELECT m::date AS month, m::timestamp AT TIME ZONE %(tz)s AS starts_at
+    FROM generate_series(
+        -- the month before the first one too: its MQLs are the first month's baseline
+        (%(lo)s::date - interval '1 month')::date,
+        -- one past the last month built: the upper bound of the last bucket (no step is after as_of)
+        least(%(hi)s::date, (date_trunc('month', %(as_of)s::timestamptz AT TIME ZONE %(tz)s) + interval '1 month')::date),
+        interval '1 month'
+    ) AS m
 ),
 
-per_channel AS (
-    SELECT month, COALESCE(channel, 'all') AS channel,
+bounds AS MATERIALIZED (
+    SELECT array_agg(month ORDER BY month) AS months, array_agg(starts_at ORDER BY month) AS starts FROM months
+),
+
+-- one scan of the staged leads per transition (a join of each lead with a list of its six costs more)
+steps AS (
+    SELECT channel, 'new_lead' AS step, NULL::timestamptz AS from_at, created_at AS to_at FROM _kpi_leads
+    UNION ALL
+    SELECT channel, 'mql', NULL, mql_at FROM _kpi_leads
+    UNION ALL
+    SELECT channel, 'lead_to_mql', created_at, mql_at FROM _kpi_leads WHERE created_at <= mql_at
+    UNION ALL
+    SELECT channel, 'mql_to_sql', mql_at, sql_at FROM _kpi_leads WHERE mql_at <= sql_at
+    UNION ALL
+    SELECT channel, 'sql_to_opportunity', sql_at, opportunity_at FROM _kpi_leads WHERE sql_at <= opportunity_at
+    UNION ALL
+    SELECT channel, 'opportunity_to_customer', opportunity_at, customer_at FROM _kpi_leads WHERE opportunity_at <= customer_at
+),
+
+transitions AS (
+    SELECT s.*, width_bucket(s.to_at, (SELECT starts FROM bounds)) AS bucket
+    FROM steps s
+    WHERE s.to_at >= ((%(lo)s::date - interval '1 month')::timestamp AT TIME ZONE %(tz)s)
+      AND s.to_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+),
+
+counts AS (
+    SELECT bucket, channel, GROUPING(channel) AS rollup,
            count(*) FILTER (WHERE step = 'new_lead') AS new_leads,
            count(*) FILTER (WHERE step = 'mql') AS mqls,
            count(*) FILTER (WHERE step = 'lead_to_mql') AS lead_to_mql,
+           count(*) FILTER (WHERE step = 'mql_to_sql') AS mql_to_sql,
+           count(*) FILTER (WHERE step = 'sql_to_opportunity') AS sql_to_opportunity,
+           count(*) FILTER (WHERE step = 'opportunity_to_customer') AS opportunity_to_customer
+    FROM transitions
+    GROUP BY GROUPING SETS ((bucket, channel), (bucket))
+),
+
+medians AS (
+    SELECT bucket, channel, GROUPING(channel) AS rollup,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'lead_to_mql') AS median_days_lead_to_mql,
-           count(*) FILTER (WHERE step = 'mql_to_sql') AS mql_to_sql,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'mql_to_sql') AS median_days_mql_to_sql,
-           count(*) FILTER (WHERE step = 'sql_to_opportunity') AS sql_to_opportunity,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'sql_to_opportunity') AS median_days_sql_to_opportunity,
-           count(*) FILTER (WHERE step = 'opportunity_to_customer') AS opportunity_to_customer,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'opportunity_to_customer') AS median_days_opportunity_to_customer
     FROM transitions
-    GROUP BY GROUPING SETS ((month, channel), (month))
+    WHERE from_at IS NOT NULL
+    GROUP BY GROUPING SETS ((bucket, channel), (bucket))
+),
+
+per_channel AS (
+    SELECT (SELECT months FROM bounds)[c.bucket] AS month, COALESCE(c.channel, 'all') AS channel,
+           c.new_leads, c.mqls,
+           c.lead_to_mql, m.median_days_lead_to_mql,
+           c.mql_to_sql, m.median_days_mql_to_sql,
+           c.sql_to_opportunity, m.median_days_sql_to_opportunity,
+           c.opportunity_to_customer, m.median_days_opportunity_to_customer
+    FROM counts c
+    LEFT JOIN medians m ON m.bucket = c.bucket AND m.rollup = c.rollup AND m.channel IS NOT DISTINCT FROM c.channel
 ),
 
 with_baseline AS (
