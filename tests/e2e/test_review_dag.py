@@ -196,6 +196,7 @@ def test_approval_through_the_rest_api_writes_the_patch(
         assert "| 2026-10 | candidate |" in request["body"] and request["defaults"] == ["Reject"]
         # The request names the threshold the new points hand over at, next to the one in effect.
         assert "**MQL threshold** `vocabulary.mql.min_score`: 60 in effect → **" in request["body"]
+        assert "**SLA tier `hot`** `when.min_score`: 90 in effect → **" in request["body"]
         assert _review_row(review_env["dsn"])["decision"] == "pending"
         # Without a token the API refuses; with one, the answer is taken once.
         statuses.append(_answer(api, "", request, "Approve", "x").status_code)
@@ -230,6 +231,9 @@ def test_approval_through_the_rest_api_writes_the_patch(
     assert patched.vocabulary.mql.min_score == threshold == row["calibration"]["mql"]["min_score"]
     assert threshold != 60, "the planted world's points are on another scale than the agreement's"
     assert row["backtest"]["mql_min_score"] == {"candidate": threshold, "active": 60}
+    # ... and the hot SLA tier's score condition on the same scale.
+    (hot,) = proposal["sla"]["sales"]["tiers"]
+    assert patched.sla.sales.tiers[0].when.min_score == hot["when"]["min_score"] != 90
     # The report was built for the closed month and mailed once.
     assert (review_env["tmp"] / "reports" / "review-2026-10.html").is_file()
     assert [m["Subject"] for m in sink.to("sales-ops@northwind.example")] == [
@@ -242,7 +246,7 @@ def test_approval_through_the_rest_api_writes_the_patch(
         "review report of 2026-10: review-2026-10.html",
         "review report of 2026-10: mailed",
         f"scoring proposal for 2026-10: approved; patch scoring-2026-10.patch; "
-        f"vocabulary.mql.min_score 60 → {threshold}",
+        f"vocabulary.mql.min_score 60 → {threshold}, sla tier hot min_score 90 → {hot['when']['min_score']}",
         f"scoring proposal for 2026-10: review-2026-10 (MQL at score ≥ {threshold:g}) against 2026.11 in "
         "effect (≥ 60), backtested over 3 months",
     ):

@@ -58,6 +58,16 @@ def test_engagement_is_calibrated_as_of_each_cutoff(clean_warehouse: str, tmp_pa
     assert mql["active_mqls"] == 0 and mql["proposal_mqls"] == 0
     written = yaml.safe_load((tmp_path / "scoring.yaml").read_text())["vocabulary"]["mql"]
     assert written["min_score"] == mql["min_score"] != mql["active_min_score"]
+    # The hot SLA tier's score likewise (no MQL reaches it in effect: none does on the proposal's scale).
+    (hot,) = mql["sla_tiers"]
+    assert (hot["id"], hot["active_min_score"], hot["active_leads"], hot["proposal_leads"]) == (
+        "hot",
+        90,
+        0,
+        0,
+    )
+    tiers = yaml.safe_load((tmp_path / "scoring.yaml").read_text())["sla"]["sales"]["tiers"]
+    assert tiers == [{"id": "hot", "when": {"min_score": hot["min_score"]}}]
     # The proposal is a valid scoring section the engine runs as is.
     model = load_candidate(tmp_path / "scoring.yaml")
     assert {model.predicates[r.predicate].event_type for r in model.profiles[0].engagement.rules} == set(

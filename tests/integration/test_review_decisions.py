@@ -27,6 +27,7 @@ PROPOSAL = {
         "grades": {"A": 12, "B": 5, "C": 0, "D": -5},
     },
     "vocabulary": {"mql": {"min_score": 18.5, "min_grade": "C"}},
+    "sla": {"sales": {"tiers": [{"id": "hot", "when": {"min_score": 27.5}}]}},
 }
 SUMMARY = {
     "month": "2026-10",
@@ -120,6 +121,8 @@ def test_approval_records_the_decision_and_writes_a_patch(clean_warehouse: str, 
     patched = load_config(tmp_path / "repo" / "config" / "smarketing.yaml")
     assert patched.vocabulary.mql.min_score == 18.5 and patched.scoring.version == "review-2026-10"
     assert result["mql"] == {"min_score": [60, 18.5]}
+    # The hot SLA tier's score condition moves to the same scale.
+    assert patched.sla.sales.tiers[0].when.min_score == 27.5 and result["sla_tiers"] == {"hot": [90, 27.5]}
     # Asked again (a rerun), the first decision stands and nothing is rewritten.
     again = _decide(
         clean_warehouse,

@@ -15,7 +15,7 @@ import yaml
 from smarketing.config import load_config
 from smarketing.paths import DEFAULT_CONFIG
 from smarketing.review.month import closed_month, first_business_day
-from smarketing.review.patch import mql_changes, scoring_patch, write_patch
+from smarketing.review.patch import mql_changes, scoring_patch, tier_changes, write_patch
 from smarketing.scoring.candidates import load_candidate
 
 SECTION = {
@@ -180,3 +180,23 @@ def test_a_small_proposal_is_a_small_diff(tmp_path: Path) -> None:
     ], changed
     subprocess.run(["patch", "-p1", "-s", "-i", "-"], cwd=repo, input=diff, text=True, check=True)
     assert yaml.safe_load(agreement.read_text())["scoring"]["engagement"] == proposal["engagement"]
+
+
+def test_the_hot_tiers_score_moves_to_the_proposals_scale_in_place(tmp_path: Path) -> None:
+    """The SLA tiers' `when.min_score` is on the old scale too: the proposal sets it, value only."""
+    repo = _repo_with_agreement(tmp_path)
+    agreement = repo / "config" / "smarketing.yaml"
+    proposal = {**PROPOSAL, "sla": {"sales": {"tiers": [{"id": "hot", "when": {"min_score": 27.5}}]}}}
+    diff = scoring_patch(agreement, proposal, relative="config/smarketing.yaml")
+    assert [line for line in diff.splitlines() if "when:" in line] == [
+        "-        when: {min_score: 90}",
+        "+        when: {min_score: 27.5}",
+    ]
+    assert tier_changes(agreement, proposal) == {"hot": (90, 27.5)}
+    subprocess.run(["patch", "-p1", "-s", "-i", "-"], cwd=repo, input=diff, text=True, check=True)
+    assert load_config(agreement).sla.sales.tiers[0].when.min_score == 27.5
+    assert tier_changes(agreement, proposal) == {}
+    # A tier the agreement no longer has (renamed since the proposal) is an error naming it.
+    renamed = {**PROPOSAL, "sla": {"sales": {"tiers": [{"id": "vip", "when": {"min_score": 27.5}}]}}}
+    with pytest.raises(ValueError, match=r"sla\.sales\.tiers\[vip\]\.when\.min_score: not found"):
+        scoring_patch(agreement, renamed, relative="config/smarketing.yaml")

@@ -299,3 +299,22 @@ def test_calibration_on_real_exports(
         # Only won and lost opportunities have an outcome; open ones are left out.
         assert report["rows_with_outcome"] == 6711
         assert not any("close_value" in term["columns"] for term in report["terms"])
+
+
+def test_an_sla_tiers_score_is_matched_on_the_proposals_scale() -> None:
+    """The hot tier at 90 covers 3 of the 5 MQLs in effect: on the proposal's scale it is the score 3 of
+    its MQLs reach, a tenth of a point down; a tier no MQL reaches stays out of reach."""
+    from smarketing.scoring.calibrate.warehouse import _matching_tier
+
+    active = np.array([100.0, 95.0, 90.0, 70.0, 61.0])
+    proposal = np.array([40.0, 33.27, 30.05, 25.0, 21.0])
+    assert _matching_tier("hot", 90, active, proposal) == {
+        "id": "hot",
+        "active_min_score": 90,
+        "active_leads": 3,
+        "min_score": 30.0,
+        "proposal_leads": 3,
+    }
+    unreached = _matching_tier("vip", 200, active, proposal)
+    assert unreached["active_leads"] == 0 and unreached["proposal_leads"] == 0
+    assert unreached["min_score"] > proposal.max()

@@ -29,9 +29,9 @@ def record_decision(
     agreement: the agreement file the patch is against (read only). proposals_dir: where the patch goes
     (`scoring-YYYY-MM.patch`). relative: the agreement's path in the repository, for the diff's names.
     Returns the decision as recorded, with `mql`: {key: [in the agreement, in the patch]} of the MQL
-    threshold keys the patch changes. A month already decided keeps its first decision (a rerun is a no-op).
+    threshold keys the patch changes, and `sla_tiers`: {tier id: [...]} of the tiers' `when.min_score`. A month already decided keeps its first decision (a rerun is a no-op).
     """
-    from smarketing.review.patch import mql_changes, write_patch
+    from smarketing.review.patch import mql_changes, tier_changes, write_patch
     from smarketing.warehouse.connection import connect
 
     decision, who, comment, timed_out = _answer(response)
@@ -46,11 +46,12 @@ def record_decision(
         proposal, recorded, patch_path = row
         if recorded != "pending":
             return {"month": f"{month:%Y-%m}", "decision": recorded, "patch": patch_path, "rerun": True}
-        patch, mql = None, {}
+        patch, mql, tiers = None, {}, {}
         if decision == "approved":
             target = proposals_dir / f"scoring-{month:%Y-%m}.patch"
             patch = str(write_patch(agreement, proposal, target, relative=relative))
             mql = {key: list(change) for key, change in mql_changes(agreement, proposal).items()}
+            tiers = {tier: list(change) for tier, change in tier_changes(agreement, proposal).items()}
         conn.execute(
             "UPDATE scoring.model_reviews SET decision = %s, decided_by = %s, decided_at = %s, comment = %s, "
             "timed_out = %s, patch_path = %s WHERE month = %s",
@@ -63,4 +64,5 @@ def record_decision(
         "timed_out": timed_out,
         "patch": patch,
         "mql": mql,
+        "sla_tiers": tiers,
     }

@@ -5,7 +5,9 @@ itself is only read.
 The calibration's points live on a scale of their own, so the proposal carries the MQL threshold matched
 on that scale: applying new points with the old `min_score` would hand over far more or far fewer leads.
 Keys of the `scoring:` block the calibration does not propose (profiles, engagement bands) are kept as
-they are. The threshold is changed in place, value only, so the comments around it stay.
+they are. The threshold is changed in place, value only, so the comments around it stay. The SLA tiers'
+score conditions (`sla.sales.tiers[].when.min_score`, the hot tier) are on the same old scale: the
+proposal carries them matched too, and they are set the same way.
 
 The agreement is the document both teams read, so the patch changes values, not the page: each proposed
 key of `scoring:` is merged into the block as it is written (ruamel.yaml's round trip keeps the comments
@@ -45,6 +47,12 @@ def proposal_parts(proposal: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
         return dict(proposal), {}
     mql = ((proposal.get("vocabulary") or {}).get("mql")) or {}
     return dict(proposal["scoring"]), {k: mql[k] for k in MQL_KEYS if mql.get(k) is not None}
+
+
+def proposed_tiers(proposal: Mapping[str, Any]) -> dict[str, float]:
+    """{tier id: `when.min_score`} of the SLA tiers a stored proposal sets (none before proposals did)."""
+    tiers = (((proposal.get("sla") or {}).get("sales") or {}).get("tiers")) or []
+    return {tier["id"]: tier["when"]["min_score"] for tier in tiers}
 
 
 def _block(
@@ -141,6 +149,17 @@ def mql_changes(agreement: Path, proposal: Mapping[str, Any]) -> dict[str, tuple
     return {k: (current.get(k), v) for k, v in mql.items() if current.get(k) != v}
 
 
+def tier_changes(agreement: Path, proposal: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{tier id: (in the agreement, proposed)} of the SLA tiers' `when.min_score` the proposal changes."""
+    current = _tier_scores(yaml.safe_load(agreement.read_text(encoding="utf-8")) or {})
+    return {t: (current.get(t), v) for t, v in proposed_tiers(proposal).items() if current.get(t) != v}
+
+
+def _tier_scores(document: Mapping[str, Any]) -> dict[str, Any]:
+    tiers = (((document.get("sla") or {}).get("sales") or {}).get("tiers")) or []
+    return {tier.get("id"): (tier.get("when") or {}).get("min_score") for tier in tiers}
+
+
 def _round_trip() -> YAML:
     """ruamel.yaml set to write the agreement's own layout (2-space maps, list dashes indented 2)."""
     rt = YAML(typ="rt")
@@ -234,20 +253,39 @@ def _with_scoring(lines: list[str], scoring: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _with_tiers(lines: list[str], tiers: Mapping[str, float]) -> list[str]:
+    """`lines` with each tier's `when.min_score` in `sla.sales.tiers` set to the proposed one."""
+    if not tiers:
+        return lines
+    start, end = _block(lines, "sla")
+    old = lines[start:end]
+    rt = _round_trip()
+    document = rt.load("".join(old))
+    by_id = {t.get("id"): t for t in ((document["sla"] or {}).get("sales") or {}).get("tiers") or []}
+    for tier, score in tiers.items():
+        when = (by_id.get(tier) or {}).get("when")
+        if when is None or "min_score" not in when:
+            raise ValueError(f"sla.sales.tiers[{tier}].when.min_score: not found in the agreement")
+        when["min_score"] = score
+    text = io.StringIO()
+    rt.dump(document, text)
+    return [*lines[:start], *_keeping_layout(old, text.getvalue().splitlines(keepends=True)), *lines[end:]]
+
+
 def scoring_patch(agreement: Path, proposal: Mapping[str, Any], *, relative: str) -> str:
-    """A unified diff turning the agreement's `scoring:` block and MQL threshold into the proposal's.
+    """A unified diff turning the agreement's `scoring:` block, MQL threshold and SLA tier scores into
+    the proposal's.
 
     agreement: the agreement file (read only). proposal: the proposal document (`proposal_parts`).
     relative: the file's path in the repository (the diff's `a/...` and `b/...` names).
     Returns the diff text, empty when the proposal changes nothing. Raises ValueError when the agreement
-    has no `scoring:` block or no `vocabulary.mql` key to set.
+    has no `scoring:` block, no `vocabulary.mql` key or no SLA tier score to set.
     """
     text = agreement.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     scoring, mql = proposal_parts(proposal)
-    new_lines = _with_scoring(
-        _with_mql([*lines[:-1], lines[-1].rstrip("\n") + "\n"] if lines else [], mql), scoring
-    )
+    ended = [*lines[:-1], lines[-1].rstrip("\n") + "\n"] if lines else []
+    new_lines = _with_tiers(_with_scoring(_with_mql(ended, mql), scoring), proposed_tiers(proposal))
     # A layout the edits misread must never hand out a wrong patch: the result is read back and checked.
     written = yaml.safe_load("".join(new_lines)) or {}
     current = (yaml.safe_load(text) or {}).get("scoring") or {}
@@ -257,6 +295,13 @@ def scoring_patch(agreement: Path, proposal: Mapping[str, Any], *, relative: str
         got = ((written.get("vocabulary") or {}).get("mql") or {}).get(key)
         if got != value:
             raise ValueError(f"vocabulary.mql.{key}: could not set {value!r} (the patch reads {got!r})")
+    written_tiers = _tier_scores(written)
+    for tier, value in proposed_tiers(proposal).items():
+        if written_tiers.get(tier) != value:
+            raise ValueError(
+                f"sla.sales.tiers[{tier}].when.min_score: could not set {value!r} "
+                f"(the patch reads {written_tiers.get(tier)!r})"
+            )
     return "".join(difflib.unified_diff(lines, new_lines, fromfile=f"a/{relative}", tofile=f"b/{relative}"))
 
 

@@ -48,6 +48,7 @@ def _mql_summary(matched: dict[str, Any] | None, mql: dict[str, Any] | None) -> 
         "as_of": matched["as_of"],
         "active_mqls": matched["active_mqls"],
         "proposal_mqls": matched["proposal_mqls"],
+        "sla_tiers": matched.get("sla_tiers", []),
     }
 
 
@@ -148,6 +149,15 @@ def mql_threshold_line(mql: dict[str, Any] | None) -> str:
         f"**{_score(mql['min_score'])}** proposed{grade}, on the proposal's own point scale: at {mql['as_of']} "
         f"the agreement in effect makes {mql['active_mqls']} MQLs, the proposal {mql['proposal_mqls']}. "
         "Approving sets both the points and this threshold."
+        + "".join(_tier_words(tier) for tier in mql.get("sla_tiers") or [])
+    )
+
+
+def _tier_words(tier: dict[str, Any]) -> str:
+    return (
+        f"\n\n**SLA tier `{tier['id']}`** `when.min_score`: {_score(tier['active_min_score'])} in effect → "
+        f"**{_score(tier['min_score'])}** proposed: {tier['active_leads']} of the MQLs in effect reach it, "
+        f"{tier['proposal_leads']} of the proposal's (approving sets it too)."
     )
 
 

@@ -108,11 +108,13 @@ def propose(month: str, run_id: str, months: int) -> dict[str, Any]:
     return proposal
 
 
-def mql_words(changes: dict[str, Any]) -> str:
-    """What a patch does to the MQL threshold, in words ({key: [before, after]})."""
-    if not changes:
-        return "MQL threshold unchanged"
-    return ", ".join(f"vocabulary.mql.{key} {before} → {after}" for key, (before, after) in changes.items())
+def mql_words(changes: dict[str, Any], tiers: dict[str, Any] | None = None) -> str:
+    """What a patch does to the MQL threshold and the SLA tiers' scores, in words ({key: [before, after]})."""
+    words = [f"vocabulary.mql.{key} {before} → {after}" for key, (before, after) in changes.items()]
+    words += [
+        f"sla tier {tier} min_score {before} → {after}" for tier, (before, after) in (tiers or {}).items()
+    ]
+    return ", ".join(words) or "MQL threshold unchanged"
 
 
 def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
@@ -135,7 +137,7 @@ def decide(month: str, response: dict[str, Any] | None) -> dict[str, Any]:
     )
     outcome = "patch " + Path(decision["patch"]).name if decision.get("patch") else "no patch"
     if decision.get("patch"):
-        outcome += "; " + mql_words(decision.get("mql") or {})
+        outcome += "; " + mql_words(decision.get("mql") or {}, decision.get("sla_tiers"))
     again = " (recorded before: unchanged)" if decision.get("rerun") else ""
     summary(f"scoring proposal for {month}: {decision['decision']}{again}; {outcome}")
     return decision

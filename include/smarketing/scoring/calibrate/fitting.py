@@ -71,6 +71,8 @@ class Calibration:
     engagement: dict[str, Any] | None = None
     # vocabulary.mql on the proposal's own scale (min_score, min_grade), when the calibration set one.
     mql: dict[str, Any] | None = None
+    # The SLA tiers' `when.min_score` on the proposal's scale, by tier id (the hot tier's "very engaged").
+    sla_tiers: dict[str, float] | None = None
 
     def scoring_section(self, version: str) -> dict[str, Any]:
         section: dict[str, Any] = {"version": version, "fit": self.rules}
@@ -80,10 +82,14 @@ class Calibration:
         return section
 
     def candidate_document(self, version: str) -> dict[str, Any]:
-        """What scoring.yaml holds: the `scoring:` section, and `vocabulary.mql` when set."""
+        """What scoring.yaml holds: the `scoring:` section, and `vocabulary.mql` and the SLA tiers' score
+        conditions (`sla.sales.tiers[].when.min_score`, by tier id) when set."""
         document: dict[str, Any] = {"scoring": self.scoring_section(version)}
         if self.mql is not None:
             document["vocabulary"] = {"mql": {k: v for k, v in self.mql.items() if v is not None}}
+        if self.sla_tiers:
+            tiers = [{"id": tier, "when": {"min_score": score}} for tier, score in self.sla_tiers.items()]
+            document["sla"] = {"sales": {"tiers": tiers}}
         return document
 
 

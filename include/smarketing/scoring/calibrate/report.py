@@ -230,6 +230,12 @@ def _markdown(report: Mapping[str, Any], source: str, version: str) -> str:
             f"{mql['as_of']} the active agreement makes {mql['active_mqls']} MQLs of the warehouse's leads, "
             f"the proposal at this threshold {mql['proposal_mqls']}.",
         ]
+        lines += [
+            f"`sla.sales.tiers` `{tier['id']}` `when.min_score: {tier['min_score']:g}` (active: "
+            f"{tier['active_min_score']:g}): {tier['active_leads']} of the active agreement's MQLs reach the "
+            f"tier, {tier['proposal_leads']} of the proposal's."
+            for tier in mql.get("sla_tiers", [])
+        ]
     if "engagement" in report:
         from smarketing.scoring.calibrate.engagement import markdown
 

@@ -130,6 +130,7 @@ def calibrate_from_warehouse(dsn: str, *, seed: int = 7, as_of: datetime | None 
     result.mql = {"min_score": mql.min_score, "min_grade": mql.min_grade}
     result.report["mql"] = matching_mql_threshold(dsn, result, as_of=as_of or _latest_event(dsn))
     result.mql["min_score"] = result.report["mql"]["min_score"]
+    result.sla_tiers = {tier["id"]: tier["min_score"] for tier in result.report["mql"]["sla_tiers"]}
     return result
 
 
@@ -147,11 +148,16 @@ def matching_mql_threshold(dsn: str, result: Calibration, *, as_of: datetime) ->
     """The proposal's own MQL threshold: the score at which it makes as many of the warehouse's leads
     MQLs at `as_of` as the active agreement does (same grade condition), so that a backtest compares
     which leads each model hands over, not two scales (calibrated points are on a scale of their own:
-    the active `min_score` of 60 could be out of the proposal's reach, or below most of its leads)."""
+    the active `min_score` of 60 could be out of the proposal's reach, or below most of its leads).
+
+    The SLA tiers with a `when.min_score` (the hot tier: "very engaged leads are called within the hour")
+    are on the old scale too: each gets the score at which as many of the proposal's MQLs reach it as
+    of the active agreement's MQLs reach the tier's score now (`sla_tiers`)."""
     import tempfile
 
     import yaml
 
+    from smarketing.config import load_config
     from smarketing.scoring.candidates import load_candidate
     from smarketing.scoring.kernel import mql_flags
     from smarketing.scoring.model import load_model
@@ -162,22 +168,51 @@ def matching_mql_threshold(dsn: str, result: Calibration, *, as_of: datetime) ->
         path = Path(work) / "scoring.yaml"
         path.write_text(yaml.safe_dump(result.candidate_document("matching")), encoding="utf-8")
         candidate = load_candidate(path)
-    target = int(scores_as_of(dsn, active, as_of)["is_mql"].sum())
+    active_scores = scores_as_of(dsn, active, as_of)
+    active_mqls = active_scores["total"].to_numpy(float)[active_scores["is_mql"].to_numpy(bool)]
+    target = len(active_mqls)
     scores = scores_as_of(dsn, candidate, as_of)
     # Leads whose grade allows it, best first: the threshold is the target-th one's score.
     allowed = mql_flags(np.full(len(scores), np.inf), scores["grade"].to_numpy(), candidate)
     totals = np.sort(scores["total"].to_numpy(float)[allowed])[::-1]
-    if target == 0 or not len(totals):
-        threshold = float(totals.max(initial=0.0)) + 1  # the active rule makes no MQL: neither does this
-    else:
-        threshold = float(totals[min(target, len(totals)) - 1])
-    # The agreement's min_score is 0 to 1,000 with one decimal at most here: a lower match is clipped
-    # (the report says how many MQLs the proposal then makes).
-    threshold = min(max(math.floor(threshold * 10) / 10, 0.0), 1000.0)
+    threshold = _matching_score(totals, target)
+    proposal_mqls = totals[totals >= threshold]
+    tiers = [
+        _matching_tier(tier.id, tier.when.min_score, active_mqls, proposal_mqls)
+        for tier in load_config().sla.sales.tiers
+        if tier.when is not None and tier.when.min_score is not None
+    ]
     return {
         "as_of": as_of.isoformat(),
         "active_min_score": active.mql_min_score,
         "active_mqls": target,
         "min_score": threshold,
-        "proposal_mqls": int((totals >= threshold).sum()),
+        "proposal_mqls": len(proposal_mqls),
+        "sla_tiers": tiers,
     }
+
+
+def _matching_tier(
+    tier: str, min_score: float, active_mqls: np.ndarray, proposal_mqls: np.ndarray
+) -> dict[str, Any]:
+    """An SLA tier's score condition on the proposal's scale: as many of its MQLs reach it as of the
+    active agreement's MQLs reach `min_score`."""
+    reached = int((active_mqls >= min_score).sum())
+    score = _matching_score(proposal_mqls, reached)
+    return {
+        "id": tier,
+        "active_min_score": min_score,
+        "active_leads": reached,
+        "min_score": score,
+        "proposal_leads": int((proposal_mqls >= score).sum()),
+    }
+
+
+def _matching_score(best_first: np.ndarray, count: int) -> float:
+    """The score that `count` of the scores (sorted best first) reach: the count-th best, one tenth of a
+    point down (the agreement's scores are 0 to 1,000 with one decimal at most; a lower match is
+    clipped, and the report says how many leads reach it then). No lead to reach: above the best."""
+    if count == 0 or not len(best_first):
+        return min(math.floor(float(best_first.max(initial=0.0))) + 1.0, 1000.0)
+    score = float(best_first[min(count, len(best_first)) - 1])
+    return min(max(math.floor(score * 10) / 10, 0.0), 1000.0)
