@@ -29,54 +29,39 @@ FROM latest l;
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _company_versions;
 
-WITH ins AS (
-    INSERT INTO core.companies (source_system, source_id, domain)
-    SELECT DISTINCT ON (domain_norm) source_system, source_id, domain_norm
-    FROM _company_versions
-    WHERE domain_norm IS NOT NULL
-    ORDER BY domain_norm, source_system, source_id
-    ON CONFLICT (domain) WHERE domain IS NOT NULL DO NOTHING
-    RETURNING company_id
-)
-INSERT INTO _touched_companies SELECT company_id FROM ins;
-
-WITH ins AS (
-    INSERT INTO core.companies (source_system, source_id)
-    SELECT source_system, source_id FROM _company_versions WHERE domain_norm IS NULL
-    ON CONFLICT (source_system, source_id) WHERE domain IS NULL DO NOTHING
-    RETURNING company_id
-)
-INSERT INTO _touched_companies SELECT company_id FROM ins;
-
-WITH targets AS (
-    SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at,
-           COALESCE(d.company_id, o.company_id) AS company_id
+-- Companies are written once, merged (below): a company that does not exist yet (a new domain, or a record
+-- without one) takes its id here. The sequence is looked up once (an initplan), not once per row.
+CREATE TEMP TABLE _company_new ON COMMIT DROP AS
+SELECT nextval((SELECT pg_get_serial_sequence('core.companies', 'company_id')::regclass)) AS company_id, k.*
+FROM (
+    SELECT DISTINCT v.domain_norm,
+           CASE WHEN v.domain_norm IS NULL THEN v.source_system END AS source_system,
+           CASE WHEN v.domain_norm IS NULL THEN v.source_id END AS source_id
     FROM _company_versions v
-    LEFT JOIN core.companies d ON d.domain = v.domain_norm
-    LEFT JOIN core.companies o
-           ON v.domain_norm IS NULL AND o.domain IS NULL
-          AND o.source_system = v.source_system AND o.source_id = v.source_id
-),
-prev AS (
-    SELECT s.source_system, s.source_id, s.company_id
-    FROM core.company_sources s JOIN _company_versions v USING (source_system, source_id)
-),
-up AS (
-    INSERT INTO core.company_sources AS s
-           (source_system, source_id, company_id, source_updated_at, batch_id, record, archived_at)
-    SELECT source_system, source_id, company_id, source_updated_at, batch_id, p, archived_at FROM targets
-    ON CONFLICT (source_system, source_id) DO UPDATE
-       SET company_id = EXCLUDED.company_id, source_updated_at = EXCLUDED.source_updated_at,
-           batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at
-     -- a re-delivered identical version changes nothing
-     WHERE (s.company_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
-           IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.source_updated_at, EXCLUDED.batch_id, EXCLUDED.record,
-                             EXCLUDED.archived_at)
-    RETURNING s.source_system, s.source_id, s.company_id
-)
+    WHERE NOT EXISTS (SELECT 1 FROM core.companies c WHERE c.domain = v.domain_norm)
+      AND NOT EXISTS (SELECT 1 FROM core.companies c
+                      WHERE v.domain_norm IS NULL AND c.domain IS NULL
+                        AND c.source_system = v.source_system AND c.source_id = v.source_id)
+) k;
+ANALYZE _company_new;
+
+-- The records whose stored version changes (a re-delivered identical version changes nothing), with the
+-- company each goes to: the company of its domain (or of the record itself without one), stored or new.
 INSERT INTO _changed_company_sources (source_system, source_id, company_id, old_company_id)
-SELECT up.source_system, up.source_id, up.company_id, prev.company_id
-FROM up LEFT JOIN prev USING (source_system, source_id);
+SELECT v.source_system, v.source_id, t.company_id, s.company_id
+FROM _company_versions v
+LEFT JOIN core.companies d ON d.domain = v.domain_norm
+LEFT JOIN _company_new nd ON nd.domain_norm = v.domain_norm
+LEFT JOIN core.companies o
+       ON v.domain_norm IS NULL AND o.domain IS NULL
+      AND o.source_system = v.source_system AND o.source_id = v.source_id
+LEFT JOIN _company_new no
+       ON v.domain_norm IS NULL AND no.domain_norm IS NULL
+      AND no.source_system = v.source_system AND no.source_id = v.source_id
+CROSS JOIN LATERAL (SELECT COALESCE(d.company_id, nd.company_id, o.company_id, no.company_id) AS company_id) t
+LEFT JOIN core.company_sources s ON s.source_system = v.source_system AND s.source_id = v.source_id
+WHERE (s.company_id, s.source_updated_at, s.batch_id, s.record, s.archived_at)
+      IS DISTINCT FROM (t.company_id, v.source_updated_at, v.batch_id, v.p, v.archived_at);
 ANALYZE _changed_company_sources;
 
 WITH affected AS (
@@ -84,10 +69,24 @@ WITH affected AS (
     UNION
     SELECT old_company_id FROM _changed_company_sources WHERE old_company_id IS NOT NULL
 ),
+-- each affected company's records as they will be stored: the stored version of those that do not change,
+-- the new version of those that do (core.company_sources is written after the companies, below)
+records AS (
+    SELECT s.company_id, s.source_system, s.source_id, s.source_updated_at, s.batch_id, s.record AS p,
+           s.archived_at
+    FROM core.company_sources s
+    JOIN affected a USING (company_id)
+    WHERE NOT EXISTS (SELECT 1 FROM _changed_company_sources c
+                      WHERE c.source_system = s.source_system AND c.source_id = s.source_id)
+    UNION ALL
+    SELECT c.company_id, v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p, v.archived_at
+    FROM _changed_company_sources c
+    JOIN _company_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
+),
 src AS (
-    SELECT s.company_id, s.source_system, s.source_id, s.batch_id, s.record AS p, s.archived_at,
-           COALESCE(s.source_updated_at, (s.record->>'updated_at')::timestamptz) AS version_at
-    FROM core.company_sources s JOIN affected a USING (company_id)
+    SELECT r.company_id, r.source_system, r.source_id, r.batch_id, r.p, r.archived_at,
+           COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz) AS version_at
+    FROM records r
 ),
 merged AS (
     SELECT company_id,
@@ -123,19 +122,46 @@ attrs AS (
     ) latest_values
     GROUP BY company_id
 ),
+whole AS (
+    SELECT m.*, COALESCE(a.attributes, '{}'::jsonb) AS attributes, n.company_id IS NOT NULL AS is_new,
+           n.domain_norm
+    FROM merged m
+    LEFT JOIN attrs a USING (company_id)
+    LEFT JOIN _company_new n USING (company_id)
+),
+added AS (
+    INSERT INTO core.companies
+           (company_id, source_system, source_id, name, domain, industry, employees, annual_revenue, country,
+            updated_at, attributes, deleted_at)
+    SELECT company_id, source_system, source_id, name, domain_norm, industry, employees, annual_revenue, country,
+           updated_at, attributes, deleted_at
+    FROM whole
+    WHERE is_new
+    RETURNING company_id
+),
 changed AS (
     UPDATE core.companies c
        SET source_system = m.source_system, source_id = m.source_id, name = m.name, industry = m.industry,
            employees = m.employees, annual_revenue = m.annual_revenue, country = m.country,
-           updated_at = m.updated_at, deleted_at = m.deleted_at, attributes = COALESCE(a.attributes, '{}'::jsonb)
-      FROM merged m LEFT JOIN attrs a USING (company_id)
-     WHERE c.company_id = m.company_id
+           updated_at = m.updated_at, deleted_at = m.deleted_at, attributes = m.attributes
+      FROM whole m
+     WHERE c.company_id = m.company_id AND NOT m.is_new
        AND (c.source_system, c.source_id, c.name, c.industry, c.employees, c.annual_revenue, c.country,
             c.updated_at, c.deleted_at, c.attributes)
            IS DISTINCT FROM (m.source_system, m.source_id, m.name, m.industry, m.employees, m.annual_revenue,
-                             m.country, m.updated_at, m.deleted_at, COALESCE(a.attributes, '{}'::jsonb))
+                             m.country, m.updated_at, m.deleted_at, m.attributes)
     RETURNING c.company_id
 )
-INSERT INTO _touched_companies SELECT company_id FROM changed;
+INSERT INTO _touched_companies SELECT company_id FROM added UNION ALL SELECT company_id FROM changed;
+
+-- The changed records, now that their companies exist.
+INSERT INTO core.company_sources AS s
+       (source_system, source_id, company_id, source_updated_at, batch_id, record, archived_at)
+SELECT c.source_system, c.source_id, c.company_id, v.source_updated_at, v.batch_id, v.p, v.archived_at
+FROM _changed_company_sources c
+JOIN _company_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
+ON CONFLICT (source_system, source_id) DO UPDATE
+   SET company_id = EXCLUDED.company_id, source_updated_at = EXCLUDED.source_updated_at,
+       batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at;
 
 INSERT INTO _build_stats (key, n) SELECT 'companies', count(DISTINCT company_id) FROM _touched_companies;

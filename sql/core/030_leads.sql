@@ -116,9 +116,10 @@ ANALYZE _lead_survivors;
 
 -- Leads are written once, merged, with their persona (035_leads_merge.sql): a lead that does not exist
 -- yet (a new e-mail, or a record without one) takes its id here. A merged record never opens a lead of
--- its own: it joins its survivor's.
+-- its own: it joins its survivor's. The sequence is looked up once (an initplan): pg_get_serial_sequence is
+-- a catalog lookup, and per row it cost as much as the nextval itself.
 CREATE TEMP TABLE _lead_new ON COMMIT DROP AS
-SELECT nextval(pg_get_serial_sequence('core.leads', 'lead_id')) AS lead_id, k.*
+SELECT nextval((SELECT pg_get_serial_sequence('core.leads', 'lead_id')::regclass)) AS lead_id, k.*
 FROM (
     SELECT DISTINCT v.email_norm,
            CASE WHEN v.email_norm IS NULL THEN v.source_system END AS source_system,
