@@ -119,6 +119,8 @@ class Report:
             "cpu_ratio": round(cpu / floor_cpu, 2) if cpu is not None and floor_cpu else None,
             "load_average": os.getloadavg(),
             "peak_rss_mib": measured.get("peak_rss_mib"),
+            "imports_s": measured.get("imports_s"),  # the child's module loading, outside the stage's figures
+            "imports_cpu_s": measured.get("imports_cpu_s"),
             "server_cpu_by_statement": measured.get("server_cpu_by_statement"),
             "result": measured.get("result"),
             "floor": floor,
