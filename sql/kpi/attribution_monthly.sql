@@ -1,119 +1,21 @@
 -- kpi.attribution_monthly: each deal's amount (and the deal itself, as 1) credited to the marketing touches
--- of its lead up to the moment it opened, under four models. Pipeline counts in the month the deal
--- opened, won revenue in the month it was won. Credits are rounded to the cent (deals to 1/10,000) and
--- the touch with the largest share takes the rounding remainder, so every deal sums exactly to its
--- amount under every model. A deal without any touch goes whole to "unattributed".
---   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s the organisation's zone
-WITH deals AS (
-    SELECT d.deal_id, d.lead_id, d.amount, d.opened_at,
-           date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date AS opened_month,
-           date_trunc('month', d.won_at AT TIME ZONE %(tz)s)::date AS won_month,
-           l.created_at AS lead_created_at, l.mql_at
-    FROM _kpi_deals d
-    LEFT JOIN _kpi_leads l ON l.lead_id = d.lead_id
-    WHERE (d.created_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s) AND d.created_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s))
-       OR (d.won_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s) AND d.won_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s))
-),
-
--- interactions of the lead that show interest (a send, a bounce, an unsubscription or a points change is
--- not a touch), numbered in time order; the deal's counts are taken in the same pass: the touches up to the
--- lead's creation (or its MQL moment) are the first k, so the last of them is touch k
-touches AS (
-    SELECT d.deal_id, d.amount, d.opened_month, d.won_month,
-           ops.kpi_touch_channel(e.event_type, e.attributes) AS channel,
-           COALESCE(NULLIF(btrim(e.campaign_id), ''), 'none') AS campaign_id,
-           row_number() OVER ordered AS n,
-           count(*) OVER per_deal AS touches,
-           NULLIF(count(*) FILTER (WHERE e.occurred_at <= d.lead_created_at) OVER per_deal, 0) AS creation_n,
-           NULLIF(count(*) FILTER (WHERE e.occurred_at <= d.mql_at) OVER per_deal, 0) AS mql_n
-    FROM deals d
-    -- the lead's own events through its index: the deals' leads are a small share of all leads, and their
-    -- touches a small share of the events (OFFSET 0 keeps the planner from turning this into a scan of them all)
-    CROSS JOIN LATERAL (
-        SELECT e.event_id, e.event_type, e.occurred_at, e.campaign_id, e.attributes
-        FROM core.marketing_events e
-        WHERE e.lead_id = d.lead_id AND e.occurred_at <= d.opened_at
-          AND e.event_type NOT IN ('email_sent', 'bounce', 'unsubscribe', 'points_changed')
-        OFFSET 0
-    ) e
-    WINDOW per_deal AS (PARTITION BY d.deal_id),
-           ordered AS (per_deal ORDER BY e.occurred_at, e.event_id)
-),
-
--- the W-shaped milestones: the first touch, the last touch by the lead's creation, by its MQL moment, and
--- by the deal's opening (the last of all); role_count = the milestones a touch holds, `others` = the
--- touches holding none (the touches less the distinct milestone positions)
-roles AS (
-    SELECT t.*,
-           (n = 1)::int + COALESCE(n = creation_n, false)::int + COALESCE(n = mql_n, false)::int + (n = touches)::int
-               AS role_count,
-           touches - 1 - (touches <> 1)::int
-               - COALESCE(creation_n NOT IN (1, touches), false)::int
-               - COALESCE(mql_n NOT IN (1, touches) AND mql_n IS DISTINCT FROM creation_n, false)::int AS others
-    FROM touches t
-),
-
--- each model's share of the touch: weight / the deal's total weight (first and last touch: all of it)
-shares AS (
-    SELECT r.*,
-           1::numeric / touches AS linear_share,
-           -- 22.5 percent per milestone role held, 10 percent shared by the touches holding none; the total:
-           -- every milestone present once, and `others` times the others' weight (numeric: exact sums)
-           (0.225 * role_count + CASE WHEN role_count = 0 THEN 0.1 / others ELSE 0 END)
-               / (0.225 * (2 + (creation_n IS NOT NULL)::int + (mql_n IS NOT NULL)::int)
-                  + CASE WHEN others > 0 THEN others * (0.1 / others) ELSE 0 END) AS w_share
-    FROM roles r
-),
-
-rounded AS (
-    SELECT s.*,
-           round(amount * linear_share, 2) AS linear_amount, round(linear_share, 4) AS linear_deal,
-           round(amount * w_share, 2) AS w_amount, round(w_share, 4) AS w_deal
-    FROM shares s
-),
-
--- the touch with the largest share keeps each deal's rounding remainder (ties: the later touch)
-remainders AS (
-    SELECT r.*,
-           sum(linear_amount) OVER per_deal AS linear_amount_sum, sum(linear_deal) OVER per_deal AS linear_deal_sum,
-           sum(w_amount) OVER per_deal AS w_amount_sum, sum(w_deal) OVER per_deal AS w_deal_sum,
-           max(role_count::bigint * 4294967296 + n) OVER per_deal AS w_keeper
-    FROM rounded r
-    WINDOW per_deal AS (PARTITION BY deal_id)
-),
-
-credits AS (
-    SELECT r.deal_id, c.model, r.channel, r.campaign_id, r.opened_month, r.won_month, c.amount_credit, c.deal_credit
-    FROM remainders r
-    CROSS JOIN LATERAL (VALUES
-        ('first_touch', CASE WHEN n = 1 THEN amount END, 1::numeric),
-        ('last_touch', CASE WHEN n = touches THEN amount END, 1::numeric),
-        ('linear',
-         CASE WHEN n = touches THEN amount - (linear_amount_sum - linear_amount) ELSE linear_amount END,
-         CASE WHEN n = touches THEN 1 - (linear_deal_sum - linear_deal) ELSE linear_deal END),
-        ('w_shaped',
-         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN amount - (w_amount_sum - w_amount) ELSE w_amount END,
-         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN 1 - (w_deal_sum - w_deal) ELSE w_deal END)
-    ) AS c (model, amount_credit, deal_credit)
-    WHERE c.amount_credit IS NOT NULL
-    UNION ALL
-    SELECT d.deal_id, model.name, 'unattributed', 'unattributed', d.opened_month, d.won_month, d.amount, 1
-    FROM deals d
-    CROSS JOIN (VALUES ('first_touch'), ('last_touch'), ('linear'), ('w_shaped')) AS model (name)
-    WHERE NOT EXISTS (SELECT 1 FROM touches t WHERE t.deal_id = d.deal_id)
-),
-
-by_month AS (
-    SELECT opened_month AS month, model, channel, campaign_id,
-           deal_credit AS opportunities, amount_credit AS pipeline_amount, 0 AS won_deals, 0 AS won_amount
-    FROM credits WHERE opened_month >= %(lo)s AND opened_month < %(hi)s
-    UNION ALL
-    SELECT won_month, model, channel, campaign_id, 0, 0, deal_credit, amount_credit
-    FROM credits WHERE won_month >= %(lo)s AND won_month < %(hi)s
-)
-
-SELECT month, model, channel, campaign_id,
-       sum(opportunities) AS opportunities, sum(pipeline_amount) AS pipeline_amount,
-       sum(won_deals) AS won_deals, sum(won_amount) AS won_amount
-FROM by_month
-GROUP BY month, model, channel, campaign_id
+-- of its lead up to the moment it opened, under four models, summed by month: pipeline counts in the month
+-- the deal opened, won revenue in the month it was won. The credits of each deal are kept in
+-- ops.kpi_deal_credits (sql/kpi/attribution_credits.sql, run just before in the same transaction: how
+-- a deal is credited, rounded, and why it sums exactly to its amount under every model).
+--   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi
+-- (Grouped under the "C" collation: the same groups, sorted by bytes instead of by locale rules.)
+SELECT m.month, c.model COLLATE "C" AS model, c.channel COLLATE "C" AS channel,
+       c.campaign_id COLLATE "C" AS campaign_id,
+       sum(m.opportunities) AS opportunities, sum(m.pipeline_amount) AS pipeline_amount,
+       sum(m.won_deals) AS won_deals, sum(m.won_amount) AS won_amount
+FROM ops.kpi_deal_credits k
+CROSS JOIN LATERAL unnest(k.models, k.channels, k.campaign_ids, k.amount_credits, k.deal_credits)
+    AS c (model, channel, campaign_id, amount_credit, deal_credit)
+CROSS JOIN LATERAL (VALUES
+    (k.opened_month, c.deal_credit, c.amount_credit, 0, 0),
+    (k.won_month, 0, 0, c.deal_credit, c.amount_credit)
+) AS m (month, opportunities, pipeline_amount, won_deals, won_amount)
+WHERE ((k.opened_month >= %(lo)s AND k.opened_month < %(hi)s) OR (k.won_month >= %(lo)s AND k.won_month < %(hi)s))
+  AND m.month >= %(lo)s AND m.month < %(hi)s
+GROUP BY 1, 2, 3, 4

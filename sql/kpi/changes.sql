@@ -10,11 +10,12 @@
 --
 -- Output, temporary tables of the session:
 --   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
+--   _kpi_credit_leads (lead_id, since)  leads whose deals opened on or after `since` are credited again
 --   _kpi_changed_months (kind, month)   kind: facts, record, mql, cohorts, milestones, deals, crossings,
 --                                       gone_events, followups, dq (each explained below); changed events
 --                                       reach engagement through its change log (smarketing.kpi.engagement)
-DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_stage_moves, _kpi_lead_facts,
-    _kpi_changed_months;
+DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_credit_leads, _kpi_stage_moves,
+    _kpi_lead_facts, _kpi_changed_months;
 
 CREATE TEMP TABLE _kpi_versions AS
 WITH keys AS (
@@ -92,6 +93,18 @@ FROM _kpi_versions v
 WHERE v.object = 'marketing_events' AND v.lead_id IS NOT NULL
 GROUP BY v.lead_id;
 CREATE UNIQUE INDEX ON _kpi_event_since (lead_id);
+
+-- the deals credited again whatever was kept of them (sql/kpi/attribution_credits.sql): every deal of a lead
+-- whose record, stages or crossings changed ('-infinity'); of a lead changed by its events alone, those
+-- opened after the first month its changed events name
+CREATE TEMP TABLE _kpi_credit_leads AS
+SELECT c.lead_id,
+       CASE WHEN bool_and(c.why = 'events') THEN COALESCE(min(s.since), '-infinity') ELSE '-infinity' END::date AS since
+FROM _kpi_changed_leads c
+LEFT JOIN _kpi_event_since s USING (lead_id)
+GROUP BY c.lead_id;
+CREATE UNIQUE INDEX ON _kpi_credit_leads (lead_id);
+ANALYZE _kpi_credit_leads;
 
 -- A lead whose only stage changes are MQL entries, MQL crossings and deals moves less than every month it
 -- shows in: what its rows depend on is its first MQL moment (funnel, cohorts, velocity), its deals'

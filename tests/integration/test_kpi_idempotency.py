@@ -85,23 +85,22 @@ def test_late_data_reopens_a_closed_month_and_equals_a_full_rebuild(world: str) 
     assert checksums(world) == incremental
 
 
+def touch_lead_3(dsn: str, event_id: str, at: str) -> dict:
+    """A late e-mail click of lead 3 landed and folded, then an incremental build: its summary."""
+    land(dsn, "marketing_events", [event(event_id, 3, "email_click", at, "C3", "Security")])
+    fold(dsn)
+    return build_kpis(dsn, kpi_settings(), as_of=AS_OF)
+
+
 def test_a_late_touch_after_a_deal_opened_leaves_the_deal_alone(world: str) -> None:
     # lead 3's deal D3 opened on Feb 12: a touch of April is not one of its touches, and a touch of
     # Feb 11 is (attribution rewrites February, and still equals a full rebuild)
-    land(
-        world, "marketing_events", [event("E11", 3, "email_click", "2026-04-20T09:00:00Z", "C3", "Security")]
-    )
-    fold(world)
-    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    summary = touch_lead_3(world, "E11", "2026-04-20T09:00:00Z")
     assert summary["tables"]["attribution_monthly"]["ranges"] == []
     # a new event is added to its month's counts, the month is not counted again
     assert summary["tables"]["engagement_monthly"]["ranges"] == []
     assert summary["tables"]["engagement_monthly"]["added"] == ["2026-04-01"]
-    land(
-        world, "marketing_events", [event("E12", 3, "email_click", "2026-02-11T09:00:00Z", "C3", "Security")]
-    )
-    fold(world)
-    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    summary = touch_lead_3(world, "E12", "2026-02-11T09:00:00Z")
     assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
     incremental = checksums(world)
     build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
@@ -206,6 +205,41 @@ def test_cohorts_close_with_time_as_a_full_rebuild_would(world: str) -> None:
 def test_from_rewrites_every_month_since(world: str) -> None:
     summary = build_kpis(world, kpi_settings(), as_of=AS_OF, from_day=date(2026, 3, 15))
     assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-03-01..2026-07-01"]
+
+
+def kept_credits(dsn: str) -> dict[str, int]:
+    """The transaction that last wrote each deal's kept credits (ops.kpi_deal_credits), by deal."""
+    return dict(rows(dsn, "SELECT deal_id, xmin::text::bigint FROM ops.kpi_deal_credits"))
+
+
+def test_kept_deal_credits_sum_to_each_deal_and_move_only_with_their_deal(world: str) -> None:
+    # every kept deal sums to its amount, and to one deal, under every model
+    assert (
+        rows(
+            world,
+            "SELECT k.deal_id, c.model, sum(c.amount) = k.amount, sum(c.share) = 1 FROM ops.kpi_deal_credits k, "
+            "unnest(k.models, k.amount_credits, k.deal_credits) AS c (model, amount, share) "
+            "GROUP BY k.deal_id, k.amount, c.model HAVING NOT (sum(c.amount) = k.amount AND sum(c.share) = 1)",
+        )
+        == []
+    )
+    before = kept_credits(world)
+    assert set(before) == {"crm:D1", "crm:D2", "crm:D3"}
+    # a touch of lead 3 before its deal D3 opened (Feb 12): February is rewritten, D3 credited again, D2
+    # (opened and won in February too, by lead 4) summed from what was kept
+    summary = touch_lead_3(world, "E12", "2026-02-11T09:00:00Z")
+    assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    after = kept_credits(world)
+    assert after["crm:D3"] != before["crm:D3"]
+    assert (after["crm:D1"], after["crm:D2"]) == (before["crm:D1"], before["crm:D2"])
+    # lost kept credits cost time only: the next build rewriting a month credits its deals again
+    with psycopg.connect(world) as conn:
+        conn.execute("TRUNCATE ops.kpi_deal_credits")
+    touch_lead_3(world, "E13", "2026-02-11T10:00:00Z")
+    assert {"crm:D2", "crm:D3"} <= set(kept_credits(world))
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
 
 
 def test_kpi_reader_reads_every_kpi_table_and_nothing_else(world: str) -> None:

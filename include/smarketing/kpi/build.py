@@ -50,6 +50,9 @@ class TablePlan:
     mode: str  # full | incremental
     ranges: list[tuple[date, date]] = field(default_factory=list)
     skipped: str | None = None  # why nothing is built (an input table that does not exist yet)
+    # the model's prepared state (KpiModel.prepare) computed again for every period rewritten, not only
+    # for what changed: a full build, or a rebuild from a day (a correction the watermarks cannot see)
+    recompute: bool = False
 
 
 def build_kpis(
@@ -133,6 +136,7 @@ def plan_tables(
     states = periods.table_states(conn)
     end = periods.next_month(today)
     changes_by_mark: dict[tuple, dict[str, set[date]]] = {}
+    latest = None  # the watermark whose changed leads the session's tables hold
     plans = []
     for model in MODELS:
         state = states.get(model.name)
@@ -140,21 +144,40 @@ def plan_tables(
             plans.append(TablePlan(model, "full", skipped=f"{model.requires} does not exist yet"))
         elif model.whole or full or state is None or (model.by_difference and not _tracking(conn)):
             # (a table kept by difference whose change log is off, e.g. built before it existed: counted whole)
-            plans.append(TablePlan(model, "full", [(periods.BEGINNING, END_OF_TIME)]))
+            plans.append(TablePlan(model, "full", [(periods.BEGINNING, END_OF_TIME)], recompute=True))
+            if model.prepare:
+                _keep_credit_leads(conn, changed=False)
         else:
             key = state.watermark.key()
-            if key not in changes_by_mark:
+            if key not in changes_by_mark or (model.prepare and key != latest):
                 changes_by_mark[key] = periods.changed_months(
                     conn, state.watermark, mark, settings.timezone, settings.mql_stage
                 )
+                latest = key
+            if model.prepare:
+                _keep_credit_leads(conn, changed=True)
             months = periods.touched_months(model, changes_by_mark[key])
             if from_day is not None:
                 months |= set(periods.months_between(from_day, end))
             if model.closes_with_time:
                 previous = pd.Timestamp(state.as_of).tz_convert(settings.timezone).date()
                 months |= periods.closed_since(previous, today, settings.horizon_days)
-            plans.append(TablePlan(model, "incremental", periods.ranges(months, end)))
+            plans.append(
+                TablePlan(model, "incremental", periods.ranges(months, end), recompute=from_day is not None)
+            )
     return plans
+
+
+def _keep_credit_leads(conn: psycopg.Connection, *, changed: bool) -> None:
+    """The leads whose deals are credited again (sql/kpi/attribution_credits.sql), kept apart from the next
+    change finding of another watermark: those of the table's watermark (`changed`), or none."""
+    conn.execute("DROP TABLE IF EXISTS _kpi_recredit_leads")
+    if changed:
+        conn.execute("ALTER TABLE _kpi_credit_leads RENAME TO _kpi_recredit_leads")
+    else:
+        conn.execute(
+            "CREATE TEMP TABLE _kpi_recredit_leads (lead_id bigint PRIMARY KEY, since date NOT NULL)"
+        )
 
 
 def _tracking(conn: psycopg.Connection) -> bool:
@@ -244,6 +267,7 @@ def write_table(
     insert = Insert(
         sql.SQL("INSERT INTO {table} ({columns}) ").format(table=table, columns=columns), select, columns
     )
+    params = {**params, "recompute": plan.recompute}
     if model.by_difference and not plan.skipped:
         return _write_by_difference(conn, plan, insert, params, mark, moment, started)
     rows = 0
@@ -314,6 +338,9 @@ def _rewrite(
     bounds: tuple[date, date],
 ) -> int:
     lo, hi = bounds
+    if model.prepare is not None:
+        with psycopg.ClientCursor(conn) as cur:
+            cur.execute(read_sql(model.prepare), {**params, "lo": lo, "hi": hi})
     if model.period_column is None:
         conn.execute(sql.SQL("DELETE FROM {}").format(table))
     else:

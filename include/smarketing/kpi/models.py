@@ -33,6 +33,9 @@ class KpiModel:
     # kept up to date by the logged changes of its inputs as well (smarketing.kpi.engagement): only the
     # months named by `changes`, or where a change cannot simply be added, are built again
     by_difference: bool = False
+    # a statement of sql/kpi/ run before the model in the transaction of each range it rewrites: it keeps
+    # what the model sums (attribution's per-deal credits, ops.kpi_deal_credits)
+    prepare: str | None = None
 
     @property
     def table(self) -> str:
@@ -59,7 +62,13 @@ MODELS: tuple[KpiModel, ...] = (
     KpiModel("conversion_cohorts", "cohort_month", ("record", "mql", "cohorts"), closes_with_time=True),
     KpiModel("velocity_monthly", "month", ("facts", "record", "mql", "milestones"), next_month_too=True),
     # a touch or a milestone of a lead moves the credit of its deals
-    KpiModel("attribution_monthly", "month", ("facts", "record", "deals"), staged="deals"),
+    KpiModel(
+        "attribution_monthly",
+        "month",
+        ("facts", "record", "deals"),
+        staged="deals",
+        prepare="attribution_credits",
+    ),
     KpiModel("sla_compliance_monthly", "month", ("followups", "record"), staged=None),
     KpiModel("marketing_delivery_monthly", None, staged=None),
     # new, corrected and deleted events come through the change log; a deleted lead's events leave by month
