@@ -132,7 +132,7 @@ WITH new_crossings AS (
 
 -- per lead and system, the earliest MQL version of the records landed since: core's entry is left as it
 -- was when it is earlier than that (a day's margin for a text without offset read in another zone)
-window_mql AS (
+window_mql AS MATERIALIZED (
     SELECT v.lead_id, v.source_system, min(pg_temp.kpi_instant(v.at_1)) AS earliest,
            bool_and(pg_temp.kpi_instant(v.at_1) IS NOT NULL) AS readable
     FROM _kpi_versions v

@@ -108,6 +108,10 @@ def configure_session(conn: psycopg.Connection) -> None:
     # Sorts and hashes over whole months of facts stay in memory (the 4MB default spills them).
     conn.execute("SET work_mem = '256MB'")
     conn.execute("SET jit = off")  # compiling costs more than it saves on these statements
+    # The build ANALYZEs its session tables (staging, changes) once each: a sample of 3,000 rows instead of
+    # 30,000 is enough for their plans (joins on lead ids, ranges of moments, a few dimension values) and
+    # costs a fraction (ANALYZE of the staged leads was a tenth of a one-day refresh).
+    conn.execute("SET default_statistics_target = 10")
 
 
 def model_params(settings: KpiSettings, moment: pd.Timestamp) -> dict[str, object]:
@@ -274,6 +278,8 @@ def write_table(
     steps = plan.ranges or [None]
     for i, bounds in enumerate(steps):
         with conn.transaction():
+            if i == 0 and plan.mode == "full" and model.keeps is not None:
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*model.keeps.split("."))))
             if bounds is not None:
                 rows += _rewrite(conn, model, table, insert, params, bounds)
             if i == len(steps) - 1:

@@ -33,9 +33,10 @@ class KpiModel:
     # kept up to date by the logged changes of its inputs as well (smarketing.kpi.engagement): only the
     # months named by `changes`, or where a change cannot simply be added, are built again
     by_difference: bool = False
-    # a statement of sql/kpi/ run before the model in the transaction of each range it rewrites: it keeps
-    # what the model sums (attribution's per-deal credits, ops.kpi_deal_credits)
+    # a statement of sql/kpi/ run before the model in the transaction of each range it rewrites, and the
+    # table it keeps there for the model to sum (attribution's per-deal credits), emptied by a full build
     prepare: str | None = None
+    keeps: str | None = None
 
     @property
     def table(self) -> str:
@@ -68,6 +69,7 @@ MODELS: tuple[KpiModel, ...] = (
         ("facts", "record", "deals"),
         staged="deals",
         prepare="attribution_credits",
+        keeps="ops.kpi_deal_credits",
     ),
     KpiModel("sla_compliance_monthly", "month", ("followups", "record"), staged=None),
     KpiModel("marketing_delivery_monthly", None, staged=None),

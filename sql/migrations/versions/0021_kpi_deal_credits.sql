@@ -3,9 +3,10 @@
 -- deal was credited, with the inputs it was credited from, and sums a month's rows from here
 -- (sql/kpi/attribution_credits.sql). A deal is credited again when its inputs differ from those kept, its
 -- lead's touches or milestones changed, or the build rewrites everything; a deal missing here is credited
--- in the next build that rewrites one of its months, so an empty table only costs time. In ops: kpi_reader
--- does not read it (it holds lead ids and moments, no name and no e-mail).
-CREATE TABLE ops.kpi_deal_credits (
+-- in the next build that rewrites one of its months, so an empty table only costs time: it is unlogged
+-- (a crash empties it; writing it costs a full build no WAL). In ops: kpi_reader does not read it (it
+-- holds lead ids and moments, no name and no e-mail).
+CREATE UNLOGGED TABLE ops.kpi_deal_credits (
     deal_id          text        PRIMARY KEY,
     lead_id          bigint,
     amount           numeric     NOT NULL,
