@@ -154,14 +154,20 @@ changed AS (
 )
 INSERT INTO _touched_companies SELECT company_id FROM added UNION ALL SELECT company_id FROM changed;
 
--- The changed records, now that their companies exist.
-INSERT INTO core.company_sources AS s
+-- The changed records, now that their companies exist: those not stored yet (no old company) inserted, the
+-- stored ones updated in place (as the leads' records, 035_leads_merge.sql).
+INSERT INTO core.company_sources
        (source_system, source_id, company_id, source_updated_at, batch_id, record, archived_at)
 SELECT c.source_system, c.source_id, c.company_id, v.source_updated_at, v.batch_id, v.p, v.archived_at
 FROM _changed_company_sources c
 JOIN _company_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
-ON CONFLICT (source_system, source_id) DO UPDATE
-   SET company_id = EXCLUDED.company_id, source_updated_at = EXCLUDED.source_updated_at,
-       batch_id = EXCLUDED.batch_id, record = EXCLUDED.record, archived_at = EXCLUDED.archived_at;
+WHERE c.old_company_id IS NULL;
+
+UPDATE core.company_sources s
+   SET company_id = c.company_id, source_updated_at = v.source_updated_at, batch_id = v.batch_id, record = v.p,
+       archived_at = v.archived_at
+  FROM _changed_company_sources c
+  JOIN _company_versions v ON v.source_system = c.source_system AND v.source_id = c.source_id
+ WHERE c.old_company_id IS NOT NULL AND s.source_system = c.source_system AND s.source_id = c.source_id;
 
 INSERT INTO _build_stats (key, n) SELECT 'companies', count(DISTINCT company_id) FROM _touched_companies;

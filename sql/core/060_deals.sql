@@ -4,25 +4,26 @@
 -- whose lead record or company record arrived or moved in this build. A deal the source deleted keeps its
 -- row with `deleted_at` (its archival), so KPIs can leave it out at any moment.
 
+-- The keys of the records whose older versions count too: a first fold (low = 0) has no older versions.
 CREATE TEMP TABLE _deal_keys ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'deals')
 SELECT r.source_system, r.source_id
 FROM raw.deals r, w
-WHERE r.batch_id > w.low AND r.batch_id <= w.high
+WHERE r.batch_id > w.low AND r.batch_id <= w.high AND w.low > 0
 UNION
 -- records already folded whose lead record arrived or moved (newer ones are candidates already)
 SELECT r.source_system, r.source_id
 FROM _changed_lead_sources c
 JOIN raw.deals r ON r.source_system = c.source_system AND (r.payload->>'lead_source_id') = c.source_id
 CROSS JOIN w
-WHERE c.old_lead_id IS DISTINCT FROM c.lead_id AND r.batch_id <= w.low
+WHERE c.old_lead_id IS DISTINCT FROM c.lead_id AND r.batch_id <= w.low AND w.low > 0
 UNION
 -- records already folded whose company record arrived or moved
 SELECT r.source_system, r.source_id
 FROM _changed_company_sources c
 JOIN raw.deals r ON r.source_system = c.source_system AND (r.payload->>'company_source_id') = c.source_id
 CROSS JOIN w
-WHERE c.old_company_id IS DISTINCT FROM c.company_id AND r.batch_id <= w.low;
+WHERE c.old_company_id IS DISTINCT FROM c.company_id AND r.batch_id <= w.low AND w.low > 0;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _deal_keys;
