@@ -4,18 +4,19 @@
 --   %(lo)s, %(hi)s     the cohort months to build (first days): lo <= cohort_month < hi
 --   %(tz)s             the organisation's time zone; %(as_of)s the build's moment (open or closed)
 --   %(horizon_days)s   days after the cohort month during which conversions still count
--- One pass over the staged leads: each start finds its cohort by a binary search of the months' first
--- instants (width_bucket) and its window's end in the same month's entry, instead of converting time
--- zones per lead; the groups are sorted in byte order (COLLATE "C": the same groups, as equality of
--- text does not depend on collation, without the locale's comparisons).
+-- Each start's local time finds its cohort by a binary search of the months' first days (width_bucket),
+-- its window's end in the same month's entry (one time zone conversion per start, not three); the
+-- counts are hashed, and only the durations there are sorted for the percentiles, in byte order
+-- (COLLATE "C": the same groups, as equality of text does not depend on collation).
 WITH months AS NOT MATERIALIZED (
-    SELECT m::date AS month, m::timestamp AT TIME ZONE %(tz)s AS starts_at,
+    -- months as local timestamps (not timestamptz): the session's zone plays no part
+    SELECT m::date AS month, m AS starts_at,
            (m + interval '1 month' - interval '1 day')::date + %(horizon_days)s::int AS open_until,
            ((m + interval '1 month')::date + %(horizon_days)s::int)::timestamp AT TIME ZONE %(tz)s AS counts_until
     FROM generate_series(
-        %(lo)s::date,
+        %(lo)s::date::timestamp,
         -- one past the last month built: the upper bound of the last bucket (no start is after as_of)
-        least(%(hi)s::date, (date_trunc('month', %(as_of)s::timestamptz AT TIME ZONE %(tz)s) + interval '1 month')::date),
+        least(%(hi)s::date::timestamp, date_trunc('month', %(as_of)s::timestamptz AT TIME ZONE %(tz)s) + interval '1 month'),
         interval '1 month'
     ) AS m
 ),
@@ -37,32 +38,32 @@ cohort_starts AS NOT MATERIALIZED (
     WHERE l.created_at IS NOT NULL
 ),
 
-members AS NOT MATERIALIZED (
-    SELECT s.*, (SELECT counts_untils FROM bounds)[b.bucket] AS counts_until, b.bucket
+members AS MATERIALIZED (
+    SELECT s.*, width_bucket(s.started_at AT TIME ZONE %(tz)s, (SELECT starts FROM bounds)) AS bucket
     FROM cohort_starts s
-    CROSS JOIN LATERAL (SELECT width_bucket(s.started_at, (SELECT starts FROM bounds)) AS bucket) AS b
     WHERE s.started_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
       AND s.started_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
 ),
 
--- the won deals' leads' starts (few), read from the deals' side
+windows AS (
+    SELECT m.*, (SELECT counts_untils FROM bounds)[m.bucket] AS counts_until FROM members m
+),
+
 won_deals AS (
-    SELECT k.cohort_kind, d.lead_id, min(d.won_at) AS first_won_at, sum(d.amount) AS won_revenue
-    FROM _kpi_deals d
-    JOIN _kpi_leads l ON l.lead_id = d.lead_id
-    CROSS JOIN LATERAL (VALUES ('mql_month', l.mql_at), ('created_month', l.created_at)) AS k (cohort_kind, started_at)
-    WHERE d.won_at < (SELECT counts_untils FROM bounds)[width_bucket(k.started_at, (SELECT starts FROM bounds))]
-    GROUP BY k.cohort_kind, d.lead_id
+    SELECT w.cohort_kind, w.lead_id, min(d.won_at) AS first_won_at, sum(d.amount) AS won_revenue
+    FROM windows w
+    JOIN _kpi_deals d ON d.lead_id = w.lead_id AND d.won_at < w.counts_until
+    GROUP BY w.cohort_kind, w.lead_id
 ),
 
 -- steps reached within the cohort's window
 outcomes AS (
-    SELECT m.*,
-           CASE WHEN m.mql_at < m.counts_until THEN m.mql_at END AS mql_in,
-           CASE WHEN m.sql_at < m.counts_until THEN m.sql_at END AS sql_in,
+    SELECT w.*,
+           CASE WHEN w.mql_at < w.counts_until THEN w.mql_at END AS mql_in,
+           CASE WHEN w.sql_at < w.counts_until THEN w.sql_at END AS sql_in,
            won.first_won_at AS won_in,
            won.won_revenue
-    FROM members m
+    FROM windows w
     LEFT JOIN won_deals won USING (cohort_kind, lead_id)
 ),
 

@@ -2,26 +2,9 @@
 -- stage was reached (only leads that reached both, the later one not before the earlier one), and the
 -- lead velocity rate: MQLs of the month against the month before. Channel "all" is every lead.
 --   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s the organisation's zone
--- Each transition finds its month by a binary search of the months' first instants (width_bucket) instead
--- of a time zone conversion; the counts are hashed, and only the transitions with a duration are sorted
--- for the medians.
-WITH months AS NOT MATERIALIZED (
-    SELECT m::date AS month, m::timestamp AT TIME ZONE %(tz)s AS starts_at
-    FROM generate_series(
-        -- the month before the first one too: its MQLs are the first month's baseline
-        (%(lo)s::date - interval '1 month')::date,
-        -- one past the last month built: the upper bound of the last bucket (no step is after as_of)
-        least(%(hi)s::date, (date_trunc('month', %(as_of)s::timestamptz AT TIME ZONE %(tz)s) + interval '1 month')::date),
-        interval '1 month'
-    ) AS m
-),
-
-bounds AS MATERIALIZED (
-    SELECT array_agg(month ORDER BY month) AS months, array_agg(starts_at ORDER BY month) AS starts FROM months
-),
-
--- one scan of the staged leads per transition (a join of each lead with a list of its six costs more)
-steps AS (
+-- One scan of the staged leads per transition (a join of each lead with a list of its six costs more);
+-- the counts are hashed, and only the transitions with a duration are sorted for the medians.
+WITH steps AS (
     SELECT channel, 'new_lead' AS step, NULL::timestamptz AS from_at, created_at AS to_at FROM _kpi_leads
     UNION ALL
     SELECT channel, 'mql', NULL, mql_at FROM _kpi_leads
@@ -36,14 +19,14 @@ steps AS (
 ),
 
 transitions AS (
-    SELECT s.*, width_bucket(s.to_at, (SELECT starts FROM bounds)) AS bucket
+    SELECT s.*, date_trunc('month', s.to_at AT TIME ZONE %(tz)s)::date AS month
     FROM steps s
     WHERE s.to_at >= ((%(lo)s::date - interval '1 month')::timestamp AT TIME ZONE %(tz)s)
       AND s.to_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
 ),
 
 counts AS (
-    SELECT bucket, channel, GROUPING(channel) AS rollup,
+    SELECT month, channel, GROUPING(channel) AS rollup,
            count(*) FILTER (WHERE step = 'new_lead') AS new_leads,
            count(*) FILTER (WHERE step = 'mql') AS mqls,
            count(*) FILTER (WHERE step = 'lead_to_mql') AS lead_to_mql,
@@ -51,11 +34,11 @@ counts AS (
            count(*) FILTER (WHERE step = 'sql_to_opportunity') AS sql_to_opportunity,
            count(*) FILTER (WHERE step = 'opportunity_to_customer') AS opportunity_to_customer
     FROM transitions
-    GROUP BY GROUPING SETS ((bucket, channel), (bucket))
+    GROUP BY GROUPING SETS ((month, channel), (month))
 ),
 
 medians AS (
-    SELECT bucket, channel, GROUPING(channel) AS rollup,
+    SELECT month, channel, GROUPING(channel) AS rollup,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'lead_to_mql') AS median_days_lead_to_mql,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
@@ -66,18 +49,18 @@ medians AS (
                FILTER (WHERE step = 'opportunity_to_customer') AS median_days_opportunity_to_customer
     FROM transitions
     WHERE from_at IS NOT NULL
-    GROUP BY GROUPING SETS ((bucket, channel), (bucket))
+    GROUP BY GROUPING SETS ((month, channel), (month))
 ),
 
 per_channel AS (
-    SELECT (SELECT months FROM bounds)[c.bucket] AS month, COALESCE(c.channel, 'all') AS channel,
+    SELECT c.month, COALESCE(c.channel, 'all') AS channel,
            c.new_leads, c.mqls,
            c.lead_to_mql, m.median_days_lead_to_mql,
            c.mql_to_sql, m.median_days_mql_to_sql,
            c.sql_to_opportunity, m.median_days_sql_to_opportunity,
            c.opportunity_to_customer, m.median_days_opportunity_to_customer
     FROM counts c
-    LEFT JOIN medians m ON m.bucket = c.bucket AND m.rollup = c.rollup AND m.channel IS NOT DISTINCT FROM c.channel
+    LEFT JOIN medians m ON m.month = c.month AND m.rollup = c.rollup AND m.channel IS NOT DISTINCT FROM c.channel
 ),
 
 with_baseline AS (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from smarketing.kpi.build import build_kpis
-from tests.integration.kpi_world import AS_OF, kpi_settings, rows, seed_world
+from tests.integration.kpi_world import AS_OF, fold, kpi_settings, land, lead, rows, seed_world, stage
 
 pytestmark = pytest.mark.integration
 
@@ -253,3 +254,39 @@ def test_engagement_counts_and_rates_by_campaign_and_topic(world: str) -> None:
         ("C3", "security", 1, 1, 1, 0, D("1.0000"), D("1.0000")),
     ]
     assert rows(world, "SELECT count(*) FROM kpi.engagement_monthly WHERE month = '2026-05-01'") == [(0,)]
+
+
+def test_a_month_starts_at_the_first_local_midnight_where_the_clock_goes_back(clean_warehouse: str) -> None:
+    # Havana leaves daylight saving time on Sunday 2026-11-01 at 01:00, back to 00:00: the hour after
+    # midnight comes twice. A lead created at 00:30 the first time (04:30 UTC) and an MQL at 00:40 the
+    # first time (04:40 UTC) are November's, as their local date says; the second 00:00 (05:00 UTC) is no
+    # month's start.
+    land(clean_warehouse, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
+    land(
+        clean_warehouse,
+        "companies",
+        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
+    )
+    land(
+        clean_warehouse,
+        "leads",
+        [lead(1, "CTO", "FR", "c1", "o1", "2026-11-01T04:30:00Z", utm_medium="email")],
+    )
+    land(clean_warehouse, "lifecycle_history", [stage(1, "marketingqualifiedlead", "2026-11-01T04:40:00Z")])
+    fold(clean_warehouse)
+    havana = kpi_settings(calendar=replace(kpi_settings().calendar, timezone="America/Havana"))
+    build_kpis(clean_warehouse, havana, as_of="2026-11-15T00:00:00Z")
+
+    assert rows(
+        clean_warehouse, "SELECT cohort_kind, cohort_month, leads FROM kpi.conversion_cohorts ORDER BY 1"
+    ) == [
+        ("created_month", date(2026, 11, 1), 1),
+        ("mql_month", date(2026, 11, 1), 1),
+    ]
+    assert rows(
+        clean_warehouse,
+        "SELECT month, new_leads, mqls, lead_to_mql FROM kpi.velocity_monthly WHERE channel = 'all'",
+    ) == [(date(2026, 11, 1), 1, 1, 1)]
+    assert rows(clean_warehouse, "SELECT day, new_leads, mqls FROM kpi.funnel_daily") == [
+        (date(2026, 11, 1), 1, 1)
+    ]
