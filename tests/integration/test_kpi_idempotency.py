@@ -302,3 +302,23 @@ def assert_no_personal_data(dsn: str) -> None:
 def test_no_kpi_table_holds_an_email_or_a_name(world: str) -> None:
     assert personal_values(world) >= {"person1@customer1.example", "Alice Martin"}
     assert_no_personal_data(world)
+
+
+def test_a_build_as_of_an_earlier_moment_never_rewinds_the_later_periods(world: str) -> None:
+    """A backfill run, an old run cleared or a past `as_of` measures the periods before its moment's day;
+    the later ones stay as the latest build measured them, and so does the tables' moment."""
+    latest = checksums(world)
+    after_march = "SELECT d::text FROM kpi.funnel_daily d WHERE day >= '2026-04-01' ORDER BY 1"
+    before = rows(world, after_march)
+    assert before, "the world has funnel days after March"
+    # March, measured at its end (as the review measures a closed month): the months after stay.
+    summary = build_kpis(world, kpi_settings(), as_of="2026-03-31T22:00:00Z", from_day=date(2026, 3, 1))
+    assert summary["tables"]["funnel_monthly"]["ranges"][0].startswith("2026-03-01")
+    assert summary["later_periods"] == {"from": "2026-04-01", "as_of": "2026-06-01T00:00:00+00:00"}
+    assert rows(world, after_march) == before
+    assert rows(world, "SELECT count(*) FROM ops.kpi_state WHERE as_of <> '2026-06-01T00:00:00Z'") == [(0,)]
+    # Nothing of this world's March moved after its end, so every table is as it was.
+    assert checksums(world) == latest
+    # A day in the past with nothing rewritten before it (a backfill run of an old day): nothing moves.
+    build_kpis(world, kpi_settings(), as_of="2026-05-10T02:00:00Z")
+    assert checksums(world) == latest

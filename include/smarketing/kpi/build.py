@@ -67,22 +67,25 @@ def build_kpis(
 
     `full` rewrites every period of every table; `from_day` also rewrites every month from that day's
     month on (after a correction the watermarks cannot see, e.g. a changed agreement).
+
+    A build as of a moment before the tables' latest one (a backfill run, an old run cleared, a past
+    `as_of`, the review of a closed month) measures the periods before that moment's day and leaves the
+    later ones as the latest build measured them: they are built again, in the same session, as of the
+    tables' latest moment. Without it, a backfill of last month emptied the month in progress and moved
+    the tables' "built as of" back. A rerun does the same again: it writes the same tables.
     """
     moment = as_utc(as_of)
-    today = moment.tz_convert(settings.timezone).date()
     started = time.monotonic()
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (BUILD_LOCK_KEY,))
         try:
             configure_session(conn)
-            mark = periods.current_watermark(conn)
-            plans = plan_tables(conn, settings, mark, today, full=full, from_day=from_day)
-            params = model_params(settings, moment)
-            staged = time.monotonic()
-            if any(p.ranges and p.model.staged for p in plans):
-                stage(conn, settings, {**params, **staging_window(plans, settings)}, today, plans)
-            staging_seconds = round(time.monotonic() - staged, 2)
-            tables = {p.model.name: write_table(conn, p, params, mark, moment) for p in plans}
+            latest = periods.latest_moment(conn)
+            tables, staging_seconds = _build(conn, settings, moment, full=full, from_day=from_day)
+            kept_from = None
+            if latest is not None and latest > moment:
+                kept_from = moment.tz_convert(settings.timezone).date()
+                _build(conn, settings, latest, full=False, from_day=kept_from)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK_KEY,))
     summary = {
@@ -91,6 +94,8 @@ def build_kpis(
         "staging_seconds": staging_seconds,
         "tables": tables,
     }
+    if kept_from is not None:
+        summary["later_periods"] = {"from": kept_from.isoformat(), "as_of": latest.isoformat()}
     rewritten = sum(t["periods"] for t in tables.values())
     rows = sum(t["rows"] for t in tables.values())
     touched = {name: t["periods"] for name, t in tables.items() if t["periods"]}
@@ -99,8 +104,33 @@ def build_kpis(
         f"{tasklog.count(len(touched), 'table')} of {len(tables)} ({tasklog.count(rows, 'row')}) in "
         f"{tasklog.duration(summary['seconds'])}"
         + (f": {tasklog.listing(touched)}" if touched else "; nothing changed since the last build")
+        + (
+            f"; periods from {kept_from} on kept as of {tasklog.moment(latest)}, the tables' latest moment"
+            if kept_from is not None
+            else ""
+        )
     )
     return summary
+
+
+def _build(
+    conn: psycopg.Connection,
+    settings: KpiSettings,
+    moment: pd.Timestamp,
+    *,
+    full: bool,
+    from_day: date | None,
+) -> tuple[dict[str, dict], float]:
+    """One build as of `moment` in the session: (what each table rewrote, seconds spent staging)."""
+    today = moment.tz_convert(settings.timezone).date()
+    mark = periods.current_watermark(conn)
+    plans = plan_tables(conn, settings, mark, today, full=full, from_day=from_day)
+    params = model_params(settings, moment)
+    staged = time.monotonic()
+    if any(p.ranges and p.model.staged for p in plans):
+        stage(conn, settings, {**params, **staging_window(plans, settings)}, today, plans)
+    staging_seconds = round(time.monotonic() - staged, 2)
+    return {p.model.name: write_table(conn, p, params, mark, moment) for p in plans}, staging_seconds
 
 
 def configure_session(conn: psycopg.Connection) -> None:

@@ -60,6 +60,12 @@ def current_watermark(conn: psycopg.Connection) -> Watermark:
     return Watermark(batches, wall)
 
 
+def latest_moment(conn: psycopg.Connection) -> pd.Timestamp | None:
+    """The latest moment any KPI table was built as of (None before the first build)."""
+    (latest,) = conn.execute("SELECT max(as_of) FROM ops.kpi_state").fetchone()
+    return None if latest is None else pd.Timestamp(latest)
+
+
 def table_states(conn: psycopg.Connection) -> dict[str, TableState]:
     rows = conn.execute("SELECT table_name, watermark, as_of FROM ops.kpi_state").fetchall()
     return {name: TableState(Watermark.from_json(mark), as_of) for name, mark, as_of in rows}

@@ -11,31 +11,18 @@ from smarketing.review.month import next_month
 
 
 def build_month_kpis(dsn: str, month: date) -> dict[str, Any]:
-    """Rewrite every KPI table's periods of `month`, measured at the month's end, and leave the periods
-    after it as the latest regular build measured them.
-
-    A build as of the month's end also rewrites the later months (and the tables rebuilt whole) as of
-    that moment, emptying the month in progress, and moves its watermark past the data it left out: the
-    later periods are built again as of the moment the KPI tables were at before (`ops.kpi_state`), so
-    the Smarketing page and the current month stay where `smarketing_kpi` left them. A rerun starts from
-    that same moment: it writes the same tables.
-    """
+    """Rewrite every KPI table's periods of `month`, measured at the month's end; the periods after it
+    stay as the latest regular build measured them (`build_kpis` of an earlier moment), so the review
+    neither empties the month in progress nor moves the Smarketing page's "built as of"."""
     import pandas as pd
 
     from smarketing.config import load_config
     from smarketing.kpi.build import build_kpis
     from smarketing.kpi.settings import settings_from_agreement
-    from smarketing.warehouse.connection import connect
 
     settings = settings_from_agreement(load_config())
-    after = next_month(month)
-    end = pd.Timestamp(after).tz_localize(settings.timezone)
-    with connect(dsn) as conn:
-        latest = conn.execute("SELECT max(as_of) FROM ops.kpi_state").fetchone()[0]
-    built = build_kpis(dsn, settings, as_of=end.isoformat(), from_day=month)
-    if latest is not None and pd.Timestamp(latest) > end:
-        build_kpis(dsn, settings, as_of=pd.Timestamp(latest).isoformat(), from_day=after)
-    return built
+    end = pd.Timestamp(next_month(month)).tz_localize(settings.timezone)
+    return build_kpis(dsn, settings, as_of=end.isoformat(), from_day=month)
 
 
 def render_month_report(dsn: str, month: date) -> str:
