@@ -7,10 +7,15 @@ WITH goal_days AS (
     SELECT * FROM _kpi_goal_days
 ),
 
+-- each goal's segment values and first instant worked out once, not once per lead
 goals AS (
-    SELECT DISTINCT goal_id, metric, segment, period_start, period_end, split_part(segment, ':', 1) AS dimension,
-           substr(segment, strpos(segment, ':') + 1) AS segment_value
-    FROM goal_days
+    SELECT g.*, upper(g.segment_value) AS country_value, ops.kpi_slug(g.segment_value) AS industry_value,
+           (g.period_start - 2)::timestamp AT TIME ZONE 'UTC' AS facts_from
+    FROM (
+        SELECT DISTINCT goal_id, metric, segment, period_start, period_end, split_part(segment, ':', 1) AS dimension,
+               substr(segment, strpos(segment, ':') + 1) AS segment_value
+        FROM goal_days
+    ) g
 ),
 
 -- leads and deals inside each goal's segment, with a step no earlier than the goal's first day (a fact
@@ -18,23 +23,24 @@ goals AS (
 goal_leads AS (
     SELECT g.goal_id, g.metric, l.*
     FROM goals g
-    JOIN _kpi_leads l
+    -- only the leads with a step since the earliest goal's first day are paired with the goals
+    JOIN (SELECT * FROM _kpi_leads WHERE greatest(mql_at, sql_at) >= (SELECT min(facts_from) FROM goals)) l
       ON (g.dimension = 'all'
           OR (g.dimension = 'persona' AND l.persona = g.segment_value)
-          OR (g.dimension = 'country' AND l.country = upper(g.segment_value))
-          OR (g.dimension = 'industry' AND l.industry = ops.kpi_slug(g.segment_value)))
-     AND greatest(l.mql_at, l.sql_at) >= (g.period_start - 2)::timestamp AT TIME ZONE 'UTC'
+          OR (g.dimension = 'country' AND l.country = g.country_value)
+          OR (g.dimension = 'industry' AND l.industry = g.industry_value))
+     AND greatest(l.mql_at, l.sql_at) >= g.facts_from
 ),
 
 goal_deals AS (
     SELECT g.goal_id, g.metric, d.*
     FROM goals g
-    JOIN _kpi_deals d
+    JOIN (SELECT * FROM _kpi_deals WHERE greatest(created_at, won_at) >= (SELECT min(facts_from) FROM goals)) d
       ON (g.dimension = 'all'
           OR (g.dimension = 'persona' AND d.persona = g.segment_value)
-          OR (g.dimension = 'country' AND d.country = upper(g.segment_value))
-          OR (g.dimension = 'industry' AND d.industry = ops.kpi_slug(g.segment_value)))
-     AND greatest(d.created_at, d.won_at) >= (g.period_start - 2)::timestamp AT TIME ZONE 'UTC'
+          OR (g.dimension = 'country' AND d.country = g.country_value)
+          OR (g.dimension = 'industry' AND d.industry = g.industry_value))
+     AND greatest(d.created_at, d.won_at) >= g.facts_from
 ),
 
 -- one row per counted fact: the day it counts on, its value, and (shares) the day it became a success
