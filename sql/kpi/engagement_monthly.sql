@@ -6,12 +6,14 @@
 --                   by smarketing.kpi.engagement) outside the months in %(recounted)s, to be added to the
 --                   table's rows (sql/kpi/engagement_delta.sql); false: count the events of the months
 -- One pass over the events, on their stored values: each event finds its month by a binary search of the
--- months' first instants (width_bucket, no time zone conversion per event), the counts are one hash
--- aggregate over plain columns (parallel when the build runs this as a plain SELECT), and the events of
--- the leads deleted by the build's moment are counted apart through the lead index and taken off.
+-- months' first instants (width_bucket, no time zone conversion per event); a month begins at the first
+-- instant of its first local day (ops.kpi_day_start, also the range's bounds), so an event's month is
+-- its local date's also where the clock goes back after midnight. The counts are one hash aggregate over
+-- plain columns (parallel when the build runs this as a plain SELECT), and the events of the leads
+-- deleted by the build's moment are counted apart through the lead index and taken off.
 -- Campaign and topic names are normalised on the few groups left, not on every event.
 WITH months AS NOT MATERIALIZED (
-    SELECT m::date AS month, m::timestamp AT TIME ZONE %(tz)s AS starts_at
+    SELECT m::date AS month, ops.kpi_day_start(m::date, %(tz)s) AS starts_at
     FROM generate_series(
         greatest(%(lo)s::date, (SELECT date_trunc('month', min(occurred_at) AT TIME ZONE %(tz)s)
                                 FROM core.marketing_events)::date),
@@ -36,8 +38,8 @@ stored AS (
     FROM core.marketing_events e
     -- the range as constants, for the planner's estimate; the months outside it fall in bucket 0 or past the last
     WHERE NOT %(by_difference)s
-      AND e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND e.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND e.occurred_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND e.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND e.occurred_at <= %(as_of)s
     GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
     UNION ALL
@@ -47,8 +49,8 @@ stored AS (
     JOIN core.marketing_events e ON e.lead_id = g.lead_id
     -- the range as constants, for the planner's estimate; the months outside it fall in bucket 0 or past the last
     WHERE NOT %(by_difference)s
-      AND e.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND e.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND e.occurred_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND e.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND e.occurred_at <= %(as_of)s
     GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
     UNION ALL
@@ -57,8 +59,8 @@ stored AS (
            sum(d.delta)
     FROM _kpi_event_delta d
     WHERE %(by_difference)s
-      AND d.occurred_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND d.occurred_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND d.occurred_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND d.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND d.occurred_at <= %(as_of)s
       AND NOT EXISTS (SELECT 1 FROM gone_leads g WHERE g.lead_id = d.lead_id)
     GROUP BY 1, d.campaign_id, d.content_topic, d.event_type

@@ -3,6 +3,9 @@ to marketing events to their months, exactly once, and always equals a full coun
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+
 import psycopg
 import pytest
 
@@ -159,3 +162,74 @@ def test_logging_starts_only_once_the_writers_older_than_it_have_ended(clean_war
     assert rows(clean_warehouse, "SELECT count(*) FROM ops.kpi_event_tracking") == [(1,)]
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         engagement.track_event_changes(conn, patience_s=0)  # the writer is gone: no wait
+
+
+# An event's month is its local date's in the organisation's zone, where the clock changes too. Havana
+# leaves daylight saving time on Sunday 2026-11-01 at 01:00, back to 00:00 (the hour after midnight comes
+# twice: from 04:00 and from 05:00 UTC); Asuncion entered it on Sunday 2017-10-01 at 00:00, on to 01:00
+# (no local midnight: October begins at 04:00 UTC). Per zone: the build's moment, a first event, then
+# events (id, UTC time, local month) just before, in and after the month's first local hour.
+AT_CLOCK_CHANGES = {
+    "America/Havana": (
+        "2026-11-15T00:00:00Z",
+        ("E1", "2026-10-20T12:00:00Z"),
+        [
+            ("E2", "2026-11-01T03:59:00Z", date(2026, 10, 1)),  # 23:59 on Oct 31 (-04)
+            ("E3", "2026-11-01T04:30:00Z", date(2026, 11, 1)),  # 00:30 the first time (-04)
+            ("E4", "2026-11-01T05:30:00Z", date(2026, 11, 1)),  # 00:30 the second time (-05)
+        ],
+    ),
+    "America/Asuncion": (
+        "2017-10-15T00:00:00Z",
+        ("E1", "2017-09-20T12:00:00Z"),
+        [
+            ("E2", "2017-10-01T03:59:00Z", date(2017, 9, 1)),  # 23:59 on Sep 30 (-04)
+            ("E3", "2017-10-01T04:00:00Z", date(2017, 10, 1)),  # 01:00 on Oct 1 (-03)
+            ("E4", "2017-10-01T04:30:00Z", date(2017, 10, 1)),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("zone", sorted(AT_CLOCK_CHANGES))
+def test_an_event_counts_in_the_month_of_its_local_date_where_the_clock_changes(
+    clean_warehouse: str, zone: str
+) -> None:
+    as_of, (first, first_at), events = AT_CLOCK_CHANGES[zone]
+    settings = kpi_settings(calendar=replace(kpi_settings().calendar, timezone=zone))
+    per_month = "SELECT month, sends, opens, clicks FROM kpi.engagement_monthly ORDER BY month"
+    land(clean_warehouse, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
+    land(
+        clean_warehouse,
+        "companies",
+        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
+    )
+    land(clean_warehouse, "leads", [lead(1, "CTO", "FR", "c1", "o1", first_at)])
+    land(clean_warehouse, "marketing_events", [event(first, 1, "email_sent", first_at, "C1", "roi")])
+    fold(clean_warehouse)
+    build_kpis(clean_warehouse, settings, as_of=as_of)
+
+    # by difference: the three events taken from the log, each added to its local month
+    land(
+        clean_warehouse,
+        "marketing_events",
+        [event(e, 1, "email_sent", at, "C1", "roi") for e, at, _ in events],
+    )
+    fold(clean_warehouse)
+    summary = build_kpis(clean_warehouse, settings, as_of=as_of)["tables"]["engagement_monthly"]
+    before, month = events[0][2], events[1][2]
+    assert summary["added"] == [str(before), str(month)]
+    assert rows(clean_warehouse, per_month) == [(before, 2, 0, 0), (month, 2, 0, 0)]
+
+    # counted again: an event of the month's first local hour corrected (a version left), the month
+    # recounted from its first instant
+    land(clean_warehouse, "marketing_events", [event("E3", 1, "email_click", events[1][1], "C1", "roi")])
+    fold(clean_warehouse)
+    summary = build_kpis(clean_warehouse, settings, as_of=as_of)["tables"]["engagement_monthly"]
+    assert summary["ranges"] == [f"{month}..{date(month.year, month.month + 1, 1)}"]
+    incremental = rows(clean_warehouse, per_month)
+    assert incremental == [(before, 2, 0, 0), (month, 1, 0, 1)]
+
+    # the full count
+    build_kpis(clean_warehouse, settings, as_of=as_of, full=True)
+    assert rows(clean_warehouse, per_month) == incremental
