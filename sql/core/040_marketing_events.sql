@@ -79,11 +79,28 @@ LEFT JOIN core.event_types t ON t.event_type = (v.p->>'event_type');
 -- temp tables are never auto-analysed; the next joins need real row counts
 ANALYZE _event_rows;
 
-WITH up AS (
+-- A new event is inserted; a stored one goes through `ON CONFLICT`, which probes the key index whatever
+-- the statistics say (a plain UPDATE was planned against the whole table on an hourly fold). Sending every
+-- event through `ON CONFLICT` cost 36% more CPU on a first load (a speculative insertion per row: 27.8 s
+-- against 20.4 s for 4.1M events).
+WITH added AS (
+    INSERT INTO core.marketing_events
+           (event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, attributes)
+    SELECT r.event_id, r.lead_id, r.event_type, r.occurred_at, r.campaign_id, r.content_topic, r.source_system,
+           r.attributes
+    FROM _event_rows r
+    WHERE r.status = 'ok'
+      AND NOT EXISTS (SELECT 1 FROM core.marketing_events e WHERE e.event_id = r.event_id)
+    RETURNING 1
+),
+stored AS (
     INSERT INTO core.marketing_events AS e
            (event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, attributes)
-    SELECT event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, attributes
-    FROM _event_rows WHERE status = 'ok'
+    SELECT r.event_id, r.lead_id, r.event_type, r.occurred_at, r.campaign_id, r.content_topic, r.source_system,
+           r.attributes
+    FROM _event_rows r
+    WHERE r.status = 'ok'
+      AND EXISTS (SELECT 1 FROM core.marketing_events s WHERE s.event_id = r.event_id)
     ON CONFLICT (event_id) DO UPDATE
        SET lead_id = EXCLUDED.lead_id, event_type = EXCLUDED.event_type, occurred_at = EXCLUDED.occurred_at,
            campaign_id = EXCLUDED.campaign_id, content_topic = EXCLUDED.content_topic,
@@ -93,6 +110,7 @@ WITH up AS (
                              EXCLUDED.content_topic, EXCLUDED.attributes)
     RETURNING 1
 ),
+up AS (SELECT 1 FROM added UNION ALL SELECT 1 FROM stored),
 -- a newer version that no longer qualifies replaces the older one: it leaves core too
 gone AS (
     DELETE FROM core.marketing_events e USING _event_rows r
