@@ -12,7 +12,7 @@ WITH months AS NOT MATERIALIZED (
     -- months as local timestamps (not timestamptz): the session's zone plays no part
     SELECT m::date AS month, m AS starts_at,
            (m + interval '1 month' - interval '1 day')::date + %(horizon_days)s::int AS open_until,
-           ((m + interval '1 month')::date + %(horizon_days)s::int)::timestamp AT TIME ZONE %(tz)s AS counts_until
+           ops.kpi_day_start((m + interval '1 month')::date + %(horizon_days)s::int, %(tz)s) AS counts_until
     FROM generate_series(
         %(lo)s::date::timestamp,
         -- one past the last month built: the upper bound of the last bucket (no start is after as_of)
@@ -41,8 +41,8 @@ cohort_starts AS NOT MATERIALIZED (
 members AS MATERIALIZED (
     SELECT s.*, width_bucket(s.started_at AT TIME ZONE %(tz)s, (SELECT starts FROM bounds)) AS bucket
     FROM cohort_starts s
-    WHERE s.started_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND s.started_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE s.started_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND s.started_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
 windows AS (

@@ -8,8 +8,8 @@ WITH enrollments AS (
            date_trunc('month', e.planned_at AT TIME ZONE %(tz)s)::date AS month
     FROM nurture.enrollments e
     WHERE e.state <> 'skipped'
-      AND e.planned_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND e.planned_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+      AND e.planned_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND e.planned_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
 outcomes AS (

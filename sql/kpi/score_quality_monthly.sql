@@ -7,8 +7,8 @@ WITH crossings AS (
     SELECT c.lead_id, c.model_version, c.crossed_at, c.total, c.grade,
            date_trunc('month', c.crossed_at AT TIME ZONE %(tz)s)::date AS cohort_month
     FROM scoring.mql_crossings c
-    WHERE c.crossed_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND c.crossed_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE c.crossed_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND c.crossed_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
 -- a lead won after its crossing if its last win was: one lookup per crossing, not a probe of the deals

@@ -9,8 +9,8 @@ WITH followups AS (
     FROM sla.followups f
     JOIN core.leads l ON l.lead_id = f.lead_id AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
     LEFT JOIN core.owners o ON o.owner_id = f.owner_id
-    WHERE f.mql_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s)
-      AND f.mql_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE f.mql_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
+      AND f.mql_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
 breaches AS (

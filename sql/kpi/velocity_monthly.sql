@@ -21,8 +21,8 @@ WITH steps AS (
 transitions AS (
     SELECT s.*, date_trunc('month', s.to_at AT TIME ZONE %(tz)s)::date AS month
     FROM steps s
-    WHERE s.to_at >= ((%(lo)s::date - interval '1 month')::timestamp AT TIME ZONE %(tz)s)
-      AND s.to_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s)
+    WHERE s.to_at >= ops.kpi_day_start((%(lo)s::date - interval '1 month')::date, %(tz)s)
+      AND s.to_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
 counts AS (

@@ -292,3 +292,46 @@ def test_a_month_starts_at_the_first_local_midnight_where_the_clock_goes_back(cl
     assert rows(clean_warehouse, "SELECT day, new_leads, mqls FROM kpi.funnel_daily") == [
         (date(2026, 11, 1), 1, 1)
     ]
+
+
+def test_a_rewrite_of_the_month_before_leaves_the_first_local_hour_where_the_clock_goes_back(
+    clean_warehouse: str,
+) -> None:
+    # Havana's clock goes back at 01:00 on 2026-11-01: a lead created at 00:30 the first time (04:30 UTC) is
+    # November's. A late MQL in October rewrites October's cohorts alone: the rewrite neither moves the
+    # November lead nor writes November's rows (it wrote a second one), and the tables equal a full rebuild.
+    land(clean_warehouse, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
+    land(
+        clean_warehouse,
+        "companies",
+        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
+    )
+    land(
+        clean_warehouse,
+        "leads",
+        [
+            lead(1, "CTO", "FR", "c1", "o1", "2026-11-01T04:30:00Z", utm_medium="email"),
+            lead(2, "CFO", "FR", "c1", "o1", "2026-10-10T12:00:00Z", utm_medium="email"),
+        ],
+    )
+    land(clean_warehouse, "lifecycle_history", [stage(1, "marketingqualifiedlead", "2026-11-01T04:40:00Z")])
+    fold(clean_warehouse)
+    havana = kpi_settings(calendar=replace(kpi_settings().calendar, timezone="America/Havana"))
+    as_of = "2026-11-15T00:00:00Z"
+    build_kpis(clean_warehouse, havana, as_of=as_of)
+    land(clean_warehouse, "lifecycle_history", [stage(2, "marketingqualifiedlead", "2026-10-20T12:00:00Z")])
+    fold(clean_warehouse)
+    summary = build_kpis(clean_warehouse, havana, as_of=as_of)["tables"]
+    assert summary["conversion_cohorts"]["ranges"] == ["2026-10-01..2026-11-01"]
+    velocity = "SELECT month, new_leads, mqls FROM kpi.velocity_monthly WHERE channel = 'all' ORDER BY 1"
+    cohorts = "SELECT cohort_kind, cohort_month, leads FROM kpi.conversion_cohorts ORDER BY 1, 2"
+    incremental = rows(clean_warehouse, velocity), rows(clean_warehouse, cohorts)
+    assert incremental[0] == [(date(2026, 10, 1), 1, 1), (date(2026, 11, 1), 1, 1)]
+    assert incremental[1] == [
+        ("created_month", date(2026, 10, 1), 1),
+        ("created_month", date(2026, 11, 1), 1),
+        ("mql_month", date(2026, 10, 1), 1),
+        ("mql_month", date(2026, 11, 1), 1),
+    ]
+    build_kpis(clean_warehouse, havana, as_of=as_of, full=True)
+    assert (rows(clean_warehouse, velocity), rows(clean_warehouse, cohorts)) == incremental
