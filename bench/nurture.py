@@ -55,23 +55,9 @@ from smarketing.warehouse import migrate
 from smarketing.warehouse.connection import connect, drop_database, with_database
 from smarketing.warehouse.copy import copy_out_stream
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.score_fixtures import put_scores  # scores as a fixture, shared with the tests
-
 AS_OF = datetime(2026, 11, 23, 3, tzinfo=UTC)
 NIGHT = AS_OF + timedelta(days=1)
 SEED_SQL = (Path(__file__).with_name("nurture_seed.sql")).read_text(encoding="utf-8")
-# Scores without a scoring run (scoring.lead_scores is a view over what scores are computed from).
-SEED_SCORES = """
-SELECT i, 10, s, 'C', NULL, s >= 60, 'bench'
-FROM (SELECT i, (hashint4(i) & 1023) % 100 AS s FROM generate_series(1, {leads}) AS i) x
-"""
-# A night's scores: every total decays a little, the changed leads of the fourth kind flip their MQL state.
-NIGHT_SCORES = """
-SELECT lead_id, fit, round(total * 0.98, 2), grade, engagement_band,
-       is_mql <> (lead_id IN (SELECT lead_id FROM bench_changed WHERE kind = 3)), model_version
-FROM scoring.lead_scores
-"""
 NIGHT_SQL = (Path(__file__).with_name("nurture_night.sql")).read_text(encoding="utf-8")
 NURTURE_TABLES = "nurture.enrollments, nurture.runs, nurture.calls, nurture.plan_state, nurture.lead_state, nurture.lead_changes"
 # What planning reads, column for column (010_leads.sql, 020_matches.sql, 030_enroll.sql).
@@ -136,7 +122,6 @@ def agreement(count: int) -> Agreement:
 def seed(dsn: str, leads: int, events_per_lead: int) -> dict[str, int]:
     with connect(dsn) as conn, conn.transaction():
         conn.execute(SEED_SQL.format(leads=leads, events=leads * events_per_lead, as_of=AS_OF.isoformat()))
-        put_scores(conn, SEED_SCORES.format(leads=leads), AS_OF)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         return {
@@ -244,12 +229,9 @@ def night(dsn: str, leads: int, share: float, offset: int) -> int:
     step = max(1, round(1 / share))
     with connect(dsn) as conn, conn.transaction():
         conn.execute(NIGHT_SQL.format(leads=leads, step=step, offset=offset, night=NIGHT.isoformat()))
-        put_scores(conn, NIGHT_SCORES, NIGHT)
         (changed,) = conn.execute("SELECT count(*) FROM bench_changed").fetchone()  # type: ignore[misc]
     with connect(dsn, autocommit=True) as conn:  # autovacuum's part of the day
-        conn.execute(
-            "VACUUM ANALYZE scoring.lead_score_inputs, scoring.rule_state, nurture.enrollments, core.leads"
-        )
+        conn.execute("VACUUM ANALYZE scoring.lead_scores, nurture.enrollments, core.leads")
     return int(changed)
 
 

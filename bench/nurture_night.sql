@@ -1,7 +1,7 @@
 -- bench/nurture.py's night: what a day does to the warehouse between two plans. One lead in {step}
 -- (picked by a hash salted with {offset}, so the picks do not line up with the seed's patterns) changes: 4 new events in the day before {night}, and among those leads a tenth each
--- withdraw consent, move to the nurturing stage, get a sales call, flip their MQL state (bench/nurture.py
--- then moves every score: each total decays a little, as it does every run); the tool has confirmed the
+-- withdraw consent, move to the nurturing stage, get a sales call, flip their MQL state. Scoring then
+-- rewrites every score (each total decays a little), as it does every run; the tool has confirmed the
 -- last plan's entries and removed its exits.
 CREATE TEMP TABLE bench_changed AS
 SELECT i AS lead_id, (hashint4(i * 3 + {offset}) & 2147483647) % 10 AS kind
@@ -23,6 +23,11 @@ WHERE lead_id IN (SELECT lead_id FROM bench_changed WHERE kind = 1);
 INSERT INTO core.sales_activities (activity_id, lead_id, activity_type, occurred_at, source_system)
 SELECT 'n{offset}:' || lead_id, lead_id, 'call', '{night}'::timestamptz - interval '3 hours', 'hubspot'
 FROM bench_changed WHERE kind = 2;
+
+UPDATE scoring.lead_scores s
+SET total = round(s.total * 0.98, 2),
+    is_mql = s.is_mql <> (s.lead_id IN (SELECT lead_id FROM bench_changed WHERE kind = 3)),
+    as_of = '{night}', scored_at = now();
 
 UPDATE nurture.enrollments SET state = 'confirmed', attempts = 1, pushed_at = '{night}'::timestamptz - interval '20 hours',
        confirmed_at = '{night}'::timestamptz - interval '20 hours'

@@ -20,6 +20,11 @@ INSERT INTO core.lead_sources (source_system, source_id, lead_id, batch_id, reco
 SELECT 'hubspot', (500000000 + i)::text, i, 1, '{{}}', '{as_of}'::timestamptz - interval '3 days'
 FROM generate_series(1, {leads}) AS i WHERE i % 10 < 7;
 
+INSERT INTO scoring.lead_scores (lead_id, fit, engagement, total, grade, is_mql, profile_id, model_version,
+                                 config_hash, as_of, scored_at, run_id, history_on)
+SELECT i, 10, s - 10, s, 'C', s >= 60, 'default', 'bench', 'bench', '{as_of}', now(), 'bench', '{as_of}'::date
+FROM (SELECT i, (hashint4(i) & 1023) % 100 AS s FROM generate_series(1, {leads}) AS i) x;
+
 INSERT INTO core.marketing_events (event_id, lead_id, event_type, occurred_at, content_topic, source_system)
 SELECT 'b:' || n, 1 + (hashint4(n) & 2147483647) % {leads},
        (ARRAY['page_view', 'page_view', 'email_open', 'email_click', 'pricing_page_view', 'content_download',

@@ -187,11 +187,9 @@ def child(args: argparse.Namespace) -> dict:
 
 
 def rows_written(shards: list[dict]) -> dict[str, int]:
-    """Rows a run wrote per output (score inputs, the times the shards' ranges are scored to, fit
-    contributions, engine state, history, new MQLs) and in all. Scores themselves are views."""
+    """Rows a run wrote per output (scores, fit contributions, engine state, history, new MQLs) and in all."""
     rows = {
         "scores": sum(s["score_rows"] for s in shards),
-        "ranges": sum(s.get("range_rows", 0) for s in shards),
         "contributions": sum(s["contributions"] for s in shards),
         "state": sum(s["state_written"] for s in shards),
         "history": sum(s["history_rows"] for s in shards),
@@ -243,9 +241,8 @@ def _children_cpu() -> float:
 # ---------------------------------------------------------------------------------------------
 # I/O floor
 # ---------------------------------------------------------------------------------------------
-# What a full rescore writes (scoring.lead_scores and scoring.contributions are views: stored are the score
-# inputs and the fit rows).
-OUTPUTS = ("lead_score_inputs", "fit_contributions", "rule_state", "score_history", "mql_crossings")
+# What a full rescore writes (scoring.contributions is a view: only its fit rows are stored).
+OUTPUTS = ("lead_scores", "fit_contributions", "rule_state", "score_history", "mql_crossings")
 
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable) -> bytes:

@@ -12,10 +12,9 @@ as of the moment it was triggered, unless its `as_of` param says otherwise. For 
    engagement points from events, faded by the half-life, capped, limited per day, floored. Incremental
    nights rescale yesterday's per-rule state and add only what changed (new events, events leaving the
    window, late or corrected events logged by triggers on `core.marketing_events`); the result equals a
-   full rescore. Writes what `scoring.lead_scores` and `scoring.contributions` (why each lead has its
-   score) are computed from when read, `scoring.score_history`, `scoring.mql_crossings` and the MQL stage
-   in `core.lifecycle_history`.
-3. **finalize** — counts, closes the run (`scoring.account_scores` is a view); **publish_scores** emits the
+   full rescore. Writes `scoring.lead_scores`, `scoring.contributions` (why each lead has its score),
+   `scoring.score_history`, `scoring.mql_crossings` and the MQL stage in `core.lifecycle_history`.
+3. **finalize** — account rollup (`scoring.account_scores`), closes the run; **publish_scores** emits the
    `smarketing_lead_scores` asset (extra: run, as-of, mode, counts) that starts `smarketing_nurture` and
    `smarketing_kpi` — skipped, with no event, when no lead's score, grade or MQL state moved.
 4. **write_back** — score, grade and MQL stage to the source systems listed in the `writeback` param

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from smarketing.config import Agreement
 from smarketing.paths import DEFAULT_CONFIG
-from tests.score_fixtures import put_score
 
 AS_OF = datetime(2026, 12, 1, 12, tzinfo=UTC)
 TOPICS = ["pricing", "integration", "security", "product"]
@@ -104,7 +103,15 @@ def add_lead(
 
 
 def set_score(conn: psycopg.Connection, lead_id: int, score: float, *, is_mql: bool = False) -> None:
-    put_score(conn, lead_id, score, is_mql=is_mql, as_of=AS_OF)
+    conn.execute("DELETE FROM scoring.lead_scores WHERE lead_id = %s", (lead_id,))
+    conn.execute(
+        """
+        INSERT INTO scoring.lead_scores (lead_id, fit, engagement, total, grade, is_mql, profile_id,
+                                         model_version, config_hash, as_of, scored_at, run_id, history_on)
+        VALUES (%s, 10, %s, %s, 'C', %s, 'default', 't', 't', %s, now(), 't', %s)
+        """,
+        (lead_id, score - 10, score, is_mql, AS_OF, AS_OF.date()),
+    )
 
 
 def add_events(

@@ -7,7 +7,6 @@ import pytest
 
 from smarketing.sla.run import evaluate_followups
 from tests.integration.test_sla_seed import SETTINGS, paris, seed
-from tests.score_fixtures import put_score
 
 pytestmark = pytest.mark.integration
 
@@ -183,6 +182,7 @@ def test_scoring_crossings_and_scores_are_used_when_present(clean_warehouse: str
         leads=[{"lead_id": i, "owner_id": "crm:1"} for i in (1, 2, 3)],
         stages=[(1, MQL, paris("2026-11-23 12:00")), (2, MQL, MONDAY_10), (3, MQL, MONDAY_10)],
     )
+    score_row = "%s, 10, %s, %s, %s, 'hot', 'A', %s, 'default', '2026.11', 'h', %s, %s, 'r', '2026-11-23'"
     with psycopg.connect(dsn) as conn:
         # Lead 1 crossed at 10:00 with 95 points (hot); it has cooled down to 70 since.
         conn.execute(
@@ -191,8 +191,11 @@ def test_scoring_crossings_and_scores_are_used_when_present(clean_warehouse: str
             (MONDAY_10,),
         )
         for lead_id, total in ((1, 70), (2, 70), (3, 92)):
-            put_score(
-                conn, lead_id, total, grade="A", band="hot", is_mql=True, version="2026.11", as_of=MONDAY_10
+            conn.execute(
+                "INSERT INTO scoring.lead_scores (lead_id, fit, engagement, total, grade, engagement_band,"
+                " priority, is_mql, profile_id, model_version, config_hash, as_of, scored_at, run_id, history_on)"
+                f" VALUES ({score_row})",
+                (lead_id, total, total, "A", True, MONDAY_10, MONDAY_10),
             )
     evaluate_followups(dsn, SETTINGS, paris("2026-11-23 10:30"))
     rows = followups(dsn)

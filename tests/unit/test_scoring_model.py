@@ -41,6 +41,7 @@ def test_the_sample_agreement_compiles(agreement) -> None:
 
 def test_bands_place_leads_in_the_fit_by_engagement_matrix(agreement) -> None:
     from smarketing.scoring.kernel import EventArrays, score_frame
+    from smarketing.scoring.outputs import lead_score_rows
 
     model = compile_model(agreement)
     frame = pd.DataFrame({"lead_id": [1, 2], "persona_id": ["it_leader", None], "employees": ["300", None]})
@@ -55,7 +56,12 @@ def test_bands_place_leads_in_the_fit_by_engagement_matrix(agreement) -> None:
     scores = score_frame(model, frame, events, moment)
     headline = scores.headline(model)
     assert headline["band"].tolist() == ["1", "4"]
-    assert headline["grade"].tolist()[0] == "B"  # fit 30: the view's priority is B1 (test_scoring_runs)
+
+    class Plan:
+        as_of_us, run_id = moment, "r"
+
+    rows = lead_score_rows(model, Plan(), headline, np.array([0, 0]))
+    assert rows["priority"].tolist()[0] == "B1"  # fit 30 is grade B, engagement 60 is band 1
 
 
 def test_engagement_bands_are_checked(tmp_path: Path) -> None:

@@ -38,8 +38,6 @@ def text_columns(conn: psycopg.Connection) -> list[Column]:
         FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
         WHERE t.table_type = 'BASE TABLE'
-          -- a generated column is computed from the others: scrubbed with them, never assigned
-          AND c.is_generated = 'NEVER'
           AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
           AND c.table_schema NOT LIKE 'pg\\_%%'
           AND (c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')

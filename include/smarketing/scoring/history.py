@@ -161,17 +161,23 @@ def write_snapshots(
     scores: Scores,
     headline: pd.DataFrame,
     candidates: np.ndarray,
-) -> int:
+    previous_days: pd.Series,
+) -> tuple[np.ndarray, int]:
     """Snapshot the leads among `candidates` (a mask over the shard's leads: those whose inputs may have
     changed other than by fading since their latest snapshot) whose inputs did change. A rerun of the day
-    compares with the snapshot before the day again and rewrites the same rows. Returns the rows
-    written."""
+    compares with the snapshot before the day again and rewrites the same rows.
+
+    `previous_days` is each lead's latest snapshot day before the run (days since the epoch; missing for
+    a lead never scored). Returns each lead's latest snapshot day after it and the rows written."""
     today = plan.as_of_us // US_PER_DAY
     ids = scores.lead_ids[candidates]
     fits, state = inputs(model, scores)
     base = read_snapshots(conn, model, ids, before_day=today)
     changed = np.zeros(len(scores.lead_ids), dtype=bool)
     changed[np.flatnonzero(candidates)] = _changed(model, plan, base, fits[candidates], state[candidates])
+    days = np.full(len(scores.lead_ids), np.nan)
+    days[np.flatnonzero(candidates)] = np.where(base.found, base.day, np.nan)
+    days[changed] = today
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids"
     )
@@ -193,9 +199,11 @@ def write_snapshots(
         "AND scored_on > %s::date",
         (shard.low, shard.high, model.version, day),
     )
+    days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
+    days = np.nan_to_num(days, nan=today).astype(np.int64)
     if changed.any():
         _insert(conn, model, plan, headline[changed], fits[changed], state[changed], day)
-    return int(changed.sum())
+    return days, int(changed.sum())
 
 
 def _insert(

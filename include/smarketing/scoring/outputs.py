@@ -6,6 +6,7 @@ rerun writes the same rows again and readers never see half a shard.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +19,7 @@ from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import Shard, read_fit_contributions
 from smarketing.sqlfiles import statement
-from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame
+from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -32,6 +33,10 @@ def _range(conn: psycopg.Connection, table: str, shard: Shard, extra: str = "", 
         f"DELETE FROM {table} WHERE lead_id BETWEEN %s AND %s {extra}",  # type: ignore[arg-type]  # fixed names
         (shard.low, shard.high, *params),
     )
+
+
+def day_text(days: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,76 +231,40 @@ def write_fit_contributions(
     )
 
 
-def _fits_text(fits: np.ndarray) -> pd.Series:
-    """Fit points per profile (one row per lead) as PostgreSQL array literals, for COPY."""
-    text = pd.Series(fits[:, 0]).astype(str)
-    for j in range(1, fits.shape[1]):
-        text = text + "," + pd.Series(fits[:, j]).astype(str)
-    return "{" + text + "}"
-
-
-def write_inputs(
-    conn: psycopg.Connection,
-    model: ScoringModel,
-    shard: Shard,
-    scores: Scores,
-    changed: np.ndarray | None,
-    gone: np.ndarray,
-) -> int:
-    """Store what the shard's scores are computed from besides the state (scoring.lead_score_inputs): every
-    lead on a full rescore (`changed` None), else only the leads in `changed`, and remove leads gone.
-    Fading changes none of it, so an ordinary night writes a row only per new lead or edited field."""
-    ids = scores.lead_ids
-    if changed is None:
-        _range(conn, "scoring.lead_score_inputs", shard)
-        keep = np.ones(len(ids), dtype=bool)
-    else:
-        dropped = np.union1d(changed, gone)
-        if not len(dropped):
-            return 0
-        conn.execute("DELETE FROM scoring.lead_score_inputs WHERE lead_id = ANY(%s)", (dropped.tolist(),))
-        keep = np.isin(ids, changed)
-    if not keep.any():
-        return 0
-    fits = np.stack([scores.profiles[p].fit for p in model.profile_ids], axis=1)[keep]
-    rows = pd.DataFrame(
-        {
-            "lead_id": ids[keep],
-            "fits": _fits_text(fits).to_numpy(),
-            "model_version": model.version,
-            "config_hash": model.config_hash,
-        }
+def lead_score_rows(
+    model: ScoringModel, plan: RunPlan, headline: pd.DataFrame, history_days: np.ndarray
+) -> pd.DataFrame:
+    rows = headline.rename(columns={"band": "engagement_band"}).copy()
+    graded = rows["grade"].notna() & rows["engagement_band"].notna()
+    rows["priority"] = (rows["grade"].astype("string") + rows["engagement_band"].astype("string")).where(
+        graded
     )
-    return copy_in_frame(conn, "scoring.lead_score_inputs", rows)
+    rows["model_version"] = model.version
+    rows["config_hash"] = model.config_hash
+    rows["as_of"] = utc(plan.as_of_us)
+    rows["scored_at"] = pd.Timestamp(datetime.now(UTC))
+    rows["run_id"] = plan.run_id
+    rows["history_on"] = day_text(history_days)
+    return rows
 
 
-def write_range(conn: psycopg.Connection, plan: RunPlan, shard: Shard) -> int:
-    """Record the time the shard's lead-id range is now scored to: the views compute its leads' scores to
-    it. The rows of earlier runs it overlaps (when the shard bounds moved) keep what lies outside it.
-    The table is locked so that shards committing side by side trim each other's rows, not stale ones."""
-    conn.execute("LOCK TABLE scoring.scored_ranges IN SHARE ROW EXCLUSIVE MODE")
-    return conn.execute(
-        """
-        WITH old AS (
-            DELETE FROM scoring.scored_ranges WHERE low <= %(high)s AND high >= %(low)s RETURNING *
+def profile_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
+    parts = []
+    for profile_id, result in scores.profiles.items():
+        parts.append(
+            pd.DataFrame(
+                {
+                    "lead_id": scores.lead_ids,
+                    "profile_id": profile_id,
+                    "fit": result.fit,
+                    "engagement": result.engagement,
+                    "total": result.total,
+                    "grade": result.grade,
+                    "is_mql": result.is_mql,
+                }
+            )
         )
-        INSERT INTO scoring.scored_ranges (low, high, as_of, run_id, scored_at)
-        SELECT low, %(before)s, as_of, run_id, scored_at FROM old WHERE low < %(low)s
-        UNION ALL
-        SELECT %(after)s, high, as_of, run_id, scored_at FROM old WHERE high > %(high)s
-        UNION ALL
-        SELECT %(low)s, %(high)s, %(as_of)s, %(run)s, now()
-        """,
-        {
-            "low": shard.low,
-            "high": shard.high,
-            # Neighbours' new bounds, clamped: the open-ended first and last shards have none.
-            "before": max(shard.low - 1, -(2**63)),
-            "after": min(shard.high + 1, 2**63 - 1),
-            "as_of": plan.as_of,
-            "run": plan.run_id,
-        },
-    ).rowcount
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_crossings(
@@ -347,16 +316,27 @@ def write_shard(
             candidates |= cells.any(axis=1)
         if fit_changed is not None:
             candidates |= np.isin(scores.lead_ids, fit_changed)
-        stats["history_rows"] = write_snapshots(conn, model, plan, shard, scores, headline, candidates)
+        history_days, stats["history_rows"] = write_snapshots(
+            conn, model, plan, shard, scores, headline, candidates, previous["history_day"]
+        )
     with timings.step("write_lead_scores"):
-        # Scores are computed when read (scoring.lead_scores): stored are the inputs of the leads whose
-        # inputs changed other than by fading, and the time the shard is scored to.
-        stored = None if fit_changed is None else np.union1d(fit_changed, scores.lead_ids[~continuing])
-        stats["score_rows"] = write_inputs(conn, model, shard, scores, stored, gone)
-        stats["range_rows"] = write_range(conn, plan, shard)
+        _range(conn, "scoring.lead_scores", shard)
+        stats["score_rows"] = copy_in_frame(
+            conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days)
+        )
+        _range(conn, "scoring.profile_scores", shard)
+        if len(model.profiles) > 1:
+            stats["score_rows"] += copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
     with timings.step("write_crossings"):
         stats["new_mqls"] = write_crossings(conn, model, plan, headline)
         if log_high:
             _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (log_high,))
     stats["mqls"] = int(headline["is_mql"].sum())
     return stats
+
+
+def write_accounts(conn: psycopg.Connection, model: ScoringModel, plan: RunPlan) -> int:
+    conn.execute("DELETE FROM scoring.account_scores")
+    return conn.execute(
+        statement("scoring", "account_scores"), {"version": model.version, "as_of": plan.as_of}
+    ).rowcount

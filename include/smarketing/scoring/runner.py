@@ -41,7 +41,6 @@ from smarketing.scoring.kernel import (
 )
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.runguard import exclusive_run, recording_failure, shared_step
-from smarketing.scoring.state import NO_STATE, half_lives, positions, previous_scores, state_values
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import (
     Shard,
@@ -122,12 +121,12 @@ def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
         # What reading scoring.contributions needs to fade, cap and floor the engine state.
         cur.executemany(
             """
-            INSERT INTO scoring.profiles (config_hash, profile_id, half_life_days, floor, profile_no)
-            VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+            INSERT INTO scoring.profiles (config_hash, profile_id, half_life_days, floor)
+            VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
             """,
             [
-                (model.config_hash, p.profile_id, p.engagement.half_life_days, p.engagement.floor, no)
-                for no, p in enumerate(model.profiles, start=1)
+                (model.config_hash, p.profile_id, p.engagement.half_life_days, p.engagement.floor)
+                for p in model.profiles
             ],
         )
     return inserted is not None
@@ -253,8 +252,24 @@ def _align_previous(previous: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     return previous.set_index("lead_id").reindex(ids)
 
 
+def _rule_offsets(model: ScoringModel) -> dict[str, int]:
+    offsets, offset = {}, 0
+    for profile in model.profiles:
+        offsets[profile.profile_id] = offset
+        offset += len(profile.engagement.rules)
+    return offsets
+
+
+def _positions(ids: np.ndarray, lead_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row index of each lead id in sorted `ids`, and whether it is there at all."""
+    if not len(ids):
+        return np.zeros(len(lead_ids), np.int64), np.zeros(len(lead_ids), bool)
+    position = np.minimum(np.searchsorted(ids, lead_ids), len(ids) - 1)
+    return position.astype(np.int64), ids[position] == lead_ids
+
+
 def _events_of(frame: pd.DataFrame, ids: np.ndarray) -> EventArrays:
-    position, known = positions(ids, frame["lead_id"].to_numpy(np.int64))
+    position, known = _positions(ids, frame["lead_id"].to_numpy(np.int64))
     return EventArrays(
         position[known], frame["t"].to_numpy(np.int64)[known], frame["mask"].to_numpy(np.int64)[known]
     )
@@ -268,7 +283,6 @@ def shard_engagement(
     continuing: np.ndarray,
     t0: np.ndarray,
     t1: int,
-    state: dict[str, np.ndarray],
 ) -> Engagement:
     n = len(ids)
     values = {p.profile_id: np.zeros((n, len(p.engagement.rules))) for p in model.profiles}
@@ -286,8 +300,7 @@ def shard_engagement(
 
     changes, log_high = read_changes(conn, model, shard)
     if continuing.any():
-        stats["state_rows"] = len(state["lead_id"])
-        state_values(model, ids, continuing, state["value"], state, values)
+        _rescaled_state(conn, model, shard, ids, continuing, t1, values, stats)
         new_world, old_world, affected = _what_changed(
             conn, model, shard, ids, continuing, t0, t1, changes, stats
         )
@@ -296,6 +309,34 @@ def shard_engagement(
             values[profile.profile_id] += delta
             rewrite[profile.profile_id] |= (delta != 0) & continuing[:, None]
     return Engagement(values, rewrite, stats, log_high)
+
+
+def _rescaled_state(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    shard: Shard,
+    ids: np.ndarray,
+    continuing: np.ndarray,
+    t1: int,
+    values: dict[str, np.ndarray],
+    stats: dict[str, int],
+) -> None:
+    # Faded to T1 by PostgreSQL (scoring.faded): the cells this night leaves as they are are shown by
+    # scoring.contributions through the same function, so shown points and totals agree to the bit.
+    state = read_state(conn, shard, t1, _half_lives(model))
+    stats["state_rows"] = len(state["lead_id"])
+    position, known = _positions(ids, state["lead_id"])
+    keep = known & continuing[position]
+    rule_no = state["rule_no"].astype(np.int64)
+    for profile_id, offset in _rule_offsets(model).items():
+        profile = model.profile(profile_id)
+        mine = keep & (rule_no >= offset) & (rule_no < offset + len(profile.engagement.rules))
+        values[profile_id][position[mine], rule_no[mine] - offset] = state["value"][mine]
+
+
+def _half_lives(model: ScoringModel) -> list[float | None]:
+    """The half-life of each engagement rule, by its position in the state (rule_no)."""
+    return [p.engagement.half_life_days for p in model.profiles for _ in p.engagement.rules]
 
 
 def _what_changed(
@@ -311,7 +352,7 @@ def _what_changed(
 ) -> tuple[EventArrays, EventArrays, np.ndarray]:
     """New world, old world and affected (lead, day) keys for `incremental_delta`."""
     # Days where events at or before the leads' T0 were added, changed or removed.
-    position, known = positions(ids, changes["lead_id"].to_numpy(np.int64))
+    position, known = _positions(ids, changes["lead_id"].to_numpy(np.int64))
     changes = changes.assign(idx=position)[known & continuing[position]]
     changes = changes[changes["t"].to_numpy(np.int64) <= t0[changes["idx"].to_numpy()]]
     first = changes.sort_values("seq").drop_duplicates(["lead_id", "event_id"], keep="first")
@@ -387,12 +428,9 @@ def score_shard(
         previous = _align_previous(scored_before, ids)
         continuing, t0 = _continuing(plan, previous)
         with timings.step("engagement"):
-            scored_by_model = previous["same_model"].fillna(False).to_numpy(dtype=bool).any()
-            state = read_state(conn, shard, t1, half_lives(model)) if scored_by_model else NO_STATE
-            engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1, state)
+            engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
         with timings.step("fit_and_totals"):
             scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
-            previous = previous_scores(model, ids, previous, state, t1)
         stats = outputs.write_shard(
             conn,
             model,
@@ -447,32 +485,18 @@ def _shard_headline(plan: RunPlan, number: int, stats: dict) -> str:
 # Finalize
 # ---------------------------------------------------------------------------------------------
 def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: bool = False) -> dict[str, int]:
-    """Close the run; returns headline counts (`lock_held` as for `plan_run`).
-
-    The counts come from what the shards stored and counted, not from scoring.lead_scores: reading the
-    view adds up every lead's state, which would make a night's cost grow with the history behind it.
-    The account rollup (scoring.account_scores) is a view too."""
+    """Roll scores up per company, close the run; returns headline counts (`lock_held` as for `plan_run`)."""
     with recording_failure(dsn, plan.run_id, "finalize"), connect(dsn) as conn, conn.transaction():
         if not lock_held:
             shared_step(conn)
-        leads, accounts = conn.execute(
-            "SELECT count(*), count(DISTINCT l.company_id) "
-            "FROM scoring.lead_score_inputs i LEFT JOIN core.leads l ON l.lead_id = i.lead_id"
+        accounts = outputs.write_accounts(conn, model, plan)
+        leads, mqls = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_mql) FROM scoring.lead_scores"
         ).fetchone()
-        mqls = conn.execute(
-            "SELECT COALESCE(sum((value ->> 'mqls')::bigint), 0) FROM scoring.runs, jsonb_each(stats) "
-            "WHERE run_id = %s AND key LIKE 'shard%%'",
-            (plan.run_id,),
-        ).fetchone()[0]
         new_mqls = conn.execute(
             "SELECT count(*) FROM scoring.mql_crossings WHERE run_id = %s", (plan.run_id,)
         ).fetchone()[0]
-        result = {
-            "leads": int(leads),
-            "mqls": int(mqls),
-            "new_mqls": int(new_mqls),
-            "accounts": int(accounts),
-        }
+        result = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
         # Written by a run that keeps history as snapshots (plan_run reads it).
         summary = result | {"snapshots": True}
         conn.execute(

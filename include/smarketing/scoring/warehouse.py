@@ -223,35 +223,35 @@ def read_changes(conn: psycopg.Connection, model: ScoringModel, shard: Shard) ->
 # ---------------------------------------------------------------------------------------------
 # Previous scores and engine state
 # ---------------------------------------------------------------------------------------------
+PREVIOUS_TYPES = {
+    "lead_id": pa.int64(),
+    "as_of": pa.int64(),
+    "same_model": pa.bool_(),
+    "same_version": pa.bool_(),
+    "history_day": pa.int64(),
+    "fit": pa.int64(),
+    "engagement": pa.float64(),
+    "total": pa.float64(),
+    "is_mql": pa.bool_(),
+}
+
+
 def read_previous(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -> pd.DataFrame:
-    """The shard's scored leads as stored (scoring.lead_score_inputs): the time their range was scored
-    to (µs), whether this model (and version) scored them, and their fit points per profile of this model
-    (`fit_0`, `fit_1`, ...; meaningful where `same_model`). Their scores then are recomputed from these
-    and the state (`previous_scores`), not read through the view: that would add up the whole state again."""
-    profiles = len(model.profiles)
-    fits = sql.SQL("").join(
-        sql.SQL(", COALESCE(i.fits[{}], 0) AS {}").format(sql.Literal(p + 1), sql.Identifier(f"fit_{p}"))
-        for p in range(profiles)
-    )
     query = sql.SQL(
         """
-        SELECT i.lead_id, (extract(epoch FROM r.as_of) * 1000000)::int8 AS as_of,
-               i.config_hash = %(hash)s AS same_model, i.model_version = %(version)s AS same_version {fits}
-        FROM scoring.lead_score_inputs i JOIN scoring.scored_ranges r ON i.lead_id BETWEEN r.low AND r.high
-        WHERE i.lead_id BETWEEN %(low)s AND %(high)s ORDER BY i.lead_id
+        SELECT lead_id, (extract(epoch FROM as_of) * 1000000)::int8 AS as_of,
+               config_hash = %(hash)s AS same_model, model_version = %(version)s AS same_version,
+               history_on - DATE '1970-01-01' AS history_day,
+               fit, engagement, total, grade, is_mql, profile_id
+        FROM scoring.lead_scores WHERE lead_id BETWEEN %(low)s AND %(high)s ORDER BY lead_id
         """
-    ).format(fits=fits)
+    )
     params = {"hash": model.config_hash, "version": model.version, "low": shard.low, "high": shard.high}
-    types = {
-        "lead_id": pa.int64(),
-        "as_of": pa.int64(),
-        "same_model": pa.bool_(),
-        "same_version": pa.bool_(),
-        **{f"fit_{p}": pa.int64() for p in range(profiles)},
-    }
-    frame = copy_out_csv(conn, query, params, types=types)
+    frame = copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
     if frame.empty:
-        return pd.DataFrame({name: pd.Series(dtype="object") for name in types})
+        return pd.DataFrame(
+            {name: pd.Series(dtype="object") for name in [*PREVIOUS_TYPES, "grade", "profile_id"]}
+        )
     return frame
 
 
@@ -259,7 +259,7 @@ def read_state(
     conn: psycopg.Connection, shard: Shard, as_of_us: int, half_lives: Sequence[float | None]
 ) -> dict[str, np.ndarray]:
     """The shard's engine state with each value faded to `as_of` (`half_lives[rule_no]`) by
-    scoring.faded, the function the views read the state through."""
+    scoring.faded, the function scoring.contributions reads the state through."""
     query = sql.SQL(
         """
         SELECT lead_id, rule_no, scoring.faded(value, as_of, %(as_of)s, (%(half_lives)s::float8[])[rule_no + 1])
