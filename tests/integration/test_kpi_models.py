@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from smarketing.kpi.build import build_kpis
+from smarketing.kpi.settings import KpiSettings
 from tests.integration.kpi_world import AS_OF, fold, kpi_settings, land, lead, rows, seed_world, stage
 
 pytestmark = pytest.mark.integration
@@ -258,25 +259,31 @@ def test_engagement_counts_and_rates_by_campaign_and_topic(world: str) -> None:
     assert rows(world, "SELECT count(*) FROM kpi.engagement_monthly WHERE month = '2026-05-01'") == [(0,)]
 
 
+def _havana_world(dsn: str, *more_leads: dict) -> KpiSettings:
+    """Lead 1, created at 00:30 the first time on 2026-11-01 in Havana (04:30 UTC) and an MQL ten minutes
+    later, folded into core (with `more_leads`); returns the KPI settings on Havana's clock."""
+    land(dsn, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
+    land(
+        dsn,
+        "companies",
+        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
+    )
+    land(
+        dsn,
+        "leads",
+        [lead(1, "CTO", "FR", "c1", "o1", "2026-11-01T04:30:00Z", utm_medium="email"), *more_leads],
+    )
+    land(dsn, "lifecycle_history", [stage(1, "marketingqualifiedlead", "2026-11-01T04:40:00Z")])
+    fold(dsn)
+    return kpi_settings(calendar=replace(kpi_settings().calendar, timezone="America/Havana"))
+
+
 def test_a_month_starts_at_the_first_local_midnight_where_the_clock_goes_back(clean_warehouse: str) -> None:
     # Havana leaves daylight saving time on Sunday 2026-11-01 at 01:00, back to 00:00: the hour after
     # midnight comes twice. A lead created at 00:30 the first time (04:30 UTC) and an MQL at 00:40 the
     # first time (04:40 UTC) are November's, as their local date says; the second 00:00 (05:00 UTC) is no
     # month's start.
-    land(clean_warehouse, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
-    land(
-        clean_warehouse,
-        "companies",
-        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
-    )
-    land(
-        clean_warehouse,
-        "leads",
-        [lead(1, "CTO", "FR", "c1", "o1", "2026-11-01T04:30:00Z", utm_medium="email")],
-    )
-    land(clean_warehouse, "lifecycle_history", [stage(1, "marketingqualifiedlead", "2026-11-01T04:40:00Z")])
-    fold(clean_warehouse)
-    havana = kpi_settings(calendar=replace(kpi_settings().calendar, timezone="America/Havana"))
+    havana = _havana_world(clean_warehouse)
     build_kpis(clean_warehouse, havana, as_of="2026-11-15T00:00:00Z")
 
     assert rows(
@@ -300,23 +307,9 @@ def test_a_rewrite_of_the_month_before_leaves_the_first_local_hour_where_the_clo
     # Havana's clock goes back at 01:00 on 2026-11-01: a lead created at 00:30 the first time (04:30 UTC) is
     # November's. A late MQL in October rewrites October's cohorts alone: the rewrite neither moves the
     # November lead nor writes November's rows (it wrote a second one), and the tables equal a full rebuild.
-    land(clean_warehouse, "owners", [{"id": "o1", "name": "Alice Martin", "team": "EMEA"}])
-    land(
-        clean_warehouse,
-        "companies",
-        [{"id": "c1", "name": "Acme SAS", "domain": "acme.example", "industry": "Software", "country": "FR"}],
+    havana = _havana_world(
+        clean_warehouse, lead(2, "CFO", "FR", "c1", "o1", "2026-10-10T12:00:00Z", utm_medium="email")
     )
-    land(
-        clean_warehouse,
-        "leads",
-        [
-            lead(1, "CTO", "FR", "c1", "o1", "2026-11-01T04:30:00Z", utm_medium="email"),
-            lead(2, "CFO", "FR", "c1", "o1", "2026-10-10T12:00:00Z", utm_medium="email"),
-        ],
-    )
-    land(clean_warehouse, "lifecycle_history", [stage(1, "marketingqualifiedlead", "2026-11-01T04:40:00Z")])
-    fold(clean_warehouse)
-    havana = kpi_settings(calendar=replace(kpi_settings().calendar, timezone="America/Havana"))
     as_of = "2026-11-15T00:00:00Z"
     build_kpis(clean_warehouse, havana, as_of=as_of)
     land(clean_warehouse, "lifecycle_history", [stage(2, "marketingqualifiedlead", "2026-10-20T12:00:00Z")])
