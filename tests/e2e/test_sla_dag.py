@@ -101,16 +101,21 @@ def test_late_touch_between_two_hourly_runs(airflow_ready: None, warehouse_env: 
     assert rows(dsn, "SELECT count(*) FROM sla.alerts") == [(4,)]
 
 
-def test_replay_param_and_alerts_switched_off(
-    airflow_ready: None, warehouse_env: str, smtp_sink: Sink
-) -> None:
-    dsn = warehouse_env
+def seed_one_mql(dsn: str) -> None:
+    """Lead 1 of owner crm:1 (no address, no manager), handed over on Monday at 10:00 Paris."""
     seed(
         dsn,
         owners=[("crm:1", None, None)],
         leads=[{"lead_id": 1, "owner_id": "crm:1"}],
         stages=[(1, MQL, MONDAY_10)],
     )
+
+
+def test_replay_param_and_alerts_switched_off(
+    airflow_ready: None, warehouse_env: str, smtp_sink: Sink
+) -> None:
+    dsn = warehouse_env
+    seed_one_mql(dsn)
     states = run_dag(
         "smarketing_sla",
         logical_date=pendulum.datetime(2026, 11, 23, 20, tz="UTC"),
@@ -130,12 +135,7 @@ def test_a_manual_run_reads_the_clock_when_it_was_triggered(
     """Trigger pressed at 11:30 UTC reads the clock at 11:30, not at 11:00, the end of the hour Airflow
     infers for a manual run (issue #15)."""
     dsn = warehouse_env
-    seed(
-        dsn,
-        owners=[("crm:1", None, None)],
-        leads=[{"lead_id": 1, "owner_id": "crm:1"}],
-        stages=[(1, MQL, MONDAY_10)],
-    )
+    seed_one_mql(dsn)
     triggered = pendulum.datetime(2026, 11, 23, 11, 30, tz="UTC")
     states = run_dag(
         "smarketing_sla", logical_date=triggered, run_after=triggered, run_conf={"send_alerts": False}
@@ -150,12 +150,7 @@ def test_alerts_skip_only_while_the_smtp_connection_is_not_defined(
 ) -> None:
     """Issue 10.7: any error probing the connection used to skip the task; only an absent one may."""
     dsn = warehouse_env
-    seed(
-        dsn,
-        owners=[("crm:1", None, None)],
-        leads=[{"lead_id": 1, "owner_id": "crm:1"}],
-        stages=[(1, MQL, MONDAY_10)],
-    )
+    seed_one_mql(dsn)
     monkeypatch.setenv(
         "SMARKETING_SLA_ALERTS", json.dumps({"recipients": {"crm:1": "alice@northwind.example"}})
     )
