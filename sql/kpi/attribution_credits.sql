@@ -20,8 +20,10 @@ WITH deals AS (
            l.created_at AS lead_created_at, l.mql_at
     FROM _kpi_deals d
     LEFT JOIN _kpi_leads l ON l.lead_id = d.lead_id
-    WHERE (d.created_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s) AND d.created_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s))
-       OR (d.won_at >= (%(lo)s::date::timestamp AT TIME ZONE %(tz)s) AND d.won_at < (%(hi)s::date::timestamp AT TIME ZONE %(tz)s))
+    -- the months' first instants (ops.kpi_day_start): where the clock goes back after midnight on the 1st,
+    -- the first of the two hours after midnight is that month's, as the deal's month says
+    WHERE (d.created_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s) AND d.created_at < ops.kpi_day_start(%(hi)s::date, %(tz)s))
+       OR (d.won_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s) AND d.won_at < ops.kpi_day_start(%(hi)s::date, %(tz)s))
 )
 
 SELECT d.*,

@@ -10,7 +10,18 @@ import pytest
 
 from smarketing.kpi.build import build_kpis
 from smarketing.kpi.settings import KpiSettings
-from tests.integration.kpi_world import AS_OF, fold, kpi_settings, land, lead, rows, seed_world, stage
+from tests.integration.kpi_world import (
+    AS_OF,
+    deal,
+    event,
+    fold,
+    kpi_settings,
+    land,
+    lead,
+    rows,
+    seed_world,
+    stage,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -328,3 +339,31 @@ def test_a_rewrite_of_the_month_before_leaves_the_first_local_hour_where_the_clo
     ]
     build_kpis(clean_warehouse, havana, as_of=as_of, full=True)
     assert (rows(clean_warehouse, velocity), rows(clean_warehouse, cohorts)) == incremental
+
+
+def test_a_deal_opened_in_the_first_local_hour_where_the_clock_goes_back_keeps_its_credits(
+    clean_warehouse: str,
+) -> None:
+    # Havana's clock goes back at 01:00 on 2026-11-01: deal D1, opened at 00:50 the first time (04:50 UTC)
+    # after a touch at 00:45, is November's. A second deal of the lead rewrites November alone: D1 is
+    # credited in it again (it was left out, and its kept credits dropped), as in a full rebuild.
+    havana = _havana_world(clean_warehouse)
+    land(clean_warehouse, "marketing_events", [event("E1", 1, "page_view", "2026-11-01T04:45:00Z", "C1")])
+    land(clean_warehouse, "deals", [deal("D1", 1, "c1", 1000, "2026-11-01T04:50:00Z", None, None)])
+    fold(clean_warehouse)
+    as_of = "2026-11-15T00:00:00Z"
+    build_kpis(clean_warehouse, havana, as_of=as_of)
+    land(clean_warehouse, "deals", [deal("D2", 1, "c1", 500, "2026-11-10T12:00:00Z", None, None)])
+    fold(clean_warehouse)
+    summary = build_kpis(clean_warehouse, havana, as_of=as_of)["tables"]
+    assert summary["attribution_monthly"]["ranges"] == ["2026-11-01..2026-12-01"]
+    attribution = (
+        "SELECT month, model, channel, campaign_id, opportunities, pipeline_amount FROM kpi.attribution_monthly "
+        "ORDER BY 1, 2, 3, 4"
+    )
+    incremental = rows(clean_warehouse, attribution)
+    assert [r for r in incremental if r[1] == "first_touch"] == [
+        (date(2026, 11, 1), "first_touch", "web", "C1", D("2.0000"), D("1500.00"))
+    ]
+    build_kpis(clean_warehouse, havana, as_of=as_of, full=True)
+    assert rows(clean_warehouse, attribution) == incremental
