@@ -29,8 +29,8 @@ LEFT JOIN _kpi_leads l ON l.lead_id = d.lead_id
 LEFT JOIN core.companies c ON c.company_id = d.company_id
 WHERE %(stage_all)s
    OR l.lead_id IS NOT NULL
-   OR COALESCE(d.created_at, d.won_at) >= (%(stage_from)s::date::timestamp AT TIME ZONE %(tz)s)
-   OR d.won_at >= (%(stage_from)s::date::timestamp AT TIME ZONE %(tz)s)
+   OR COALESCE(d.created_at, d.won_at) >= ops.kpi_day_start(%(stage_from)s::date, %(tz)s)
+   OR d.won_at >= ops.kpi_day_start(%(stage_from)s::date, %(tz)s)
    OR date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[])
    OR date_trunc('month', d.won_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[]);
 

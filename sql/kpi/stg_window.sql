@@ -10,7 +10,8 @@ DROP TABLE IF EXISTS _kpi_stage_leads;
 
 CREATE TEMP TABLE _kpi_stage_leads AS
 WITH bounds AS (
-    SELECT (%(stage_from)s::date::timestamp AT TIME ZONE %(tz)s) AS since
+    -- the day's first instant: the first of two local midnights where the clock goes back after midnight
+    SELECT ops.kpi_day_start(%(stage_from)s::date, %(tz)s) AS since
 )
 
 SELECT l.lead_id FROM core.leads l, bounds b WHERE NOT %(stage_all)s AND l.created_at >= b.since

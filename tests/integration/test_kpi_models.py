@@ -367,3 +367,24 @@ def test_a_deal_opened_in_the_first_local_hour_where_the_clock_goes_back_keeps_i
     ]
     build_kpis(clean_warehouse, havana, as_of=as_of, full=True)
     assert rows(clean_warehouse, attribution) == incremental
+
+
+def test_a_cohort_closing_on_its_own_stages_the_first_local_hour_where_the_clock_goes_back(
+    clean_warehouse: str,
+) -> None:
+    # Havana's clock goes back at 01:00 on 2026-11-01; lead 1 (created 00:30 the first time, 04:30 UTC, and
+    # an MQL ten minutes later) is November's. November's cohorts close on 2027-05-29 (month end + 180
+    # days): the build of June 1 rewrites them alone, and stages from November's first instant, not from the
+    # second midnight (05:00 UTC), which left lead 1 out and its cohorts empty.
+    havana = _havana_world(clean_warehouse)
+    build_kpis(clean_warehouse, havana, as_of="2027-05-28T12:00:00Z")
+    summary = build_kpis(clean_warehouse, havana, as_of="2027-06-01T00:00:00Z")["tables"]
+    assert summary["conversion_cohorts"]["ranges"] == ["2026-11-01..2026-12-01"]
+    cohorts = "SELECT cohort_kind, cohort_month, leads, mqls, is_open FROM kpi.conversion_cohorts ORDER BY 1"
+    incremental = rows(clean_warehouse, cohorts)
+    assert incremental == [
+        ("created_month", date(2026, 11, 1), 1, 1, False),
+        ("mql_month", date(2026, 11, 1), 1, 1, False),
+    ]
+    build_kpis(clean_warehouse, havana, as_of="2027-06-01T00:00:00Z", full=True)
+    assert rows(clean_warehouse, cohorts) == incremental

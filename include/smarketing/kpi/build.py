@@ -242,7 +242,8 @@ def staging_window(plans: list[TablePlan], settings: KpiSettings) -> dict[str, o
             first = plan.ranges[0][0]
             if plan.model.next_month_too:  # velocity: the month before its first is its baseline
                 first = periods.month_start(first - timedelta(days=1))
-            bounds.append(first - timedelta(days=1))
+            # no margin: the window begins at the day's first instant (ops.kpi_day_start), the models' bound
+            bounds.append(first)
     # nothing read by period: no lead but the ledger's and the deals'
     return {"stage_all": False, "stage_from": min(bounds, default=END_OF_TIME), "deal_months": deal_months}
 
