@@ -55,7 +55,7 @@ WITH deals AS (
 -- not a touch), numbered in time order; the deal's counts are taken in the same pass: the touches up to the
 -- lead's creation (or its MQL moment) are the first k, so the last of them is touch k
 touches AS (
-    SELECT d.deal_id, d.amount, d.opened_month, d.won_month,
+    SELECT d.deal_id, d.amount,
            ops.kpi_touch_channel(e.event_type, e.attributes) AS channel,
            COALESCE(NULLIF(btrim(e.campaign_id), ''), 'none') AS campaign_id,
            row_number() OVER ordered AS n,
@@ -76,10 +76,13 @@ touches AS (
            ordered AS (per_deal ORDER BY e.occurred_at, e.event_id)
 ),
 
+-- The steps below are materialised: a CTE read inline has its expressions copied into every expression
+-- that reads its columns, and each touch's shares (numeric divisions) were worked out up to eight times.
+
 -- the W-shaped milestones: the first touch, the last touch by the lead's creation, by its MQL moment, and
 -- by the deal's opening (the last of all); role_count = the milestones a touch holds, `others` = the
 -- touches holding none (the touches less the distinct milestone positions)
-roles AS (
+roles AS MATERIALIZED (
     SELECT t.*,
            (n = 1)::int + COALESCE(n = creation_n, false)::int + COALESCE(n = mql_n, false)::int + (n = touches)::int
                AS role_count,
@@ -90,7 +93,7 @@ roles AS (
 ),
 
 -- each model's share of the touch: weight / the deal's total weight (first and last touch: all of it)
-shares AS (
+shares AS MATERIALIZED (
     SELECT r.*,
            1::numeric / touches AS linear_share,
            -- 22.5 percent per milestone role held, 10 percent shared by the touches holding none; the total:
@@ -101,39 +104,43 @@ shares AS (
     FROM roles r
 ),
 
-rounded AS (
-    SELECT s.*,
-           round(amount * linear_share, 2) AS linear_amount, round(linear_share, 4) AS linear_deal,
-           round(amount * w_share, 2) AS w_amount, round(w_share, 4) AS w_deal
+rounded AS MATERIALIZED (
+    SELECT s.deal_id, s.amount, s.channel, s.campaign_id, s.n, s.touches,
+           s.role_count::bigint * 4294967296 + s.n AS w_rank,
+           round(s.amount * s.linear_share, 2) AS linear_amount, round(s.linear_share, 4) AS linear_deal,
+           round(s.amount * s.w_share, 2) AS w_amount, round(s.w_share, 4) AS w_deal
     FROM shares s
 ),
 
 -- the touch with the largest share keeps each deal's rounding remainder (ties: the later touch)
-remainders AS (
+remainders AS MATERIALIZED (
     SELECT r.*,
            sum(linear_amount) OVER per_deal AS linear_amount_sum, sum(linear_deal) OVER per_deal AS linear_deal_sum,
            sum(w_amount) OVER per_deal AS w_amount_sum, sum(w_deal) OVER per_deal AS w_deal_sum,
-           max(role_count::bigint * 4294967296 + n) OVER per_deal AS w_keeper
+           max(w_rank) OVER per_deal AS w_keeper
     FROM rounded r
     WINDOW per_deal AS (PARTITION BY deal_id)
 ),
 
+-- one scan of the touches per model (a list of the four models joined to every touch cost more)
 credits AS (
-    SELECT r.deal_id, c.model, r.channel, r.campaign_id, r.opened_month, r.won_month, c.amount_credit, c.deal_credit
-    FROM remainders r
-    CROSS JOIN LATERAL (VALUES
-        ('first_touch', CASE WHEN n = 1 THEN amount END, 1::numeric),
-        ('last_touch', CASE WHEN n = touches THEN amount END, 1::numeric),
-        ('linear',
-         CASE WHEN n = touches THEN amount - (linear_amount_sum - linear_amount) ELSE linear_amount END,
-         CASE WHEN n = touches THEN 1 - (linear_deal_sum - linear_deal) ELSE linear_deal END),
-        ('w_shaped',
-         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN amount - (w_amount_sum - w_amount) ELSE w_amount END,
-         CASE WHEN role_count::bigint * 4294967296 + n = w_keeper THEN 1 - (w_deal_sum - w_deal) ELSE w_deal END)
-    ) AS c (model, amount_credit, deal_credit)
-    WHERE c.amount_credit IS NOT NULL
+    SELECT deal_id, 'first_touch' AS model, channel, campaign_id, amount AS amount_credit, 1::numeric AS deal_credit
+    FROM remainders
+    WHERE n = 1
     UNION ALL
-    SELECT d.deal_id, model.name, 'unattributed', 'unattributed', d.opened_month, d.won_month, d.amount, 1
+    SELECT deal_id, 'last_touch', channel, campaign_id, amount, 1 FROM remainders WHERE n = touches
+    UNION ALL
+    SELECT deal_id, 'linear', channel, campaign_id,
+           CASE WHEN n = touches THEN amount - (linear_amount_sum - linear_amount) ELSE linear_amount END,
+           CASE WHEN n = touches THEN 1 - (linear_deal_sum - linear_deal) ELSE linear_deal END
+    FROM remainders
+    UNION ALL
+    SELECT deal_id, 'w_shaped', channel, campaign_id,
+           CASE WHEN w_rank = w_keeper THEN amount - (w_amount_sum - w_amount) ELSE w_amount END,
+           CASE WHEN w_rank = w_keeper THEN 1 - (w_deal_sum - w_deal) ELSE w_deal END
+    FROM remainders
+    UNION ALL
+    SELECT d.deal_id, model.name, 'unattributed', 'unattributed', d.amount, 1
     FROM deals d
     CROSS JOIN (VALUES ('first_touch'), ('last_touch'), ('linear'), ('w_shaped')) AS model (name)
     WHERE NOT EXISTS (SELECT 1 FROM touches t WHERE t.deal_id = d.deal_id)

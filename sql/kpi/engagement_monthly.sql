@@ -9,7 +9,8 @@
 -- months' first instants (width_bucket, no time zone conversion per event); a month begins at the first
 -- instant of its first local day (ops.kpi_day_start, also the range's bounds), so an event's month is
 -- its local date's also where the clock goes back after midnight. The counts are one hash aggregate over
--- plain columns (parallel when the build runs this as a plain SELECT), and the events of the leads
+-- plain columns (parallel when the build runs this as a plain SELECT; text keys in byte order, COLLATE
+-- "C": the same groups, compared without asking the locale), and the events of the leads
 -- deleted by the build's moment are counted apart through the lead index and taken off.
 -- Campaign and topic names are normalised on the few groups left, not on every event.
 WITH months AS NOT MATERIALIZED (
@@ -33,15 +34,15 @@ gone_leads AS NOT MATERIALIZED (
 ),
 
 stored AS (
-    SELECT width_bucket(e.occurred_at, (SELECT starts FROM bounds)) AS bucket, e.campaign_id, e.content_topic,
-           e.event_type, count(*) AS n
+    SELECT width_bucket(e.occurred_at, (SELECT starts FROM bounds)) AS bucket, e.campaign_id COLLATE "C" AS campaign_id,
+           e.content_topic COLLATE "C" AS content_topic, e.event_type COLLATE "C" AS event_type, count(*) AS n
     FROM core.marketing_events e
     -- the range as constants, for the planner's estimate; the months outside it fall in bucket 0 or past the last
     WHERE NOT %(by_difference)s
       AND e.occurred_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
       AND e.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND e.occurred_at <= %(as_of)s
-    GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
+    GROUP BY 1, 2, 3, 4
     UNION ALL
     SELECT width_bucket(e.occurred_at, (SELECT starts FROM bounds)), e.campaign_id, e.content_topic,
            e.event_type, -count(*)
@@ -52,7 +53,7 @@ stored AS (
       AND e.occurred_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
       AND e.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND e.occurred_at <= %(as_of)s
-    GROUP BY 1, e.campaign_id, e.content_topic, e.event_type
+    GROUP BY 1, 2, 3, 4
     UNION ALL
     -- by difference: the versions taken from the log (+1 came, -1 left), of leads live at the build's moment
     SELECT width_bucket(d.occurred_at, (SELECT starts FROM bounds)), d.campaign_id, d.content_topic, d.event_type,
@@ -63,7 +64,7 @@ stored AS (
       AND d.occurred_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
       AND d.occurred_at <= %(as_of)s
       AND NOT EXISTS (SELECT 1 FROM gone_leads g WHERE g.lead_id = d.lead_id)
-    GROUP BY 1, d.campaign_id, d.content_topic, d.event_type
+    GROUP BY 1, 2, 3, 4
 ),
 
 counts AS (

@@ -2,15 +2,18 @@
 -- owner, team and tier, as the clock last read them. "On time": a qualifying touch before the tier's
 -- deadline on the business calendar. Shares are over the clocks already due (met, late or open past due).
 --   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s; %(as_of)s
+-- The clocks of leads deleted by the build's moment are left out by an anti-join with those leads only
+-- (a core lead is never removed, only marked deleted; a join with every live lead hashed all of them),
+-- and the groups are sorted for the percentiles in byte order (COLLATE "C": the same groups).
 WITH followups AS (
-    SELECT f.*, date_trunc('month', f.mql_at AT TIME ZONE %(tz)s)::date AS month,
-           COALESCE(f.owner_id, 'unknown') AS owner_key,
-           COALESCE(NULLIF(btrim(o.team), ''), 'unknown') AS team
+    SELECT f.*, date_trunc('month', f.mql_at AT TIME ZONE %(tz)s)::date AS month, f.tier COLLATE "C" AS tier_key,
+           COALESCE(f.owner_id, 'unknown') COLLATE "C" AS owner_key,
+           COALESCE(NULLIF(btrim(o.team), ''), 'unknown') COLLATE "C" AS team
     FROM sla.followups f
-    JOIN core.leads l ON l.lead_id = f.lead_id AND (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
     LEFT JOIN core.owners o ON o.owner_id = f.owner_id
     WHERE f.mql_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
       AND f.mql_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
+      AND NOT EXISTS (SELECT 1 FROM core.leads l WHERE l.lead_id = f.lead_id AND l.deleted_at <= %(as_of)s)
 ),
 
 breaches AS (
@@ -30,7 +33,7 @@ clocks AS (
     LEFT JOIN breaches b USING (lead_id)
 )
 
-SELECT month, owner_key AS owner_id, team, tier,
+SELECT month, owner_key AS owner_id, team, tier_key AS tier,
        count(*) AS handed_over,
        count(*) FILTER (WHERE status = 'excluded') AS excluded,
        count(*) FILTER (WHERE status IN ('met', 'breached_late', 'breached_open')) AS due,
@@ -54,4 +57,4 @@ SELECT month, owner_key AS owner_id, team, tier,
              / NULLIF(count(*) FILTER (WHERE accept_status IN ('met', 'breached_late', 'breached_open')), 0), 4)
            AS decided_on_time_share
 FROM clocks
-GROUP BY month, owner_key, team, tier
+GROUP BY month, owner_key, team, tier_key

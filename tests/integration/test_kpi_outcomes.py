@@ -30,7 +30,8 @@ def _lead_id(conn: psycopg.Connection, source_id: str) -> int:
     ).fetchone()[0]
 
 
-def test_sla_compliance_by_month_owner_team_and_tier(world: str) -> None:
+def _two_clocks(world: str) -> tuple[int, int]:
+    """Lead 1's clock (handed over 2026-01-10, met) and lead 3's (2026-02-10, late, two breaches); their ids."""
     with psycopg.connect(world) as conn:
         one, three = _lead_id(conn, "L1"), _lead_id(conn, "L3")
         conn.execute(
@@ -51,6 +52,11 @@ def test_sla_compliance_by_month_owner_team_and_tier(world: str) -> None:
             "(%s, 'accept', 'crm:o1', '2026-02-12T10:00Z', '2026-02-12T11:00Z', NULL)",
             (three, three),
         )
+    return one, three
+
+
+def test_sla_compliance_by_month_owner_team_and_tier(world: str) -> None:
+    _two_clocks(world)
     build_kpis(world, kpi_settings(), as_of=AS_OF)
     assert rows(
         world,
@@ -98,6 +104,21 @@ def test_sla_compliance_by_month_owner_team_and_tier(world: str) -> None:
             1,
             D("0.0000"),
         ),
+    ]
+
+
+def test_sla_compliance_leaves_out_the_clocks_of_leads_deleted_by_the_build(world: str) -> None:
+    # lead 3 deleted before the build's moment: its clock is out; lead 1 deleted after it: still counted
+    one, three = _two_clocks(world)
+    with psycopg.connect(world) as conn:
+        conn.execute(
+            "UPDATE core.leads SET deleted_at = CASE lead_id WHEN %s THEN timestamptz '2026-03-01T00:00Z' "
+            "ELSE timestamptz '2026-07-01T00:00Z' END WHERE lead_id IN (%s, %s)",
+            (three, one, three),
+        )
+    build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert rows(world, "SELECT month, handed_over FROM kpi.sla_compliance_monthly ORDER BY month") == [
+        (date(2026, 1, 1), 1)
     ]
 
 
