@@ -75,6 +75,13 @@ FROM (SELECT DISTINCT r.source_system || ':' || r.source_id AS owner_id FROM raw
       JOIN _kpi_window w ON w.object = 'owners' AND r.batch_id > w.low AND r.batch_id <= w.high) o
 JOIN core.leads l USING (owner_id)
 UNION
+-- a lead kept staged (ops.kpi_lead_stages) that is no longer live, deleted without a record of its own
+-- landing: every record of it merged into another lead (core moves them), or an erasure
+SELECT l.lead_id, 'record'
+FROM core.leads l
+JOIN ops.kpi_lead_stages k USING (lead_id)
+WHERE l.deleted_at IS NOT NULL
+UNION
 -- scoring runs since: their MQL crossings (the lifecycle entries they add come with them)
 SELECT c.lead_id, 'stage'
 FROM scoring.mql_crossings c
@@ -305,6 +312,20 @@ CROSS JOIN LATERAL (
     WHERE f.lead_id = m.lead_id AND f.why = 'stage' AND k2.kind IS NOT NULL
 ) k
 WHERE k.at IS NOT NULL;
+
+-- A changed entry of another stage (an SQL entry of another record, earlier) leaves no trace in core of the
+-- moment it replaced: the lead's kept staged row (ops.kpi_lead_stages, as of the last build) holds it. Its
+-- moments' months are reopened where the lead counted (funnel, velocity) and its cohorts' (none when
+-- nothing is kept: a first incremental build after the table was emptied)
+INSERT INTO _kpi_changed_months (kind, month)
+SELECT DISTINCT k.kind, date_trunc('month', t.at AT TIME ZONE %(tz)s)::date
+FROM (SELECT DISTINCT lead_id FROM _kpi_changed_leads WHERE why = 'stage') c
+JOIN ops.kpi_lead_stages s USING (lead_id)
+CROSS JOIN LATERAL (VALUES (s.created_at, true), (s.mql_at, true), (s.sql_at, false), (s.opportunity_at, false),
+                           (s.customer_at, false), (s.first_won_at, false)) AS t (at, starts)
+CROSS JOIN LATERAL (VALUES ('facts'), (CASE WHEN t.starts THEN 'cohorts' END)) AS k (kind)
+WHERE t.at IS NOT NULL AND k.kind IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM _kpi_stage_moves m WHERE m.lead_id = c.lead_id);
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)

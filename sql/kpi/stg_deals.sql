@@ -1,8 +1,8 @@
 -- Staging: one row per deal live at the build's moment, with the dimensions of its lead (a deal without
 -- a live lead takes its company's country and industry). Read after stg_leads.sql.
 --   %(as_of)s  the build's moment: deals opened after it are left out, wins after it are not wins yet
---   %(stage_all)s, %(stage_from)s, %(deal_months)s  false: only the deals of staged leads and those opened
---              or won in the staging window (stg_window.sql); the others have nothing in the periods rewritten
+--   %(stage_all)s, %(deals_from)s  false: only the deals of staged leads and those opened or won from
+--              deals_from on (stg_window.sql); the others have nothing in the periods rewritten
 CREATE TEMP TABLE _kpi_deals AS
 WITH live_deals AS (
     SELECT d.deal_id, d.lead_id, d.company_id, COALESCE(d.amount, 0) AS amount, d.created_at,
@@ -29,10 +29,8 @@ LEFT JOIN _kpi_leads l ON l.lead_id = d.lead_id
 LEFT JOIN core.companies c ON c.company_id = d.company_id
 WHERE %(stage_all)s
    OR l.lead_id IS NOT NULL
-   OR COALESCE(d.created_at, d.won_at) >= ops.kpi_day_start(%(stage_from)s::date, %(tz)s)
-   OR d.won_at >= ops.kpi_day_start(%(stage_from)s::date, %(tz)s)
-   OR date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[])
-   OR date_trunc('month', d.won_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[]);
+   OR COALESCE(d.created_at, d.won_at) >= ops.kpi_day_start(%(deals_from)s::date, %(tz)s)
+   OR d.won_at >= ops.kpi_day_start(%(deals_from)s::date, %(tz)s);
 
 CREATE UNIQUE INDEX ON _kpi_deals (deal_id);
 CREATE INDEX ON _kpi_deals (lead_id);

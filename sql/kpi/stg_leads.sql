@@ -1,16 +1,28 @@
 -- Staging: one row per lead live at the build's moment, with its dimensions and the moment it reached
--- each funnel step. Every lead-based model reads it (a temporary table of the build's session, built once).
---   %(as_of)s       the build's moment: later steps and leads deleted before it are left out
---   %(mql_stage)s   the CRM's MQL stage; %(sql_stages)s the stages that mean "sales accepted it"
---   %(stage_all)s   false: only the leads of the staging window (_kpi_stage_leads, stg_window.sql)
+-- each funnel step, kept in ops.kpi_lead_stages (migration 0027) for the next build. Every lead-based model
+-- reads these rows (through _kpi_leads, build.py), staged again here only for the leads that moved.
+--   %(as_of)s        the build's moment: later steps and leads deleted before it are left out
+--   %(mql_stage)s    the CRM's MQL stage; %(sql_stages)s the stages that mean "sales accepted it"
+--   %(restage_all)s  true: every lead (ops.kpi_lead_stages was emptied); false: the leads of _kpi_restage
+--                    (stg_moved.sql), whose kept rows are replaced
 -- The MQL moment is the hand-over the SLA clock starts from: the first MQL entry in the lifecycle
 -- (CRM or scoring) or scoring crossing, whichever came first.
-CREATE TEMP TABLE _kpi_leads AS
-WITH live_leads AS (
+DELETE FROM ops.kpi_lead_stages k
+WHERE NOT %(restage_all)s AND k.lead_id IN (SELECT lead_id FROM _kpi_restage);
+
+INSERT INTO ops.kpi_lead_stages (lead_id, channel, persona, country, industry, owner_id, team, created_at, mql_at,
+                                 sql_at, opportunity_at, customer_at, first_won_at)
+-- the leads staged again as one array: each table is read through its lead index (a semi-join with the
+-- temporary table read every row of each, then probed a hash of them)
+WITH restage AS (
+    SELECT array_agg(lead_id) AS restaged FROM _kpi_restage
+),
+
+live_leads AS (
     SELECT l.lead_id, l.created_at, l.owner_id, l.persona_id, l.country, l.attributes, l.company_id
     FROM core.leads l
     WHERE (l.deleted_at IS NULL OR l.deleted_at > %(as_of)s)
-      AND (%(stage_all)s OR l.lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
+      AND (%(restage_all)s OR l.lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
 ),
 
 stage_moments AS (
@@ -21,7 +33,7 @@ stage_moments AS (
            min(entered_at) FILTER (WHERE stage = 'customer') AS customer_stage_at
     FROM core.lifecycle_history
     WHERE entered_at <= %(as_of)s
-      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
+      AND (%(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
     GROUP BY lead_id
 ),
 
@@ -29,7 +41,7 @@ crossings AS (
     SELECT lead_id, min(crossed_at) AS crossed_at
     FROM scoring.mql_crossings
     WHERE crossed_at <= %(as_of)s
-      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
+      AND (%(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
     GROUP BY lead_id
 ),
 
@@ -39,13 +51,17 @@ deal_moments AS (
            min(closed_at) FILTER (WHERE is_won AND closed_at <= %(as_of)s) AS first_won_at
     FROM core.deals
     WHERE lead_id IS NOT NULL AND (deleted_at IS NULL OR deleted_at > %(as_of)s)
-      AND (%(stage_all)s OR lead_id IN (SELECT lead_id FROM _kpi_stage_leads))
+      AND (%(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
     GROUP BY lead_id
 ),
 
 -- a company's industry normalised once per company, not once per lead (OFFSET 0: evaluated before the join)
 companies AS (
-    SELECT company_id, country, ops.kpi_slug(industry) AS industry FROM core.companies OFFSET 0
+    SELECT company_id, country, ops.kpi_slug(industry) AS industry
+    FROM core.companies
+    WHERE %(restage_all)s
+       OR company_id = ANY((SELECT array_agg(l.company_id) FROM _kpi_restage r JOIN core.leads l USING (lead_id))::bigint[])
+    OFFSET 0
 )
 
 SELECT l.lead_id,
@@ -70,6 +86,3 @@ LEFT JOIN core.owners o ON o.owner_id = l.owner_id
 LEFT JOIN stage_moments s USING (lead_id)
 LEFT JOIN crossings x USING (lead_id)
 LEFT JOIN deal_moments m USING (lead_id);
-
-CREATE UNIQUE INDEX ON _kpi_leads (lead_id);
-ANALYZE _kpi_leads;

@@ -1,30 +1,30 @@
--- Staging window: the leads an incremental build has to stage, those with a fact (created, a lifecycle
--- entry, an MQL crossing, a deal opened or closed) on or after the first day any staged model reads.
--- Every other lead has nothing in the periods rewritten. And the leads of the deals opened or won in the
--- months attribution rewrites. Read first by stg_leads.sql and stg_deals.sql.
---   %(stage_all)s    true: every lead is staged (a full build), and this table stays empty
+-- Staging window: _kpi_leads, the kept staged rows (ops.kpi_lead_stages, stg_leads.sql) of the leads an
+-- incremental build reads, those with a funnel moment (created, MQL, SQL, opportunity, customer, won) or
+-- an MQL crossing on or after the first day any staged model reads, and the leads of the deals opened or
+-- won since then or since the first month attribution rewrites (a deal of a month between two of its
+-- ranges, staged for nothing, is no period's: it changes no row). Every other lead has nothing in the periods
+-- rewritten (a later entry of a stage it had reached before moves none of its moments). Read by
+-- stg_deals.sql and every lead-based model.
 --   %(stage_from)s   the first day (organisation time zone) the build's staged models read facts from
---   %(deal_months)s  the months (first days) whose deals are staged with their leads
---   %(tz)s          the organisation's time zone
-DROP TABLE IF EXISTS _kpi_stage_leads;
-
-CREATE TEMP TABLE _kpi_stage_leads AS
-WITH bounds AS (
+--   %(deals_from)s   the first day whose deals are staged with their leads (not after stage_from)
+--   %(tz)s           the organisation's time zone
+CREATE TEMP TABLE _kpi_leads AS
+WITH bounds AS MATERIALIZED (
     -- the day's first instant: the first of two local midnights where the clock goes back after midnight
-    SELECT ops.kpi_day_start(%(stage_from)s::date, %(tz)s) AS since
+    SELECT ops.kpi_day_start(%(stage_from)s::date, %(tz)s) AS since,
+           ops.kpi_day_start(%(deals_from)s::date, %(tz)s) AS deals_since
+),
+
+others AS (
+    SELECT x.lead_id FROM scoring.mql_crossings x WHERE x.crossed_at >= (SELECT since FROM bounds)
+    UNION
+    SELECT d.lead_id FROM core.deals d
+    WHERE d.lead_id IS NOT NULL
+      AND (d.created_at >= (SELECT deals_since FROM bounds) OR d.closed_at >= (SELECT deals_since FROM bounds))
 )
 
-SELECT l.lead_id FROM core.leads l, bounds b WHERE NOT %(stage_all)s AND l.created_at >= b.since
-UNION
-SELECT h.lead_id FROM core.lifecycle_history h, bounds b WHERE NOT %(stage_all)s AND h.entered_at >= b.since
-UNION
-SELECT x.lead_id FROM scoring.mql_crossings x, bounds b WHERE NOT %(stage_all)s AND x.crossed_at >= b.since
-UNION
-SELECT d.lead_id FROM core.deals d, bounds b
-WHERE NOT %(stage_all)s AND d.lead_id IS NOT NULL
-  AND (d.created_at >= b.since OR d.closed_at >= b.since
-       OR date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[])
-       OR date_trunc('month', d.closed_at AT TIME ZONE %(tz)s)::date = ANY(%(deal_months)s::date[]));
-
-CREATE UNIQUE INDEX ON _kpi_stage_leads (lead_id);
-ANALYZE _kpi_stage_leads;
+SELECT k.*
+FROM ops.kpi_lead_stages k
+WHERE greatest(k.created_at, k.mql_at, k.sql_at, k.opportunity_at, k.customer_at, k.first_won_at)
+      >= (SELECT since FROM bounds)
+   OR k.lead_id IN (SELECT lead_id FROM others);

@@ -242,6 +242,92 @@ def test_kept_deal_credits_sum_to_each_deal_and_move_only_with_their_deal(world:
     assert checksums(world) == incremental
 
 
+def kept_stages(dsn: str) -> dict[int, int]:
+    """The transaction that last wrote each lead's kept staged row (ops.kpi_lead_stages), by lead."""
+    return dict(rows(dsn, "SELECT lead_id, xmin::text::bigint FROM ops.kpi_lead_stages"))
+
+
+def lead_ids(dsn: str) -> dict[str, int]:
+    return dict(rows(dsn, "SELECT source_id, lead_id FROM core.lead_sources"))
+
+
+def test_a_lead_moving_cohort_is_staged_again_alone(world: str) -> None:
+    # lead 3's creation corrected from Feb 3 to Jan 25 and its country to Spain: its creation cohort moves
+    # from February to January (with every row of it); lead 2 becomes an MQL on Feb 2, in February's MQL
+    # cohort and still January's creation cohort. Only these two leads are staged again.
+    ids, before = lead_ids(world), kept_stages(world)
+    land(world, "leads", [lead(3, "CFO", "ES", "c1", "o1", "2026-01-25T10:00:00Z")])
+    land(world, "lifecycle_history", [stage(2, "marketingqualifiedlead", "2026-02-02T10:00:00Z")])
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert summary["tables"]["conversion_cohorts"]["ranges"] == ["2026-01-01..2026-03-01"]
+    assert rows(
+        world,
+        "SELECT cohort_kind, cohort_month, sum(leads), sum(mqls) FROM kpi.conversion_cohorts "
+        "GROUP BY 1, 2 ORDER BY 1, 2",
+    ) == [
+        ("created_month", date(2026, 1, 1), 3, 3),
+        ("created_month", date(2026, 2, 1), 1, 0),
+        ("mql_month", date(2026, 1, 1), 1, 1),
+        ("mql_month", date(2026, 2, 1), 2, 2),
+    ]
+    after = kept_stages(world)
+    assert {i for i in after if after[i] != before.get(i)} == {ids["L2"], ids["L3"]}
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
+def test_late_data_in_closed_cohorts_equals_a_full_rebuild(world: str) -> None:
+    # As of September, January's cohorts are closed (Jul 30). Late: lead 2 was an MQL on Jan 25, lead 4
+    # clicked on Jan 30 (before its deal), lead 1 reached SQL on Feb 1 (a closed month's conversion).
+    later = "2026-09-01T00:00:00Z"
+    build_kpis(world, kpi_settings(), as_of=later)
+    before = kept_stages(world)
+    land(
+        world,
+        "lifecycle_history",
+        [
+            stage(2, "marketingqualifiedlead", "2026-01-25T10:00:00Z"),
+            {**stage(1, "salesqualifiedlead", "2026-02-01T10:00:00Z"), "id": "L1|sql-again"},
+        ],
+    )
+    land(
+        world, "marketing_events", [event("E20", 4, "email_click", "2026-01-30T09:00:00Z", "C3", "Security")]
+    )
+    fold(world)
+    summary = build_kpis(world, kpi_settings(), as_of=later)
+    assert summary["tables"]["conversion_cohorts"]["ranges"][0].startswith("2026-01-01")
+    assert rows(
+        world,
+        "SELECT sum(mqls), sum(sqls), bool_or(is_open) FROM kpi.conversion_cohorts "
+        "WHERE cohort_kind = 'mql_month' AND cohort_month = '2026-01-01'",
+    ) == [(2, 2, False)]
+    ids, after = lead_ids(world), kept_stages(world)
+    # the click moves lead 4's deal credits, not its staged row
+    assert {i for i in after if after[i] != before.get(i)} == {ids["L1"], ids["L2"]}
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=later, full=True)
+    assert checksums(world) == incremental
+
+
+def test_a_lead_deleted_or_merged_into_another_leaves_every_table(world: str) -> None:
+    # lead 4's record now carries lead 2's e-mail: core merges it into lead 2 and lead 4, every record of it
+    # gone, is deleted without a record of its own landing; lead 3 is deleted in the CRM
+    ids = lead_ids(world)
+    merged = {**lead(4, None, "DE", "c2", "o2", "2026-02-15T10:00:00Z"), "email": "person2@customer2.example"}
+    gone = {"archived": "true", "archived_at": "2026-05-15T00:00:00Z"}
+    land(world, "leads", [merged, lead(3, "CFO", "FR", "c1", "o1", "2026-02-03T10:00:00Z", **gone)])
+    fold(world)
+    assert lead_ids(world)["L4"] == ids["L2"]
+    build_kpis(world, kpi_settings(), as_of=AS_OF)
+    assert set(kept_stages(world)) == {ids["L1"], ids["L2"]}
+    assert rows(world, "SELECT sum(new_leads) FROM kpi.funnel_monthly") == [(2,)]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
 def test_kpi_reader_reads_every_kpi_table_and_nothing_else(world: str) -> None:
     with psycopg.connect(world) as conn:
         readable = {

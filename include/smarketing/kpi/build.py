@@ -7,7 +7,8 @@ Invariants:
 - A model depends only on the warehouse and the build's moment (`as_of`), never on the wall clock or on
   what the table held: rerunning a build writes byte-identical rows, and rewriting only the touched
   periods gives the same table as a full rebuild (tests/integration/test_kpi_idempotency.py).
-- Builds are serialised by an advisory lock; the staging tables (sql/kpi/stg_*.sql) are the session's.
+- Builds are serialised by an advisory lock; the staging tables (sql/kpi/stg_*.sql) are the session's,
+  copied from the leads' kept rows (smarketing.kpi.staging).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import psycopg
 from psycopg import sql
 
 from smarketing import tasklog
-from smarketing.kpi import engagement, periods
+from smarketing.kpi import engagement, periods, staging
 from smarketing.kpi.goals import load_goal_days
-from smarketing.kpi.models import MODELS, STAGING, KpiModel, read_sql
+from smarketing.kpi.models import MODELS, KpiModel, read_sql
 from smarketing.kpi.settings import KpiSettings
 from smarketing.sla.run import as_utc
 from smarketing.warehouse.connection import connect
@@ -124,11 +125,19 @@ def _build(
     """One build as of `moment` in the session: (what each table rewrote, seconds spent staging)."""
     today = moment.tz_convert(settings.timezone).date()
     mark = periods.current_watermark(conn)
-    plans = plan_tables(conn, settings, mark, today, full=full, from_day=from_day)
+    finder = periods.ChangeFinder(conn, mark, settings.timezone, settings.mql_stage)
+    plans = plan_tables(conn, settings, finder, today, full=full, from_day=from_day)
     params = model_params(settings, moment)
     staged = time.monotonic()
     if any(p.ranges and p.model.staged for p in plans):
-        stage(conn, settings, {**params, **staging_window(plans, settings)}, today, plans)
+        staging.stage(
+            conn,
+            finder,
+            {**params, **staging_window(plans, settings)},
+            enrolled=any(p.ranges and p.model.staged == "enrolled" for p in plans),
+            everything=full or from_day is not None,
+        )
+        load_goal_days(conn, settings, today)
     staging_seconds = round(time.monotonic() - staged, 2)
     return {p.model.name: write_table(conn, p, params, mark, moment) for p in plans}, staging_seconds
 
@@ -160,7 +169,7 @@ def model_params(settings: KpiSettings, moment: pd.Timestamp) -> dict[str, objec
 def plan_tables(
     conn: psycopg.Connection,
     settings: KpiSettings,
-    mark: periods.Watermark,
+    finder: periods.ChangeFinder,
     today: date,
     *,
     full: bool,
@@ -169,8 +178,6 @@ def plan_tables(
     """What each table rewrites: all of it, or the ranges of months touched since its watermark."""
     states = periods.table_states(conn)
     end = periods.next_month(today)
-    changes_by_mark: dict[tuple, dict[str, set[date]]] = {}
-    latest = None  # the watermark whose changed leads the session's tables hold
     plans = []
     for model in MODELS:
         state = states.get(model.name)
@@ -182,15 +189,10 @@ def plan_tables(
             if model.prepare:
                 _keep_credit_leads(conn, changed=False)
         else:
-            key = state.watermark.key()
-            if key not in changes_by_mark or (model.prepare and key != latest):
-                changes_by_mark[key] = periods.changed_months(
-                    conn, state.watermark, mark, settings.timezone, settings.mql_stage
-                )
-                latest = key
+            changes = finder.months(state.watermark, in_session=model.prepare is not None)
             if model.prepare:
                 _keep_credit_leads(conn, changed=True)
-            months = periods.touched_months(model, changes_by_mark[key])
+            months = periods.touched_months(model, changes)
             if from_day is not None:
                 months |= set(periods.months_between(from_day, end))
             if model.closes_with_time:
@@ -225,19 +227,19 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
 def staging_window(plans: list[TablePlan], settings: KpiSettings) -> dict[str, object]:
     """Which leads and deals the build stages: all (`stage_all`), or those with a fact on or after
     `stage_from` (the first day a model read by period needs; velocity compares with the month before
-    its first; goals read from their periods' start) and the deals opened or won in `deal_months` (the
-    months attribution rewrites, with their leads)."""
-    everything = {"stage_all": True, "stage_from": periods.BEGINNING, "deal_months": []}
-    bounds, deal_months = [], []
+    its first; goals read from their periods' start) and the deals opened or won from `deals_from` (the
+    first month attribution rewrites), with their leads."""
+    everything = {"stage_all": True, "stage_from": periods.BEGINNING, "deals_from": periods.BEGINNING}
+    bounds, deal_bounds = [], []
     for plan in plans:
         if not plan.ranges or plan.model.staged in (None, "enrolled"):
-            continue  # the ledger's leads are staged by id (stage())
+            continue  # the ledger's leads are staged by id (smarketing.kpi.staging)
         if plan.model.staged == "goals":
             bounds += [goal.starts_on - GOAL_MARGIN for goal in settings.goals]
         elif plan.ranges[0][0] == periods.BEGINNING:
             return everything
         elif plan.model.staged == "deals":
-            deal_months += [m for lo, hi in plan.ranges for m in periods.months_between(lo, hi)]
+            deal_bounds.append(plan.ranges[0][0])
         else:
             first = plan.ranges[0][0]
             if plan.model.next_month_too:  # velocity: the month before its first is its baseline
@@ -245,33 +247,8 @@ def staging_window(plans: list[TablePlan], settings: KpiSettings) -> dict[str, o
             # no margin: the window begins at the day's first instant (ops.kpi_day_start), the models' bound
             bounds.append(first)
     # nothing read by period: no lead but the ledger's and the deals'
-    return {"stage_all": False, "stage_from": min(bounds, default=END_OF_TIME), "deal_months": deal_months}
-
-
-def stage(
-    conn: psycopg.Connection,
-    settings: KpiSettings,
-    params: dict[str, object],
-    today: date,
-    plans: list[TablePlan],
-) -> None:
-    """The session's staging tables (_kpi_leads, _kpi_deals) and goal days (_kpi_goal_days).
-
-    `params` carry the staging window (staging_window()); the nurture ledger's leads are staged too when
-    nurture_monthly is rebuilt (it reads the steps of every enrolled lead)."""
-    conn.execute("DROP TABLE IF EXISTS _kpi_leads, _kpi_deals")
-    enrolled = any(p.ranges and p.model.staged == "enrolled" for p in plans)
-    with psycopg.ClientCursor(conn) as cur:
-        for name in STAGING:
-            started = time.monotonic()
-            cur.execute(read_sql(name), params)
-            if name == "stg_window" and enrolled and not params["stage_all"]:
-                cur.execute(
-                    "INSERT INTO _kpi_stage_leads SELECT DISTINCT lead_id FROM nurture.enrollments "
-                    "ON CONFLICT DO NOTHING"
-                )
-            log.debug("KPI staging %s took %.2fs", name, time.monotonic() - started)
-    load_goal_days(conn, settings, today)
+    stage_from = min(bounds, default=END_OF_TIME)
+    return {"stage_all": False, "stage_from": stage_from, "deals_from": min([stage_from, *deal_bounds])}
 
 
 def _columns(conn: psycopg.Connection, table: str) -> list[str]:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from smarketing.sqlfiles import statement
 
-STAGING = ("stg_window", "stg_leads", "stg_deals")
-
 
 @dataclass(frozen=True)
 class KpiModel:

@@ -93,6 +93,24 @@ def changed_months(
     return months
 
 
+class ChangeFinder:
+    """The months each watermark's changes touch, found once per watermark in a session. The session's change
+    tables (_kpi_changed_leads and the others of changes.sql) hold those of the watermark found last."""
+
+    def __init__(self, conn: psycopg.Connection, until: Watermark, timezone: str, mql_stage: str) -> None:
+        self.conn, self.until, self.timezone, self.mql_stage = conn, until, timezone, mql_stage
+        self.found: dict[tuple, dict[str, set[date]]] = {}
+        self.latest: tuple | None = None
+
+    def months(self, since: Watermark, *, in_session: bool = False) -> dict[str, set[date]]:
+        """Months touched per kind since `since`; `in_session`: with the session's tables holding them."""
+        key = since.key()
+        if key not in self.found or (in_session and key != self.latest):
+            self.found[key] = changed_months(self.conn, since, self.until, self.timezone, self.mql_stage)
+            self.latest = key
+        return self.found[key]
+
+
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
