@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from smarketing.nurture.plan import plan_run
+from smarketing.config import Agreement
+from smarketing.nurture.plan import PlanResult, plan_run
 
 from .nurture_support import (
     AS_OF,
@@ -236,7 +238,46 @@ def _restore(conn: psycopg.Connection) -> None:
         conn.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM saved_{table.split('.')[1]}")
 
 
+def _plan_both_ways(
+    conn: psycopg.Connection, dsn: str, rules: Agreement, run_id: str, as_of: datetime
+) -> tuple[PlanResult, PlanResult, list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A full re-plan (then undone by restoring the nurture tables) and the incremental plan, from the
+    same state: (full result, incremental result, the ledger the full plan left, the incremental's)."""
+    _save(conn)
+    full = plan_run(dsn, rules, run_id=run_id, as_of=as_of, full=True)
+    expected = conn.execute(f"SELECT {LEDGER} FROM nurture.enrollments ORDER BY 1, 2, 3").fetchall()
+    _restore(conn)
+    incremental = plan_run(dsn, rules, run_id=run_id, as_of=as_of)
+    got = conn.execute(f"SELECT {LEDGER} FROM nurture.enrollments ORDER BY 1, 2, 3").fetchall()
+    return full, incremental, expected, got
+
+
+# The case a full-suite run once drew: a lead out of every scenario (consent withdrawn) comes back with
+# its Mautic record archived, its entry in the first Mautic scenario is skipped (not in the tool), and a
+# full plan offers it the next scenario at the next plan, which the incremental plan did not re-plan.
+SKIPPED_THEN_NEXT_SCENARIO = {
+    "scenarios": [
+        {
+            "when": {},
+            "requires_consent": False,
+            "holdout_share": 0.0,
+            "priority": p,
+            "cooldown_days": 0,
+            "daily_cap": None,
+            "exit_when": ["sql"],
+        }
+        for p in (1, 2)
+    ],
+    "nights": [
+        (24, "nothing", [("consent", 3, False)]),
+        (49, "nothing", [("archive", 3, "mautic"), ("consent", 3, True)]),
+        (5, "nothing", []),
+    ],
+}
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(**SKIPPED_THEN_NEXT_SCENARIO)
 @given(
     scenarios=st.lists(SCENARIO, min_size=1, max_size=3),
     nights=st.lists(
@@ -274,12 +315,52 @@ def test_property_incremental_plan_equals_full_plan_after_random_changes(
             for change in changes:
                 n += 1
                 _apply(conn, change, now, n)
-            _save(conn)
-            full = plan_run(clean_warehouse, rules, run_id=f"n{night}", as_of=now, full=True)
-            expected = conn.execute(f"SELECT {LEDGER} FROM nurture.enrollments ORDER BY 1, 2, 3").fetchall()
-            _restore(conn)
-            incremental = plan_run(clean_warehouse, rules, run_id=f"n{night}", as_of=now)
-            got = conn.execute(f"SELECT {LEDGER} FROM nurture.enrollments ORDER BY 1, 2, 3").fetchall()
+            full, incremental, expected, got = _plan_both_ways(conn, clean_warehouse, rules, f"n{night}", now)
             assert incremental.mode == "incremental"
             assert got == expected, f"night {night}"
             assert (incremental.entries, incremental.exits) == (full.entries, full.exits)
+
+
+# -- a lead whose entry is skipped because its tool does not know it -------------------------------
+CONSENT_OFF = "UPDATE core.leads SET consent_email = false WHERE lead_id = 1"
+CONSENT_ON = "UPDATE core.leads SET consent_email = true WHERE lead_id = 1"
+ARCHIVED = "UPDATE core.lead_sources SET archived_at = '2026-11-30 00:00+00' WHERE lead_id = 1 AND source_system = 'mautic'"
+# merged into a Mautic record not landed yet: the lead keeps the record, the tool knows it by another id
+MERGED = "INSERT INTO core.lead_merges (source_system, source_id, survivor_source_id) VALUES ('mautic', '1', '999')"
+
+
+@pytest.mark.parametrize(
+    ("consent", "nights"),
+    [
+        pytest.param(True, [[CONSENT_OFF], [ARCHIVED, CONSENT_ON], []], id="consent-withdrawn-then-archived"),
+        pytest.param(False, [[ARCHIVED], [CONSENT_ON], []], id="archived-then-consent-given"),
+        pytest.param(False, [[MERGED], [CONSENT_ON], []], id="merged-away-then-consent-given"),
+    ],
+)
+def test_a_lead_skipped_where_its_tool_does_not_know_it_is_offered_the_next_scenario(
+    wh, consent: bool, nights: list[list[str]]
+) -> None:
+    """Its entry in the first-ranked (Mautic) scenario is skipped, which no trigger logs (an enrollment
+    inserted as skipped never ends); the next plan, full or incremental, enters it in the HubSpot one."""
+    dsn, conn = wh
+    rules = agreement(
+        [
+            scenario("a", SEGMENT, priority=1, cooldown_days=0),
+            scenario("b", LIST, priority=2, cooldown_days=0),
+        ]
+    )
+    add_lead(conn, 1, consent=consent)
+    add_lead(conn, 2)
+    plan_run(dsn, rules, run_id="n0", as_of=AS_OF)
+    moments = [AS_OF + timedelta(hours=1), AS_OF + timedelta(days=2), AS_OF + timedelta(days=2, hours=1)]
+    for night, (statements, at) in enumerate(zip(nights, moments, strict=True), start=1):
+        for sql in statements:
+            conn.execute(sql)
+        _full, incremental, expected, got = _plan_both_ways(conn, dsn, rules, f"n{night}", at)
+        assert incremental.mode == "incremental"
+        assert got == expected, f"night {night}"
+    lead = [r for r in ledger(conn, "skip_reason") if r[0] == 1]
+    assert lead[-2:] == [
+        (1, "a", lead[-2][2], "enrolled", "skipped", "not_in_target"),
+        (1, "b", 1, "enrolled", "planned", None),
+    ]
