@@ -129,6 +129,7 @@ CHANGE = st.one_of(
     st.tuples(st.just("sql_stage"), LEAD, WHEN),
     st.tuples(st.just("crossing"), LEAD, WHEN),
     st.tuples(st.just("archive"), LEAD, st.sampled_from(["mautic", "hubspot"])),
+    st.tuples(st.just("merge"), LEAD, st.sampled_from(["mautic", "hubspot"])),
     st.tuples(st.just("drop_event"), LEAD, st.just(None)),
 )
 # Time between plans (hours): a rerun of the same moment, later the same day, nights, a long gap.
@@ -192,6 +193,13 @@ def _apply(conn: psycopg.Connection, change: tuple[str, int, Any], now: datetime
         "archive": (
             "UPDATE core.lead_sources SET archived_at = %s WHERE lead_id = %s AND source_system = %s",
             (now - timedelta(hours=2), lead, value),
+        ),
+        # merged into a record of the same source not landed yet: the lead keeps it, the tool knows it by another id
+        "merge": (
+            "INSERT INTO core.lead_merges (source_system, source_id, survivor_source_id) "
+            "SELECT source_system, source_id, 'survivor-' || source_id FROM core.lead_sources "
+            "WHERE lead_id = %s AND source_system = %s ON CONFLICT DO NOTHING",
+            (lead, value),
         ),
         "drop_event": (
             "DELETE FROM core.marketing_events WHERE event_id = "
@@ -298,7 +306,7 @@ def test_property_incremental_plan_equals_full_plan_after_random_changes(
     )
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE core.leads, core.lead_sources, scoring.lead_scores, scoring.mql_crossings, "
+            "TRUNCATE core.leads, core.lead_sources, core.lead_merges, scoring.lead_scores, scoring.mql_crossings, "
             "core.marketing_events, core.sales_activities, core.deals, core.lifecycle_history, sla.followups, "
             "nurture.enrollments, nurture.runs, nurture.plan_state, nurture.lead_state, nurture.lead_changes "
             "CASCADE"
