@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from smarketing.warehouse.copy import (
+    NULL_INT,
     copy_in_columns,
     copy_in_fixed,
     copy_in_frame,
@@ -242,3 +243,35 @@ def test_text_stream_in_with_escaping_and_a_failing_producer_loads_nothing(conn:
     with pytest.raises(RuntimeError, match="mid-stream"), conn.transaction():
         copy_in_stream(conn, "lines", ["id", "body"], producer())
     assert conn.execute("SELECT count(*) FROM lines WHERE id = 100").fetchone() == (0,)
+
+
+def test_columns_in_the_tables_own_types_round_trip(conn: psycopg.Connection) -> None:
+    """int4, boolean, date, numeric from cents and fixed-length arrays, straight into their columns."""
+    cents = np.array([0, 1, -1, 12_345, -999_999_999_999, 999_999_999_999, 50], dtype=np.int64)
+    n = len(cents)
+    state = np.array([[0.1 * i, -1e-300, 2.0**i] for i in range(n)])
+    encoded = (
+        encode(pd.DataFrame({"id": np.arange(n, dtype=np.int64)}))
+        .plus("small", "int4", np.array([-(2**31), 0, 2**31 - 1, 5, 6, 7, NULL_INT]))
+        .plus("flag", "bool", np.array([0, 1, 1, 0, 0, 1, NULL_INT]))
+        .plus("day", "date", np.array([0, -1, 10_957, 20_000, 1, 2, 3]))
+        .plus("amount", "cents", cents)
+        .plus("fits", "int4[]", np.arange(n, dtype=np.int32)[:, None])
+        .plus("state", "float8[]", state)
+        .plus("empty", "float8[]", np.zeros((n, 0)))
+        .plus("label", "text", np.zeros(n, dtype=np.int64), ["same"])
+    )
+    conn.execute(
+        "CREATE TEMP TABLE typed (id bigint, small int4, flag boolean, day date, amount numeric(12,2),"
+        " fits int4[], state float8[], empty float8[], label text)"
+    )
+    assert copy_in_columns(conn, "typed", encoded) == n
+    rows = conn.execute("SELECT * FROM typed ORDER BY id").fetchall()
+    assert [r[1] for r in rows] == [-(2**31), 0, 2**31 - 1, 5, 6, 7, None]
+    assert [r[2] for r in rows] == [False, True, True, False, False, True, None]
+    assert [r[3].isoformat() for r in rows[:4]] == ["1970-01-01", "1969-12-31", "2000-01-01", "2024-10-04"]
+    assert [int(r[4] * 100) for r in rows] == cents.tolist()
+    assert [str(r[4]) for r in rows[:4]] == ["0.00", "0.01", "-0.01", "123.45"]
+    assert [r[5] for r in rows] == [[i] for i in range(n)]
+    assert np.array_equal(np.array([r[6] for r in rows]), state)
+    assert {tuple(r[7]) for r in rows} == {()} and {r[8] for r in rows} == {"same"}

@@ -25,40 +25,70 @@ def _norm(values: Sequence[str]) -> list[str]:
 
 def predicate_mask_sql(predicates: Sequence[EventPredicate], *, alias: str = "") -> sql.Composable:
     """An int8 SQL expression over core.marketing_events columns (optionally `alias.`-qualified)."""
+    if not predicates:
+        return sql.SQL("0::int8")
     prefix = f"{alias}." if alias else ""
+    terms = [_mask_term(bit, predicate, prefix) for bit, predicate in enumerate(predicates)]
+    return sql.SQL("(") + sql.SQL(" | ").join(terms) + sql.SQL(")::int8")
+
+
+def _mask_term(bit: int, predicate: EventPredicate, prefix: str) -> sql.Composable:
+    """`bit` when the event (columns qualified by `prefix`) matches `predicate`, else 0."""
 
     def col(name: str) -> sql.Composable:
         return sql.SQL(prefix + name)
 
-    if not predicates:
-        return sql.SQL("0::int8")
-    terms = []
-    for bit, predicate in enumerate(predicates):
-        conditions = [sql.SQL("{} = {}").format(col("event_type"), sql.Literal(predicate.event_type))]
-        if predicate.content_topics:
-            conditions.append(
-                sql.SQL("lower(btrim({})) = ANY({})").format(
-                    col("content_topic"), sql.Literal(_norm(predicate.content_topics))
-                )
-            )
-        if predicate.campaign_ids:
-            conditions.append(
-                sql.SQL("lower(btrim({})) = ANY({})").format(
-                    col("campaign_id"), sql.Literal(_norm(predicate.campaign_ids))
-                )
-            )
-        if predicate.page_regex:
-            conditions.append(
-                sql.SQL("COALESCE(({} ->> 'url') ~ {}, false)").format(
-                    col("attributes"), sql.Literal(postgres_pattern(predicate.page_regex))
-                )
-            )
-        terms.append(
-            sql.SQL("(CASE WHEN {} THEN {} ELSE 0 END)").format(
-                sql.SQL(" AND ").join(conditions), sql.Literal(1 << bit)
+    conditions = [sql.SQL("{} = {}").format(col("event_type"), sql.Literal(predicate.event_type))]
+    if predicate.content_topics:
+        conditions.append(
+            sql.SQL("lower(btrim({})) = ANY({})").format(
+                col("content_topic"), sql.Literal(_norm(predicate.content_topics))
             )
         )
-    return sql.SQL("(") + sql.SQL(" | ").join(terms) + sql.SQL(")::int8")
+    if predicate.campaign_ids:
+        conditions.append(
+            sql.SQL("lower(btrim({})) = ANY({})").format(
+                col("campaign_id"), sql.Literal(_norm(predicate.campaign_ids))
+            )
+        )
+    if predicate.page_regex:
+        conditions.append(
+            sql.SQL("COALESCE(({} ->> 'url') ~ {}, false)").format(
+                col("attributes"), sql.Literal(postgres_pattern(predicate.page_regex))
+            )
+        )
+    return sql.SQL("(CASE WHEN {} THEN {}::int8 ELSE 0 END)").format(
+        sql.SQL(" AND ").join(conditions), sql.Literal(1 << bit)
+    )
+
+
+def predicate_join_sql(
+    predicates: Sequence[EventPredicate], *, alias: str
+) -> tuple[sql.Composable, sql.Composable]:
+    """The same mask as `predicate_mask_sql`, for reading many events: a join clause and an int8 expression.
+
+    Most predicates test the event type alone, so their bits depend on the type only: `(VALUES (type,
+    bits), ...) AS k` joined on the type (PostgreSQL hashes the few rows) gives each event its type's bits
+    with one hash lookup, where the searched `CASE` compared the type with every predicate's (on 2.8M
+    events, 0.8-1.2 s of server CPU). The join also keeps only events of the predicates' types. Predicates
+    with filters keep their `CASE` term, ORed in. `alias` qualifies core.marketing_events's columns.
+    """
+    typed: dict[str, int] = {p.event_type: 0 for p in predicates}
+    filtered = []
+    for bit, predicate in enumerate(predicates):
+        if predicate.content_topics or predicate.campaign_ids or predicate.page_regex:
+            filtered.append((bit, predicate))
+        else:
+            typed[predicate.event_type] |= 1 << bit
+    rows = sql.SQL(", ").join(
+        sql.SQL("({}, {}::int8)").format(sql.Literal(event_type), sql.Literal(bits))
+        for event_type, bits in typed.items()
+    )
+    join = sql.SQL("JOIN (VALUES {rows}) AS k(event_type, mask) ON k.event_type = {alias}.event_type").format(
+        rows=rows, alias=sql.Identifier(alias)
+    )
+    terms = [sql.SQL("k.mask")] + [_mask_term(bit, p, f"{alias}.") for bit, p in filtered]
+    return join, sql.SQL("(") + sql.SQL(" | ").join(terms) + sql.SQL(")")
 
 
 def predicate_event_types(predicates: Sequence[EventPredicate]) -> list[str]:

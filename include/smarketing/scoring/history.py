@@ -23,7 +23,7 @@ from smarketing.scoring.kernel import US_PER_DAY, Scores, assemble
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.warehouse import to_us
 from smarketing.warehouse.connection import connect
-from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, copy_out_fixed, utc
+from smarketing.warehouse.copy import copy_in_columns, copy_in_frame, copy_out_fixed, encode, utc
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -202,7 +202,7 @@ def write_snapshots(
     days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
     days = np.nan_to_num(days, nan=today).astype(np.int64)
     if changed.any():
-        _insert(conn, model, plan, headline[changed], fits[changed], state[changed], day)
+        _insert(conn, model, plan, headline[changed], fits[changed], state[changed], today)
     return days, int(changed.sum())
 
 
@@ -213,51 +213,30 @@ def _insert(
     headline: pd.DataFrame,
     fits: np.ndarray,
     state: np.ndarray,
-    day: str,
+    day: int,
 ) -> None:
-    """Add snapshots: the headline rows with their inputs, which travel as one binary column each and
-    become arrays in SQL."""
-    fit_columns, state_columns = _wide_columns(model)
-    inputs_table = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
-        for name, kind in (*((f, "integer") for f in fit_columns), *((c, "float8") for c in state_columns))
+    """Add snapshots: the headline rows with their inputs as arrays, in one binary COPY in the table's
+    own types (staged as text and columns, then inserted row by row with the arrays built in SQL, the same
+    rows cost 2.5x the COPY's server CPU)."""
+    n = len(headline)
+    encoded = (
+        encode(headline[["lead_id", "grade", "profile_id"]], texts=("grade", "profile_id"))
+        .plus("model_version", "text", np.zeros(n, np.int64), [model.version])
+        .plus("config_hash", "text", np.zeros(n, np.int64), [model.config_hash])
+        .plus("scored_on", "date", np.full(n, day, np.int64))
+        .plus("as_of", "time", np.full(n, plan.as_of_us, np.int64))
+        .plus("fit", "int4", headline["fit"].to_numpy(np.int64))
+        .plus("engagement", "cents", _cents(headline["engagement"]))
+        .plus("total", "cents", _cents(headline["total"]))
+        .plus("is_mql", "bool", headline["is_mql"].to_numpy(np.int64))
+        .plus("fits", "int4[]", fits.astype(np.int32))
+        .plus("state", "float8[]", state)
     )
-    conn.execute(
-        sql.SQL(
-            "DROP TABLE IF EXISTS _history_inputs; "
-            "CREATE TEMP TABLE _history_inputs (lead_id bigint, {}) ON COMMIT DROP; "
-            "CREATE TEMP TABLE IF NOT EXISTS _history_rows (LIKE scoring.score_history) ON COMMIT DROP; "
-            "TRUNCATE _history_rows"
-        ).format(inputs_table)
-    )
-    rows = headline[["lead_id", "fit", "engagement", "total", "grade", "is_mql", "profile_id"]].copy()
-    rows.insert(1, "model_version", model.version)
-    rows.insert(2, "scored_on", day)
-    rows.insert(3, "as_of", utc(plan.as_of_us))
-    copy_in_frame(conn, "_history_rows", rows)
-    wide = {"lead_id": headline["lead_id"].to_numpy(np.int64)}
-    wide |= {name: fits[:, j].astype(np.int32) for j, name in enumerate(fit_columns)}
-    wide |= {name: state[:, j] for j, name in enumerate(state_columns)}
-    copy_in_fixed(
-        conn,
-        "_history_inputs",
-        [("lead_id", "int8"), *((f, "int4") for f in fit_columns), *((c, "float8") for c in state_columns)],
-        wide,
-    )
-    conn.execute(
-        sql.SQL(
-            """
-            INSERT INTO scoring.score_history
-            SELECT r.lead_id, r.model_version, r.scored_on, r.as_of, r.fit, r.engagement, r.total, r.grade,
-                   r.is_mql, r.profile_id, %(hash)s, ARRAY[{}]::integer[], ARRAY[{}]::float8[]
-            FROM _history_rows r JOIN _history_inputs i ON i.lead_id = r.lead_id
-            """
-        ).format(
-            sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(f)) for f in fit_columns),
-            sql.SQL(", ").join(sql.SQL("i.{}").format(sql.Identifier(c)) for c in state_columns),
-        ),
-        {"hash": model.config_hash},
-    )
+    copy_in_columns(conn, "scoring.score_history", encoded)
+
+
+def _cents(amounts: pd.Series) -> np.ndarray:
+    return np.rint(amounts.to_numpy(np.float64) * 100).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------

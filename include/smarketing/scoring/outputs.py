@@ -19,7 +19,7 @@ from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import Shard, read_fit_contributions
 from smarketing.sqlfiles import statement
-from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, utc
+from smarketing.warehouse.copy import Encoded, copy_in_columns, copy_in_fixed, copy_in_frame, encode, utc
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -184,9 +184,6 @@ def contribution_rows(model: ScoringModel, scores: Scores, kinds: tuple[str, ...
     return pd.concat(parts, ignore_index=True)
 
 
-FIT_COLUMNS = ("lead_id", "profile_id", "rule_id", "points")
-
-
 def _leads_with_other_fit(
     conn: psycopg.Connection, model: ScoringModel, shard: Shard, scores: Scores
 ) -> np.ndarray:
@@ -219,15 +216,28 @@ def write_fit_contributions(
     leads whose fit rows changed (`changed`: their ids) and remove those of leads gone."""
     if changed is None:
         _range(conn, "scoring.fit_contributions", shard)
-        rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
-        return copy_in_frame(conn, "scoring.fit_contributions", rows)
+        return copy_in_columns(
+            conn, "scoring.fit_contributions", _binary(contribution_rows(model, scores, ("fit",)))
+        )
     dropped = np.union1d(changed, gone)
     if not len(dropped):
         return 0
     conn.execute("DELETE FROM scoring.fit_contributions WHERE lead_id = ANY(%s)", (dropped.tolist(),))
-    rows = contribution_rows(model, scores, ("fit",))[list(FIT_COLUMNS)]
-    return copy_in_frame(
-        conn, "scoring.fit_contributions", rows[np.isin(rows["lead_id"].to_numpy(np.int64), changed)]
+    rows = contribution_rows(model, scores, ("fit",))
+    return copy_in_columns(
+        conn, "scoring.fit_contributions", _binary(rows[np.isin(rows["lead_id"].to_numpy(np.int64), changed)])
+    )
+
+
+def _binary(rows: pd.DataFrame) -> Encoded:
+    """Fit contribution rows in the table's own binary layout: ids as the codes of their categories, points
+    as whole cents (CSV made PostgreSQL parse every number and text)."""
+    encoded = encode(rows[["lead_id"]])
+    for column in ("profile_id", "rule_id"):
+        values = pd.Categorical(rows[column])
+        encoded = encoded.plus(column, "text", values.codes.astype(np.int64), list(values.categories))
+    return encoded.plus(
+        "points", "cents", np.rint(rows["points"].to_numpy(np.float64) * 100).astype(np.int64)
     )
 
 

@@ -16,7 +16,7 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from smarketing.scoring.events import predicate_event_types, predicate_mask_sql
+from smarketing.scoring.events import predicate_event_types, predicate_join_sql, predicate_mask_sql
 from smarketing.scoring.kernel import US_PER_DAY, EventArrays
 from smarketing.scoring.model import ScoringModel
 from smarketing.warehouse.copy import copy_in_frame, copy_out_csv, copy_out_fixed
@@ -114,21 +114,21 @@ def read_history(
     if not model.predicates:
         return EventArrays.empty()
     leads_filter = (
-        sql.SQL("lead_id BETWEEN %(low)s AND %(high)s")
+        sql.SQL("e.lead_id BETWEEN %(low)s AND %(high)s")
         if only is None
-        else sql.SQL("lead_id = ANY(%(only)s)")
+        else sql.SQL("e.lead_id = ANY(%(only)s)")
     )
+    join, mask = predicate_join_sql(model.predicates, alias="e")
     query = sql.SQL(
         """
-        SELECT lead_id, occurred_at, {mask} AS mask FROM core.marketing_events
-        WHERE {leads} AND event_type = ANY(%(types)s) AND occurred_at <= %(as_of)s
+        SELECT e.lead_id, e.occurred_at, {mask} AS mask FROM core.marketing_events e {join}
+        WHERE {leads} AND e.occurred_at <= %(as_of)s
         """
-    ).format(mask=predicate_mask_sql(model.predicates), leads=leads_filter)
+    ).format(mask=mask, join=join, leads=leads_filter)
     params = {
         "low": shard.low,
         "high": shard.high,
         "only": None if only is None else only.tolist(),
-        "types": predicate_event_types(model.predicates),
         "as_of": instant(as_of_us),
     }
     return _events(copy_out_fixed(conn, query, _EVENT_COLUMNS, params), lead_ids)
@@ -145,18 +145,19 @@ def read_time_ranges(
     if not ranges or not model.predicates:
         return EventArrays.empty()
     conditions = sql.SQL(" OR ").join(
-        sql.SQL("(occurred_at >= {} AND occurred_at < {})").format(
+        sql.SQL("(e.occurred_at >= {} AND e.occurred_at < {})").format(
             sql.Literal(instant(start)), sql.Literal(instant(end))
         )
         for start, end in ranges
     )
+    join, mask = predicate_join_sql(model.predicates, alias="e")
     query = sql.SQL(
         """
-        SELECT lead_id, occurred_at, {mask} AS mask FROM core.marketing_events
-        WHERE lead_id BETWEEN %(low)s AND %(high)s AND event_type = ANY(%(types)s) AND ({conditions})
+        SELECT e.lead_id, e.occurred_at, {mask} AS mask FROM core.marketing_events e {join}
+        WHERE e.lead_id BETWEEN %(low)s AND %(high)s AND ({conditions})
         """
-    ).format(mask=predicate_mask_sql(model.predicates), conditions=conditions)
-    params = {"low": shard.low, "high": shard.high, "types": predicate_event_types(model.predicates)}
+    ).format(mask=mask, join=join, conditions=conditions)
+    params = {"low": shard.low, "high": shard.high}
     return _events(copy_out_fixed(conn, query, _EVENT_COLUMNS, params), lead_ids)
 
 

@@ -35,12 +35,15 @@ from psycopg import pq, sql
 
 FixedType = Literal["int2", "int4", "int8", "float8", "timestamptz"]
 """PostgreSQL types a fixed-width binary column may have."""
-Kind = Literal["int", "float", "time", "text"]
-"""How an `encode`d column travels: int8, float8, timestamptz (epoch us) or text (codes)."""
+Kind = Literal["int", "float", "time", "text", "int4", "bool", "date", "cents", "int4[]", "float8[]"]
+"""How an `encode`d column travels: int8, float8, timestamptz (epoch us) or text (codes); for
+`copy_in_columns` straight into a table's own types also int4, boolean (0/1), date (days since the Unix
+epoch), numeric from whole cents, and one-dimensional int4[] / float8[] of a fixed length (2-D arrays)."""
 
 CHUNK = 8 << 20  # bytes per write and per streamed block: large enough to amortise, small enough to stream
 # PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
 PG_EPOCH_US = 946_684_800_000_000
+PG_EPOCH_DAYS = 10_957
 NULL_INT = np.iinfo(np.int64).min  # `encode`'s NULL for integer and time columns
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = _SIGNATURE + bytes(8)  # flags and header extension length: both 0
@@ -314,6 +317,13 @@ class Encoded:
         """The SQL type of `column` in a staging table filled by `copy_in_fixed(..., staged_columns())`."""
         return "double precision" if self.kinds[column] == "float" else "bigint"
 
+    def plus(self, name: str, kind: Kind, values: np.ndarray, vocabulary: Sequence[str] = ()) -> Encoded:
+        """These columns and one more, `values` as `encode` makes them of its kind (int4, bool, date:
+        integers, days since the Unix epoch for a date; cents: whole cents as integers; an array kind:
+        one row of a 2-D array per row; text: codes into `vocabulary`)."""
+        vocabularies = {**self.vocabularies, name: list(vocabulary)} if kind == "text" else self.vocabularies
+        return Encoded({**self.arrays, name: values}, {**self.kinds, name: kind}, vocabularies)
+
     def staged_columns(self) -> list[tuple[str, FixedType]]:
         """Every column as the fixed-width type its numbers travel as (float8, else int8)."""
         return [(name, "float8" if kind == "float" else "int8") for name, kind in self.kinds.items()]
@@ -345,8 +355,8 @@ def encode(frame: pd.DataFrame, *, times: Sequence[str] = (), texts: Sequence[st
 def copy_in_columns(conn: psycopg.Connection, table: Table, encoded: Encoded) -> int:
     """COPY `encode`d columns into `table` (columns named alike) in PostgreSQL's binary layout.
 
-    "int" goes to bigint, "float" to double precision, "time" to timestamptz, "text" to text; the
-    sentinels become NULL. Rows are not of one size (text has its length, NULL has none), so each block
+    "int" goes to bigint, "float" to double precision, "time" to timestamptz, "text" to text, the other
+    kinds to their types (`Kind`); the sentinels become NULL. Rows are not of one size (text has its length, NULL has none), so each block
     of `ROWS_PER_BLOCK` rows is laid out by offsets (a cumulative sum over the rows' field sizes) and
     filled by one vectorised scatter per column, none per row nor per distinct text; blocks are sent as
     they are built, so memory stays bounded. Returns the rows written.
@@ -387,11 +397,62 @@ class _Column:
             lengths = np.append(sizes, -1)[values]  # code -1 picks the appended entry: NULL
             words = np.frombuffer(b"".join(utf8), dtype=np.uint8)
             return cls(kind, values, lengths, words, np.cumsum(sizes) - sizes)
+        if kind in _ELEMENT_OID:
+            fields = _array_fields(values, kind)
+            sizes = np.full(len(values), fields.dtype.itemsize, dtype=np.int64)
+            return cls(kind, fields, sizes, empty.astype(np.uint8), empty)
         null = np.isnan(values) if kind == "float" else values == NULL_INT
+        values = np.where(null, 0, values)
         if kind == "time":
-            values = np.where(null, 0, values - PG_EPOCH_US)
-        big_endian = values.astype(">f8" if kind == "float" else ">i8")
-        return cls(kind, big_endian, np.where(null, -1, 8).astype(np.int64), empty.astype(np.uint8), empty)
+            values = values - PG_EPOCH_US
+        elif kind == "date":
+            values = values - PG_EPOCH_DAYS
+        fields = _numeric_cents(values) if kind == "cents" else values.astype(_BINARY[kind])
+        sizes = np.where(null, -1, fields.dtype.itemsize).astype(np.int64)
+        return cls(kind, fields, sizes, empty.astype(np.uint8), empty)
+
+
+_BINARY = {"int": ">i8", "float": ">f8", "time": ">i8", "int4": ">i4", "bool": "u1", "date": ">i4"}
+_ELEMENT_OID = {"int4[]": (23, ">i4"), "float8[]": (701, ">f8")}
+NUMERIC_NEGATIVE = 0x4000
+
+
+def _numeric_cents(cents: np.ndarray) -> np.ndarray:
+    """Whole cents as PostgreSQL's binary numeric, every value in one layout: four base-10000 digits
+    (10^8, 10^4 and 1 for the whole part, then the cents as the first fraction digit), weight 2, scale 2.
+    PostgreSQL strips the zero digits on receipt; amounts of 10^12 or more do not fit (no column here
+    holds them)."""
+    layout = np.dtype(
+        [("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"), ("dscale", ">i2"), ("digits", ">i2", (4,))]
+    )
+    whole, fraction = np.divmod(np.abs(cents), 100)
+    if len(whole) and whole.max() >= 10**12:
+        raise ValueError("an amount of 10^12 or more does not fit the numeric layout")
+    out = np.zeros(len(cents), dtype=layout)
+    out["ndigits"], out["weight"], out["dscale"] = 4, 2, 2
+    out["sign"] = np.where(cents < 0, NUMERIC_NEGATIVE, 0)
+    out["digits"] = np.stack([whole // 10**8, whole // 10**4 % 10**4, whole % 10**4, fraction * 100], axis=1)
+    return out
+
+
+def _array_fields(values: np.ndarray, kind: Kind) -> np.ndarray:
+    """Rows of a 2-D array as PostgreSQL's binary one-dimensional arrays (no NULL element)."""
+    oid, element = _ELEMENT_OID[kind]
+    width = values.shape[1]
+    header = [("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4")]
+    if width:
+        header += [
+            ("length", ">i4"),
+            ("lower", ">i4"),
+            ("items", [("size", ">i4"), ("value", element)], (width,)),
+        ]
+    out = np.zeros(len(values), dtype=np.dtype(header))
+    out["ndim"], out["oid"] = (1 if width else 0), oid
+    if width:
+        out["length"], out["lower"] = width, 1
+        out["items"]["size"] = np.dtype(element).itemsize
+        out["items"]["value"] = values
+    return out
 
 
 def _binary_rows(columns: Sequence[_Column], start: int, stop: int) -> np.ndarray:
