@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import psycopg
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from smarketing.warehouse.connection import drop_database, ensure_database, with_database
 
@@ -37,8 +38,17 @@ SCRIPT = ROOT / "scripts" / "cluster.sh"
 SERVER_DSN = os.environ.get("SMARKETING_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SMARKETING_CLUSTER_REDIS", "redis://127.0.0.1:6379")
 FINISHED = {"success", "failed"}
+
 # Redis databases the throwaway deployments (tests, bench/cluster.py) take turns on; `make cluster` uses 0.
 THROWAWAY_REDIS_DBS = range(13, 16)
+
+
+class ApiError(RuntimeError):
+    """An answer of the REST API with an error status."""
+
+    def __init__(self, method: str, path: str, status: int, text: str) -> None:
+        super().__init__(f"{method} {path}: {status} {text}")
+        self.status = status
 
 
 def claim_redis_db(candidates: range = THROWAWAY_REDIS_DBS) -> tuple[int, IO[str]]:
@@ -271,10 +281,22 @@ class Cluster:
         return self._token
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One REST call. On a loaded machine the api-server can take longer than a read timeout to
+        answer; every call made here is idempotent (triggers carry their run id, and a repeated one
+        answers 409), so a timed-out or dropped call is simply made again."""
         headers = {"Authorization": f"Bearer {self.token()}"}
-        reply = requests.request(method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kwargs)
+        for attempt in Retrying(
+            retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout)),
+            stop=stop_after_attempt(4),
+            wait=wait_fixed(5),
+            reraise=True,
+        ):
+            with attempt:
+                reply = requests.request(
+                    method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kwargs
+                )
         if reply.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text[:1000]}")
+            raise ApiError(method, path, reply.status_code, reply.text[:1000])
         return reply.json() if reply.content else None
 
     def wait_dag(self, dag_id: str, timeout: float = 300) -> None:
@@ -284,8 +306,8 @@ class Cluster:
             try:
                 self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
                 return
-            except RuntimeError as exc:
-                if " 404 " not in str(exc):
+            except ApiError as exc:
+                if exc.status != 404:
                     raise
             time.sleep(2)
         raise TimeoutError(f"DAG {dag_id} not parsed after {timeout:.0f} s\n{self.logs_tail()}")
@@ -300,10 +322,15 @@ class Cluster:
     ) -> str:
         """Trigger a run through the REST API; its run id."""
         self.wait_dag(dag_id)
-        body: dict[str, Any] = {"conf": dict(conf or {}), "logical_date": logical_date}
-        if run_id:
-            body["dag_run_id"] = run_id
-        return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+        run_id = run_id or f"cluster__{dag_id}__{secrets.token_hex(6)}"
+        body: dict[str, Any] = {"conf": dict(conf or {}), "logical_date": logical_date, "dag_run_id": run_id}
+        try:
+            self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        except ApiError as exc:
+            # A retried trigger whose first attempt reached the server: the run exists already.
+            if exc.status != 409:
+                raise
+        return run_id
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
