@@ -12,7 +12,10 @@ activity skewed towards some leads), scored with the sample agreement (config/sm
 * `io_floor`: COPY out of the same inputs the scorer reads (binary: its events — the same rows, of the
   model's event types up to the reference time, and the same three 8-byte columns, the mask a constant —
   and the lead fields) and of the same result rows into tables shaped like the real ones; the budget is
-  `full <= 2 x io_floor`;
+  `full <= 2 x io_floor`, by wall time (`full_over_io_floor`) and by CPU seconds, server + client
+  (`full_over_io_floor_cpu`, the budget's figure on a shared machine: bench/cpu_meter.py; the child's
+  CPU counts its run, not its interpreter's start). With `--reuse DSN --first-load` every scoring output
+  is emptied first, so the full rescore is a first load's (no previous score, snapshot or state);
 * `kernel`: the scoring kernel on in-memory arrays (fit, engagement, totals) against DuckDB computing the
   same scores from the same arrays (window function for the per-day limits), results compared;
 * `incremental`: a night with `--new-events` new events (1% of them late, before the previous run) after
@@ -130,13 +133,35 @@ def build(leads: int, events: int) -> str:
     return dsn
 
 
-def reset(dsn: str) -> None:
+# What scoring runs write: emptied, a kept warehouse is a first load again (`--first-load`).
+SCORING_OUTPUTS = (
+    "lead_scores",
+    "profile_scores",
+    "fit_contributions",
+    "rule_state",
+    "score_history",
+    "mql_crossings",
+    "account_scores",
+    "event_changes",
+    "runs",
+)
+
+
+def reset(dsn: str, *, first_load: bool = False) -> None:
     """A kept warehouse as `build` left it (migrated to the latest schema): without the events a night
-    added, vacuumed."""
+    added, vacuumed; with `first_load`, also without any score (every scoring output emptied, the MQL
+    stages scoring added to core.lifecycle_history removed), as before its first scoring run."""
     migrate.upgrade(dsn)
     with connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM core.marketing_events WHERE event_id LIKE 'n%' OR event_id LIKE 'late%'")
         conn.execute("TRUNCATE scoring.event_changes")
+        if first_load:
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(
+                    sql.SQL(", ").join(sql.Identifier("scoring", t) for t in SCORING_OUTPUTS)
+                )
+            )
+            conn.execute("DELETE FROM core.lifecycle_history WHERE source_system = 'scoring'")
         conn.execute("VACUUM ANALYZE")
 
 
@@ -161,6 +186,7 @@ def child(args: argparse.Namespace) -> dict:
     from smarketing.scoring.runner import run_scoring
 
     as_of = datetime.fromisoformat(args.as_of)
+    started = resource.getrusage(resource.RUSAGE_SELF)
     seconds, result = timed(
         run_scoring,
         args.dsn,
@@ -170,9 +196,12 @@ def child(args: argparse.Namespace) -> dict:
         full=args.full,
         shard_count=args.shards,
     )
+    ended = resource.getrusage(resource.RUSAGE_SELF)
     shards = result["shards"]
     return {
         "seconds": round(seconds, 2),
+        # The run's own CPU: the interpreter's start and imports stay out, as they stay out of the floor.
+        "run_cpu_s": round(ended.ru_utime + ended.ru_stime - started.ru_utime - started.ru_stime, 3),
         "mode": result["mode"],
         "peak_rss_mib": peak_rss_mib(),
         "leads": result["leads"],
@@ -226,9 +255,13 @@ def run_child(dsn: str, *, as_of: datetime, full: bool, shards: int, run_id: str
     result = json.loads(done.stdout)
     # CPU seconds of the run: the child's own and its database backends' (bench/cpu_meter.py). On this
     # shared machine the wall time of a night swings with the load; the CPU it spends barely does.
+    # `cpu_s` counts the child's run only (`run_cpu_s`, as bench/e2e.py leaves a stage's start-up out);
+    # `child_cpu_s` is the whole child process, its interpreter's start and imports included.
     result["child_cpu_s"] = round(child_cpu, 3)
     result["server_cpu_s"] = None if server is None or server_cpu is None else round(server_cpu - server, 3)
-    result["cpu_s"] = None if result["server_cpu_s"] is None else round(child_cpu + result["server_cpu_s"], 3)
+    result["cpu_s"] = (
+        None if result["server_cpu_s"] is None else round(result["run_cpu_s"] + result["server_cpu_s"], 3)
+    )
     return result
 
 
@@ -310,6 +343,18 @@ def io_floor(dsn: str, as_of: datetime = END) -> dict:
     timings["timed"] = parts
     timings["event_bytes"] = len(events)
     timings["event_rows"] = (len(events) - 21) // 38  # binary COPY: 19-byte header, 2-byte trailer
+    return timings
+
+
+def metered_floor(dsn: str) -> dict:
+    """`io_floor` with its CPU seconds (server + client, `cpu_s`) when backends' CPU can be read."""
+    if not available():
+        return io_floor(dsn)
+    with Meter(dsn):
+        timings = io_floor(dsn)
+    parts = timings["timed"].values()
+    if all(p.get("server_cpu_s") is not None for p in parts):
+        timings["cpu_s"] = round(sum(p["server_cpu_s"] + p["client_cpu_s"] for p in parts), 3)
     return timings
 
 
@@ -488,6 +533,11 @@ def main() -> None:
         help="Warehouses kept by an earlier --keep run (big, then small): measured again without the"
         " 15-minute build. Their night events are removed and the full rescore redone first.",
     )
+    parser.add_argument(
+        "--first-load",
+        action="store_true",
+        help="With --reuse: empty every scoring output first, so the full rescore is a first load's.",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
@@ -504,7 +554,7 @@ def main() -> None:
         if args.reuse:
             dsn = args.reuse[0]
             log(f"reusing {redact_dsn(dsn)}")
-            reset(dsn)
+            reset(dsn, first_load=args.first_load)
         else:
             log(f"building {args.leads} leads / {args.events} events")
             seconds, dsn = timed(build, args.leads, args.events)
@@ -515,9 +565,13 @@ def main() -> None:
             out["full"] = run_child(dsn, as_of=END, full=True, shards=args.shards, run_id="bench-full")
         if "floor" not in args.skip:
             log("I/O floor")
-            out["io_floor"] = io_floor(dsn)
+            out["io_floor"] = metered_floor(dsn)
             if "full" in out:
                 out["full_over_io_floor"] = round(out["full"]["seconds"] / out["io_floor"]["total"], 2)
+                cpu, floor_cpu = out["full"]["cpu_s"], out["io_floor"].get("cpu_s")
+                if cpu is not None and floor_cpu:
+                    # The budget's figure on a shared machine: CPU, server + client (bench/cpu_meter.py).
+                    out["full_over_io_floor_cpu"] = round(cpu / floor_cpu, 2)
         if "kernel" not in args.skip:
             log("kernel vs DuckDB")
             out["kernel"] = kernel_vs_duckdb(dsn)
