@@ -23,7 +23,7 @@ from smarketing.scoring.kernel import US_PER_DAY, Scores, assemble
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.warehouse import to_us
 from smarketing.warehouse.connection import connect
-from smarketing.warehouse.copy import copy_in_columns, copy_in_frame, copy_out_fixed, encode, utc
+from smarketing.warehouse.copy import copy_in_columns, copy_in_fixed, copy_out_fixed, encode, utc
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -67,7 +67,7 @@ _LATEST = """
     SELECT b.lead_id, (extract(epoch FROM b.as_of) * 1000000)::int8 AS as_of,
            (b.scored_on - DATE '1970-01-01')::int4 AS day,
            (b.config_hash IS NOT DISTINCT FROM %(hash)s AND b.state IS NOT NULL)::int::int2 AS usable{cells}
-    FROM unnest(%(ids)s::int8[]) AS l(lead_id)
+    FROM _history_ids l
     CROSS JOIN LATERAL (
         SELECT h.lead_id, h.scored_on, h.as_of, h.config_hash, h.fits, h.state FROM scoring.score_history h
         WHERE h.lead_id = l.lead_id AND h.model_version = %(version)s AND {when}
@@ -99,6 +99,27 @@ class Snapshots:
             self.state[row, j] = rows[column]
 
 
+def stage_ids(conn: psycopg.Connection, lead_ids: np.ndarray) -> None:
+    """`lead_ids` into the temp table `_history_ids` (dropped at commit), analysed: snapshots are then
+    found through the primary key, not by a scan of all history. In binary: as an array literal, 50k ids
+    cost 50 ms of client CPU to quote."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids"
+    )
+    copy_in_fixed(conn, "_history_ids", (("lead_id", "int8"),), {"lead_id": lead_ids})
+    conn.execute("ANALYZE _history_ids")
+
+
+def any_snapshot(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -> bool:
+    """Whether any lead of the shard has a snapshot of this model version (none on a first load)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM scoring.score_history WHERE lead_id BETWEEN %s AND %s "
+        "AND model_version = %s)",
+        (shard.low, shard.high, model.version),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def read_snapshots(
     conn: psycopg.Connection,
     model: ScoringModel,
@@ -106,9 +127,13 @@ def read_snapshots(
     *,
     before_day: int | None = None,
     at_us: int | None = None,
+    staged: bool = False,
 ) -> Snapshots:
     """The latest snapshot (this model version) of each of `lead_ids` (sorted) before day `before_day`
-    (days since the epoch) or at or before the instant `at_us`."""
+    (days since the epoch) or at or before the instant `at_us`. `staged`: the caller's `stage_ids` put
+    `lead_ids` in `_history_ids` already (in this transaction)."""
+    if not staged:
+        stage_ids(conn, lead_ids)
     when = (
         sql.SQL("h.scored_on < DATE '1970-01-01' + %(day)s::int")
         if before_day is not None
@@ -132,7 +157,6 @@ def read_snapshots(
         *((name, "float8") for name in state_columns),
     )
     params = {
-        "ids": lead_ids.tolist(),
         "hash": model.config_hash,
         "version": model.version,
         "day": before_day,
@@ -172,19 +196,40 @@ def write_snapshots(
     today = plan.as_of_us // US_PER_DAY
     ids = scores.lead_ids[candidates]
     fits, state = inputs(model, scores)
-    base = read_snapshots(conn, model, ids, before_day=today)
+    # A shard without any snapshot of this version (a first load) has nothing to compare or replace.
+    earlier = any_snapshot(conn, model, shard)
+    if earlier:
+        stage_ids(conn, ids)
+        base = read_snapshots(conn, model, ids, before_day=today, staged=True)
+    else:
+        base = Snapshots(model, ids, _no_rows(model))
     changed = np.zeros(len(scores.lead_ids), dtype=bool)
     changed[np.flatnonzero(candidates)] = _changed(model, plan, base, fits[candidates], state[candidates])
     days = np.full(len(scores.lead_ids), np.nan)
     days[np.flatnonzero(candidates)] = np.where(base.found, base.day, np.nan)
     days[changed] = today
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _history_ids (lead_id bigint) ON COMMIT DROP; TRUNCATE _history_ids"
-    )
-    copy_in_frame(conn, "_history_ids", pd.DataFrame({"lead_id": ids}))
+    if earlier:
+        _replace_from(conn, model, shard, today)
+    days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
+    days = np.nan_to_num(days, nan=today).astype(np.int64)
+    if changed.any():
+        _insert(conn, model, plan, headline[changed], fits[changed], state[changed], today)
+    return days, int(changed.sum())
+
+
+def _no_rows(model: ScoringModel) -> dict[str, np.ndarray]:
+    """The columns `read_snapshots` reads, without a row."""
+    fit_columns, state_columns = _wide_columns(model)
+    empty = np.zeros(0, dtype=np.int64)
+    return {"lead_id": empty, "as_of": empty, "day": empty, "usable": empty} | {
+        name: empty for name in fit_columns + state_columns
+    }
+
+
+def _replace_from(conn: psycopg.Connection, model: ScoringModel, shard: Shard, today: int) -> None:
+    """Remove the staged leads' snapshots of `today` (a rerun of the day writes them again) and the
+    shard's later ones."""
     day = pd.Timestamp(today * US_PER_DAY, unit="us").date().isoformat()
-    # Analysed, so the candidates' rows are found through the primary key, not by a scan of all history.
-    conn.execute("ANALYZE _history_ids")
     conn.execute(
         """
         DELETE FROM scoring.score_history h USING _history_ids i
@@ -199,11 +244,6 @@ def write_snapshots(
         "AND scored_on > %s::date",
         (shard.low, shard.high, model.version, day),
     )
-    days = np.where(np.isnan(days), previous_days.to_numpy(dtype="float64", na_value=np.nan), days)
-    days = np.nan_to_num(days, nan=today).astype(np.int64)
-    if changed.any():
-        _insert(conn, model, plan, headline[changed], fits[changed], state[changed], today)
-    return days, int(changed.sum())
 
 
 def _insert(

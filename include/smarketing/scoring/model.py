@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 DEFAULT_PROFILE = "default"
@@ -120,8 +121,9 @@ class ScoringModel:
     mql_min_grade: str | None = None
     lists: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def config_hash(self) -> str:
+        # Computed once per model (it is frozen): a run asked for it about twenty times, 0.2 s of CPU.
         return hashlib.sha256(json.dumps(self.definition(), sort_keys=True).encode()).hexdigest()[:16]
 
     def definition(self) -> dict[str, Any]:

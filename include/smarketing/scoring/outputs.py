@@ -133,6 +133,8 @@ def moved(headline: pd.DataFrame, previous: pd.DataFrame) -> int:
     """Leads whose score, grade, MQL state or headline profile differ from their previous score (fading
     included), or that had none under this model version."""
     unchanged = previous["same_version"].fillna(False).to_numpy(dtype=bool, copy=True)
+    if not unchanged.any():  # nothing scored before under this version (a first load): all moved
+        return len(unchanged)
     before = previous.reset_index(drop=True)
     for column in _COMPARED:
         unchanged &= _same(headline[column].reset_index(drop=True), before[column])

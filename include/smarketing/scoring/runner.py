@@ -43,10 +43,15 @@ from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.runguard import exclusive_run, recording_failure, shared_step
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import (
+    BUILD_LOCK_KEY,
+    EVERY_LEAD,
     Shard,
     day_floor,
+    events_of,
+    history_of_shards,
     instant,
     merge_ranges,
+    positions,
     read_changes,
     read_event_days,
     read_history,
@@ -62,10 +67,7 @@ from smarketing.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
 
-# The core build's advisory lock (smarketing.warehouse.core_build.BUILD_LOCK_KEY): a shard holds it
-# shared, so builds wait for shards and shards for builds.
-BUILD_LOCK_KEY = 4_242_003
-MIN_ID, MAX_ID = -(2**63), 2**63 - 1
+MIN_ID, MAX_ID = EVERY_LEAD.low, EVERY_LEAD.high
 # Below this share of a shard's leads, fresh leads' histories are fetched by id rather than by range.
 FRESH_BY_ID = 0.25
 
@@ -260,16 +262,8 @@ def _rule_offsets(model: ScoringModel) -> dict[str, int]:
     return offsets
 
 
-def _positions(ids: np.ndarray, lead_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row index of each lead id in sorted `ids`, and whether it is there at all."""
-    if not len(ids):
-        return np.zeros(len(lead_ids), np.int64), np.zeros(len(lead_ids), bool)
-    position = np.minimum(np.searchsorted(ids, lead_ids), len(ids) - 1)
-    return position.astype(np.int64), ids[position] == lead_ids
-
-
 def _events_of(frame: pd.DataFrame, ids: np.ndarray) -> EventArrays:
-    position, known = _positions(ids, frame["lead_id"].to_numpy(np.int64))
+    position, known = positions(ids, frame["lead_id"].to_numpy(np.int64))
     return EventArrays(
         position[known], frame["t"].to_numpy(np.int64)[known], frame["mask"].to_numpy(np.int64)[known]
     )
@@ -283,15 +277,21 @@ def shard_engagement(
     continuing: np.ndarray,
     t0: np.ndarray,
     t1: int,
+    history: dict[str, np.ndarray] | None = None,
 ) -> Engagement:
+    """Uncapped rule values at `t1` of the shard's leads `ids`, from history for the others than the
+    `continuing` ones; `history`: the shard's events already read (`read_history_rows`), if any."""
     n = len(ids)
     values = {p.profile_id: np.zeros((n, len(p.engagement.rules))) for p in model.profiles}
     rewrite = {p.profile_id: np.zeros((n, len(p.engagement.rules)), dtype=bool) for p in model.profiles}
     stats = {"history_events": 0, "new_events": 0, "changed_days": 0, "state_rows": 0}
     fresh = ~continuing
     if fresh.any():
-        only = None if fresh.mean() > FRESH_BY_ID else ids[fresh]
-        events = read_history(conn, model, shard, ids, t1, only=only)
+        if history is not None:
+            events = events_of(history, ids)
+        else:
+            only = None if fresh.mean() > FRESH_BY_ID else ids[fresh]
+            events = read_history(conn, model, shard, ids, t1, only=only)
         events = events.take(np.flatnonzero(fresh[events.lead]))
         stats["history_events"] = len(events)
         for profile_id, computed in full_values(model, events, n, t1).items():
@@ -325,7 +325,7 @@ def _rescaled_state(
     # scoring.contributions through the same function, so shown points and totals agree to the bit.
     state = read_state(conn, shard, t1, _half_lives(model))
     stats["state_rows"] = len(state["lead_id"])
-    position, known = _positions(ids, state["lead_id"])
+    position, known = positions(ids, state["lead_id"])
     keep = known & continuing[position]
     rule_no = state["rule_no"].astype(np.int64)
     for profile_id, offset in _rule_offsets(model).items():
@@ -352,7 +352,7 @@ def _what_changed(
 ) -> tuple[EventArrays, EventArrays, np.ndarray]:
     """New world, old world and affected (lead, day) keys for `incremental_delta`."""
     # Days where events at or before the leads' T0 were added, changed or removed.
-    position, known = _positions(ids, changes["lead_id"].to_numpy(np.int64))
+    position, known = positions(ids, changes["lead_id"].to_numpy(np.int64))
     changes = changes.assign(idx=position)[known & continuing[position]]
     changes = changes[changes["t"].to_numpy(np.int64) <= t0[changes["idx"].to_numpy()]]
     first = changes.sort_values("seq").drop_duplicates(["lead_id", "event_id"], keep="first")
@@ -401,11 +401,19 @@ def _continuing(plan: RunPlan, previous: pd.DataFrame) -> tuple[np.ndarray, np.n
 
 
 def score_shard(
-    dsn: str, model: ScoringModel, plan: RunPlan, number: int, *, lock_held: bool = False
+    dsn: str,
+    model: ScoringModel,
+    plan: RunPlan,
+    number: int,
+    *,
+    lock_held: bool = False,
+    history: dict[str, np.ndarray] | None = None,
 ) -> dict[str, int]:
     """Score shard `number` of a planned run and write its rows; returns counts.
 
     `lock_held` as for `plan_run`; raises `ScoringBusy` when another run holds the scoring lock.
+    `history`: on a full rescore, the shard's events already read by the caller under the core build's
+    lock (`run_scoring`, `history_of_shards`); read here otherwise.
     """
     if model.config_hash != plan.config_hash:
         raise ModelChangedDuringRun(
@@ -428,7 +436,7 @@ def score_shard(
         previous = _align_previous(scored_before, ids)
         continuing, t0 = _continuing(plan, previous)
         with timings.step("engagement"):
-            engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1)
+            engagement = shard_engagement(conn, model, shard, ids, continuing, t0, t1, history)
         with timings.step("fit_and_totals"):
             scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
         stats = outputs.write_shard(
@@ -533,7 +541,11 @@ def run_scoring(
         plan = plan_run(
             dsn, model, run_id=run_id, as_of=as_of, full=full, shard_count=shard_count, lock_held=True
         )
-        shards = [score_shard(dsn, model, plan, shard.number, lock_held=True) for shard in plan.shards]
+        shards = []
+        with history_of_shards(dsn, model, plan.shards, plan.as_of_us, full=plan.mode == "full") as histories:
+            for shard in plan.shards:
+                history, histories[shard.number] = histories[shard.number], None  # freed once scored
+                shards.append(score_shard(dsn, model, plan, shard.number, lock_held=True, history=history))
         summary = finalize_run(dsn, model, plan, lock_held=True)
     return {"run_id": run_id, "mode": plan.mode, "as_of": plan.as_of.isoformat(), "shards": shards, **summary}
 
