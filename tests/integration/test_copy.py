@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from smarketing.warehouse.copy import (
+    MAX_LAYOUTS,
     NULL_INT,
     copy_in_columns,
     copy_in_fixed,
@@ -275,3 +276,24 @@ def test_columns_in_the_tables_own_types_round_trip(conn: psycopg.Connection) ->
     assert [r[5] for r in rows] == [[i] for i in range(n)]
     assert np.array_equal(np.array([r[6] for r in rows]), state)
     assert {tuple(r[7]) for r in rows} == {()} and {r[8] for r in rows} == {"same"}
+
+
+def test_rows_of_many_layouts_round_trip(conn: psycopg.Connection) -> None:
+    """Rows are written grouped by layout (each column's byte length), or scattered one by one when a
+    block has more layouts than MAX_LAYOUTS: both, with NULLs, empty texts and multi-byte characters."""
+    n = 3 * MAX_LAYOUTS
+    words = [None if i % 7 == 3 else "é" * (i % 5) + "x" * i for i in range(n)]
+    frame = pd.DataFrame({"id": np.arange(n, dtype=np.int64), "few": [None, "a", "bb"] * MAX_LAYOUTS})
+    conn.execute("CREATE TEMP TABLE layouts (id bigint, few text, many text, amount numeric(12,2))")
+    for many in (False, True):  # 4 layouts; then more than MAX_LAYOUTS (one per length)
+        texts = words if many else ["same"] * n
+        encoded = encode(frame.assign(many=texts), texts=("few", "many")).plus(
+            "amount", "cents", np.arange(n, dtype=np.int64) - 50
+        )
+        conn.execute("TRUNCATE layouts")
+        assert copy_in_columns(conn, "layouts", encoded) == n
+        rows = conn.execute("SELECT id, few, many, amount FROM layouts ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == list(range(n))
+        assert [r[1] for r in rows] == [None, "a", "bb"] * MAX_LAYOUTS
+        assert [r[2] for r in rows] == texts
+        assert [int(r[3] * 100) for r in rows] == [i - 50 for i in range(n)]
