@@ -36,6 +36,10 @@ CPU ratio, so both are kept; on an idle machine the wall ratio is what a user wa
 
 Prints a table (stderr) and one JSON object (stdout, and `--out` after every stage, so a long run that is
 stopped keeps what it measured). The scratch warehouse is dropped unless `--keep`.
+
+`--score-again DSN --world DIR` measures the score stage again, against its floor, on a warehouse an
+earlier `--keep` run left, its scoring outputs emptied first (a first load's score stage again): a
+before/after comparison of scoring code on the same warehouse, back to back, without landing it again.
 """
 
 from __future__ import annotations
@@ -186,6 +190,23 @@ def increment(dsn: str, world: Path, work: Path, report: Report) -> None:
     report.save()
 
 
+def score_again(dsn: str, world: Path, out: Path | None) -> int:
+    """The score stage and its floor again on a kept warehouse, every scoring output emptied first."""
+    from score import empty_scores
+
+    empty_scores(dsn)
+    report = Report(out, {"warehouse": redact_dsn(dsn), "score_again": True, "cpus": os.cpu_count()})
+    work = Path(tempfile.mkdtemp(prefix="smk-e2e-"))
+    try:
+        with cpu_meter.Meter(dsn) if cpu_meter.available() else contextlib.nullcontext():
+            pipeline(dsn, world, work, report, set(PIPELINE) - {"score"})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(report.data)
+    print(json.dumps(report.data, indent=2, default=str))
+    return 0
+
+
 def _fixed(value: float | None, width: int, digits: int) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
@@ -239,6 +260,11 @@ def main() -> int:
     parser.add_argument("--skip", action="append", default=[], help=f"any of {', '.join(PIPELINE)}, hour")
     parser.add_argument("--out", type=Path, help="write the JSON here too, after every stage")
     parser.add_argument("--keep", action="store_true", help="keep the scratch warehouse and world")
+    parser.add_argument(
+        "--score-again",
+        metavar="DSN",
+        help="measure the score stage again on a warehouse kept by --keep (with --world: its world)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     for hidden in ("dsn", "work", "as-of", "run-id", "days", "rate"):
         parser.add_argument(f"--{hidden}", help=argparse.SUPPRESS)
@@ -246,6 +272,10 @@ def main() -> int:
     if args.child:
         print(json.dumps(stages.child(args), default=str))
         return 0
+    if args.score_again:
+        if args.world is None:
+            parser.error("--score-again needs --world (the world the kept warehouse was landed from)")
+        return score_again(args.score_again, args.world, args.out)
 
     days = max(7, round(args.events / (args.contacts * EVENTS_PER_CONTACT_DAY)))
     meta = {

@@ -155,14 +155,23 @@ def reset(dsn: str, *, first_load: bool = False) -> None:
     with connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM core.marketing_events WHERE event_id LIKE 'n%' OR event_id LIKE 'late%'")
         conn.execute("TRUNCATE scoring.event_changes")
-        if first_load:
-            conn.execute(
-                sql.SQL("TRUNCATE {}").format(
-                    sql.SQL(", ").join(sql.Identifier("scoring", t) for t in SCORING_OUTPUTS)
-                )
-            )
-            conn.execute("DELETE FROM core.lifecycle_history WHERE source_system = 'scoring'")
+    if first_load:
+        empty_scores(dsn)
+    with connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def empty_scores(dsn: str) -> None:
+    """Every scoring output emptied and the MQL stages scoring added to core.lifecycle_history removed:
+    the warehouse as before its first scoring run (bench/e2e.py's `--score-again` too)."""
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(sql.Identifier("scoring", t) for t in SCORING_OUTPUTS)
+            )
+        )
+        conn.execute("DELETE FROM core.lifecycle_history WHERE source_system = 'scoring'")
+        conn.execute("VACUUM ANALYZE core.lifecycle_history")
 
 
 # ---------------------------------------------------------------------------------------------
