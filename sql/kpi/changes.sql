@@ -56,11 +56,15 @@ LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.sour
 ANALYZE _kpi_versions;
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
--- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it)
+-- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it).
+-- A changed event moves nothing but the credits of its lead's deals (engagement reads the change log):
+-- the leads without any deal in core, most of a day's, are left out here, not carried through each
+-- step below
 CREATE TEMP TABLE _kpi_changed_leads AS
 SELECT DISTINCT v.lead_id, CASE v.object WHEN 'leads' THEN 'record' WHEN 'marketing_events' THEN 'events' ELSE 'stage' END AS why
 FROM _kpi_versions v
 WHERE v.lead_id IS NOT NULL
+  AND (v.object <> 'marketing_events' OR v.lead_id IN (SELECT d.lead_id FROM core.deals d))
 UNION
 -- a company's industry or country moved: its leads' dimensions moved
 SELECT l.lead_id, 'record'
@@ -90,23 +94,37 @@ WHERE r.started_at > %(since)s OR r.finished_at > %(since)s;
 CREATE INDEX ON _kpi_changed_leads (lead_id);
 ANALYZE _kpi_changed_leads;
 
--- a changed marketing event moves the credit of its lead's deals opened after it only: the day before the
--- first month any version of the lead's changed events names (NULL: a version without a date, every deal)
+-- a landed date text as an instant, NULL when it is not one (a held record never had to be)
+CREATE OR REPLACE FUNCTION pg_temp.kpi_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN t::timestamptz;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
+-- A changed marketing event moves the credit of its lead's deals opened at or after it only (a touch is an
+-- event up to the deal's opening): the earliest instant any version of the lead's changed events names,
+-- two days earlier for a text without an offset (core read it in its session's zone, up to 26 hours
+-- away). NULL: a version without a readable time, every deal. (The day before the first month named
+-- credited again every deal opened since that month began, most of them before the changed event.)
 CREATE TEMP TABLE _kpi_event_since AS
 SELECT v.lead_id,
-       CASE WHEN bool_and(v.at_1 ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}')
-            THEN min(make_date(substr(v.at_1, 1, 4)::int, substr(v.at_1, 6, 2)::int, 1)) - 1 END AS since
+       CASE WHEN bool_and(i.at IS NOT NULL)
+            THEN min(i.at - CASE WHEN v.at_1 ~* '\d:\d{2}(:\d{2}(\.\d+)?)?\s*(z|[+-]\d{2}(:?\d{2})?)$'
+                                 THEN interval '0' ELSE interval '2 days' END) END AS since
 FROM _kpi_versions v
-WHERE v.object = 'marketing_events' AND v.lead_id IS NOT NULL
+CROSS JOIN LATERAL (SELECT pg_temp.kpi_instant(v.at_1) AS at) i
+WHERE v.object = 'marketing_events' AND v.lead_id IN (SELECT lead_id FROM _kpi_changed_leads WHERE why = 'events')
 GROUP BY v.lead_id;
 CREATE UNIQUE INDEX ON _kpi_event_since (lead_id);
 
 -- the deals credited again whatever was kept of them (sql/kpi/attribution_credits.sql): every deal of a lead
 -- whose record, stages or crossings changed ('-infinity'); of a lead changed by its events alone, those
--- opened after the first month its changed events name
+-- opened at or after the earliest time its changed events name
 CREATE TEMP TABLE _kpi_credit_leads AS
 SELECT c.lead_id,
-       CASE WHEN bool_and(c.why = 'events') THEN COALESCE(min(s.since), '-infinity') ELSE '-infinity' END::date AS since
+       CASE WHEN bool_and(c.why = 'events') THEN COALESCE(min(s.since), '-infinity') ELSE '-infinity' END::timestamptz
+           AS since
 FROM _kpi_changed_leads c
 LEFT JOIN _kpi_event_since s USING (lead_id)
 GROUP BY c.lead_id;
@@ -121,14 +139,6 @@ ANALYZE _kpi_credit_leads;
 -- batches never reach core; as a superset, the earliest of every version is taken too) or a crossing of an
 -- earlier scoring run. A lead whose record changed, or with a changed entry of another stage, takes every
 -- month of its below (_kpi_lead_facts).
--- a landed date text as an instant, NULL when it is not one (a held record never had to be)
-CREATE OR REPLACE FUNCTION pg_temp.kpi_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN t::timestamptz;
-EXCEPTION WHEN others THEN
-    RETURN NULL;
-END $$;
-
 CREATE TEMP TABLE _kpi_stage_moves AS
 WITH new_crossings AS (
     SELECT c.lead_id, c.model_version, c.crossed_at

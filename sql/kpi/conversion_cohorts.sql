@@ -38,14 +38,14 @@ cohort_starts AS NOT MATERIALIZED (
     WHERE l.created_at IS NOT NULL
 ),
 
-members AS MATERIALIZED (
+members AS (
     SELECT s.*, width_bucket(s.started_at AT TIME ZONE %(tz)s, (SELECT starts FROM bounds)) AS bucket
     FROM cohort_starts s
     WHERE s.started_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s)
       AND s.started_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
 ),
 
-windows AS (
+windows AS MATERIALIZED (
     SELECT m.*, (SELECT counts_untils FROM bounds)[m.bucket] AS counts_until FROM members m
 ),
 
@@ -72,10 +72,10 @@ durations AS MATERIALIZED (
            o.persona COLLATE "C" AS persona, o.country COLLATE "C" AS country, o.industry COLLATE "C" AS industry,
            o.mql_in, o.sql_in, o.won_in, o.won_revenue,
            -- an MQL cohort's leads start as MQLs: no time to MQL
-           CASE WHEN o.cohort_kind = 'created_month' THEN extract(epoch FROM o.mql_in - o.started_at) / 86400 END
+           CASE WHEN o.cohort_kind = 'created_month' THEN date_part('epoch', o.mql_in - o.started_at) / 86400 END
                AS days_to_mql,
-           extract(epoch FROM o.sql_in - o.started_at) / 86400 AS days_to_sql,
-           extract(epoch FROM o.won_in - o.started_at) / 86400 AS days_to_won
+           date_part('epoch', o.sql_in - o.started_at) / 86400 AS days_to_sql,
+           date_part('epoch', o.won_in - o.started_at) / 86400 AS days_to_won
     FROM outcomes o
 ),
 
@@ -95,8 +95,8 @@ counts AS (
 
 -- the percentiles sort only the durations there are (most leads reach no further step), one measure a row
 spans AS (
-    SELECT cohort_kind, bucket, channel, persona, country, industry, days_to_mql, NULL::numeric AS days_to_sql,
-           NULL::numeric AS days_to_won
+    SELECT cohort_kind, bucket, channel, persona, country, industry, days_to_mql, NULL::float8 AS days_to_sql,
+           NULL::float8 AS days_to_won
     FROM durations WHERE days_to_mql IS NOT NULL
     UNION ALL
     SELECT cohort_kind, bucket, channel, persona, country, industry, NULL, days_to_sql, NULL

@@ -19,21 +19,25 @@ goals AS (
 ),
 
 -- leads and deals inside each goal's segment, with a step no earlier than the goal's first day (a fact
--- counts on the day of an MQL, SQL, deal opening or win: older leads have none in the period)
-goal_leads AS (
-    SELECT g.goal_id, g.metric, l.*
+-- counts on the day of an MQL, SQL, deal opening or win: older leads have none in the period); only the
+-- columns the facts read, for the goals whose metric reads them
+goal_leads AS MATERIALIZED (
+    SELECT g.goal_id, g.metric, l.lead_id, l.mql_at, l.sql_at, l.first_won_at
     FROM goals g
     -- only the leads with a step since the earliest goal's first day are paired with the goals
-    JOIN (SELECT * FROM _kpi_leads WHERE greatest(mql_at, sql_at) >= (SELECT min(facts_from) FROM goals)) l
+    JOIN (SELECT lead_id, persona, country, industry, mql_at, sql_at, first_won_at
+          FROM _kpi_leads WHERE greatest(mql_at, sql_at) >= (SELECT min(facts_from) FROM goals)) l
       ON (g.dimension = 'all'
           OR (g.dimension = 'persona' AND l.persona = g.segment_value)
           OR (g.dimension = 'country' AND l.country = g.country_value)
           OR (g.dimension = 'industry' AND l.industry = g.industry_value))
      AND greatest(l.mql_at, l.sql_at) >= g.facts_from
+    WHERE g.metric IN ('mql_count', 'sql_count', 'mql_to_sql_rate', 'sql_to_won_rate', 'sla_compliance',
+                       'median_first_touch_minutes')
 ),
 
 goal_deals AS (
-    SELECT g.goal_id, g.metric, d.*
+    SELECT g.goal_id, g.metric, d.created_at, d.won_at, d.amount
     FROM goals g
     JOIN (SELECT * FROM _kpi_deals WHERE greatest(created_at, won_at) >= (SELECT min(facts_from) FROM goals)) d
       ON (g.dimension = 'all'
@@ -41,24 +45,24 @@ goal_deals AS (
           OR (g.dimension = 'country' AND d.country = g.country_value)
           OR (g.dimension = 'industry' AND d.industry = g.industry_value))
      AND greatest(d.created_at, d.won_at) >= g.facts_from
+    WHERE g.metric IN ('opportunity_count', 'pipeline_amount', 'won_deals', 'won_amount')
 ),
 
 -- one row per counted fact: the day it counts on, its value, and (shares) the day it became a success
 facts AS (
-    SELECT goal_id, (mql_at AT TIME ZONE %(tz)s)::date AS fact_day, 1::numeric AS value, NULL::date AS done_day
-    FROM goal_leads WHERE metric = 'mql_count' AND mql_at IS NOT NULL
-    UNION ALL
-    SELECT goal_id, (sql_at AT TIME ZONE %(tz)s)::date, 1, NULL
-    FROM goal_leads WHERE metric = 'sql_count' AND sql_at IS NOT NULL
-    UNION ALL
-    SELECT goal_id, (mql_at AT TIME ZONE %(tz)s)::date, 1,
-           -- greatest() skips NULLs: a lead that never converted has no success day
-           CASE WHEN sql_at IS NOT NULL THEN (greatest(mql_at, sql_at) AT TIME ZONE %(tz)s)::date END
-    FROM goal_leads WHERE metric = 'mql_to_sql_rate' AND mql_at IS NOT NULL
-    UNION ALL
-    SELECT goal_id, (sql_at AT TIME ZONE %(tz)s)::date, 1,
-           CASE WHEN first_won_at IS NOT NULL THEN (greatest(sql_at, first_won_at) AT TIME ZONE %(tz)s)::date END
-    FROM goal_leads WHERE metric = 'sql_to_won_rate' AND sql_at IS NOT NULL
+    -- a lead's fact for its goal's metric in one pass: the moment it counts at and, for a share, the moment
+    -- it became a success (greatest() skips NULLs: a lead that never converted has no success day)
+    SELECT l.goal_id, (f.at AT TIME ZONE %(tz)s)::date AS fact_day, 1::numeric AS value,
+           (f.done_at AT TIME ZONE %(tz)s)::date AS done_day
+    FROM goal_leads l
+    CROSS JOIN LATERAL (
+        SELECT CASE l.metric WHEN 'mql_count' THEN l.mql_at WHEN 'sql_count' THEN l.sql_at
+                             WHEN 'mql_to_sql_rate' THEN l.mql_at WHEN 'sql_to_won_rate' THEN l.sql_at END AS at,
+               CASE WHEN l.metric = 'mql_to_sql_rate' AND l.sql_at IS NOT NULL THEN greatest(l.mql_at, l.sql_at)
+                    WHEN l.metric = 'sql_to_won_rate' AND l.first_won_at IS NOT NULL THEN greatest(l.sql_at, l.first_won_at)
+               END AS done_at
+    ) f
+    WHERE f.at IS NOT NULL
     UNION ALL
     SELECT goal_id, (created_at AT TIME ZONE %(tz)s)::date, CASE WHEN metric = 'opportunity_count' THEN 1 ELSE amount END, NULL
     FROM goal_deals WHERE metric IN ('opportunity_count', 'pipeline_amount') AND created_at IS NOT NULL

@@ -11,7 +11,7 @@ DELETE FROM ops.kpi_lead_stages k
 WHERE NOT %(restage_all)s AND k.lead_id IN (SELECT lead_id FROM _kpi_restage);
 
 INSERT INTO ops.kpi_lead_stages (lead_id, channel, persona, country, industry, owner_id, team, created_at, mql_at,
-                                 sql_at, opportunity_at, customer_at, first_won_at)
+                                 sql_at, opportunity_at, customer_at, first_won_at, last_crossed_at, last_deal_at)
 -- the leads staged again as one array: each table is read through its lead index (a semi-join with the
 -- temporary table read every row of each, then probed a hash of them)
 WITH restage AS (
@@ -37,20 +37,23 @@ stage_moments AS (
     GROUP BY lead_id
 ),
 
+-- the last crossing and the last deal fact, whatever the moment and the deal's deletion: what the staging
+-- window (stg_window.sql) reads a lead for besides its moments
 crossings AS (
-    SELECT lead_id, min(crossed_at) AS crossed_at
+    SELECT lead_id, min(crossed_at) FILTER (WHERE crossed_at <= %(as_of)s) AS crossed_at,
+           max(crossed_at) AS last_crossed_at
     FROM scoring.mql_crossings
-    WHERE crossed_at <= %(as_of)s
-      AND (%(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
+    WHERE %(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[])
     GROUP BY lead_id
 ),
 
 deal_moments AS (
     SELECT lead_id,
-           min(created_at) FILTER (WHERE created_at <= %(as_of)s) AS first_deal_at,
-           min(closed_at) FILTER (WHERE is_won AND closed_at <= %(as_of)s) AS first_won_at
-    FROM core.deals
-    WHERE lead_id IS NOT NULL AND (deleted_at IS NULL OR deleted_at > %(as_of)s)
+           min(created_at) FILTER (WHERE created_at <= %(as_of)s AND live) AS first_deal_at,
+           min(closed_at) FILTER (WHERE is_won AND closed_at <= %(as_of)s AND live) AS first_won_at,
+           max(greatest(created_at, closed_at)) AS last_deal_at
+    FROM (SELECT d.*, d.deleted_at IS NULL OR d.deleted_at > %(as_of)s AS live FROM core.deals d) d
+    WHERE lead_id IS NOT NULL
       AND (%(restage_all)s OR lead_id = ANY((SELECT restaged FROM restage)::bigint[]))
     GROUP BY lead_id
 ),
@@ -79,7 +82,9 @@ SELECT l.lead_id,
            AS opportunity_at,
        NULLIF(least(COALESCE(s.customer_stage_at, 'infinity'), COALESCE(m.first_won_at, 'infinity')), 'infinity')
            AS customer_at,
-       m.first_won_at
+       m.first_won_at,
+       x.last_crossed_at,
+       m.last_deal_at
 FROM live_leads l
 LEFT JOIN companies c ON c.company_id = l.company_id
 LEFT JOIN core.owners o ON o.owner_id = l.owner_id

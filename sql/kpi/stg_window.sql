@@ -13,18 +13,11 @@ WITH bounds AS MATERIALIZED (
     -- the day's first instant: the first of two local midnights where the clock goes back after midnight
     SELECT ops.kpi_day_start(%(stage_from)s::date, %(tz)s) AS since,
            ops.kpi_day_start(%(deals_from)s::date, %(tz)s) AS deals_since
-),
-
-others AS (
-    SELECT x.lead_id FROM scoring.mql_crossings x WHERE x.crossed_at >= (SELECT since FROM bounds)
-    UNION
-    SELECT d.lead_id FROM core.deals d
-    WHERE d.lead_id IS NOT NULL
-      AND (d.created_at >= (SELECT deals_since FROM bounds) OR d.closed_at >= (SELECT deals_since FROM bounds))
 )
 
+-- a crossing or a deal since then is the kept row's last one (stg_leads.sql): no scan of them all
 SELECT k.*
 FROM ops.kpi_lead_stages k
-WHERE greatest(k.created_at, k.mql_at, k.sql_at, k.opportunity_at, k.customer_at, k.first_won_at)
+WHERE greatest(k.created_at, k.mql_at, k.sql_at, k.opportunity_at, k.customer_at, k.first_won_at, k.last_crossed_at)
       >= (SELECT since FROM bounds)
-   OR k.lead_id IN (SELECT lead_id FROM others);
+   OR k.last_deal_at >= (SELECT deals_since FROM bounds);

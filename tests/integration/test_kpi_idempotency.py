@@ -242,6 +242,26 @@ def test_kept_deal_credits_sum_to_each_deal_and_move_only_with_their_deal(world:
     assert checksums(world) == incremental
 
 
+def test_a_changed_touch_credits_again_only_the_deals_opened_after_it(world: str) -> None:
+    # lead 3 opens a second deal, D4, on Feb 20 (D3 opened on Feb 12); a touch of Feb 15 is one of D4's
+    # touches, not of D3's: D4 is credited again, D3's kept credits are left as they were
+    land(world, "deals", [deal("D4", 3, "c1", 200, "2026-02-20T10:00:00Z", None, None)])
+    fold(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF)
+    before = kept_credits(world)
+    summary = touch_lead_3(world, "E14", "2026-02-15T09:00:00Z")
+    assert summary["tables"]["attribution_monthly"]["ranges"] == ["2026-02-01..2026-03-01"]
+    after = kept_credits(world)
+    assert after["crm:D4"] != before["crm:D4"]
+    assert after["crm:D3"] == before["crm:D3"]
+    # a time without an offset may have been read in another zone: the deals of two days before it too
+    touch_lead_3(world, "E15", "2026-02-13T09:00:00")
+    assert kept_credits(world)["crm:D3"] != after["crm:D3"]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
+    assert checksums(world) == incremental
+
+
 def kept_stages(dsn: str) -> dict[int, int]:
     """The transaction that last wrote each lead's kept staged row (ops.kpi_lead_stages), by lead."""
     return dict(rows(dsn, "SELECT lead_id, xmin::text::bigint FROM ops.kpi_lead_stages"))

@@ -212,7 +212,7 @@ def _keep_credit_leads(conn: psycopg.Connection, *, changed: bool) -> None:
         conn.execute("ALTER TABLE _kpi_credit_leads RENAME TO _kpi_recredit_leads")
     else:
         conn.execute(
-            "CREATE TEMP TABLE _kpi_recredit_leads (lead_id bigint PRIMARY KEY, since date NOT NULL)"
+            "CREATE TEMP TABLE _kpi_recredit_leads (lead_id bigint PRIMARY KEY, since timestamptz NOT NULL)"
         )
 
 

@@ -1,62 +1,74 @@
 """The days of each SMART goal with their business-day pro-rating, for kpi.goals_progress.
 
 Business days come from the agreement's calendar (`smarketing.sla.calendar.BusinessCalendar`: working
-weekdays, public holidays, closed days): the same days the SLA clock runs on.
+weekdays, public holidays, closed days): the same days the SLA clock runs on. They are worked out once
+for the span of every goal, and the days of each goal are generated in the warehouse from them (no frame,
+no COPY: this runs on every build, one-day refreshes included).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-import numpy as np
-import pandas as pd
 import psycopg
 
-from smarketing.kpi.settings import GoalSpec, KpiSettings
+from smarketing.kpi.settings import KpiSettings
 from smarketing.sla.calendar import BusinessCalendar
-from smarketing.warehouse.copy import copy_in_frame
 
-GOAL_DAY_COLUMNS = (
-    "goal_id",
-    "metric",
-    "unit",
-    "higher_is_better",
-    "segment",
-    "target",
-    "period_start",
-    "period_end",
-    "day",
-    "business_days_elapsed",
-    "business_days_total",
+# One row per goal and day of its period up to the build's day (`today`): business_days_elapsed counts
+# the working days from the goal's first day to the day, both included; business_days_total those of the
+# whole period.
+GOAL_DAYS_SQL = """
+CREATE TEMP TABLE _kpi_goal_days AS
+WITH goals AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(metrics)s::text[], %(units)s::text[], %(higher)s::boolean[],
+                         %(segments)s::text[], %(targets)s::numeric[], %(starts)s::date[], %(ends)s::date[])
+        AS g (goal_id, metric, unit, higher_is_better, segment, target, period_start, period_end)
+),
+working AS (
+    SELECT unnest(%(working)s::date[]) AS day
 )
+SELECT g.goal_id, g.metric, g.unit, g.higher_is_better, g.segment, g.target, g.period_start, g.period_end,
+       d.day::date AS day,
+       (count(w.day) OVER (PARTITION BY g.goal_id ORDER BY d.day))::integer AS business_days_elapsed,
+       (SELECT count(*) FROM working t WHERE t.day BETWEEN g.period_start AND g.period_end)::integer
+           AS business_days_total
+FROM goals g
+CROSS JOIN LATERAL generate_series(g.period_start::timestamp, least(g.period_end, %(today)s::date)::timestamp,
+                                   interval '1 day') AS d (day)
+LEFT JOIN working w ON w.day = d.day::date
+"""
 
 
-def goal_days(goal: GoalSpec, calendar: BusinessCalendar, today: date) -> list[tuple]:
-    """Rows (GOAL_DAY_COLUMNS) for each day of the goal from its start to `today` (or its end)."""
-    last = min(goal.ends_on, today)
-    if last < goal.starts_on:
-        return []
-    working = np.array(calendar.working_days(goal.starts_on, goal.ends_on), dtype="datetime64[D]")
-    days = np.arange(np.datetime64(goal.starts_on, "D"), np.datetime64(last + timedelta(days=1), "D"))
-    elapsed = np.searchsorted(working, days, side="right")
-    head = (goal.id, goal.metric, goal.unit, goal.higher_is_better, goal.segment, goal.target)
-    return [
-        (*head, goal.starts_on, goal.ends_on, day.item(), int(n), len(working))
-        for day, n in zip(days, elapsed, strict=True)
-    ]
+def _numeric_text(value: float) -> str:
+    """A target as the numeric it was written as: the shortest text that reads back as the float, without
+    a trailing ".0" (1200, not 1200.0: the table's rows stay those of earlier builds)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def load_goal_days(conn: psycopg.Connection, settings: KpiSettings, today: date) -> int:
-    """(Re)create the session's _kpi_goal_days table for every goal of the agreement; returns its rows."""
-    calendar = BusinessCalendar(settings.calendar)
+    """(Re)create the session's _kpi_goal_days table for every goal of the agreement, up to `today` (the
+    build's day in the organisation's zone); returns its rows."""
+    goals = settings.goals
+    working: list[date] = []
+    if goals:
+        first, last = min(g.starts_on for g in goals), max(g.ends_on for g in goals)
+        working = BusinessCalendar(settings.calendar).working_days(first, last)
     conn.execute("DROP TABLE IF EXISTS _kpi_goal_days")
-    conn.execute(
-        """
-        CREATE TEMP TABLE _kpi_goal_days (
-            goal_id text, metric text, unit text, higher_is_better boolean, segment text, target numeric,
-            period_start date, period_end date, day date, business_days_elapsed integer,
-            business_days_total integer)
-        """
+    cur = conn.execute(
+        GOAL_DAYS_SQL,
+        {
+            "ids": [g.id for g in goals],
+            "metrics": [g.metric for g in goals],
+            "units": [g.unit for g in goals],
+            "higher": [g.higher_is_better for g in goals],
+            "segments": [g.segment for g in goals],
+            "targets": [_numeric_text(g.target) for g in goals],
+            "starts": [g.starts_on for g in goals],
+            "ends": [g.ends_on for g in goals],
+            "working": working,
+            "today": today,
+        },
     )
-    rows = [row for goal in settings.goals for row in goal_days(goal, calendar, today)]
-    return copy_in_frame(conn, "_kpi_goal_days", pd.DataFrame(rows, columns=list(GOAL_DAY_COLUMNS)))
+    return max(cur.rowcount, 0)
