@@ -11,7 +11,8 @@
 -- Output, temporary tables of the session:
 --   _kpi_changed_leads (lead_id, why)   leads whose record (company, owner), stages or events changed
 --   _kpi_credit_leads (lead_id, since)  leads whose deals opened on or after `since` are credited again
---   _kpi_changed_months (kind, month)   kind: facts, record, mql, cohorts, milestones, deals, crossings,
+--   _kpi_changed_months (kind, month, day, widened)
+--                                       kind: facts, record, mql, cohorts, milestones, deals, crossings,
 --                                       gone_events, followups, dq (each explained below); changed events
 --                                       reach engagement through its change log (smarketing.kpi.engagement)
 DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_credit_leads, _kpi_stage_moves,
@@ -218,11 +219,15 @@ LEFT JOIN LATERAL (
 CREATE UNIQUE INDEX ON _kpi_stage_moves (lead_id);
 ANALYZE _kpi_stage_moves;
 
-CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL);
+-- day: the local day of the fact (the daily tables rewrite the days touched, not their months); NULL for
+-- the months of the kinds no daily table reads, and for `widened` months, those a landed date text's month
+-- was widened by (its days, below, are what a daily table reads)
+CREATE TEMP TABLE _kpi_changed_months (kind text NOT NULL, month date NOT NULL, day date,
+                                       widened boolean NOT NULL DEFAULT false);
 
 -- the months of a landed date text ("2026-03-31T23:30:00Z"), widened by a day each side
-INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT 'facts', m.month
+INSERT INTO _kpi_changed_months (kind, month, widened)
+SELECT DISTINCT 'facts', m.month, true
 FROM _kpi_versions v
 CROSS JOIN LATERAL (VALUES (v.at_1), (v.at_2)) AS t (at)
 CROSS JOIN LATERAL (
@@ -234,6 +239,18 @@ CROSS JOIN LATERAL (VALUES
     (CASE WHEN p.dd = '01' THEN (p.first_day - interval '1 month')::date END)
 ) AS m (month)
 WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND m.month IS NOT NULL AND v.object <> 'marketing_events';
+
+-- its days: the text's date two days each side (a text's own offset and the organisation's zone are each
+-- at most 14 hours from UTC, so its local day is at most two days from the text's), and their months
+INSERT INTO _kpi_changed_months (kind, month, day)
+SELECT DISTINCT 'facts', date_trunc('month', d.day::timestamp)::date, d.day
+FROM _kpi_versions v
+CROSS JOIN LATERAL (VALUES (v.at_1), (v.at_2)) AS t (at)
+CROSS JOIN LATERAL generate_series(-2, 2) AS w (shift)
+CROSS JOIN LATERAL (
+    SELECT make_date(substr(t.at, 1, 4)::int, substr(t.at, 6, 2)::int, 1) + (substr(t.at, 9, 2)::int - 1) + w.shift AS day
+) AS d
+WHERE t.at ~ '^\d{4}-(0[1-9]|1[0-2])-\d{2}' AND v.object <> 'marketing_events';
 
 -- The months of the changed leads' facts in core (deleted ones included), per kind:
 --   record      every month the lead shows in (its dimensions moved with it)
@@ -268,8 +285,8 @@ WHERE f.at IS NOT NULL;
 CREATE INDEX ON _kpi_lead_facts (lead_id);
 ANALYZE _kpi_lead_facts;
 
-INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date
+INSERT INTO _kpi_changed_months (kind, month, day)
+SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date, (f.at AT TIME ZONE %(tz)s)::date
 FROM _kpi_lead_facts f
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN f.why = 'record' THEN 'record' END),
@@ -288,8 +305,8 @@ WHERE k.kind IS NOT NULL;
 -- velocity's opportunity and customer moments: the months of the lead's deals, opportunity and customer
 -- entries now (the deals' earlier versions are `facts`); a deal won in any version moves the lead's wins:
 -- its cohorts and its crossings' months. A crossing of a run since is score quality's in its month.
-INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT k.kind, date_trunc('month', k.at AT TIME ZONE %(tz)s)::date
+INSERT INTO _kpi_changed_months (kind, month, day)
+SELECT DISTINCT k.kind, date_trunc('month', k.at AT TIME ZONE %(tz)s)::date, (k.at AT TIME ZONE %(tz)s)::date
 FROM _kpi_stage_moves m
 CROSS JOIN LATERAL (
     SELECT m.mql_change AND (m.mql_now IS DISTINCT FROM m.in_core_before
@@ -327,8 +344,8 @@ WHERE k.at IS NOT NULL;
 -- moment it replaced: the lead's kept staged row (ops.kpi_lead_stages, as of the last build) holds it. Its
 -- moments' months are reopened where the lead counted (funnel, velocity) and its cohorts' (none when
 -- nothing is kept: a first incremental build after the table was emptied)
-INSERT INTO _kpi_changed_months (kind, month)
-SELECT DISTINCT k.kind, date_trunc('month', t.at AT TIME ZONE %(tz)s)::date
+INSERT INTO _kpi_changed_months (kind, month, day)
+SELECT DISTINCT k.kind, date_trunc('month', t.at AT TIME ZONE %(tz)s)::date, (t.at AT TIME ZONE %(tz)s)::date
 FROM (SELECT DISTINCT lead_id FROM _kpi_changed_leads WHERE why = 'stage') c
 JOIN ops.kpi_lead_stages s USING (lead_id)
 CROSS JOIN LATERAL (VALUES (s.created_at, true), (s.mql_at, true), (s.sql_at, false), (s.opportunity_at, false),

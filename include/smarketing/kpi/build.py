@@ -188,6 +188,9 @@ def plan_tables(
             plans.append(TablePlan(model, "full", [(periods.BEGINNING, END_OF_TIME)], recompute=True))
             if model.prepare:
                 _keep_credit_leads(conn, changed=False)
+        elif model.daily and from_day is None:
+            days = periods.touched_days(model, finder.changes(state.watermark).days)
+            plans.append(TablePlan(model, "incremental", periods.day_ranges(days, end)))
         else:
             changes = finder.months(state.watermark, in_session=model.prepare is not None)
             if model.prepare:

@@ -35,6 +35,8 @@ class KpiModel:
     # table it keeps there for the model to sum (attribution's per-deal credits), emptied by a full build
     prepare: str | None = None
     keeps: str | None = None
+    # the periods are days: an incremental build rewrites the days touched, not their whole months
+    daily: bool = False
 
     @property
     def table(self) -> str:
@@ -56,7 +58,7 @@ def read_sql(name: str) -> str:
 MODELS: tuple[KpiModel, ...] = (
     # a step counts on its own day: a changed step moves its months (facts, an MQL moment), a changed lead
     # record moves every row of the lead (its dimensions)
-    KpiModel("funnel_daily", "day", ("facts", "record", "mql")),
+    KpiModel("funnel_daily", "day", ("facts", "record", "mql"), daily=True),
     KpiModel("funnel_monthly", "month", ("facts", "record", "mql"), staged=None),
     KpiModel("conversion_cohorts", "cohort_month", ("record", "mql", "cohorts"), closes_with_time=True),
     KpiModel("velocity_monthly", "month", ("facts", "record", "mql", "milestones"), next_month_too=True),

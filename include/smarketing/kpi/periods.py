@@ -71,10 +71,19 @@ def table_states(conn: psycopg.Connection) -> dict[str, TableState]:
     return {name: TableState(Watermark.from_json(mark), as_of) for name, mark, as_of in rows}
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What changed between two watermarks, per kind of change (sql/kpi/changes.sql): the months touched,
+    and the days (what a daily table rewrites: every day of a month the finder named without its day)."""
+
+    months: dict[str, set[date]]
+    days: dict[str, set[date]]
+
+
 def changed_months(
     conn: psycopg.Connection, since: Watermark, until: Watermark, timezone: str, mql_stage: str
-) -> dict[str, set[date]]:
-    """Months touched per kind of change (sql/kpi/changes.sql) between two watermarks."""
+) -> Changes:
+    """Months and days touched per kind of change (sql/kpi/changes.sql) between two watermarks."""
     conn.execute("DROP TABLE IF EXISTS _kpi_window")
     conn.execute(
         "CREATE TEMP TABLE _kpi_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)"
@@ -88,9 +97,15 @@ def changed_months(
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(read_sql("changes"), params)
     months: dict[str, set[date]] = {}
-    for kind, month in conn.execute("SELECT DISTINCT kind, month FROM _kpi_changed_months").fetchall():
+    days: dict[str, set[date]] = {}
+    rows = conn.execute("SELECT DISTINCT kind, month, day, widened FROM _kpi_changed_months").fetchall()
+    for kind, month, day, widened in rows:
         months.setdefault(kind, set()).add(month)
-    return months
+        if day is not None:
+            days.setdefault(kind, set()).add(day)
+        elif not widened:  # a widened month's days are named on their own rows
+            days.setdefault(kind, set()).update(days_between(month, next_month(month)))
+    return Changes(months, days)
 
 
 class ChangeFinder:
@@ -99,16 +114,20 @@ class ChangeFinder:
 
     def __init__(self, conn: psycopg.Connection, until: Watermark, timezone: str, mql_stage: str) -> None:
         self.conn, self.until, self.timezone, self.mql_stage = conn, until, timezone, mql_stage
-        self.found: dict[tuple, dict[str, set[date]]] = {}
+        self.found: dict[tuple, Changes] = {}
         self.latest: tuple | None = None
 
-    def months(self, since: Watermark, *, in_session: bool = False) -> dict[str, set[date]]:
-        """Months touched per kind since `since`; `in_session`: with the session's tables holding them."""
+    def changes(self, since: Watermark, *, in_session: bool = False) -> Changes:
+        """What changed since `since`; `in_session`: with the session's tables holding it."""
         key = since.key()
         if key not in self.found or (in_session and key != self.latest):
             self.found[key] = changed_months(self.conn, since, self.until, self.timezone, self.mql_stage)
             self.latest = key
         return self.found[key]
+
+    def months(self, since: Watermark, *, in_session: bool = False) -> dict[str, set[date]]:
+        """Months touched per kind since `since`; `in_session`: with the session's tables holding them."""
+        return self.changes(since, in_session=in_session).months
 
 
 def month_start(day: date) -> date:
@@ -125,6 +144,28 @@ def months_between(first: date, end: date) -> list[date]:
     while month < end:
         out.append(month)
         month = next_month(month)
+    return out
+
+
+def days_between(first: date, end: date) -> list[date]:
+    """The days from `first` up to (not including) `end`."""
+    return [first + timedelta(days=i) for i in range((end - first).days)]
+
+
+# Days touched less than a month apart are rewritten as one range: each range is a transaction and a run of
+# the model over the staged leads, so a lead moved across two years (its record changed) costs at most
+# about one run a month, as month ranges did, and a day's facts one run over a few days.
+DAY_RANGE_GAP = timedelta(days=31)
+
+
+def day_ranges(days: Iterable[date], end: date) -> list[tuple[date, date]]:
+    """Runs of days before `end`, as [lo, hi) ranges of days, those less than DAY_RANGE_GAP apart joined."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(d for d in set(days) if d < end):
+        if out and day - out[-1][1] < DAY_RANGE_GAP:
+            out[-1] = (out[-1][0], day + timedelta(days=1))
+        else:
+            out.append((day, day + timedelta(days=1)))
     return out
 
 
@@ -147,6 +188,11 @@ def ranges(months: Iterable[date], end: date) -> list[tuple[date, date]]:
         else:
             out.append((month, next_month(month)))
     return out
+
+
+def touched_days(model: KpiModel, days: dict[str, set[date]]) -> set[date]:
+    """The days a daily table rewrites: those of the kinds of change it reads."""
+    return {day for kind in model.changes for day in days.get(kind, set())}
 
 
 def touched_months(model: KpiModel, changes: dict[str, set[date]]) -> set[date]:
