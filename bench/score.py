@@ -443,9 +443,12 @@ def duckdb_scores(model, leads, events, as_of: int):
             GROUP BY lead, rule_no
         ),
         capped AS (
-            SELECT lead, sum(round(CASE WHEN cap IS NULL THEN v WHEN points >= 0 THEN least(v, cap)
-                                  ELSE greatest(v, -cap) END, 2)) AS engagement
-            FROM summed GROUP BY lead
+            -- The engagement sum rounded once (the definition), the rules added in rule order as the
+            -- kernel and PostgreSQL add them; what is left of cancelled additions is zero (kernel.ZERO).
+            SELECT lead, sum(CASE WHEN abs(c) < 1e-9 THEN 0 ELSE c END ORDER BY rule_no) AS engagement
+            FROM (SELECT lead, rule_no, CASE WHEN cap IS NULL THEN v WHEN points >= 0 THEN least(v, cap)
+                                             ELSE greatest(v, -cap) END AS c FROM summed)
+            GROUP BY lead
         )
         SELECT p.idx, ({_duck_fit(model)}) AS fit,
                greatest(round(coalesce(c.engagement, 0), 2), {floor}) AS engagement

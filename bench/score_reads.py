@@ -210,6 +210,34 @@ def reader_costs(dsn: str, repeat: int) -> dict:
     return out
 
 
+def contribution_costs(dsn: str, repeat: int, leads: int = 200) -> dict:
+    """What reading the explanation costs: scoring.contributions whole (COPY) and per lead (`leads` engaged
+    leads, one query each, as "why is lead 42 at its score?" asks), server CPU, best of `repeat`."""
+    with connect(dsn) as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT lead_id FROM (SELECT DISTINCT lead_id FROM scoring.rule_state) x "
+                "ORDER BY hashint8(lead_id) LIMIT %s",
+                (leads,),
+            )
+        ]
+
+    def each(conn: psycopg.Connection) -> None:
+        for lead in ids:
+            conn.execute("SELECT * FROM scoring.contributions WHERE lead_id = %s", (lead,)).fetchall()
+
+    def serial(conn: psycopg.Connection) -> None:
+        # No parallel workers: all of the read's CPU is in the one backend measured.
+        conn.execute("SET max_parallel_workers_per_gather = 0")
+
+    whole = "COPY (SELECT * FROM scoring.contributions) TO STDOUT"
+    return {
+        "copy_all": best(dsn, repeat, serial, lambda c: drain(c, whole)),
+        f"per_lead_x{len(ids)}": best(dsn, repeat, serial, each),
+    }
+
+
 def rewrites_per_night(dsn: str, nights: int = 14) -> dict:
     """Leads a stored closed form (C + A x fade, flags) would have to rewrite per night of fading alone."""
     model = load_model()
@@ -289,6 +317,9 @@ def main() -> None:
         "--dsn", required=True, help="A warehouse kept by bench/score.py --keep, after its night."
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--contributions-only", action="store_true", help="Measure the reads of scoring.contributions only."
+    )
     args = parser.parse_args()
     out: dict = {"load_before": os.getloadavg()}
     try:
@@ -312,8 +343,10 @@ def main() -> None:
                 for name, table in TARGETS.items()
                 if name != "table"
             }
-        out["reader_cpu"] = reader_costs(args.dsn, args.repeat)
-        out["rewrites_per_night"] = rewrites_per_night(args.dsn)
+        out["contributions_cpu"] = contribution_costs(args.dsn, args.repeat)
+        if not args.contributions_only:
+            out["reader_cpu"] = reader_costs(args.dsn, args.repeat)
+            out["rewrites_per_night"] = rewrites_per_night(args.dsn)
     finally:
         with connect(args.dsn, autocommit=True) as conn:
             conn.execute("DROP SCHEMA IF EXISTS bench_reads CASCADE")

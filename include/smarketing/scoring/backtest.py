@@ -27,6 +27,7 @@ from smarketing.scoring.kernel import (
     grades_for,
     mql_flags,
     rule_sums,
+    summed_cents,
 )
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.runner import MAX_ID, MIN_ID
@@ -129,8 +130,7 @@ def replay(
         qualified = np.zeros(n, dtype=bool)
         for profile in model.profiles:
             pid = profile.profile_id
-            capped = capped_values(series[pid][k], profile.engagement)
-            engagement = np.round(capped.sum(axis=1), 2)
+            engagement = summed_cents(capped_values(series[pid][k], profile.engagement)) / 100
             if profile.engagement.floor is not None:
                 engagement = np.maximum(engagement, profile.engagement.floor)
             qualified |= mql_flags(np.round(fit_by_profile[pid] + engagement, 2), grades[pid], model)

@@ -6,9 +6,11 @@ Engagement of one rule for one lead at the reference time T is
 
 where an event is *counted* when it is among the first `max_per_day` events of its predicate for its
 lead on its UTC day (all events when there is no limit), W is the window (none: no lower bound) and no
-half-life means weight 1. The capped value is min(V, cap) (max(V, -cap) for negative points), rounded
-to cents; engagement is the sum of capped values, never below the floor. Fit is the sum of the points
-of the matching fit rules; total = fit + engagement.
+half-life means weight 1. The capped value is min(V, cap) (max(V, -cap) for negative points), not
+rounded; engagement is the sum of the capped values (added in rule order) rounded once to cents, never
+below the floor. Fit is the sum of the points of the matching fit rules; total = fit + engagement. The
+points each rule shows are its capped value in cents, apportioned so that they add up to the rounded sum
+(`apportioned`).
 
 Because counting only looks at earlier events of the same day and the weights are exponential, a
 value at T0 rescales to any later T1 by 2 ** (-(T1 - T0) / half_life): the incremental path
@@ -225,7 +227,7 @@ def day_keys(lead: np.ndarray, t: np.ndarray) -> np.ndarray:
 class ProfileScores:
     fit_points: np.ndarray  # (n, fit rules) int32
     values: np.ndarray  # (n, engagement rules) uncapped
-    capped: np.ndarray  # (n, engagement rules) capped, rounded to cents
+    capped: np.ndarray  # (n, engagement rules) the points each rule shows: capped, apportioned cents
     fit: np.ndarray  # int64
     engagement: np.ndarray  # rounded to cents, floor applied
     floor_lift: np.ndarray  # what the floor added (0 when above it)
@@ -265,6 +267,8 @@ class Scores:
 
 
 def capped_values(values: np.ndarray, engagement: Engagement) -> np.ndarray:
+    """Each rule's value capped (for negative points bounded at -cap), not rounded; what is left of
+    additions and subtractions that cancel out (|x| < ZERO) is zero."""
     capped = values.copy()
     for r, rule in enumerate(engagement.rules):
         if rule.cap is not None:
@@ -273,7 +277,34 @@ def capped_values(values: np.ndarray, engagement: Engagement) -> np.ndarray:
             else:
                 np.maximum(capped[:, r], -rule.cap, out=capped[:, r])
     capped[np.abs(capped) < ZERO] = 0.0
-    return np.round(capped, 2)
+    return capped
+
+
+def summed_cents(capped: np.ndarray) -> np.ndarray:
+    """The engagement sum in whole cents (float), rounded once, half to even (numpy's and PostgreSQL's
+    rint). The capped values are added one rule after the other, as scoring.engagement_points adds them
+    (a window sum in rule_no order): float addition is not associative, and numpy's pairwise sum over 8
+    or more rules would round a sum lying on a half cent differently from the view."""
+    total = np.zeros(len(capped))
+    for r in range(capped.shape[1]):
+        total += capped[:, r]
+    return np.rint(total * 100)
+
+
+def apportioned(capped: np.ndarray, cents: np.ndarray) -> np.ndarray:
+    """The points each rule shows (n x rules, in points): its capped value rounded down to a cent, plus
+    one cent for the rules with the largest remainders (the earlier rule first among equal ones) until the
+    row adds up to `cents` (largest remainder), so the explanation adds up to the rounded sum exactly.
+    The same arithmetic as scoring.engagement_points (floor and rint of x * 100 in float8)."""
+    n, k = capped.shape
+    scaled = capped * 100
+    low = np.floor(scaled)
+    # A stable sort of the negated remainders: largest first, ties in rule order.
+    order = np.argsort(-(scaled - low), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(k), (n, k)), axis=1)
+    short = cents - low.sum(axis=1)  # whole numbers: exact in float
+    return (low + (rank < short[:, None])) / 100
 
 
 def grades_for(fit: np.ndarray, model: ScoringModel) -> np.ndarray:
@@ -306,7 +337,8 @@ def profile_scores(
 ) -> ProfileScores:
     fit = fit_points.sum(axis=1, dtype=np.int64)
     capped = capped_values(values, profile.engagement)
-    summed = np.round(capped.sum(axis=1), 2)
+    cents = summed_cents(capped)
+    summed = cents / 100
     engagement = summed if profile.engagement.floor is None else np.maximum(summed, profile.engagement.floor)
     engagement = np.round(engagement, 2)
     total = np.round(fit + engagement, 2)
@@ -314,7 +346,7 @@ def profile_scores(
     return ProfileScores(
         fit_points=fit_points,
         values=values,
-        capped=capped,
+        capped=apportioned(capped, cents),
         fit=fit,
         engagement=engagement,
         floor_lift=np.round(engagement - summed, 2),

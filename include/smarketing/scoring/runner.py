@@ -70,6 +70,9 @@ log = logging.getLogger(__name__)
 MIN_ID, MAX_ID = EVERY_LEAD.low, EVERY_LEAD.high
 # Below this share of a shard's leads, fresh leads' histories are fetched by id rather than by range.
 FRESH_BY_ID = 0.25
+# Keys of a finished run's summary saying what its scores are: history kept as snapshots (migration 0016),
+# the engagement sum rounded once (0028). A warehouse whose last run lacks one is rescored in full.
+DEFINITION = ("snapshots", "engagement_rounded_once")
 
 
 class ModelChangedDuringRun(SmarketingError):
@@ -131,6 +134,10 @@ def register_model(conn: psycopg.Connection, model: ScoringModel) -> bool:
                 for p in model.profiles
             ],
         )
+    if inserted is not None:
+        # A few rows each, but the plan of scoring.contributions depends on their statistics (without
+        # them PostgreSQL expects one engagement rule and looks the state up per lead and rule).
+        conn.execute("ANALYZE scoring.rules, scoring.profiles")
     return inserted is not None
 
 
@@ -210,11 +217,15 @@ def plan_run(
             shared_step(conn)
         new_model = register_model(conn, model)
         last = conn.execute(
-            "SELECT config_hash, stats -> 'summary' ? 'snapshots' FROM scoring.runs "
-            "WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+            "SELECT config_hash, stats -> 'summary' ?& %s FROM scoring.runs "
+            "WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+            (list(DEFINITION),),
         ).fetchone()
         # A warehouse last scored before history snapshots (migration 0016) is rescored in full once, so
         # every lead gets a first snapshot: an incremental night only snapshots the leads that changed.
+        # One last scored before the engagement sum was rounded once (migration 0028) is too: its stored
+        # scores are rewritten from the events under the new definition, and the run is on record as
+        # the first under it (snapshots keep their inputs, which the definition does not touch).
         changed = last is None or last[0] != model.config_hash or not last[1]
         mode = "full" if full or changed else "incremental"
         shards = shard_bounds(conn, max(1, shard_count))
@@ -505,8 +516,9 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: boo
             "SELECT count(*) FROM scoring.mql_crossings WHERE run_id = %s", (plan.run_id,)
         ).fetchone()[0]
         result = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
-        # Written by a run that keeps history as snapshots (plan_run reads it).
-        summary = result | {"snapshots": True}
+        # What the scores of this run are (plan_run reads it): history as snapshots, the engagement sum
+        # rounded once.
+        summary = result | dict.fromkeys(DEFINITION, True)
         conn.execute(
             """
             UPDATE scoring.runs
