@@ -14,8 +14,8 @@ import pandas as pd
 import psycopg
 
 from smarketing.scoring.history import write_snapshots
-from smarketing.scoring.kernel import ZERO, Scores
-from smarketing.scoring.model import ScoringModel
+from smarketing.scoring.kernel import ZERO, ProfileScores, Scores
+from smarketing.scoring.model import Profile, ScoringModel
 from smarketing.scoring.timing import Timings
 from smarketing.scoring.warehouse import Shard, read_fit_contributions
 from smarketing.sqlfiles import statement
@@ -147,6 +147,18 @@ def moved(headline: pd.DataFrame, previous: pd.DataFrame) -> int:
 KINDS = ("fit", "engagement", "floor")
 
 
+def _block(
+    kind: str, profile: Profile, result: ProfileScores, code: dict[str, int]
+) -> tuple[np.ndarray, list[int]]:
+    """A profile's points of one kind (leads x rules) and the rules' codes; computed only when asked for
+    (the engagement points are apportioned on demand)."""
+    if kind == "fit":
+        return result.fit_points, [code[r.rule_id] for r in profile.fit_rules]
+    if kind == "engagement":
+        return result.capped, [code[r.rule_id] for r in profile.engagement.rules]
+    return result.floor_lift[:, None], [code["floor"]]
+
+
 def contribution_rows(model: ScoringModel, scores: Scores, kinds: tuple[str, ...] = KINDS) -> pd.DataFrame:
     """One row per lead, profile and rule with points (of the `kinds` asked for); all kinds add up to each
     profile's total. The warehouse stores only the fit rows (`write_fit_contributions`): the view
@@ -158,13 +170,8 @@ def contribution_rows(model: ScoringModel, scores: Scores, kinds: tuple[str, ...
     parts = []
     for p, profile in enumerate(model.profiles):
         result = scores.profiles[profile.profile_id]
-        blocks = {
-            "fit": (result.fit_points, [code[r.rule_id] for r in profile.fit_rules]),
-            "engagement": (result.capped, [code[r.rule_id] for r in profile.engagement.rules]),
-            "floor": (result.floor_lift[:, None], [code["floor"]]),
-        }
         for kind in kinds:
-            matrix, rule_codes = blocks[kind]
+            matrix, rule_codes = _block(kind, profile, result, code)
             rows, cols = np.nonzero(matrix)
             if not len(rows):
                 continue
