@@ -21,8 +21,10 @@ WITH steps AS (
 transitions AS (
     SELECT s.*, date_trunc('month', s.to_at AT TIME ZONE %(tz)s)::date AS month
     FROM steps s
+    -- the month before the first is read for its MQLs only (the lead velocity rate's baseline)
     WHERE s.to_at >= ops.kpi_day_start((%(lo)s::date - interval '1 month')::date, %(tz)s)
       AND s.to_at < ops.kpi_day_start(%(hi)s::date, %(tz)s)
+      AND (s.step = 'mql' OR s.to_at >= ops.kpi_day_start(%(lo)s::date, %(tz)s))
 ),
 
 counts AS (
