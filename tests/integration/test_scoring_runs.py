@@ -3,7 +3,9 @@ history snapshot, rerunning a run changes nothing, and the outputs hold what the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -491,3 +493,59 @@ def test_a_failed_run_is_marked_failed_and_a_successful_rerun_clears_the_mark(cl
             "SELECT finished_at, stats->'failed' FROM scoring.runs WHERE run_id = 'r'"
         ).fetchone()
     assert finished is not None and failed is None
+
+
+def test_scores_are_stored_in_the_tables_own_types(clean_warehouse: str) -> None:
+    """Lead and profile scores go in by binary COPY: every column holds the kernel's value, NULL where it
+    has none (a grade below the lowest threshold, no band, so no priority), the run's times, day and ids."""
+    dsn = clean_warehouse
+    reset(dsn)
+    base = make_model(2.0, None)
+    default = base.profiles[0]
+    model = replace(
+        base,
+        version="typed",
+        profiles=(default, Profile("france_only", default.fit_rules[:1], default.engagement)),
+        grades=(("A", 10),),
+        engagement_bands=(("1", 5.0), ("2", 0.5)),
+    )
+    with psycopg.connect(dsn) as conn:
+        add_events(conn, _rows([(2, "form_submission", -5, None), (3, "email_open", -1, None)], 0, T0))
+    started = datetime.now(UTC)
+    run_scoring(dsn, model, run_id="typed-run", as_of=T0, shard_count=2)
+    expected = scores_as_of(dsn, model, T0).sort_values("lead_id").reset_index(drop=True)
+    expected = expected.astype({"grade": object, "band": object}).where(expected.notna(), None)
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute(
+            "SELECT lead_id, fit, engagement, total, grade, engagement_band, priority, is_mql, profile_id,"
+            " model_version, config_hash, as_of, scored_at, run_id, history_on FROM scoring.lead_scores"
+            " ORDER BY lead_id"
+        ).fetchall()
+        profiles = conn.execute(
+            "SELECT lead_id, profile_id, fit, engagement, total, grade, is_mql FROM scoring.profile_scores"
+            " ORDER BY lead_id, profile_id"
+        ).fetchall()
+    assert [row[:9] for row in stored] == [
+        (
+            int(r.lead_id),
+            int(r.fit),
+            Decimal(f"{r.engagement:.2f}"),
+            Decimal(f"{r.total:.2f}"),
+            r.grade,
+            r.band,
+            r.grade + r.band if r.grade and r.band else None,
+            bool(r.is_mql),
+            r.profile_id,
+        )
+        for r in expected.itertuples()
+    ]
+    assert {row[4] for row in stored} == {"A", None} and {row[6] for row in stored} >= {"A1", None}
+    assert {row[9:12] for row in stored} == {(model.version, model.config_hash, T0)}
+    assert all(started <= row[12] <= datetime.now(UTC) for row in stored)
+    assert {(row[13], row[14]) for row in stored} == {("typed-run", T0.date())}
+    assert len(profiles) == 2 * N_LEADS
+    assert {(row[0], row[1]) for row in profiles} == {
+        (lead, p.profile_id) for lead in range(1, N_LEADS + 1) for p in model.profiles
+    }
+    by_lead = {(row[0], row[1]): row[2:] for row in profiles}
+    assert all(by_lead[(row[0], row[8])] == (row[1], row[2], row[3], row[4], row[7]) for row in stored)

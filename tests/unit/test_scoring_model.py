@@ -61,7 +61,10 @@ def test_bands_place_leads_in_the_fit_by_engagement_matrix(agreement) -> None:
         as_of_us, run_id = moment, "r"
 
     rows = lead_score_rows(model, Plan(), headline, np.array([0, 0]))
-    assert rows["priority"].tolist()[0] == "B1"  # fit 30 is grade B, engagement 60 is band 1
+    priority = [
+        rows.vocabularies["priority"][code] if code >= 0 else None for code in rows.arrays["priority"]
+    ]
+    assert priority == ["B1", None]  # fit 30 is grade B, engagement 60 is band 1; lead 2 has no grade
 
 
 def test_engagement_bands_are_checked(tmp_path: Path) -> None:

@@ -23,7 +23,14 @@ from smarketing.scoring.kernel import US_PER_DAY, Scores, assemble
 from smarketing.scoring.model import ScoringModel
 from smarketing.scoring.warehouse import to_us
 from smarketing.warehouse.connection import connect
-from smarketing.warehouse.copy import copy_in_columns, copy_in_fixed, copy_out_fixed, encode, utc
+from smarketing.warehouse.copy import (
+    Encoded,
+    copy_in_columns,
+    copy_in_fixed,
+    copy_out_fixed,
+    encode,
+    utc,
+)
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -260,19 +267,28 @@ def _insert(
     rows cost 2.5x the COPY's server CPU)."""
     n = len(headline)
     encoded = (
-        encode(headline[["lead_id", "grade", "profile_id"]], texts=("grade", "profile_id"))
+        score_columns(headline)
         .plus("model_version", "text", np.zeros(n, np.int64), [model.version])
         .plus("config_hash", "text", np.zeros(n, np.int64), [model.config_hash])
         .plus("scored_on", "date", np.full(n, day, np.int64))
         .plus("as_of", "time", np.full(n, plan.as_of_us, np.int64))
-        .plus("fit", "int4", headline["fit"].to_numpy(np.int64))
-        .plus("engagement", "cents", _cents(headline["engagement"]))
-        .plus("total", "cents", _cents(headline["total"]))
-        .plus("is_mql", "bool", headline["is_mql"].to_numpy(np.int64))
         .plus("fits", "int4[]", fits.astype(np.int32))
         .plus("state", "float8[]", state)
     )
     copy_in_columns(conn, "scoring.score_history", encoded)
+
+
+def score_columns(rows: pd.DataFrame, texts: tuple[str, ...] = ("grade", "profile_id")) -> Encoded:
+    """A score's columns in the tables' own types (history, lead and profile scores alike): lead_id
+    bigint, fit integer, engagement and total numeric(12, 2) from whole cents (the kernel rounds them
+    to cents), is_mql boolean, and `texts` (None: NULL)."""
+    return (
+        encode(rows[["lead_id", *texts]], texts=texts)
+        .plus("fit", "int4", rows["fit"].to_numpy(np.int64))
+        .plus("engagement", "cents", _cents(rows["engagement"]))
+        .plus("total", "cents", _cents(rows["total"]))
+        .plus("is_mql", "bool", rows["is_mql"].to_numpy(np.int64))
+    )
 
 
 def _cents(amounts: pd.Series) -> np.ndarray:

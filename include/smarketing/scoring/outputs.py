@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from smarketing.scoring.history import write_snapshots
+from smarketing.scoring.history import score_columns, write_snapshots
 from smarketing.scoring.kernel import ZERO, ProfileScores, Scores
 from smarketing.scoring.model import Profile, ScoringModel
 from smarketing.scoring.timing import Timings
-from smarketing.scoring.warehouse import Shard, read_fit_contributions
+from smarketing.scoring.warehouse import Shard, read_fit_contributions, to_us
 from smarketing.sqlfiles import statement
-from smarketing.warehouse.copy import Encoded, copy_in_columns, copy_in_fixed, copy_in_frame, encode, utc
+from smarketing.warehouse.copy import Encoded, copy_in_columns, copy_in_fixed, copy_in_frame, encode
 
 if TYPE_CHECKING:
     from smarketing.scoring.runner import RunPlan
@@ -33,10 +33,6 @@ def _range(conn: psycopg.Connection, table: str, shard: Shard, extra: str = "", 
         f"DELETE FROM {table} WHERE lead_id BETWEEN %s AND %s {extra}",  # type: ignore[arg-type]  # fixed names
         (shard.low, shard.high, *params),
     )
-
-
-def day_text(days: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(np.asarray(days, dtype=np.int64).astype("datetime64[D]"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,22 +248,32 @@ def _binary(rows: pd.DataFrame) -> Encoded:
 
 def lead_score_rows(
     model: ScoringModel, plan: RunPlan, headline: pd.DataFrame, history_days: np.ndarray
-) -> pd.DataFrame:
-    rows = headline.rename(columns={"band": "engagement_band"}).copy()
-    graded = rows["grade"].notna() & rows["engagement_band"].notna()
-    rows["priority"] = (rows["grade"].astype("string") + rows["engagement_band"].astype("string")).where(
-        graded
+) -> Encoded:
+    """The shard's `scoring.lead_scores` rows in the table's own binary types (as CSV they cost 0.8 s of
+    client CPU at 200k leads, and PostgreSQL parsed every number, time and text of them)."""
+    n = len(headline)
+    rows = score_columns(headline.rename(columns={"band": "engagement_band"}), TEXTS)
+    grades, bands = rows.arrays["grade"], rows.arrays["engagement_band"]
+    width = len(rows.vocabularies["engagement_band"])
+    # The matrix cell of every (grade, band) pair: its code is the pair's position, NULL without both.
+    priority = np.where((grades >= 0) & (bands >= 0), grades * width + bands, -1)
+    cells = [g + b for g in rows.vocabularies["grade"] for b in rows.vocabularies["engagement_band"]]
+    return (
+        rows.plus("priority", "text", priority, cells)
+        .plus("model_version", "text", np.zeros(n, np.int64), [model.version])
+        .plus("config_hash", "text", np.zeros(n, np.int64), [model.config_hash])
+        .plus("run_id", "text", np.zeros(n, np.int64), [plan.run_id])
+        .plus("as_of", "time", np.full(n, plan.as_of_us, np.int64))
+        .plus("scored_at", "time", np.full(n, to_us(datetime.now(UTC)), np.int64))
+        .plus("history_on", "date", np.asarray(history_days, dtype=np.int64))
     )
-    rows["model_version"] = model.version
-    rows["config_hash"] = model.config_hash
-    rows["as_of"] = utc(plan.as_of_us)
-    rows["scored_at"] = pd.Timestamp(datetime.now(UTC))
-    rows["run_id"] = plan.run_id
-    rows["history_on"] = day_text(history_days)
-    return rows
 
 
-def profile_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
+TEXTS = ("grade", "engagement_band", "profile_id")
+
+
+def profile_rows(scores: Scores) -> Encoded:
+    """Every lead's `scoring.profile_scores` row per profile, in the table's own binary types."""
     parts = []
     for profile_id, result in scores.profiles.items():
         parts.append(
@@ -283,7 +289,7 @@ def profile_rows(model: ScoringModel, scores: Scores) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return score_columns(pd.concat(parts, ignore_index=True))
 
 
 def write_crossings(
@@ -340,12 +346,12 @@ def write_shard(
         )
     with timings.step("write_lead_scores"):
         _range(conn, "scoring.lead_scores", shard)
-        stats["score_rows"] = copy_in_frame(
+        stats["score_rows"] = copy_in_columns(
             conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days)
         )
         _range(conn, "scoring.profile_scores", shard)
         if len(model.profiles) > 1:
-            stats["score_rows"] += copy_in_frame(conn, "scoring.profile_scores", profile_rows(model, scores))
+            stats["score_rows"] += copy_in_columns(conn, "scoring.profile_scores", profile_rows(scores))
     with timings.step("write_crossings"):
         stats["new_mqls"] = write_crossings(conn, model, plan, headline)
         if log_high:
