@@ -22,6 +22,7 @@ from smarketing.scoring.kernel import US_PER_DAY, EventArrays
 from smarketing.scoring.model import ScoringModel
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.copy import copy_in_frame, copy_out_csv, copy_out_fixed
+from smarketing.warehouse.core_build import BUILD_LOCK_KEY
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -44,9 +45,6 @@ class Shard:
 
 
 EVERY_LEAD = Shard(0, -(2**63), 2**63 - 1)
-# The core build's advisory lock (smarketing.warehouse.core_build.BUILD_LOCK_KEY): a shard holds it
-# shared, so builds wait for shards and shards for builds.
-BUILD_LOCK_KEY = 4_242_003
 
 
 # ---------------------------------------------------------------------------------------------
