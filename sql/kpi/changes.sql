@@ -56,8 +56,17 @@ FROM versions v
 LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = v.lead_source_id;
 ANALYZE _kpi_versions;
 
+-- a landed date text as an instant, NULL when it is not one (a held record never had to be)
+CREATE OR REPLACE FUNCTION pg_temp.kpi_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN t::timestamptz;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
--- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it).
+-- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it),
+-- passed (a fact of it dated between the two builds' moments, below).
 -- A changed event moves nothing but the credits of its lead's deals (engagement reads the change log):
 -- the leads without any deal in core, most of a day's, are left out here, not carried through each
 -- step below
@@ -91,17 +100,43 @@ UNION
 SELECT c.lead_id, 'stage'
 FROM scoring.mql_crossings c
 JOIN scoring.runs r USING (run_id)
-WHERE r.started_at > %(since)s OR r.finished_at > %(since)s;
+WHERE r.started_at > %(since)s OR r.finished_at > %(since)s
+UNION
+-- passed: a fact dated after the moment the table was last built as of, up to this build's
+-- (%(passed_from)s < at <= %(passed_to)s; an empty range for a build as of an earlier moment), though no
+-- record of it landed since (a date set ahead: a deal's close, a stage entered later than its record
+-- landed): the last build did not count it, this one does.
+-- Its lead is changed like one with a changed entry of another stage: every month of its facts reopened
+-- ('passed'); a lead deleted in between, like its own record. A fact of a record landed since (the same
+-- lead, object, stage and instant as one of its versions) or a crossing of a run since is left to them.
+SELECT p.lead_id, p.why
+FROM (
+    SELECT l.lead_id, 'record' AS why, NULL AS object, NULL::timestamptz AS at, NULL AS stage
+    FROM core.leads l WHERE l.deleted_at > %(passed_from)s AND l.deleted_at <= %(passed_to)s
+    UNION ALL
+    SELECT l.lead_id, 'passed', 'leads', l.created_at, NULL
+    FROM core.leads l WHERE l.created_at > %(passed_from)s AND l.created_at <= %(passed_to)s
+    UNION ALL
+    SELECT h.lead_id, 'passed', 'lifecycle_history', h.entered_at, h.stage
+    FROM core.lifecycle_history h WHERE h.entered_at > %(passed_from)s AND h.entered_at <= %(passed_to)s
+    UNION ALL
+    SELECT x.lead_id, 'passed', NULL, x.crossed_at, NULL
+    FROM scoring.mql_crossings x
+    JOIN scoring.runs r USING (run_id)
+    WHERE x.crossed_at > %(passed_from)s AND x.crossed_at <= %(passed_to)s
+      AND NOT COALESCE(r.started_at > %(since)s OR r.finished_at > %(since)s, false)
+    UNION ALL
+    SELECT d.lead_id, 'passed', 'deals', t.at, NULL
+    FROM core.deals d
+    CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
+    WHERE d.lead_id IS NOT NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s
+) p
+WHERE NOT EXISTS (
+    SELECT 1 FROM _kpi_versions v
+    WHERE v.lead_id = p.lead_id AND v.object = p.object AND v.stage IS NOT DISTINCT FROM p.stage
+      AND p.at IN (pg_temp.kpi_instant(v.at_1), pg_temp.kpi_instant(v.at_2)));
 CREATE INDEX ON _kpi_changed_leads (lead_id);
 ANALYZE _kpi_changed_leads;
-
--- a landed date text as an instant, NULL when it is not one (a held record never had to be)
-CREATE OR REPLACE FUNCTION pg_temp.kpi_instant(t text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN t::timestamptz;
-EXCEPTION WHEN others THEN
-    RETURN NULL;
-END $$;
 
 -- A changed marketing event moves the credit of its lead's deals opened at or after it only (a touch is an
 -- event up to the deal's opening): the earliest instant any version of the lead's changed events names,
@@ -177,7 +212,7 @@ narrow AS (
     FROM (SELECT DISTINCT lead_id FROM _kpi_changed_leads WHERE why = 'stage') c
     LEFT JOIN versions v USING (lead_id)
     WHERE NOT COALESCE(v.other_stage, false)
-      AND NOT EXISTS (SELECT 1 FROM _kpi_changed_leads r WHERE r.lead_id = c.lead_id AND r.why = 'record')
+      AND NOT EXISTS (SELECT 1 FROM _kpi_changed_leads r WHERE r.lead_id = c.lead_id AND r.why IN ('record', 'passed'))
 )
 
 SELECT n.lead_id, n.mql_change, n.deal, n.won_deal, cur.mql_now, old.in_core_before, old.any_before
@@ -290,11 +325,12 @@ SELECT DISTINCT k.kind, date_trunc('month', f.at AT TIME ZONE %(tz)s)::date, (f.
 FROM _kpi_lead_facts f
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN f.why = 'record' THEN 'record' END),
-    (CASE WHEN f.why IN ('record', 'stage') AND NOT f.narrow AND f.kind IN ('mql', 'crossing') THEN 'mql' END),
-    (CASE WHEN f.why = 'stage' AND NOT f.narrow AND f.kind IN ('created', 'mql', 'crossing') THEN 'cohorts' END),
-    (CASE WHEN f.why = 'stage' AND NOT f.narrow THEN 'milestones' END),
+    (CASE WHEN f.why = 'passed' THEN 'facts' END),
+    (CASE WHEN f.why IN ('record', 'stage', 'passed') AND NOT f.narrow AND f.kind IN ('mql', 'crossing') THEN 'mql' END),
+    (CASE WHEN f.why IN ('stage', 'passed') AND NOT f.narrow AND f.kind IN ('created', 'mql', 'crossing') THEN 'cohorts' END),
+    (CASE WHEN f.why IN ('stage', 'passed') AND NOT f.narrow THEN 'milestones' END),
     (CASE WHEN f.kind = 'deal' THEN 'deals' END),
-    (CASE WHEN f.why IN ('record', 'stage') AND NOT f.narrow AND f.kind = 'crossing' THEN 'crossings' END)
+    (CASE WHEN f.why IN ('record', 'stage', 'passed') AND NOT f.narrow AND f.kind = 'crossing' THEN 'crossings' END)
 ) AS k (kind)
 WHERE k.kind IS NOT NULL;
 
@@ -353,6 +389,13 @@ CROSS JOIN LATERAL (VALUES (s.created_at, true), (s.mql_at, true), (s.sql_at, fa
 CROSS JOIN LATERAL (VALUES ('facts'), (CASE WHEN t.starts THEN 'cohorts' END)) AS k (kind)
 WHERE t.at IS NOT NULL AND k.kind IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM _kpi_stage_moves m WHERE m.lead_id = c.lead_id);
+
+-- a deal without a lead dated between the two moments (the passed leads' deals are among their facts above)
+INSERT INTO _kpi_changed_months (kind, month, day)
+SELECT DISTINCT 'facts', date_trunc('month', t.at AT TIME ZONE %(tz)s)::date, (t.at AT TIME ZONE %(tz)s)::date
+FROM core.deals d
+CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
+WHERE d.lead_id IS NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s;
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)

@@ -433,3 +433,27 @@ def test_a_build_as_of_an_earlier_moment_never_rewinds_the_later_periods(world: 
     # A day in the past with nothing rewritten before it (a backfill run of an old day): nothing moves.
     build_kpis(world, kpi_settings(), as_of="2026-05-10T02:00:00Z")
     assert checksums(world) == latest
+
+
+def test_facts_stored_with_a_later_date_count_once_a_build_passes_them(world: str) -> None:
+    """Facts landed with a date after the build's moment wait for it: a later build with nothing landed
+    in between counts them in their periods, as a full rebuild does."""
+    land(world, "leads", [lead(5, "CTO", "FR", "c1", "o1", "2026-06-05T10:00:00Z", utm_medium="email")])
+    land(world, "lifecycle_history", [stage(2, "marketingqualifiedlead", "2026-06-10T10:00:00Z")])
+    land(
+        world, "marketing_events", [event("E30", 2, "email_click", "2026-06-08T09:00:00Z", "C3", "Security")]
+    )
+    land(world, "deals", [deal("D5", 2, "c2", 700, "2026-06-12T10:00:00Z", "2026-06-15T10:00:00Z", True)])
+    fold(world)
+    build_kpis(world, kpi_settings(), as_of=AS_OF)  # June 1: none of them yet
+    assert rows(world, "SELECT count(*) FROM kpi.funnel_daily WHERE day >= '2026-06-01'") == [(0,)]
+    later = "2026-06-20T00:00:00Z"
+    build_kpis(world, kpi_settings(), as_of=later)  # nothing landed since: the moment passed them
+    assert rows(
+        world,
+        "SELECT sum(new_leads), sum(mqls), sum(opportunities), sum(won_deals) FROM kpi.funnel_monthly "
+        "WHERE month = '2026-06-01'",
+    ) == [(1, 1, 1, 1)]
+    incremental = checksums(world)
+    build_kpis(world, kpi_settings(), as_of=later, full=True)
+    assert checksums(world) == incremental

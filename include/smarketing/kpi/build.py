@@ -125,7 +125,7 @@ def _build(
     """One build as of `moment` in the session: (what each table rewrote, seconds spent staging)."""
     today = moment.tz_convert(settings.timezone).date()
     mark = periods.current_watermark(conn)
-    finder = periods.ChangeFinder(conn, mark, settings.timezone, settings.mql_stage)
+    finder = periods.ChangeFinder(conn, mark, settings.timezone, settings.mql_stage, moment.to_pydatetime())
     plans = plan_tables(conn, settings, finder, today, full=full, from_day=from_day)
     params = model_params(settings, moment)
     staged = time.monotonic()
@@ -189,10 +189,10 @@ def plan_tables(
             if model.prepare:
                 _keep_credit_leads(conn, changed=False)
         elif model.daily and from_day is None:
-            days = periods.touched_days(model, finder.changes(state.watermark).days)
+            days = periods.touched_days(model, finder.changes(state.watermark, state.as_of).days)
             plans.append(TablePlan(model, "incremental", periods.day_ranges(days, end)))
         else:
-            changes = finder.months(state.watermark, in_session=model.prepare is not None)
+            changes = finder.months(state.watermark, state.as_of, in_session=model.prepare is not None)
             if model.prepare:
                 _keep_credit_leads(conn, changed=True)
             months = periods.touched_months(model, changes)

@@ -81,9 +81,16 @@ class Changes:
 
 
 def changed_months(
-    conn: psycopg.Connection, since: Watermark, until: Watermark, timezone: str, mql_stage: str
+    conn: psycopg.Connection,
+    since: Watermark,
+    until: Watermark,
+    timezone: str,
+    mql_stage: str,
+    passed: tuple[datetime, datetime] | None = None,
 ) -> Changes:
-    """Months and days touched per kind of change (sql/kpi/changes.sql) between two watermarks."""
+    """Months and days touched per kind of change (sql/kpi/changes.sql) between two watermarks, and by the
+    facts dated between two moments (`passed`: the table's last build's and this one's, the earlier first),
+    which the table's last build did not count and this one does."""
     conn.execute("DROP TABLE IF EXISTS _kpi_window")
     conn.execute(
         "CREATE TEMP TABLE _kpi_window (object text PRIMARY KEY, low bigint NOT NULL, high bigint NOT NULL)"
@@ -93,7 +100,14 @@ def changed_months(
         columns=["object", "low", "high"],
     )
     copy_in_frame(conn, "_kpi_window", window)
-    params = {"since": since.wall - WALL_OVERLAP, "tz": timezone, "mql_stage": mql_stage}
+    passed_from, passed_to = passed or (until.wall, until.wall)
+    params = {
+        "since": since.wall - WALL_OVERLAP,
+        "tz": timezone,
+        "mql_stage": mql_stage,
+        "passed_from": passed_from,
+        "passed_to": passed_to,
+    }
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(read_sql("changes"), params)
     months: dict[str, set[date]] = {}
@@ -109,25 +123,54 @@ def changed_months(
 
 
 class ChangeFinder:
-    """The months each watermark's changes touch, found once per watermark in a session. The session's change
-    tables (_kpi_changed_leads and the others of changes.sql) hold those of the watermark found last."""
+    """The months each watermark's changes touch, found once per watermark (and moment) in a session. The
+    session's change tables (_kpi_changed_leads and the others of changes.sql) hold those found last.
 
-    def __init__(self, conn: psycopg.Connection, until: Watermark, timezone: str, mql_stage: str) -> None:
+    `moment` is the build's: the facts dated after the moment a table was last built as of, up to this one,
+    are changes too (the last build did not count them, this one does), though nothing landed."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        until: Watermark,
+        timezone: str,
+        mql_stage: str,
+        moment: datetime | None = None,
+    ) -> None:
         self.conn, self.until, self.timezone, self.mql_stage = conn, until, timezone, mql_stage
+        self.moment = moment
         self.found: dict[tuple, Changes] = {}
         self.latest: tuple | None = None
 
-    def changes(self, since: Watermark, *, in_session: bool = False) -> Changes:
-        """What changed since `since`; `in_session`: with the session's tables holding it."""
-        key = since.key()
+    def changes(
+        self, since: Watermark, since_moment: datetime | None = None, *, in_session: bool = False
+    ) -> Changes:
+        """What changed since `since` (and the moment `since_moment`); `in_session`: with the session's tables
+        holding it."""
+        passed = None
+        # forward only: a build as of an earlier moment rewrites what changed and its days from then on (the
+        # later ones are built again as of the latest moment: build.build_kpis), no period for having passed
+        if since_moment is not None and self.moment is not None and since_moment < self.moment:
+            passed = (pd.Timestamp(since_moment), pd.Timestamp(self.moment))
+        key = (since.key(), passed)
         if key not in self.found or (in_session and key != self.latest):
-            self.found[key] = changed_months(self.conn, since, self.until, self.timezone, self.mql_stage)
+            self.found[key] = changed_months(
+                self.conn,
+                since,
+                self.until,
+                self.timezone,
+                self.mql_stage,
+                None if passed is None else (passed[0].to_pydatetime(), passed[1].to_pydatetime()),
+            )
             self.latest = key
         return self.found[key]
 
-    def months(self, since: Watermark, *, in_session: bool = False) -> dict[str, set[date]]:
-        """Months touched per kind since `since`; `in_session`: with the session's tables holding them."""
-        return self.changes(since, in_session=in_session).months
+    def months(
+        self, since: Watermark, since_moment: datetime | None = None, *, in_session: bool = False
+    ) -> dict[str, set[date]]:
+        """Months touched per kind since `since` (and `since_moment`); `in_session`: with the session's tables
+        holding them."""
+        return self.changes(since, since_moment, in_session=in_session).months
 
 
 def month_start(day: date) -> date:

@@ -66,7 +66,8 @@ def keep_lead_stages(
             cur.execute("ALTER TABLE ops.kpi_lead_stages DROP CONSTRAINT kpi_lead_stages_pkey")
         else:
             mark, as_of, _ = kept  # type: ignore[misc]
-            finder.months(mark, in_session=True)  # the session's _kpi_changed_leads: those since `mark`
+            # the session's _kpi_changed_leads: those since `mark`
+            finder.months(mark, as_of, in_session=True)
             earlier, later = sorted([as_of, moment])  # type: ignore[type-var]
             _run(cur, "stg_moved", {"moved_from": earlier, "moved_to": later})
         _run(cur, "stg_leads", {**params, "restage_all": everything})
