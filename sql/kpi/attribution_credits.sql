@@ -9,8 +9,14 @@
 -- is kept or nothing is, or when its lead's touches or milestones changed since the table's watermark
 -- (_kpi_recredit_leads, sql/kpi/changes.sql: a changed event moves only the deals opened after it). Kept
 -- deals of the months no longer live are dropped.
+-- The sums of the kept credits per month, side, model, channel and campaign (ops.kpi_credit_sums, migration
+-- 0031: attribution_monthly.sql reads them) move with the credits that leave and come, a count of credits
+-- beside each sum: a group's row leaves with its last credit. Both tables are unlogged and written here
+-- only: a crash empties both; kept credits emptied alone (by hand) empty the sums first.
 --   %(tz)s the organisation's zone
 DROP TABLE IF EXISTS _kpi_credit_deals;
+
+DELETE FROM ops.kpi_credit_sums WHERE NOT EXISTS (SELECT 1 FROM ops.kpi_deal_credits);
 
 CREATE TEMP TABLE _kpi_credit_deals AS
 WITH deals AS (
@@ -39,13 +45,27 @@ SELECT d.*,
            WHERE c.lead_id = d.lead_id AND COALESCE(d.opened_at >= c.since, true)) AS stale
 FROM deals d;
 
-DELETE FROM ops.kpi_deal_credits k
-WHERE ((k.opened_month >= %(lo)s AND k.opened_month < %(hi)s) OR (k.won_month >= %(lo)s AND k.won_month < %(hi)s)
-       OR k.deal_id IN (SELECT deal_id FROM _kpi_credit_deals WHERE stale))
-  AND NOT EXISTS (SELECT 1 FROM _kpi_credit_deals c WHERE c.deal_id = k.deal_id AND NOT c.stale);
+-- the credits that leave come off their sums (each kept deal's months, in the range or not)
+WITH gone AS (
+    DELETE FROM ops.kpi_deal_credits k
+    WHERE ((k.opened_month >= %(lo)s AND k.opened_month < %(hi)s) OR (k.won_month >= %(lo)s AND k.won_month < %(hi)s)
+           OR k.deal_id IN (SELECT deal_id FROM _kpi_credit_deals WHERE stale))
+      AND NOT EXISTS (SELECT 1 FROM _kpi_credit_deals c WHERE c.deal_id = k.deal_id AND NOT c.stale)
+    RETURNING k.opened_month, k.won_month, k.models, k.channels, k.campaign_ids, k.amount_credits, k.deal_credits
+)
+INSERT INTO ops.kpi_credit_sums AS s (month, opened, model, channel, campaign_id, credits, deal_credit, amount_credit)
+SELECT m.month, m.opened, c.model, c.channel, c.campaign_id, -count(*), -sum(c.deal_credit), -sum(c.amount_credit)
+FROM gone k
+CROSS JOIN LATERAL (VALUES (k.opened_month, true), (k.won_month, false)) AS m (month, opened)
+CROSS JOIN LATERAL unnest(k.models, k.channels, k.campaign_ids, k.amount_credits, k.deal_credits)
+    AS c (model, channel, campaign_id, amount_credit, deal_credit)
+WHERE m.month IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT (month, opened, model, channel, campaign_id) DO UPDATE
+    SET credits = s.credits + EXCLUDED.credits, deal_credit = s.deal_credit + EXCLUDED.deal_credit,
+        amount_credit = s.amount_credit + EXCLUDED.amount_credit;
 
-INSERT INTO ops.kpi_deal_credits (deal_id, lead_id, amount, opened_at, opened_month, won_month, lead_created_at,
-                                  mql_at, models, channels, campaign_ids, amount_credits, deal_credits)
+-- the credits of the deals credited again, kept and added to their sums
 WITH deals AS (
     SELECT deal_id, lead_id, amount, opened_at, opened_month, won_month, lead_created_at, mql_at
     FROM _kpi_credit_deals WHERE stale
@@ -55,7 +75,7 @@ WITH deals AS (
 -- not a touch), numbered in time order; the deal's counts are taken in the same pass: the touches up to the
 -- lead's creation (or its MQL moment) are the first k, so the last of them is touch k
 touches AS (
-    SELECT d.deal_id, d.amount,
+    SELECT d.deal_id, d.amount, d.opened_month, d.won_month,
            ops.kpi_touch_channel(e.event_type, e.attributes) AS channel,
            COALESCE(NULLIF(btrim(e.campaign_id), ''), 'none') AS campaign_id,
            row_number() OVER ordered AS n,
@@ -105,7 +125,7 @@ shares AS MATERIALIZED (
 ),
 
 rounded AS MATERIALIZED (
-    SELECT s.deal_id, s.amount, s.channel, s.campaign_id, s.n, s.touches,
+    SELECT s.deal_id, s.amount, s.opened_month, s.won_month, s.channel, s.campaign_id, s.n, s.touches,
            s.role_count::bigint * 4294967296 + s.n AS w_rank,
            round(s.amount * s.linear_share, 2) AS linear_amount, round(s.linear_share, 4) AS linear_deal,
            round(s.amount * s.w_share, 2) AS w_amount, round(s.w_share, 4) AS w_deal
@@ -122,38 +142,67 @@ remainders AS MATERIALIZED (
     WINDOW per_deal AS (PARTITION BY deal_id)
 ),
 
--- one scan of the touches per model (a list of the four models joined to every touch cost more)
-credits AS (
-    SELECT deal_id, 'first_touch' AS model, channel, campaign_id, amount AS amount_credit, 1::numeric AS deal_credit
+-- one scan of the touches per model (a list of the four models joined to every touch cost more); read
+-- twice below (the kept arrays, the sums), worked out again each time: cheaper than storing its rows
+credits AS NOT MATERIALIZED (
+    SELECT deal_id, opened_month, won_month, 'first_touch' AS model, channel, campaign_id, amount AS amount_credit,
+           1::numeric AS deal_credit
     FROM remainders
     WHERE n = 1
     UNION ALL
-    SELECT deal_id, 'last_touch', channel, campaign_id, amount, 1 FROM remainders WHERE n = touches
+    SELECT deal_id, opened_month, won_month, 'last_touch', channel, campaign_id, amount, 1 FROM remainders WHERE n = touches
     UNION ALL
-    SELECT deal_id, 'linear', channel, campaign_id,
+    SELECT deal_id, opened_month, won_month, 'linear', channel, campaign_id,
            CASE WHEN n = touches THEN amount - (linear_amount_sum - linear_amount) ELSE linear_amount END,
            CASE WHEN n = touches THEN 1 - (linear_deal_sum - linear_deal) ELSE linear_deal END
     FROM remainders
     UNION ALL
-    SELECT deal_id, 'w_shaped', channel, campaign_id,
+    SELECT deal_id, opened_month, won_month, 'w_shaped', channel, campaign_id,
            CASE WHEN w_rank = w_keeper THEN amount - (w_amount_sum - w_amount) ELSE w_amount END,
            CASE WHEN w_rank = w_keeper THEN 1 - (w_deal_sum - w_deal) ELSE w_deal END
     FROM remainders
     UNION ALL
-    SELECT d.deal_id, model.name, 'unattributed', 'unattributed', d.amount, 1
+    SELECT d.deal_id, d.opened_month, d.won_month, model.name, 'unattributed', 'unattributed', d.amount, 1
     FROM deals d
     CROSS JOIN (VALUES ('first_touch'), ('last_touch'), ('linear'), ('w_shaped')) AS model (name)
     WHERE NOT EXISTS (SELECT 1 FROM touches t WHERE t.deal_id = d.deal_id)
+),
+
+added AS (
+    INSERT INTO ops.kpi_deal_credits (deal_id, lead_id, amount, opened_at, opened_month, won_month, lead_created_at,
+                                      mql_at, models, channels, campaign_ids, amount_credits, deal_credits)
+    SELECT d.deal_id, d.lead_id, d.amount, d.opened_at, d.opened_month, d.won_month, d.lead_created_at, d.mql_at,
+           c.models, c.channels, c.campaign_ids, c.amount_credits, c.deal_credits
+    FROM deals d
+    JOIN (
+        SELECT deal_id, array_agg(model) AS models, array_agg(channel) AS channels, array_agg(campaign_id) AS campaign_ids,
+               array_agg(amount_credit) AS amount_credits, array_agg(deal_credit) AS deal_credits
+        FROM credits
+        GROUP BY deal_id
+    ) c USING (deal_id)
+),
+
+-- the same credits summed per pair of months and group (the rows above, not the kept arrays unnested
+-- again; a data-modifying CTE runs whether it is read or not), then per month side: each credit is
+-- hashed once, not once per side
+pairs AS (
+    SELECT opened_month, won_month, model, channel, campaign_id, count(*) AS credits, sum(deal_credit) AS deal_credit,
+           sum(amount_credit) AS amount_credit
+    FROM credits
+    GROUP BY 1, 2, 3, 4, 5
 )
 
-SELECT d.deal_id, d.lead_id, d.amount, d.opened_at, d.opened_month, d.won_month, d.lead_created_at, d.mql_at,
-       c.models, c.channels, c.campaign_ids, c.amount_credits, c.deal_credits
-FROM deals d
-JOIN (
-    SELECT deal_id, array_agg(model) AS models, array_agg(channel) AS channels, array_agg(campaign_id) AS campaign_ids,
-           array_agg(amount_credit) AS amount_credits, array_agg(deal_credit) AS deal_credits
-    FROM credits
-    GROUP BY deal_id
-) c USING (deal_id);
+INSERT INTO ops.kpi_credit_sums AS s (month, opened, model, channel, campaign_id, credits, deal_credit, amount_credit)
+SELECT m.month, m.opened, p.model, p.channel, p.campaign_id, sum(p.credits), sum(p.deal_credit), sum(p.amount_credit)
+FROM pairs p
+CROSS JOIN LATERAL (VALUES (p.opened_month, true), (p.won_month, false)) AS m (month, opened)
+WHERE m.month IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT (month, opened, model, channel, campaign_id) DO UPDATE
+    SET credits = s.credits + EXCLUDED.credits, deal_credit = s.deal_credit + EXCLUDED.deal_credit,
+        amount_credit = s.amount_credit + EXCLUDED.amount_credit;
+
+-- a group whose last credit left
+DELETE FROM ops.kpi_credit_sums WHERE credits = 0;
 
 DROP TABLE _kpi_credit_deals;

@@ -217,6 +217,22 @@ def kept_credits(dsn: str) -> dict[str, int]:
     return dict(rows(dsn, "SELECT deal_id, xmin::text::bigint FROM ops.kpi_deal_credits"))
 
 
+def assert_credit_sums_are_the_kept_credits(dsn: str) -> None:
+    """ops.kpi_credit_sums is the sum of ops.kpi_deal_credits per month side and group, a row per group with
+    credits (attribution_monthly reads its months from it)."""
+    kept = (
+        "SELECT m.month, m.opened, c.model, c.channel, c.campaign_id, count(*), sum(c.deal_credit), "
+        "sum(c.amount_credit) FROM ops.kpi_deal_credits k "
+        "CROSS JOIN LATERAL (VALUES (k.opened_month, true), (k.won_month, false)) AS m (month, opened) "
+        "CROSS JOIN LATERAL unnest(k.models, k.channels, k.campaign_ids, k.amount_credits, k.deal_credits) "
+        "AS c (model, channel, campaign_id, amount_credit, deal_credit) WHERE m.month IS NOT NULL "
+        "GROUP BY 1, 2, 3, 4, 5"
+    )
+    sums = "SELECT month, opened, model, channel, campaign_id, credits, deal_credit, amount_credit FROM ops.kpi_credit_sums"
+    assert rows(dsn, f"({kept}) EXCEPT ALL ({sums})") == []
+    assert rows(dsn, f"({sums}) EXCEPT ALL ({kept})") == []
+
+
 def test_kept_deal_credits_sum_to_each_deal_and_move_only_with_their_deal(world: str) -> None:
     # every kept deal sums to its amount, and to one deal, under every model
     assert (
@@ -237,11 +253,13 @@ def test_kept_deal_credits_sum_to_each_deal_and_move_only_with_their_deal(world:
     after = kept_credits(world)
     assert after["crm:D3"] != before["crm:D3"]
     assert (after["crm:D1"], after["crm:D2"]) == (before["crm:D1"], before["crm:D2"])
+    assert_credit_sums_are_the_kept_credits(world)
     # lost kept credits cost time only: the next build rewriting a month credits its deals again
     with psycopg.connect(world) as conn:
         conn.execute("TRUNCATE ops.kpi_deal_credits")
     touch_lead_3(world, "E13", "2026-02-11T10:00:00Z")
     assert {"crm:D2", "crm:D3"} <= set(kept_credits(world))
+    assert_credit_sums_are_the_kept_credits(world)
     incremental = checksums(world)
     build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
     assert checksums(world) == incremental
@@ -348,6 +366,7 @@ def test_a_lead_deleted_or_merged_into_another_leaves_every_table(world: str) ->
     build_kpis(world, kpi_settings(), as_of=AS_OF)
     assert set(kept_stages(world)) == {ids["L1"], ids["L2"]}
     assert rows(world, "SELECT sum(new_leads) FROM kpi.funnel_monthly") == [(2,)]
+    assert_credit_sums_are_the_kept_credits(world)
     incremental = checksums(world)
     build_kpis(world, kpi_settings(), as_of=AS_OF, full=True)
     assert checksums(world) == incremental

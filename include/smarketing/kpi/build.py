@@ -289,8 +289,9 @@ def write_table(
     steps = plan.ranges or [None]
     for i, bounds in enumerate(steps):
         with conn.transaction():
-            if i == 0 and plan.mode == "full" and model.keeps is not None:
-                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(*model.keeps.split("."))))
+            if i == 0 and plan.mode == "full" and model.keeps:
+                kept = [sql.Identifier(*name.split(".")) for name in model.keeps]
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(kept)))
             if bounds is not None:
                 rows += _rewrite(conn, model, table, insert, params, bounds)
             if i == len(steps) - 1:

@@ -32,9 +32,10 @@ class KpiModel:
     # months named by `changes`, or where a change cannot simply be added, are built again
     by_difference: bool = False
     # a statement of sql/kpi/ run before the model in the transaction of each range it rewrites, and the
-    # table it keeps there for the model to sum (attribution's per-deal credits), emptied by a full build
+    # tables it keeps there for the model to read (attribution's per-deal credits and their sums), emptied by
+    # a full build
     prepare: str | None = None
-    keeps: str | None = None
+    keeps: tuple[str, ...] = ()
     # the periods are days: an incremental build rewrites the days touched, not their whole months
     daily: bool = False
 
@@ -69,7 +70,7 @@ MODELS: tuple[KpiModel, ...] = (
         ("facts", "record", "deals"),
         staged="deals",
         prepare="attribution_credits",
-        keeps="ops.kpi_deal_credits",
+        keeps=("ops.kpi_deal_credits", "ops.kpi_credit_sums"),
     ),
     KpiModel("sla_compliance_monthly", "month", ("followups", "record"), staged=None),
     KpiModel("marketing_delivery_monthly", None, staged=None),
