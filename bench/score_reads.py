@@ -49,6 +49,7 @@ from smarketing.scoring.runner import shard_bounds
 from smarketing.warehouse.connection import connect
 
 TICK = os.sysconf("SC_CLK_TCK")
+SERIAL = False  # --current-only: every read without parallel workers
 EPOCH0 = 1.7e9  # seconds: A is stored scaled to this instant, so one factor per range fades every lead
 
 BUILD = """
@@ -124,7 +125,25 @@ QUERIES = {
     "count": "SELECT count(*) FROM {t}",
     "mql_ids": "SELECT count(*) FROM (SELECT lead_id FROM {t} WHERE is_mql) x",
     "join_every_lead": "SELECT sum(s.total), count(s.grade) FROM core.leads w LEFT JOIN {t} s ON s.lead_id = w.lead_id",
+    # `smarketing status` and the Smarketing page (warehouse/status.py, ui/warehouse.py).
+    "status_grades": "SELECT coalesce(grade, 'ungraded'), count(*) FROM {t} GROUP BY 1",
+    "status_mqls": "SELECT count(*) FILTER (WHERE is_mql) FROM {t}",
+    # The account roll-up (sql/scoring/account_scores.sql without its INSERT).
+    "account_rollup": (
+        "SELECT l.company_id, count(*), count(*) FILTER (WHERE s.engagement > 0), count(*) FILTER (WHERE s.is_mql),"
+        " max(s.total), min(s.grade), sum(s.engagement), (array_agg(s.lead_id ORDER BY s.total DESC, s.lead_id))[1]"
+        " FROM {t} s JOIN core.leads l ON l.lead_id = s.lead_id WHERE l.company_id IS NOT NULL GROUP BY l.company_id"
+    ),
+    # "Why is lead 42 at its score?" and the SLA clock's per-lead reads: one lead by id.
+    "one_lead_x200": "SELECT * FROM {t} WHERE lead_id = ANY(SELECT lead_id FROM core.leads ORDER BY hashint8(lead_id) LIMIT 200)",
 }
+TABLE_COPY = """
+DROP SCHEMA IF EXISTS bench_reads CASCADE;
+CREATE SCHEMA bench_reads;
+CREATE TABLE bench_reads.lead_scores_table AS SELECT * FROM scoring.lead_scores;
+CREATE INDEX ON bench_reads.lead_scores_table (lead_id);
+"""
+CURRENT = {"lead_scores": "scoring.lead_scores", "as_a_table": "bench_reads.lead_scores_table"}
 SLA_JOIN = (
     "SELECT w.lead_id, s.total::double precision, s.grade::text FROM _sla_window w "
     "LEFT JOIN {t} s ON s.lead_id = w.lead_id"
@@ -149,6 +168,9 @@ def best(
     runs = []
     for _ in range(repeat):
         with connect(dsn) as conn:
+            if SERIAL:
+                # No parallel workers: all of the read's CPU is in the one backend measured.
+                conn.execute("SET max_parallel_workers_per_gather = 0")
             prepare(conn)
             cpu, wall = backend_cpu(conn), time.perf_counter()
             run(conn)
@@ -167,11 +189,11 @@ def drain(conn: psycopg.Connection, query: str) -> None:
         conn.execute(query).fetchall()
 
 
-def reader_costs(dsn: str, repeat: int) -> dict:
+def reader_costs(dsn: str, repeat: int, targets: dict[str, str] = TARGETS) -> dict:
     agreement = load_config()
     as_of = datetime(2026, 11, 17, 3, tzinfo=UTC)
     out: dict[str, dict] = {}
-    for name, table in TARGETS.items():
+    for name, table in targets.items():
         costs = {}
         for query, text in QUERIES.items():
             statement = text.format(t=table)
@@ -320,8 +342,33 @@ def main() -> None:
     parser.add_argument(
         "--contributions-only", action="store_true", help="Measure the reads of scoring.contributions only."
     )
+    parser.add_argument(
+        "--current-only",
+        action="store_true",
+        help="Measure the readers of scoring.lead_scores as the warehouse has it (a table before migration"
+        " 0030, the closed-form view after it) and of scoring.contributions, nothing else: before/after.",
+    )
     args = parser.parse_args()
     out: dict = {"load_before": os.getloadavg()}
+    if args.current_only:
+        global SERIAL
+        SERIAL = True
+        try:
+            with connect(args.dsn, autocommit=True) as conn:
+                # The same scores as a table next to them, both vacuumed (autovacuum would have been by
+                # the time anyone reads them): the readers' cost of the form, alternately, same data.
+                conn.execute(TABLE_COPY)
+                conn.execute("VACUUM ANALYZE bench_reads.lead_scores_table")
+                if conn.execute("SELECT to_regclass('scoring.score_rows')").fetchone()[0]:
+                    conn.execute("VACUUM ANALYZE scoring.score_rows, scoring.score_times")
+            out["contributions_cpu"] = contribution_costs(args.dsn, args.repeat)
+            out["reader_cpu"] = reader_costs(args.dsn, args.repeat, CURRENT)
+        finally:
+            with connect(args.dsn, autocommit=True) as conn:
+                conn.execute("DROP SCHEMA IF EXISTS bench_reads CASCADE")
+        out["load_after"] = os.getloadavg()
+        print(json.dumps(out, indent=2))
+        return
     try:
         with connect(args.dsn, autocommit=True) as conn:
             # The reference time is kept per lead-id range, like the shards of a run (readers never see
