@@ -211,7 +211,8 @@ src AS (
                               ORDER BY r.archived_at IS NOT NULL,
                                        COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz)
                                            DESC NULLS LAST,
-                                       r.batch_id DESC, r.source_system, r.source_id) AS rk
+                                       r.batch_id DESC, r.source_system, r.source_id) AS rk,
+           count(*) OVER (PARTITION BY r.lead_id) AS records
     FROM records r
     LEFT JOIN core.company_sources cs
            ON cs.source_system = r.source_system AND cs.source_id = (r.p->>'company_source_id')
@@ -251,21 +252,37 @@ merged AS (
            bool_and((p->>'consent_email')::boolean) FILTER (WHERE jsonb_typeof(p->'consent_email') = 'boolean')
                AS consent_email,
            max((p->>'unsubscribed_at')::timestamptz) AS unsubscribed_at,
-           CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at
-    FROM ranked
+           CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at,
+           -- the attributes of a lead of one or two records: the first's non-null values over the second's
+           CASE WHEN max(records) <= 2
+                THEN COALESCE((array_agg(live_attributes) FILTER (WHERE rk = 2))[1], '{}'::jsonb)
+                     || COALESCE((array_agg(live_attributes) FILTER (WHERE rk = 1))[1], '{}'::jsonb) END AS few_attributes
+    FROM (
+        -- a record's attributes without their null values (as they are, when they have none)
+        SELECT ranked.*,
+               CASE WHEN jsonb_typeof(a.attributes) = 'object' AND NOT a.attributes @? '$.* ? (@ == null)'
+                    THEN a.attributes
+                    ELSE (SELECT COALESCE(jsonb_object_agg(e.key, e.value), '{}'::jsonb)
+                          FROM jsonb_each(a.attributes) e WHERE jsonb_typeof(e.value) <> 'null') END
+                   AS live_attributes
+        FROM ranked CROSS JOIN LATERAL (SELECT COALESCE(ranked.p->'attributes', '{}'::jsonb) AS attributes) a
+    ) r
     GROUP BY lead_id
 ),
+-- each attribute's latest non-null value, for a lead of more records (one sort of their (lead, key) pairs)
 attrs AS (
     SELECT lead_id, jsonb_object_agg(key, value) AS attributes
     FROM (
         SELECT DISTINCT ON (src.lead_id, a.key) src.lead_id, a.key, a.value
         FROM src CROSS JOIN LATERAL jsonb_each(COALESCE(src.p->'attributes', '{}'::jsonb)) a
-        WHERE jsonb_typeof(a.value) <> 'null'
+        WHERE src.records > 2 AND jsonb_typeof(a.value) <> 'null'
         ORDER BY src.lead_id, a.key, src.rk
     ) latest_values
     GROUP BY lead_id
 )
-SELECT m.*, COALESCE(a.attributes, '{}'::jsonb) AS attributes
+SELECT m.lead_id, m.source_system, m.source_id, m.job_title, m.country, m.company_id, m.lifecycle_stage,
+       m.owner_id, m.owner_assigned_at, m.created_at, m.updated_at, m.consent_email, m.unsubscribed_at,
+       m.deleted_at, COALESCE(m.few_attributes, a.attributes, '{}'::jsonb) AS attributes
 FROM merged m LEFT JOIN attrs a USING (lead_id);
 ANALYZE _lead_merged;
 
