@@ -130,6 +130,10 @@ FROM (
     FROM core.deals d
     CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
     WHERE d.lead_id IS NOT NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s
+      -- the same deals, as the indexes on their times find them (migration 0032)
+      AND ((d.created_at > %(passed_from)s AND d.created_at <= %(passed_to)s)
+           OR (d.closed_at > %(passed_from)s AND d.closed_at <= %(passed_to)s)
+           OR (d.deleted_at > %(passed_from)s AND d.deleted_at <= %(passed_to)s))
 ) p
 WHERE NOT EXISTS (
     SELECT 1 FROM _kpi_versions v
@@ -395,7 +399,10 @@ INSERT INTO _kpi_changed_months (kind, month, day)
 SELECT DISTINCT 'facts', date_trunc('month', t.at AT TIME ZONE %(tz)s)::date, (t.at AT TIME ZONE %(tz)s)::date
 FROM core.deals d
 CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
-WHERE d.lead_id IS NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s;
+WHERE d.lead_id IS NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s
+  AND ((d.created_at > %(passed_from)s AND d.created_at <= %(passed_to)s)
+       OR (d.closed_at > %(passed_from)s AND d.closed_at <= %(passed_to)s)
+       OR (d.deleted_at > %(passed_from)s AND d.deleted_at <= %(passed_to)s));
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)
