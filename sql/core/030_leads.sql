@@ -219,9 +219,9 @@ src AS (
 ),
 -- Each "latest non-null" field comes from the record of the lowest rank that has it, and the lead's
 -- creating record is the first by creation: both are found by window functions over the lead's records
--- (one sort of them all), and the grouping below keeps the one value at that rank. (The ordered
--- aggregates this replaced, `(array_agg(x ORDER BY rk) FILTER (WHERE x IS NOT NULL))[1]`, sorted each
--- lead's records once per field: PostgreSQL 15 starts a sort per group and aggregate.)
+-- (sorts of all the records, none per lead), and the grouping below keeps the one value at that rank.
+-- (The ordered aggregates this replaced, `(array_agg(x ORDER BY rk) FILTER (WHERE x IS NOT NULL))[1]`,
+-- sorted each lead's records once per field: PostgreSQL 15 starts a sort per group and aggregate.)
 ranked AS (
     SELECT src.*,
            min(rk) FILTER (WHERE p->>'job_title' IS NOT NULL) OVER lead AS job_title_rk,
