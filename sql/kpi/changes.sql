@@ -15,8 +15,8 @@
 --                                       kind: facts, record, mql, cohorts, milestones, deals, crossings,
 --                                       gone_events, followups, dq (each explained below); changed events
 --                                       reach engagement through its change log (smarketing.kpi.engagement)
-DROP TABLE IF EXISTS _kpi_versions, _kpi_changed_leads, _kpi_event_since, _kpi_credit_leads, _kpi_stage_moves,
-    _kpi_lead_facts, _kpi_changed_months;
+DROP TABLE IF EXISTS _kpi_versions, _kpi_passed_deals, _kpi_changed_leads, _kpi_event_since, _kpi_credit_leads,
+    _kpi_stage_moves, _kpi_lead_facts, _kpi_changed_months;
 
 CREATE TEMP TABLE _kpi_versions AS
 WITH keys AS (
@@ -63,6 +63,18 @@ BEGIN
 EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$;
+
+-- the deals' times between the two builds' moments (%(passed_from)s < at <= %(passed_to)s), each deal once per
+-- time: read by the leads' 'passed' facts and the lead-less deals' months below
+CREATE TEMP TABLE _kpi_passed_deals AS
+SELECT d.lead_id, t.at
+FROM core.deals d
+CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
+WHERE t.at > %(passed_from)s AND t.at <= %(passed_to)s
+  -- the same deals, as the indexes on their times find them (migration 0032)
+  AND ((d.created_at > %(passed_from)s AND d.created_at <= %(passed_to)s)
+       OR (d.closed_at > %(passed_from)s AND d.closed_at <= %(passed_to)s)
+       OR (d.deleted_at > %(passed_from)s AND d.deleted_at <= %(passed_to)s));
 
 -- why: record (the lead's own record, its company or its owner changed: every row of it may move),
 -- stage (a lifecycle entry, a deal or an MQL crossing of it changed), events (a marketing event of it),
@@ -126,14 +138,8 @@ FROM (
     WHERE x.crossed_at > %(passed_from)s AND x.crossed_at <= %(passed_to)s
       AND NOT COALESCE(r.started_at > %(since)s OR r.finished_at > %(since)s, false)
     UNION ALL
-    SELECT d.lead_id, 'passed', 'deals', t.at, NULL
-    FROM core.deals d
-    CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
-    WHERE d.lead_id IS NOT NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s
-      -- the same deals, as the indexes on their times find them (migration 0032)
-      AND ((d.created_at > %(passed_from)s AND d.created_at <= %(passed_to)s)
-           OR (d.closed_at > %(passed_from)s AND d.closed_at <= %(passed_to)s)
-           OR (d.deleted_at > %(passed_from)s AND d.deleted_at <= %(passed_to)s))
+    SELECT d.lead_id, 'passed', 'deals', d.at, NULL
+    FROM _kpi_passed_deals d WHERE d.lead_id IS NOT NULL
 ) p
 WHERE NOT EXISTS (
     SELECT 1 FROM _kpi_versions v
@@ -396,13 +402,9 @@ WHERE t.at IS NOT NULL AND k.kind IS NOT NULL
 
 -- a deal without a lead dated between the two moments (the passed leads' deals are among their facts above)
 INSERT INTO _kpi_changed_months (kind, month, day)
-SELECT DISTINCT 'facts', date_trunc('month', t.at AT TIME ZONE %(tz)s)::date, (t.at AT TIME ZONE %(tz)s)::date
-FROM core.deals d
-CROSS JOIN LATERAL (VALUES (d.created_at), (d.closed_at), (d.deleted_at)) AS t (at)
-WHERE d.lead_id IS NULL AND t.at > %(passed_from)s AND t.at <= %(passed_to)s
-  AND ((d.created_at > %(passed_from)s AND d.created_at <= %(passed_to)s)
-       OR (d.closed_at > %(passed_from)s AND d.closed_at <= %(passed_to)s)
-       OR (d.deleted_at > %(passed_from)s AND d.deleted_at <= %(passed_to)s));
+SELECT DISTINCT 'facts', date_trunc('month', d.at AT TIME ZONE %(tz)s)::date, (d.at AT TIME ZONE %(tz)s)::date
+FROM _kpi_passed_deals d
+WHERE d.lead_id IS NULL;
 
 -- a deleted lead's events leave the engagement counts of their months
 INSERT INTO _kpi_changed_months (kind, month)

@@ -151,16 +151,11 @@ class ChangeFinder:
         # forward only: a build as of an earlier moment rewrites what changed and its days from then on (the
         # later ones are built again as of the latest moment: build.build_kpis), no period for having passed
         if since_moment is not None and self.moment is not None and since_moment < self.moment:
-            passed = (pd.Timestamp(since_moment), pd.Timestamp(self.moment))
+            passed = (since_moment, self.moment)
         key = (since.key(), passed)
         if key not in self.found or (in_session and key != self.latest):
             self.found[key] = changed_months(
-                self.conn,
-                since,
-                self.until,
-                self.timezone,
-                self.mql_stage,
-                None if passed is None else (passed[0].to_pydatetime(), passed[1].to_pydatetime()),
+                self.conn, since, self.until, self.timezone, self.mql_stage, passed
             )
             self.latest = key
         return self.found[key]
