@@ -27,13 +27,16 @@ FAST_RETRY = {"attempts": 8, "initial_wait": 0.005, "max_wait": 0.05, "max_retry
 HUBSPOT_OBJECTS = tuple(API_SOURCES[0]["objects"])
 
 
-# The world ends before the tests run, whatever the clock says: nothing in it is "in the future".
-WORLD_END = (datetime.now(UTC) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+# A world's content follows the calendar (weekdays, month ends) and the tests assert on it (activity kinds,
+# defects caught), so a world is dated from the week's start, not from today: every run in a week builds the
+# same worlds. WORLD_END ends before the tests run, whatever the clock says: nothing in it is "in the future".
+_TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+WEEK_START = _TODAY - timedelta(days=_TODAY.weekday())
+WORLD_END = WEEK_START - timedelta(days=1)
 
 
 def make_world(out: Path, *, contacts: int = 300, days: int = 45, seed: int = 11) -> Path:
-    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    generate_world(out, contacts=contacts, seed=seed, days=days, end=end)
+    generate_world(out, contacts=contacts, seed=seed, days=days, end=WEEK_START)
     return out
 
 
