@@ -3,6 +3,7 @@ should hold once everything the server shows has been pulled."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,11 +28,26 @@ FAST_RETRY = {"attempts": 8, "initial_wait": 0.005, "max_wait": 0.05, "max_retry
 HUBSPOT_OBJECTS = tuple(API_SOURCES[0]["objects"])
 
 
-# A world's content follows the calendar (weekdays, month ends) and the tests assert on it (activity kinds,
-# defects caught), so a world is dated from the week's start, not from today: every run in a week builds the
-# same worlds. WORLD_END ends before the tests run, whatever the clock says: nothing in it is "in the future".
-_TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-WEEK_START = _TODAY - timedelta(days=_TODAY.weekday())
+# A world's content follows the calendar (weekdays, month ends, holidays), so every run in a week builds the
+# same worlds: they are dated from the week's start, not from today. The tests derive what they expect from
+# the world they generated, so any week must pass; SMARKETING_TEST_WORLD_WEEK=YYYY-MM-DD (a date in the week
+# wanted) replays another week's worlds. WORLD_END ends before the tests run, whatever the clock says: nothing
+# in it is "in the future".
+def _week_start(chosen: str | None) -> datetime:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        day = datetime.strptime(chosen.strip(), "%Y-%m-%d").replace(tzinfo=UTC) if chosen else today
+    except ValueError as error:
+        raise ValueError(f"SMARKETING_TEST_WORLD_WEEK={chosen!r}: expected YYYY-MM-DD") from error
+    monday = day - timedelta(days=day.weekday())
+    if monday > today:
+        # The pulls, the sandbox and the warehouse run on the real clock: a world past today would hold
+        # records their windows have not reached yet, and the tests would fail for that, not for its calendar.
+        raise ValueError(f"SMARKETING_TEST_WORLD_WEEK={chosen}: a week after this one cannot be replayed")
+    return monday
+
+
+WEEK_START = _week_start(os.environ.get("SMARKETING_TEST_WORLD_WEEK"))
 WORLD_END = WEEK_START - timedelta(days=1)
 
 

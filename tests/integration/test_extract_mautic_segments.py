@@ -12,12 +12,22 @@ import pyarrow as pa
 import pytest
 import requests
 
+from smarketing.sources.http import ApiClient
+from smarketing.sources.mautic.auth import BasicAuth
+from smarketing.sources.mautic.segments import segment_members
 from smarketing.sources.state import ExtractError
 from smarketing.warehouse.core_build import build_core
 from smarketing_sandbox import api_segments
 from smarketing_sandbox.marketing import TAG_NAMES
 from smarketing_sandbox.server import SandboxServer
-from tests.integration.sandbox_support import make_world, mautic_entry, pull, raw_versions, sandbox
+from tests.integration.sandbox_support import (
+    credentials,
+    make_world,
+    mautic_entry,
+    pull,
+    raw_versions,
+    sandbox,
+)
 from tests.integration.test_extract_faults import FAULTS
 
 pytestmark = pytest.mark.integration
@@ -238,3 +248,22 @@ def test_reconciliation_catches_what_the_log_never_showed(world_dir: Path, clean
         assert added["is_member"] and added["added_at"] == added["changed_at"]
         again = pull_all(server, clean_warehouse, **entry)
         assert again["segments"]["reconciled"]["landed"] == 0
+
+
+def test_listing_a_segment_through_repeated_records_misses_no_member(world_dir: Path) -> None:
+    # Every page repeats 3 records (the first page its own first ones): a segment one record longer than
+    # a page comes back as one page of limit + 3 entries, more than the total, yet its last member is not
+    # in it. Listing by the count of entries stopped there and reconciled the member away as "removed".
+    with sandbox(world_dir, faults="duplicate:1") as server:
+        members = tagged_members(server)
+        auth = server.config.mautic_login, server.config.mautic_password
+        client = ApiClient("mautic", credentials(server, "mautic"), auth=BasicAuth(*auth))
+        listed = 0
+        for alias in TAG_NAMES:
+            want = sorted(int(c) for c, t in members if t == alias)
+            if len(want) < 2:
+                continue
+            assert segment_members(client, alias, len(want) - 1) == want, alias
+            listed += 1
+        client.close()
+    assert listed > 0

@@ -76,8 +76,10 @@ def segment_members(client: ApiClient, alias: str, limit: int) -> list[int]:
             "where[0][val]": str(members[-1] if members else 0),
         }
         data = client.get_json("/api/contacts", params=params)
-        page = [int(e["id"]) for e in entities(data, "contacts")]
-        members += sorted(set(page))
+        page = sorted({int(e["id"]) for e in entities(data, "contacts")})
+        members += page
+        # Distinct ids against the total: a page that repeats records (of its own, on the first page) is
+        # longer than what it covers, and counting the repeats would stop before the segment's last members.
         if not page or (total(data) or 0) <= len(page):
             return members
 
