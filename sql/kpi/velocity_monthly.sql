@@ -2,14 +2,14 @@
 -- stage was reached (only leads that reached both, the later one not before the earlier one), and the
 -- lead velocity rate: MQLs of the month against the month before. Channel "all" is every lead.
 --   %(lo)s, %(hi)s  the months to build (first days): lo <= month < hi; %(tz)s the organisation's zone
--- One scan of the staged leads per transition (a join of each lead with a list of its six costs more);
--- the counts are hashed, and only the transitions with a duration are sorted for the medians.
+-- One scan of the staged leads per transition (a join of each lead with a list of its steps costs more),
+-- the MQL and the time to it from the lead's creation in one row (they end at the same moment: one month
+-- found, not two); the counts are hashed, and only the transitions with a duration are sorted for the
+-- medians (a lead created after its MQL moment has none).
 WITH steps AS (
     SELECT channel, 'new_lead' AS step, NULL::timestamptz AS from_at, created_at AS to_at FROM _kpi_leads
     UNION ALL
-    SELECT channel, 'mql', NULL, mql_at FROM _kpi_leads
-    UNION ALL
-    SELECT channel, 'lead_to_mql', created_at, mql_at FROM _kpi_leads WHERE created_at <= mql_at
+    SELECT channel, 'mql', CASE WHEN created_at <= mql_at THEN created_at END, mql_at FROM _kpi_leads
     UNION ALL
     SELECT channel, 'mql_to_sql', mql_at, sql_at FROM _kpi_leads WHERE mql_at <= sql_at
     UNION ALL
@@ -31,7 +31,7 @@ counts AS (
     SELECT month, channel, GROUPING(channel) AS rollup,
            count(*) FILTER (WHERE step = 'new_lead') AS new_leads,
            count(*) FILTER (WHERE step = 'mql') AS mqls,
-           count(*) FILTER (WHERE step = 'lead_to_mql') AS lead_to_mql,
+           count(from_at) FILTER (WHERE step = 'mql') AS lead_to_mql,
            count(*) FILTER (WHERE step = 'mql_to_sql') AS mql_to_sql,
            count(*) FILTER (WHERE step = 'sql_to_opportunity') AS sql_to_opportunity,
            count(*) FILTER (WHERE step = 'opportunity_to_customer') AS opportunity_to_customer
@@ -42,7 +42,7 @@ counts AS (
 medians AS (
     SELECT month, channel, GROUPING(channel) AS rollup,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
-               FILTER (WHERE step = 'lead_to_mql') AS median_days_lead_to_mql,
+               FILTER (WHERE step = 'mql') AS median_days_lead_to_mql,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
                FILTER (WHERE step = 'mql_to_sql') AS median_days_mql_to_sql,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM to_at - from_at) / 86400)
