@@ -29,11 +29,12 @@ bounds AS MATERIALIZED (
 
 cohort_starts AS NOT MATERIALIZED (
     SELECT 'mql_month' AS cohort_kind, l.lead_id, l.channel, l.persona, l.country, l.industry, l.mql_at, l.sql_at,
-           l.mql_at AS started_at
+           l.first_won_at, l.mql_at AS started_at
     FROM _kpi_leads l
     WHERE l.mql_at IS NOT NULL
     UNION ALL
-    SELECT 'created_month', l.lead_id, l.channel, l.persona, l.country, l.industry, l.mql_at, l.sql_at, l.created_at
+    SELECT 'created_month', l.lead_id, l.channel, l.persona, l.country, l.industry, l.mql_at, l.sql_at, l.first_won_at,
+           l.created_at
     FROM _kpi_leads l
     WHERE l.created_at IS NOT NULL
 ),
@@ -53,6 +54,9 @@ won_deals AS (
     SELECT w.cohort_kind, w.lead_id, min(d.won_at) AS first_won_at, sum(d.amount) AS won_revenue
     FROM windows w
     JOIN _kpi_deals d ON d.lead_id = w.lead_id AND d.won_at < w.counts_until
+    -- only the members whose lead's first win (stg_leads.sql: its earliest live win, so no staged deal's
+    -- win is earlier) falls in the window probe the deals: most leads won nothing
+    WHERE w.first_won_at < w.counts_until
     GROUP BY w.cohort_kind, w.lead_id
 ),
 
