@@ -40,14 +40,14 @@ BULK_SHARE = 0.2
 PERSONA_STEP = "030_leads"
 # What every step reads of a raw object: its rows the quality gate admits. Held records and rejected
 # batches never reach core (dq.quarantine, dq.batch_verdicts). One view per object, from this one
-# statement; the planner inlines it, so each step plans its anti-joins as if written in place.
-ADMITTED = """
-CREATE OR REPLACE TEMP VIEW {view} AS
-SELECT r.* FROM {raw} r
-WHERE NOT EXISTS (SELECT 1 FROM dq.held_records h
-                  WHERE h.table_name = {name} AND h.batch_id = r.batch_id AND h.record_no = r.record_no)
-  AND NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)
-"""
+# statement; the planner inlines it, so each step plans its anti-joins as if written in place. A
+# condition that cannot exclude a row (no record of the object was ever held, no batch was ever
+# rejected) is left out of the view: an empty dq.quarantine has no statistics, and the planner rescanned
+# it once per raw row (0.37 s of the lifecycle step's 211k rows at 200k contacts, 1.7 us a row).
+ADMITTED = "CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.* FROM {raw} r WHERE {conditions}"
+HELD = """NOT EXISTS (SELECT 1 FROM dq.held_records h
+                  WHERE h.table_name = {name} AND h.batch_id = r.batch_id AND h.record_no = r.record_no)"""
+REJECTED = "NOT EXISTS (SELECT 1 FROM dq.rejected_batches x WHERE x.batch_id = r.batch_id)"
 
 
 class _Match(Protocol):
@@ -183,12 +183,24 @@ def _open_window(conn: psycopg.Connection, high: int, *, match_personas: bool) -
         """,
         {"high": high, "objects": list(RAW_OBJECTS)},
     )
+    row = conn.execute(
+        """
+        SELECT ARRAY(SELECT o FROM unnest(%(tables)s::text[]) AS o
+                     WHERE EXISTS (SELECT 1 FROM dq.held_records h WHERE h.table_name = o)),
+               EXISTS (SELECT 1 FROM dq.rejected_batches)
+        """,
+        {"tables": [f"raw.{obj}" for obj in RAW_OBJECTS]},
+    ).fetchone()
+    held, rejected = (set(row[0]), bool(row[1])) if row else (set(), False)
     for obj in RAW_OBJECTS:  # temporary views last as long as the build's connection
+        name = f"raw.{obj}"
+        conditions = [sql.SQL(HELD).format(name=sql.Literal(name))] if name in held else []
+        conditions += [sql.SQL(REJECTED)] if rejected else []
         conn.execute(
             sql.SQL(ADMITTED).format(
                 view=sql.Identifier(f"_admitted_{obj}"),
                 raw=sql.Identifier("raw", obj),
-                name=sql.Literal(f"raw.{obj}"),
+                conditions=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
             )
         )
 
