@@ -27,7 +27,7 @@ SELECT l.*,
 FROM latest l;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
-ANALYZE _company_versions;
+ANALYZE _company_versions (source_system, source_id, source_updated_at, batch_id, domain_norm, archived_at);
 
 -- Companies are written once, merged (below): a company that does not exist yet (a new domain, or a record
 -- without one) takes its id here. The sequence is looked up once (an initplan), not once per row.

@@ -50,7 +50,7 @@ SELECT * FROM (
     FROM candidates c JOIN _lead_several s USING (source_system, source_id)
     ORDER BY c.source_system, c.source_id, c.source_updated_at DESC NULLS LAST, c.batch_id DESC, c.record_no DESC
 ) latest;
-ANALYZE _lead_latest;
+ANALYZE _lead_latest (source_system, source_id, source_updated_at, batch_id);
 
 -- Merges: a surviving record names the records merged into it (`merged_source_ids`, HubSpot's
 -- hs_merged_object_ids). Its latest version replaces what it named before.
@@ -97,7 +97,7 @@ SELECT v.source_system, v.source_id, v.source_updated_at, v.batch_id, v.p,
 FROM v;
 
 -- temp tables are never auto-analysed; the next joins need real row counts
-ANALYZE _lead_versions;
+ANALYZE _lead_versions (source_system, source_id, source_updated_at, batch_id, email_norm, archived_at);
 
 -- The record each merged record now belongs to: a chain of merges names a record more than once, and
 -- the live survivor, then the most recently changed one, holds it. A survivor never landed yet holds
@@ -284,7 +284,8 @@ SELECT m.lead_id, m.source_system, m.source_id, m.job_title, m.country, m.compan
        m.owner_id, m.owner_assigned_at, m.created_at, m.updated_at, m.consent_email, m.unsubscribed_at,
        m.deleted_at, COALESCE(m.few_attributes, a.attributes, '{}'::jsonb) AS attributes
 FROM merged m LEFT JOIN attrs a USING (lead_id);
-ANALYZE _lead_merged;
+ANALYZE _lead_merged (lead_id, source_system, source_id, job_title, country, company_id, lifecycle_stage,
+                       owner_id, owner_assigned_at, created_at, updated_at, consent_email, unsubscribed_at, deleted_at);
 
 -- core_build matches the merged job titles against the agreement's personas here (_lead_personas), then
 -- 035_leads_merge.sql writes every merged lead once, its persona with it, and then its records.

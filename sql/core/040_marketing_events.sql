@@ -77,7 +77,7 @@ LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.sour
 LEFT JOIN core.event_types t ON t.event_type = (v.p->>'event_type');
 
 -- temp tables are never auto-analysed; the next joins need real row counts
-ANALYZE _event_rows;
+ANALYZE _event_rows (event_id, lead_id, event_type, occurred_at, campaign_id, content_topic, source_system, status);
 
 -- A new event is inserted; a stored one goes through `ON CONFLICT`, which probes the key index whatever
 -- the statistics say (a plain UPDATE was planned against the whole table on an hourly fold). Sending every

@@ -51,7 +51,7 @@ FROM v
 LEFT JOIN core.activity_types t ON t.activity_type = (v.p->>'activity_type');
 
 -- temp tables are never auto-analysed; the next joins need real row counts
-ANALYZE _activity_rows;
+ANALYZE _activity_rows (activity_id, lead_id, owner_id, activity_type, occurred_at, source_system, status);
 
 -- A new activity is inserted, a stored one updated if it changed. (`INSERT ... ON CONFLICT` of every
 -- activity cost more CPU on a first load: a speculative insertion per row.)

@@ -58,7 +58,8 @@ LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.sour
 LEFT JOIN core.company_sources cs ON cs.source_system = v.source_system AND cs.source_id = (v.p->>'company_source_id');
 
 -- temp tables are never auto-analysed; the next joins need real row counts
-ANALYZE _deal_rows;
+ANALYZE _deal_rows (deal_id, deleted_at, lead_id, company_id, amount, stage, created_at, closed_at, is_won, source_system,
+                   status);
 
 WITH up AS (
     INSERT INTO core.deals AS d
