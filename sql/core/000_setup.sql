@@ -24,6 +24,11 @@ CREATE TEMP TABLE _changed_company_sources (
 CREATE TEMP TABLE _touched_companies (company_id bigint NOT NULL) ON COMMIT DROP;
 
 -- Lead source records that changed; old_lead_id differs from lead_id when the record is new or moved.
+-- After the leads step, lead_id is the record's lead as core.lead_sources holds it: the activities and
+-- deals steps look a record's lead up here first and in core.lead_sources (one index probe) only for a
+-- record this build did not change. On a first load every record changed, and this narrow table replaces
+-- probes or a scan of the stored records with their payloads (deals 0.09 -> 0.07 s, activities 0.29 ->
+-- 0.27 s of CPU at 200k contacts; the lifecycle step's 211k entries were no faster this way).
 CREATE TEMP TABLE _changed_lead_sources (
     source_system text   NOT NULL,
     source_id     text   NOT NULL,

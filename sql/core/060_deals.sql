@@ -32,18 +32,23 @@ CREATE TEMP TABLE _deal_rows ON COMMIT DROP AS
 WITH w AS (SELECT low, high FROM _build_window WHERE object = 'deals'),
 v AS (
     SELECT DISTINCT ON (r.source_system, r.source_id)
-           r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p
+           r.source_system, r.source_id, r.source_updated_at, r.batch_id, r.payload AS p,
+           -- the record's lead (000_setup.sql: the narrow _changed_lead_sources first)
+           COALESCE(c.lead_id, (SELECT ls.lead_id FROM core.lead_sources ls
+                                WHERE ls.source_system = r.source_system AND ls.source_id = (r.payload->>'lead_source_id')))
+               AS lead_id
     FROM (
         -- every version in the window, plus older versions of the same records (those the quality gate admits)
         SELECT r.* FROM _admitted_deals r, w WHERE r.batch_id > w.low AND r.batch_id <= w.high
         UNION ALL
         SELECT r.* FROM _admitted_deals r JOIN _deal_keys k USING (source_system, source_id), w WHERE r.batch_id <= w.low
     ) r
+    LEFT JOIN _changed_lead_sources c ON c.source_system = r.source_system AND c.source_id = (r.payload->>'lead_source_id')
     ORDER BY r.source_system, r.source_id, r.source_updated_at DESC NULLS LAST, r.batch_id DESC, r.record_no DESC
 )
 SELECT v.source_system || ':' || v.source_id AS deal_id,
        core.archived_at(v.p, v.source_updated_at, v.batch_id) AS deleted_at,
-       ls.lead_id,
+       v.lead_id,
        cs.company_id,
        CASE WHEN jsonb_typeof(v.p->'amount') = 'number' THEN (v.p->>'amount')::numeric(18, 2) END AS amount,
        v.p->>'stage' AS stage,
@@ -52,9 +57,8 @@ SELECT v.source_system || ':' || v.source_id AS deal_id,
        CASE WHEN jsonb_typeof(v.p->'is_won') = 'boolean' THEN (v.p->>'is_won')::boolean END AS is_won,
        v.source_system,
        COALESCE(v.p->'attributes', '{}'::jsonb) AS attributes,
-       CASE WHEN v.p->>'lead_source_id' IS NOT NULL AND ls.lead_id IS NULL THEN 'orphans' ELSE 'ok' END AS status
+       CASE WHEN v.p->>'lead_source_id' IS NOT NULL AND v.lead_id IS NULL THEN 'orphans' ELSE 'ok' END AS status
 FROM v
-LEFT JOIN core.lead_sources ls ON ls.source_system = v.source_system AND ls.source_id = (v.p->>'lead_source_id')
 LEFT JOIN core.company_sources cs ON cs.source_system = v.source_system AND cs.source_id = (v.p->>'company_source_id');
 
 -- temp tables are never auto-analysed; the next joins need real row counts
