@@ -88,28 +88,38 @@ src AS (
            COALESCE(r.source_updated_at, (r.p->>'updated_at')::timestamptz) AS version_at
     FROM records r
 ),
+-- Each "latest non-null" field comes from the record of the lowest rank (most recently updated first) that
+-- has it: window functions over the company's records find the ranks on one sort, and the grouping keeps
+-- the one value at each (as the leads' merge, 030_leads.sql). The ordered aggregates this replaced,
+-- `(array_agg(x ORDER BY ...) FILTER (WHERE x IS NOT NULL))[1]`, started a sort per company and field.
+ranked AS (
+    SELECT src.*,
+           min(rk) FILTER (WHERE p->>'name' IS NOT NULL) OVER company AS name_rk,
+           min(rk) FILTER (WHERE p->>'industry' IS NOT NULL) OVER company AS industry_rk,
+           min(rk) FILTER (WHERE jsonb_typeof(p->'employees') = 'number') OVER company AS employees_rk,
+           min(rk) FILTER (WHERE jsonb_typeof(p->'annual_revenue') = 'number') OVER company AS annual_revenue_rk,
+           min(rk) FILTER (WHERE p->>'country' IS NOT NULL) OVER company AS country_rk
+    FROM (
+        SELECT src.*,
+               row_number() OVER (PARTITION BY company_id
+                                  ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id) AS rk
+        FROM src
+    ) src
+    WINDOW company AS (PARTITION BY company_id)
+),
 merged AS (
     SELECT company_id,
-           (array_agg(source_system ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
-               AS source_system,
-           (array_agg(source_id ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id))[1]
-               AS source_id,
-           (array_agg(p->>'name' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'name' IS NOT NULL))[1] AS name,
-           (array_agg(p->>'industry' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'industry' IS NOT NULL))[1] AS industry,
-           (array_agg(round((p->>'employees')::numeric)::integer
-                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE jsonb_typeof(p->'employees') = 'number'))[1] AS employees,
-           (array_agg((p->>'annual_revenue')::numeric(18, 2)
-                      ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE jsonb_typeof(p->'annual_revenue') = 'number'))[1] AS annual_revenue,
-           (array_agg(p->>'country' ORDER BY version_at DESC NULLS LAST, batch_id DESC, source_system, source_id)
-               FILTER (WHERE p->>'country' IS NOT NULL))[1] AS country,
+           max(source_system) FILTER (WHERE rk = 1) AS source_system,
+           max(source_id) FILTER (WHERE rk = 1) AS source_id,
+           max(p->>'name') FILTER (WHERE rk = name_rk) AS name,
+           max(p->>'industry') FILTER (WHERE rk = industry_rk) AS industry,
+           max(round((p->>'employees')::numeric)::integer) FILTER (WHERE rk = employees_rk) AS employees,
+           max((p->>'annual_revenue')::numeric(18, 2)) FILTER (WHERE rk = annual_revenue_rk) AS annual_revenue,
+           max(p->>'country') FILTER (WHERE rk = country_rk) AS country,
            max(version_at) AS updated_at,
            -- deleted once every record of it is (HubSpot archives deleted and merged-away companies)
            CASE WHEN bool_and(archived_at IS NOT NULL) THEN max(archived_at) END AS deleted_at
-    FROM src
+    FROM ranked
     GROUP BY company_id
 ),
 attrs AS (
