@@ -135,7 +135,8 @@ def build(leads: int, events: int) -> str:
 
 # What scoring runs write: emptied, a kept warehouse is a first load again (`--first-load`).
 SCORING_OUTPUTS = (
-    "lead_scores",
+    "score_rows",
+    "score_clock",
     "profile_scores",
     "fit_contributions",
     "rule_state",
@@ -168,7 +169,7 @@ def reset(dsn: str, *, first_load: bool = False) -> None:
         # Each full rescore rewrites every score, state cell and snapshot: without compaction a kept
         # warehouse carried every earlier run's dead rows (the full rescore's CPU went 9.5 s -> 14.9 s ->
         # 20.5 s over three runs at 200k leads; 18.1 s and 15.4 s in the two runs after this).
-        for table in ("rule_state", "score_history", "fit_contributions", "lead_scores", "profile_scores"):
+        for table in ("rule_state", "score_history", "fit_contributions", "score_rows", "profile_scores"):
             conn.execute(sql.SQL("VACUUM FULL {}").format(sql.Identifier("scoring", table)))
         conn.execute("VACUUM ANALYZE")
 
@@ -295,8 +296,8 @@ def _children_cpu() -> float:
 # ---------------------------------------------------------------------------------------------
 # I/O floor
 # ---------------------------------------------------------------------------------------------
-# What a full rescore writes (scoring.contributions is a view: only its fit rows are stored).
-OUTPUTS = ("lead_scores", "fit_contributions", "rule_state", "score_history", "mql_crossings")
+# What a full rescore writes (scoring.contributions and scoring.lead_scores are views over what is stored).
+OUTPUTS = ("score_rows", "fit_contributions", "rule_state", "score_history", "mql_crossings")
 
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable) -> bytes:

@@ -346,7 +346,7 @@ def main() -> None:
         "--current-only",
         action="store_true",
         help="Measure the readers of scoring.lead_scores as the warehouse has it (a table before migration"
-        " 0030, the closed-form view after it) and of scoring.contributions, nothing else: before/after.",
+        " 0035, the closed-form view after it) and of scoring.contributions, nothing else: before/after.",
     )
     args = parser.parse_args()
     out: dict = {"load_before": os.getloadavg()}
@@ -360,7 +360,7 @@ def main() -> None:
                 conn.execute(TABLE_COPY)
                 conn.execute("VACUUM ANALYZE bench_reads.lead_scores_table")
                 if conn.execute("SELECT to_regclass('scoring.score_rows')").fetchone()[0]:
-                    conn.execute("VACUUM ANALYZE scoring.score_rows, scoring.score_times")
+                    conn.execute("VACUUM ANALYZE scoring.score_rows, scoring.score_clock")
             out["contributions_cpu"] = contribution_costs(args.dsn, args.repeat)
             out["reader_cpu"] = reader_costs(args.dsn, args.repeat, CURRENT)
         finally:

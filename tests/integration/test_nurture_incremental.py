@@ -306,7 +306,7 @@ def test_property_incremental_plan_equals_full_plan_after_random_changes(
     )
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE core.leads, core.lead_sources, core.lead_merges, scoring.lead_scores, scoring.mql_crossings, "
+            "TRUNCATE core.leads, core.lead_sources, core.lead_merges, scoring.score_rows, scoring.mql_crossings, "
             "core.marketing_events, core.sales_activities, core.deals, core.lifecycle_history, sla.followups, "
             "nurture.enrollments, nurture.runs, nurture.plan_state, nurture.lead_state, nurture.lead_changes "
             "CASCADE"

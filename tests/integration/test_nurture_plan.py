@@ -255,7 +255,7 @@ def test_property_whatever_the_scenarios_say_no_ineligible_lead_is_planned(
     rules = agreement([scenario(f"s{i}", targets[i], **s) for i, s in enumerate(scenarios)])
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE core.leads, core.lead_sources, scoring.lead_scores, core.marketing_events, "
+            "TRUNCATE core.leads, core.lead_sources, scoring.score_rows, core.marketing_events, "
             "sla.followups, nurture.enrollments, nurture.runs CASCADE"
         )
         for lead_id, flags in enumerate(leads, start=1):

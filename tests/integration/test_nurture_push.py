@@ -274,7 +274,7 @@ def test_property_kill_between_any_two_steps_and_rerun_loses_nothing_and_sends_n
     server.state.config.faults = []
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE core.leads, core.lead_sources, scoring.lead_scores, core.marketing_events, "
+            "TRUNCATE core.leads, core.lead_sources, scoring.score_rows, core.marketing_events, "
             "nurture.enrollments, nurture.calls, nurture.runs CASCADE"
         )
         seed_leads(conn, server)

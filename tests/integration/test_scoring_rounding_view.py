@@ -55,7 +55,7 @@ lead_state = st.dictionaries(st.integers(0, len(RULES) - 1), st.tuples(value, st
 
 def seed(dsn: str, model: ScoringModel, states: list[dict[int, tuple[float, int]]]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE scoring.lead_scores, scoring.rule_state, scoring.fit_contributions")
+        conn.execute("TRUNCATE scoring.score_rows, scoring.rule_state, scoring.fit_contributions")
         register_model(conn, model)
         with conn.cursor() as cur:
             cur.executemany(

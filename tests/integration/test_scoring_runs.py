@@ -27,6 +27,7 @@ from smarketing.scoring.runner import run_scoring, scores_as_of
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 10, 2, tzinfo=UTC)
+OFF_THE_HOUR = timedelta(minutes=7)
 N_LEADS = 5
 TYPES = ("form_submission", "email_open", "page_view", "unsubscribe", "webinar_attended")
 SCORE_COLUMNS = "lead_id, fit, engagement, total, grade, is_mql, profile_id"
@@ -94,6 +95,15 @@ def snapshot(dsn: str) -> tuple[list, list]:
     return scores, contributions
 
 
+def stored_headline(dsn: str) -> list[tuple]:
+    """scoring.lead_scores as `_headline_rows` gives a recompute."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {SCORE_COLUMNS} FROM scoring.lead_scores ORDER BY lead_id").fetchall()
+    return [
+        (lead, fit, float(e), float(t), grade, mql, profile) for lead, fit, e, t, grade, mql, profile in rows
+    ]
+
+
 def unexplained_totals(dsn: str) -> list:
     """Leads whose contributions (of their headline profile) do not add up to their total to the cent."""
     with psycopg.connect(dsn) as conn:
@@ -153,8 +163,11 @@ def test_incremental_nights_equal_a_full_rescore(clean_warehouse: str, case) -> 
     model, first, gaps, nights = case
     dsn = clean_warehouse
     reset(dsn)
+    # Events 7 minutes past the hour: with nights on the hour, no event is an exact number of half-lives
+    # old, where a value faded night after night (a product of factors) and one faded at once can fall on
+    # either side of a half cent (-20 x 2^-4.5 x 2^-0.5 = -0.6250000000000001, -20 x 2^-5 = -0.625).
     with psycopg.connect(dsn) as conn:
-        add_events(conn, _rows(first, 0, T0))
+        add_events(conn, _rows(first, 0, T0 + OFF_THE_HOUR))
     run_scoring(dsn, model, run_id="night-0", as_of=T0, shard_count=2)
     as_of, counter = T0, 1000
     for n, (gap, night) in enumerate(zip(gaps, nights, strict=True), start=1):
@@ -162,14 +175,20 @@ def test_incremental_nights_equal_a_full_rescore(clean_warehouse: str, case) -> 
         with psycopg.connect(dsn) as conn:
             ids = [r[0] for r in conn.execute("SELECT event_id FROM core.marketing_events ORDER BY event_id")]
             # Late arrivals (before the last run), new events, corrections (time, type, topic, lead), removals.
-            add_events(conn, _rows(night["add"], counter, as_of - timedelta(hours=gap)))
+            add_events(conn, _rows(night["add"], counter, as_of - timedelta(hours=gap) + OFF_THE_HOUR))
             counter += 100
             for index, (lead, kind, hours, topic) in night["update"]:
                 if ids:
                     conn.execute(
                         "UPDATE core.marketing_events SET lead_id = %s, event_type = %s, occurred_at = %s, "
                         "content_topic = %s WHERE event_id = %s",
-                        (lead, kind, T0 + timedelta(hours=hours), topic, ids[index % len(ids)]),
+                        (
+                            lead,
+                            kind,
+                            T0 + timedelta(hours=hours) + OFF_THE_HOUR,
+                            topic,
+                            ids[index % len(ids)],
+                        ),
                     )
             for index in night["delete"]:
                 if ids:
@@ -180,6 +199,8 @@ def test_incremental_nights_equal_a_full_rescore(clean_warehouse: str, case) -> 
         assert result["mode"] == "incremental"
         # Engagement rows are faded at read time from cells the night did not rewrite: still exact.
         assert unexplained_totals(dsn) == []
+        # Scores are shown in closed form from rows the night did not rewrite: exactly the recompute.
+        assert stored_headline(dsn) == _headline_rows(scores_as_of(dsn, model, as_of))
     incremental = snapshot(dsn)
     run_scoring(dsn, model, run_id="check", as_of=as_of, full=True, shard_count=3)
     assert snapshot(dsn) == incremental

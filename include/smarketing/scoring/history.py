@@ -4,9 +4,11 @@ Fading moves every engaged lead's score every night, so a history row per moved 
 engaged lead per night. A snapshot holds what a score is computed from: the fit points per profile and
 the uncapped engagement value per rule at the run's reference time. A lead gets one only when those
 changed other than by fading (new, late, corrected or removed events, events leaving the window, a field
-edited, another model), so its score at any time until its next snapshot is the snapshot faded to that
-time. The invariant a night keeps: each lead's latest snapshot, faded, equals its engine state
-(scoring.rule_state) — so a lead whose state cells and fit the night left alone needs no comparison.
+edited, another model) — not when events only left the scoring window — so its score at any time until
+its next snapshot is the snapshot faded to that time, less what the events that left the window since
+then had added (`window_exits`, read from the events). The invariant a night keeps: each lead's latest
+snapshot, faded and less those events, equals its engine state (scoring.rule_state) — so a lead whose
+state the night changed only by events leaving the window, or not at all, needs no comparison.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from smarketing.scoring.kernel import US_PER_DAY, Scores, assemble
+from smarketing.scoring.kernel import US_PER_DAY, EventArrays, Scores, assemble, incremental_delta
 from smarketing.scoring.model import ScoringModel
-from smarketing.scoring.warehouse import to_us
+from smarketing.scoring.warehouse import read_lead_spans, to_us
 from smarketing.warehouse.connection import connect
 from smarketing.warehouse.copy import (
     Encoded,
@@ -53,6 +55,38 @@ def faded(state: np.ndarray, since_us: np.ndarray, at_us: int, model: ScoringMod
     """`state` (leads x rules) computed to `since_us` per lead, faded to `at_us`."""
     elapsed_days = (at_us - since_us.astype(float))[:, None] / US_PER_DAY
     return state * np.exp2(-elapsed_days / half_lives(model)[None, :])
+
+
+def window_exits(
+    conn: psycopg.Connection, model: ScoringModel, lead_ids: np.ndarray, since_us: np.ndarray, at_us: int
+) -> np.ndarray:
+    """What the events that left each profile's window between each lead's `since_us` and `at_us` had
+    added to its state, faded to `at_us`, negated (leads x rules, rule_no order): the events read are
+    those at or before `since_us` on the whole UTC days where the window's start passed, so that a
+    per-day limit counts them as the night did (`kernel.incremental_delta`, the same arithmetic)."""
+    out = np.zeros((len(lead_ids), len(half_lives(model))))
+    offset = 0
+    for profile in model.profiles:
+        width = len(profile.engagement.rules)
+        window = profile.engagement.window_days
+        if window is not None and len(lead_ids):
+            span = window * US_PER_DAY
+            starts = (since_us - span) // US_PER_DAY * US_PER_DAY
+            stops = np.minimum(since_us + 1, (at_us - span) // US_PER_DAY * US_PER_DAY + US_PER_DAY)
+            some = stops > starts
+            events = read_lead_spans(conn, model, lead_ids[some], starts[some], stops[some])
+            events.lead = np.flatnonzero(some)[events.lead]
+            out[:, offset : offset + width] = incremental_delta(
+                profile.engagement,
+                len(lead_ids),
+                events,
+                EventArrays.empty(),
+                since_us,
+                at_us,
+                np.zeros(0, np.int64),
+            )
+        offset += width
+    return out
 
 
 def inputs(model: ScoringModel, scores: Scores) -> tuple[np.ndarray, np.ndarray]:
@@ -176,10 +210,22 @@ def read_snapshots(
 # Writing snapshots
 # ---------------------------------------------------------------------------------------------
 def _changed(
-    model: ScoringModel, plan: RunPlan, base: Snapshots, fits: np.ndarray, state: np.ndarray
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    base: Snapshots,
+    fits: np.ndarray,
+    state: np.ndarray,
+    from_history: np.ndarray,
 ) -> np.ndarray:
     same = base.found & (base.fits == fits).all(axis=1)
     then = faded(base.state, base.as_of, plan.as_of_us, model)
+    # A lead scored from its history whose state differs from its snapshot faded may differ by events
+    # that left the window only. (A lead carried forward is a candidate because it changed otherwise.)
+    moved = from_history & base.found & ~np.isclose(then, state, rtol=_TOLERANCE, atol=_TOLERANCE).all(axis=1)
+    if moved.any():
+        where = np.flatnonzero(moved)
+        then[where] += window_exits(conn, model, base.lead_ids[where], base.as_of[where], plan.as_of_us)
     same &= np.isclose(then, state, rtol=_TOLERANCE, atol=_TOLERANCE).all(axis=1)
     return ~same
 
@@ -193,12 +239,15 @@ def write_snapshots(
     headline: pd.DataFrame,
     candidates: np.ndarray,
     previous_days: pd.Series,
+    from_history: np.ndarray,
 ) -> tuple[np.ndarray, int]:
     """Snapshot the leads among `candidates` (a mask over the shard's leads: those whose inputs may have
     changed other than by fading since their latest snapshot) whose inputs did change. A rerun of the day
     compares with the snapshot before the day again and rewrites the same rows.
 
-    `previous_days` is each lead's latest snapshot day before the run (days since the epoch; missing for
+    `from_history`: the leads scored from their history this run (the others are candidates because
+    their inputs changed other than by events leaving the window). `previous_days` is each lead's latest
+    snapshot day before the run (days since the epoch; missing for
     a lead never scored). Returns each lead's latest snapshot day after it and the rows written."""
     today = plan.as_of_us // US_PER_DAY
     ids = scores.lead_ids[candidates]
@@ -211,7 +260,9 @@ def write_snapshots(
     else:
         base = Snapshots(model, ids, _no_rows(model))
     changed = np.zeros(len(scores.lead_ids), dtype=bool)
-    changed[np.flatnonzero(candidates)] = _changed(model, plan, base, fits[candidates], state[candidates])
+    changed[np.flatnonzero(candidates)] = _changed(
+        conn, model, plan, base, fits[candidates], state[candidates], from_history[candidates]
+    )
     days = np.full(len(scores.lead_ids), np.nan)
     days[np.flatnonzero(candidates)] = np.where(base.found, base.day, np.nan)
     days[changed] = today
@@ -318,8 +369,11 @@ def history_as_of(dsn: str, model: ScoringModel, when: datetime) -> pd.DataFrame
             dtype=np.int64,
         )
         base = read_snapshots(conn, model, ids, at_us=at_us)
-    ids, fits = ids[base.found], base.fits[base.found]
-    state = faded(base.state[base.found], base.as_of[base.found], at_us, model)
+        ids, fits, since = ids[base.found], base.fits[base.found], base.as_of[base.found]
+        # Events that left the window after a snapshot do not make another one: subtracted here.
+        state = faded(base.state[base.found], since, at_us, model) + window_exits(
+            conn, model, ids, since, at_us
+        )
     fit_by_profile, values_by_profile, offset = {}, {}, 0
     for p, profile in enumerate(model.profiles):
         fit_by_profile[profile.profile_id] = fits[:, p : p + 1]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from smarketing.scoring import closed
 from smarketing.scoring.history import score_columns, write_snapshots
 from smarketing.scoring.kernel import ZERO, ProfileScores, Scores
 from smarketing.scoring.model import Profile, ScoringModel
@@ -22,7 +23,7 @@ from smarketing.sqlfiles import statement
 from smarketing.warehouse.copy import Encoded, copy_in_columns, copy_in_fixed, copy_in_frame, encode
 
 if TYPE_CHECKING:
-    from smarketing.scoring.runner import RunPlan
+    from smarketing.scoring.runner import Engagement, RunPlan
 
 MQL_STAGE = "marketingqualifiedlead"
 SCORING_SYSTEM = "scoring"
@@ -32,6 +33,20 @@ def _range(conn: psycopg.Connection, table: str, shard: Shard, extra: str = "", 
     conn.execute(
         f"DELETE FROM {table} WHERE lead_id BETWEEN %s AND %s {extra}",  # type: ignore[arg-type]  # fixed names
         (shard.low, shard.high, *params),
+    )
+
+
+def _delete_leads(conn: psycopg.Connection, table: str, lead_ids: np.ndarray) -> None:
+    """Delete the rows of `lead_ids` from `table` (a few on an ordinary night: through a temp table
+    analysed, so PostgreSQL finds them by index rather than the shard's range)."""
+    if not len(lead_ids):
+        return
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _scoring_drop (lead_id bigint) ON COMMIT DROP; TRUNCATE _scoring_drop"
+    )
+    copy_in_frame(conn, "_scoring_drop", pd.DataFrame({"lead_id": np.asarray(lead_ids, dtype=np.int64)}))
+    conn.execute(
+        f"ANALYZE _scoring_drop; DELETE FROM {table} r USING _scoring_drop d WHERE r.lead_id = d.lead_id"  # type: ignore[arg-type]  # fixed names
     )
 
 
@@ -79,18 +94,11 @@ def write_state(
         return copy_in_fixed(conn, "scoring.rule_state", STATE_COLUMNS, rows[rows["value"] != 0])
     # Leads scored from history and leads gone from the shard lose their old state; changed cells are
     # replaced. Both sets are small on an ordinary night, so they go through temp tables, not the range.
+    _delete_leads(conn, "scoring.rule_state", np.concatenate([ids[~continuing], gone]))
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _scoring_drop (lead_id bigint) ON COMMIT DROP; TRUNCATE _scoring_drop; "
         "CREATE TEMP TABLE IF NOT EXISTS _scoring_state (LIKE scoring.rule_state) ON COMMIT DROP; "
         "TRUNCATE _scoring_state"
     )
-    dropped = np.concatenate([ids[~continuing], gone]).astype(np.int64)
-    if len(dropped):
-        copy_in_frame(conn, "_scoring_drop", pd.DataFrame({"lead_id": dropped}))
-        conn.execute(
-            "ANALYZE _scoring_drop; "
-            "DELETE FROM scoring.rule_state r USING _scoring_drop d WHERE r.lead_id = d.lead_id"
-        )
     copy_in_fixed(conn, "_scoring_state", STATE_COLUMNS, rows)
     # Analysed, the few changed cells are found through the primary key; unanalysed, PostgreSQL guessed
     # a hash join over the whole state (a night's cost then grew with the state: 1.3 s against 0.36 s
@@ -317,14 +325,13 @@ def write_shard(
     shard: Shard,
     scores: Scores,
     previous: pd.DataFrame,
-    values: dict[str, np.ndarray],
-    rewrite: dict[str, np.ndarray],
+    engagement: Engagement,
     continuing: np.ndarray,
-    log_high: int,
     gone: np.ndarray,
     timings: Timings,
 ) -> dict[str, int]:
     headline = scores.headline(model)
+    values, rewrite = engagement.values, engagement.rewrite
     stats = {"score_moves": moved(headline, previous)}
     with timings.step("write_state"):
         stats["state_written"] = write_state(
@@ -335,29 +342,58 @@ def write_shard(
         fit_changed = _leads_with_other_fit(conn, model, shard, scores) if continuing.any() else None
         stats["contributions"] = write_fit_contributions(conn, model, shard, scores, fit_changed, gone)
     with timings.step("write_history"):
-        # The others' inputs only faded since their latest snapshot (history.py's invariant).
+        # The others' inputs only faded, or lost events leaving the window, since their latest snapshot
+        # (history.py's invariant).
         candidates = ~continuing | ~previous["same_version"].fillna(False).to_numpy(dtype=bool)
-        for cells in rewrite.values():
-            candidates |= cells.any(axis=1)
+        candidates |= engagement.changed_otherwise
         if fit_changed is not None:
             candidates |= np.isin(scores.lead_ids, fit_changed)
         history_days, stats["history_rows"] = write_snapshots(
-            conn, model, plan, shard, scores, headline, candidates, previous["history_day"]
+            conn, model, plan, shard, scores, headline, candidates, previous["history_day"], ~continuing
         )
+        # Their rows carry the run's time: the lead's last reference time for the next night.
+        inputs_changed = candidates.copy()
+        for cells in rewrite.values():
+            inputs_changed |= cells.any(axis=1)
     with timings.step("write_lead_scores"):
-        _range(conn, "scoring.lead_scores", shard)
-        stats["score_rows"] = copy_in_columns(
-            conn, "scoring.lead_scores", lead_score_rows(model, plan, headline, history_days)
+        stats["score_rows"] = write_score_rows(
+            conn, model, plan, shard, scores, headline, history_days, previous, inputs_changed, gone
         )
         _range(conn, "scoring.profile_scores", shard)
         if len(model.profiles) > 1:
             stats["score_rows"] += copy_in_columns(conn, "scoring.profile_scores", profile_rows(scores))
     with timings.step("write_crossings"):
         stats["new_mqls"] = write_crossings(conn, model, plan, headline)
-        if log_high:
-            _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (log_high,))
+        if engagement.log_high:
+            _range(conn, "scoring.event_changes", shard, "AND seq <= %s", (engagement.log_high,))
     stats["mqls"] = int(headline["is_mql"].sum())
     return stats
+
+
+def write_score_rows(
+    conn: psycopg.Connection,
+    model: ScoringModel,
+    plan: RunPlan,
+    shard: Shard,
+    scores: Scores,
+    headline: pd.DataFrame,
+    history_days: np.ndarray,
+    previous: pd.DataFrame,
+    inputs_changed: np.ndarray,
+    gone: np.ndarray,
+) -> int:
+    """Store the shard's score rows in closed form (smarketing.scoring.closed): all of them when the run
+    rewrites every row (a full rescore, a new anchor), else those of leads whose inputs changed (their
+    rows then carry the run's time, the lead's last reference time for the next night) or whose stored
+    row would no longer show exactly what the run computed; rows of leads gone are removed."""
+    parts = closed.parts(model, scores, plan)
+    rows = lead_score_rows(model, plan, headline, history_days)
+    if plan.reanchored or plan.mode == "full":
+        _range(conn, "scoring.score_rows", shard)
+        return copy_in_columns(conn, "scoring.score_rows", parts.encode(rows))
+    write = inputs_changed | ~closed.still_exact(plan, headline, history_days, previous)
+    _delete_leads(conn, "scoring.score_rows", np.concatenate([scores.lead_ids[write], gone]))
+    return copy_in_columns(conn, "scoring.score_rows", parts.encode(rows.take(write), write))
 
 
 def write_accounts(conn: psycopg.Connection, model: ScoringModel, plan: RunPlan) -> int:

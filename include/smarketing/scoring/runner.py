@@ -29,7 +29,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from smarketing.errors import SmarketingError
-from smarketing.scoring import outputs
+from smarketing.scoring import closed, outputs
 from smarketing.scoring.kernel import (
     US_PER_DAY,
     EventArrays,
@@ -71,8 +71,9 @@ MIN_ID, MAX_ID = EVERY_LEAD.low, EVERY_LEAD.high
 # Below this share of a shard's leads, fresh leads' histories are fetched by id rather than by range.
 FRESH_BY_ID = 0.25
 # Keys of a finished run's summary saying what its scores are: history kept as snapshots (migration 0016),
-# the engagement sum rounded once (0028). A warehouse whose last run lacks one is rescored in full.
-DEFINITION = ("snapshots", "engagement_rounded_once")
+# the engagement sum rounded once (0028), scores stored in closed form (0035). A warehouse whose last run
+# lacks one is rescored in full.
+DEFINITION = ("snapshots", "engagement_rounded_once", "closed_form")
 
 
 class ModelChangedDuringRun(SmarketingError):
@@ -87,6 +88,11 @@ class RunPlan:
     model_version: str
     config_hash: str
     shards: tuple[Shard, ...]
+    # What the stored score rows are scaled to (smarketing.scoring.closed): the anchor, the fading factor
+    # per profile from it to as_of, and whether this run moves the anchor (and so rewrites every row).
+    anchor_us: int = 0
+    factors: tuple[float, ...] = ()
+    reanchored: bool = True
 
     @property
     def as_of(self) -> datetime:
@@ -99,7 +105,13 @@ class RunPlan:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunPlan:
-        return cls(**{**data, "shards": tuple(Shard(**s) for s in data["shards"])})
+        return cls(
+            **{
+                **data,
+                "shards": tuple(Shard(**s) for s in data["shards"]),
+                "factors": tuple(data.get("factors", ())),
+            }
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +241,9 @@ def plan_run(
         changed = last is None or last[0] != model.config_hash or not last[1]
         mode = "full" if full or changed else "incremental"
         shards = shard_bounds(conn, max(1, shard_count))
-        plan = RunPlan(run_id, to_us(as_of.astimezone(UTC)), mode, model.version, model.config_hash, shards)
+        t1 = to_us(as_of.astimezone(UTC))
+        scaling = closed.scaling(conn, model, t1, every_row=mode == "full")
+        plan = RunPlan(run_id, t1, mode, model.version, model.config_hash, shards, *scaling)
         conn.execute(
             """
             INSERT INTO scoring.runs (run_id, as_of, mode, model_version, config_hash, shard_count)
@@ -257,6 +271,9 @@ def plan_run(
 class Engagement:
     values: dict[str, np.ndarray]  # uncapped rule values at T1, per profile (n leads x rules)
     rewrite: dict[str, np.ndarray]  # state cells to store again (changed, or of leads scored from history)
+    # Leads carried forward whose state changed other than by events leaving the window (new, late,
+    # corrected or removed events): only they, of the leads carried forward, may need a history snapshot.
+    changed_otherwise: np.ndarray
     stats: dict[str, int]
     log_high: int
 
@@ -296,6 +313,7 @@ def shard_engagement(
     values = {p.profile_id: np.zeros((n, len(p.engagement.rules))) for p in model.profiles}
     rewrite = {p.profile_id: np.zeros((n, len(p.engagement.rules)), dtype=bool) for p in model.profiles}
     stats = {"history_events": 0, "new_events": 0, "changed_days": 0, "state_rows": 0}
+    changed_otherwise = np.zeros(n, dtype=bool)
     fresh = ~continuing
     if fresh.any():
         if history is not None:
@@ -315,11 +333,20 @@ def shard_engagement(
         new_world, old_world, affected = _what_changed(
             conn, model, shard, ids, continuing, t0, t1, changes, stats
         )
+        # The same without the days whose events can only leave the window (whole days from the day of the
+        # lead's T0 on, for counting per day, and the affected days): what the history must snapshot.
+        keys = day_keys(new_world.lead, new_world.t)
+        otherwise = new_world.take(
+            np.flatnonzero((keys >= day_keys(new_world.lead, t0[new_world.lead])) | np.isin(keys, affected))
+        )
         for profile in model.profiles:
             delta = incremental_delta(profile.engagement, n, new_world, old_world, t0, t1, affected)
             values[profile.profile_id] += delta
             rewrite[profile.profile_id] |= (delta != 0) & continuing[:, None]
-    return Engagement(values, rewrite, stats, log_high)
+            if (delta != 0).any():
+                other = incremental_delta(profile.engagement, n, otherwise, old_world, t0, t1, affected)
+                changed_otherwise |= (other != 0).any(axis=1) & continuing
+    return Engagement(values, rewrite, changed_otherwise, stats, log_high)
 
 
 def _rescaled_state(
@@ -451,18 +478,7 @@ def score_shard(
         with timings.step("fit_and_totals"):
             scores = assemble(model, ids, evaluate_fit(model, leads), engagement.values)
         stats = outputs.write_shard(
-            conn,
-            model,
-            plan,
-            shard,
-            scores,
-            previous,
-            engagement.values,
-            engagement.rewrite,
-            continuing,
-            engagement.log_high,
-            gone,
-            timings,
+            conn, model, plan, shard, scores, previous, engagement, continuing, gone, timings
         )
         stats.update(engagement.stats)
         stats["seconds"] = dict(timings)
@@ -508,6 +524,8 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: boo
     with recording_failure(dsn, plan.run_id, "finalize"), connect(dsn) as conn, conn.transaction():
         if not lock_held:
             shared_step(conn)
+        # Every shard is written: the stored rows are shown at this run's time from now on.
+        closed.write_clock(conn, plan)
         accounts = outputs.write_accounts(conn, model, plan)
         leads, mqls = conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE is_mql) FROM scoring.lead_scores"
@@ -517,7 +535,7 @@ def finalize_run(dsn: str, model: ScoringModel, plan: RunPlan, *, lock_held: boo
         ).fetchone()[0]
         result = {"leads": int(leads), "mqls": int(mqls), "new_mqls": int(new_mqls), "accounts": accounts}
         # What the scores of this run are (plan_run reads it): history as snapshots, the engagement sum
-        # rounded once.
+        # rounded once, scores in closed form.
         summary = result | dict.fromkeys(DEFINITION, True)
         conn.execute(
             """

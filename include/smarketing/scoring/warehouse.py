@@ -21,7 +21,7 @@ from smarketing.scoring.events import predicate_event_types, predicate_join_sql,
 from smarketing.scoring.kernel import US_PER_DAY, EventArrays
 from smarketing.scoring.model import ScoringModel
 from smarketing.warehouse.connection import connect
-from smarketing.warehouse.copy import copy_in_frame, copy_out_csv, copy_out_fixed
+from smarketing.warehouse.copy import copy_in_fixed, copy_in_frame, copy_out_csv, copy_out_fixed
 from smarketing.warehouse.core_build import BUILD_LOCK_KEY
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -239,6 +239,32 @@ def read_time_ranges(
     return events_of(copy_out_fixed(conn, query, _EVENT_COLUMNS, params), lead_ids)
 
 
+def read_lead_spans(
+    conn: psycopg.Connection, model: ScoringModel, lead_ids: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> EventArrays:
+    """Events of each of `lead_ids` (sorted, distinct) with starts[i] <= occurred_at < stops[i] (µs), found
+    through the (lead_id, occurred_at) index."""
+    if not len(lead_ids) or not model.predicates:
+        return EventArrays.empty()
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _scoring_spans (lead_id bigint, start timestamptz, stop timestamptz) "
+        "ON COMMIT DROP; TRUNCATE _scoring_spans"
+    )
+    columns = (("lead_id", "int8"), ("start", "timestamptz"), ("stop", "timestamptz"))
+    copy_in_fixed(conn, "_scoring_spans", columns, {"lead_id": lead_ids, "start": starts, "stop": stops})
+    conn.execute("ANALYZE _scoring_spans")
+    join, mask = predicate_join_sql(model.predicates, alias="e")
+    query = sql.SQL(
+        """
+        SELECT e.lead_id, e.occurred_at, {mask} AS mask
+        FROM _scoring_spans s
+        JOIN core.marketing_events e ON e.lead_id = s.lead_id AND e.occurred_at >= s.start AND e.occurred_at < s.stop
+        {join}
+        """
+    ).format(mask=mask, join=join)
+    return events_of(copy_out_fixed(conn, query, _EVENT_COLUMNS, {}), lead_ids)
+
+
 def read_event_days(conn: psycopg.Connection, model: ScoringModel, days: pd.DataFrame) -> pd.DataFrame:
     """Events (with their ids) on whole UTC days of some leads: `days` has lead_id and day (days since
     the Unix epoch). Columns: lead_id, t (µs), mask, event_id."""
@@ -312,24 +338,36 @@ PREVIOUS_TYPES = {
     "engagement": pa.float64(),
     "total": pa.float64(),
     "is_mql": pa.bool_(),
+    "row_as_of": pa.int64(),
+    "capped": pa.float64(),
+    "fading": pa.float64(),
+    "profile_no": pa.int64(),
+    "floor_cents": pa.int64(),
 }
 
 
 def read_previous(conn: psycopg.Connection, model: ScoringModel, shard: Shard) -> pd.DataFrame:
     query = sql.SQL(
         """
-        SELECT lead_id, (extract(epoch FROM as_of) * 1000000)::int8 AS as_of,
-               config_hash = %(hash)s AS same_model, model_version = %(version)s AS same_version,
-               history_on - DATE '1970-01-01' AS history_day,
-               fit, engagement, total, grade, is_mql, profile_id
-        FROM scoring.lead_scores WHERE lead_id BETWEEN %(low)s AND %(high)s ORDER BY lead_id
+        SELECT lead_id, (extract(epoch FROM s.as_of) * 1000000)::int8 AS as_of,
+               s.config_hash = %(hash)s AS same_model, s.model_version = %(version)s AS same_version,
+               s.history_on - DATE '1970-01-01' AS history_day,
+               s.fit, s.engagement, s.total, s.grade, s.engagement_band, s.is_mql, s.profile_id,
+               -- What the stored row is shown from (smarketing.scoring.closed).
+               (extract(epoch FROM r.as_of) * 1000000)::int8 AS row_as_of, r.capped, r.fading, r.profile_no,
+               r.floor_cents
+        FROM scoring.lead_scores s JOIN scoring.score_rows r USING (lead_id)
+        WHERE lead_id BETWEEN %(low)s AND %(high)s ORDER BY lead_id
         """
     )
     params = {"hash": model.config_hash, "version": model.version, "low": shard.low, "high": shard.high}
     frame = copy_out_csv(conn, query, params, types=PREVIOUS_TYPES)
     if frame.empty:
         return pd.DataFrame(
-            {name: pd.Series(dtype="object") for name in [*PREVIOUS_TYPES, "grade", "profile_id"]}
+            {
+                name: pd.Series(dtype="object")
+                for name in [*PREVIOUS_TYPES, "grade", "engagement_band", "profile_id"]
+            }
         )
     return frame
 

@@ -324,6 +324,12 @@ class Encoded:
         vocabularies = {**self.vocabularies, name: list(vocabulary)} if kind == "text" else self.vocabularies
         return Encoded({**self.arrays, name: values}, {**self.kinds, name: kind}, vocabularies)
 
+    def take(self, rows: np.ndarray) -> Encoded:
+        """These columns at `rows` only (a boolean mask or positions)."""
+        return Encoded(
+            {name: values[rows] for name, values in self.arrays.items()}, self.kinds, self.vocabularies
+        )
+
     def staged_columns(self) -> list[tuple[str, FixedType]]:
         """Every column as the fixed-width type its numbers travel as (float8, else int8)."""
         return [(name, "float8" if kind == "float" else "int8") for name, kind in self.kinds.items()]
