@@ -30,21 +30,22 @@ HUBSPOT_OBJECTS = tuple(API_SOURCES[0]["objects"])
 
 # A world's content follows the calendar (weekdays, month ends, holidays), so every run in a week builds the
 # same worlds: they are dated from the week's start, not from today. The tests derive what they expect from
-# the world they generated, so any week must pass; SMARKETING_TEST_WORLD_WEEK=YYYY-MM-DD (a date in the week
-# wanted) replays another week's worlds. WORLD_END ends before the tests run, whatever the clock says: nothing
-# in it is "in the future".
+# the world they generated, so any anchor must pass: SMARKETING_TEST_WORLD_WEEK=YYYY-MM-DD replays the worlds
+# anchored at that day (any weekday: which day a world ends on changes its content most). WORLD_END ends
+# before the tests run, whatever the clock says: nothing in it is "in the future".
 def _week_start(chosen: str | None) -> datetime:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if not chosen:
+        return today - timedelta(days=today.weekday())
     try:
-        day = datetime.strptime(chosen.strip(), "%Y-%m-%d").replace(tzinfo=UTC) if chosen else today
+        day = datetime.strptime(chosen.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as error:
         raise ValueError(f"SMARKETING_TEST_WORLD_WEEK={chosen!r}: expected YYYY-MM-DD") from error
-    monday = day - timedelta(days=day.weekday())
-    if monday > today:
+    if day > today:
         # The pulls, the sandbox and the warehouse run on the real clock: a world past today would hold
         # records their windows have not reached yet, and the tests would fail for that, not for its calendar.
-        raise ValueError(f"SMARKETING_TEST_WORLD_WEEK={chosen}: a week after this one cannot be replayed")
-    return monday
+        raise ValueError(f"SMARKETING_TEST_WORLD_WEEK={chosen}: a day after today cannot be replayed")
+    return day
 
 
 WEEK_START = _week_start(os.environ.get("SMARKETING_TEST_WORLD_WEEK"))
